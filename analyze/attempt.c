@@ -1,0 +1,137 @@
+/*
+ * attempt.c — owns the reading of a finished attempt: its outcome (output contract
+ * §outcome), Zeek's conn_state for the same packets (scripts/base/protocols/conn/main.zeek)
+ * and nmap's --reason word (portreasons.cc). Pure functions over struct pm_attempt.
+ */
+#include "attempt.h"
+
+#include "smtp.h"
+#include "util.h"
+
+enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end,
+                                   bool vantage_one_sided)
+{
+    switch (a->answer) {
+    case PM_ANS_RST:
+        return PM_OUT_REFUSED;
+    case PM_ANS_ICMP:
+        if ((a->family == PM_AF_INET && a->ans.icmp_type == 11) ||
+            (a->family == PM_AF_INET6 && a->ans.icmp_type == 3)) {
+            return PM_OUT_TTL_EXCEEDED;
+        }
+        return PM_OUT_ICMP_UNREACHABLE;
+    case PM_ANS_SYNACK:
+        break;
+    default: /* no answer */
+        if (a->flags & PM_AF_ONE_SIDED) {
+            break; /* the handshake happened; the capture missed the server's side */
+        }
+        if (vantage_one_sided) {
+            /* This capture point does not see the servers' direction at all: silence here
+             * proves nothing. */
+            return PM_OUT_INCOMPLETE;
+        }
+        if (capture_end != PM_NS_NONE && capture_end - a->first_syn >= PM_NO_RESPONSE_WAIT &&
+            !(a->flags & PM_AF_EVICTED)) {
+            return PM_OUT_NO_RESPONSE;
+        }
+        if (a->syns >= 2 && a->last_syn - a->first_syn >= PM_NO_RESPONSE_WAIT) {
+            return PM_OUT_NO_RESPONSE; /* retransmissions themselves prove the silence */
+        }
+        return PM_OUT_INCOMPLETE;
+    }
+    /* The handshake completed (or the client proved it did). */
+    if (a->flags & PM_AF_ONE_SIDED) {
+        return PM_OUT_INCOMPLETE;
+    }
+    int code = a->banner_code;
+    if (code >= 400) {
+        return PM_OUT_SMTP_REJECTED;
+    }
+    if (code >= 200) {
+        return a->worst_code >= 400 ? PM_OUT_SMTP_REJECTED : PM_OUT_CONNECTED;
+    }
+    if (code == PM_BANNER_NOT_SMTP) {
+        return PM_OUT_CONNECTED; /* it talked (implicit TLS or another protocol) */
+    }
+    if (code == PM_BANNER_UNREADABLE || (a->flags & PM_AF_SRV_DATA_UNREAD)) {
+        return PM_OUT_INCOMPLETE; /* the server spoke; the capture did not keep the words */
+    }
+    if (a->srv_bytes == 0 && a->cli_bytes == 0 && a->close == PM_CLOSE_NONE &&
+        !(a->flags & PM_AF_TLS)) {
+        /* Nobody said anything and nobody closed: silent for as long as we watched? */
+        pm_ns since = capture_end != PM_NS_NONE ? capture_end - a->ans.ts : 0;
+        return since >= PM_BANNER_WAIT ? PM_OUT_NO_BANNER : PM_OUT_INCOMPLETE;
+    }
+    if (a->close == PM_CLOSE_SRV_FIN || a->close == PM_CLOSE_SRV_RST) {
+        return PM_OUT_CLOSED_BEFORE_BANNER;
+    }
+    if (a->close == PM_CLOSE_CLI_FIN || a->close == PM_CLOSE_CLI_RST) {
+        return PM_OUT_NO_BANNER; /* the client gave up waiting for the greeting */
+    }
+    if (a->flags & PM_AF_TLS) {
+        return PM_OUT_CONNECTED;
+    }
+    pm_ns since = capture_end != PM_NS_NONE ? capture_end - a->ans.ts : 0;
+    return since >= PM_BANNER_WAIT ? PM_OUT_NO_BANNER : PM_OUT_INCOMPLETE;
+}
+
+const char *pm_attempt_conn_state(const struct pm_attempt *a)
+{
+    bool syn = !(a->flags & PM_AF_SYN_NOT_CAPTURED);
+    bool synack = a->n_synack > 0;
+    const char *h = a->history;
+    bool orig_rst = strchr(h, 'R') != NULL, resp_rst = strchr(h, 'r') != NULL;
+    bool orig_fin = strchr(h, 'F') != NULL, resp_fin = strchr(h, 'f') != NULL;
+    if (!syn) {
+        if (synack) {
+            return resp_rst ? "RSTRH" : resp_fin ? "SHR" : "OTH";
+        }
+        return "OTH";
+    }
+    if (!synack) {
+        if (resp_rst) {
+            return "REJ";
+        }
+        if (orig_rst) {
+            return "RSTOS0";
+        }
+        if (orig_fin) {
+            return "SH";
+        }
+        if (a->flags & PM_AF_ONE_SIDED) {
+            return "S1"; /* Zeek would see the originator's ACKs and call it established */
+        }
+        return "S0";
+    }
+    if (orig_rst && (!resp_rst || a->close == PM_CLOSE_CLI_RST)) {
+        return "RSTO";
+    }
+    if (resp_rst) {
+        return "RSTR";
+    }
+    if (orig_fin && resp_fin) {
+        return "SF";
+    }
+    if (orig_fin) {
+        return "S2";
+    }
+    if (resp_fin) {
+        return "S3";
+    }
+    return "S1";
+}
+
+const char *pm_attempt_reason(const struct pm_attempt *a)
+{
+    switch (a->answer) {
+    case PM_ANS_SYNACK:
+        return "syn-ack";
+    case PM_ANS_RST:
+        return "reset";
+    case PM_ANS_ICMP:
+        return pm_icmp_reason(a->family, a->ans.icmp_type, a->ans.icmp_code);
+    default:
+        return "no-response";
+    }
+}

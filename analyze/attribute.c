@@ -1,0 +1,567 @@
+/*
+ * attribute.c — owns turning one attempt into a finding (include/attribute.h): collects the
+ * evidence bits (RST origin by hop count, ICMP sender and code, scope, the MTA's words),
+ * lets the rule table decide, and writes the evidence lines, the decisive clue and the next
+ * step. The rules themselves live in rules.c; nothing here picks a verdict directly.
+ */
+#include "attribute.h"
+
+#include <stdarg.h>
+
+#include "ttl.h"
+#include "util.h"
+
+const char *pm_ev_name(enum pm_ev e)
+{
+    static const char *const n[EV__COUNT] = {
+        [EV_NOT_ON_WIRE] = "not-on-wire", [EV_LOG_REFUSED] = "log-refused",
+        [EV_LOG_TIMEDOUT] = "log-timedout", [EV_LOG_HOSTUNREACH] = "log-hostunreach",
+        [EV_LOG_NETUNREACH] = "log-netunreach", [EV_LOG_ACCES] = "log-acces",
+        [EV_LOG_PERM] = "log-perm", [EV_LOG_INVAL] = "log-inval",
+        [EV_LOG_ADDRNOTAVAIL] = "log-addrnotavail", [EV_CONNECTED] = "connected",
+        [EV_SMTP_REJECT] = "smtp-reject", [EV_NO_BANNER] = "no-banner",
+        [EV_CLOSED_EARLY] = "closed-early", [EV_RST] = "rst", [EV_RST_LOCAL] = "rst-local",
+        [EV_RST_HOPS_MATCH] = "rst-hops-match", [EV_RST_HOPS_SHORT] = "rst-hops-short",
+        [EV_RST_NO_REF] = "rst-no-ref", [EV_ANSWER_RACE] = "answer-race", [EV_ICMP] = "icmp",
+        [EV_ICMP_LOCAL] = "icmp-local", [EV_ICMP_FROM_DST] = "icmp-from-dst",
+        [EV_ICMP_TTL] = "icmp-ttl", [EV_ICMP_HOP1] = "icmp-hop1",
+        [EV_ICMP_DST_NET] = "icmp-dst-net", [EV_ICMP_ARP] = "icmp-arp",
+        [EV_NO_RESPONSE] = "no-response", [EV_PROVIDER_PATTERN] = "provider-pattern",
+        [EV_SCOPE_ONE] = "scope-one", [EV_SCOPE_ALL] = "scope-all", [EV_NAT_DROP] = "nat-drop",
+        [EV_NAT_REWRITE] = "nat-rewrite", [EV_RETURN_DROP] = "return-drop",
+        [EV_INCOMPLETE] = "incomplete", [EV_ONE_SIDED] = "one-sided",
+        [EV_LOG_GREETING] = "log-greeting",
+    };
+    return (unsigned)e < EV__COUNT && n[e] ? n[e] : "?";
+}
+
+const char *pm_rst_origin_name(enum pm_rst_origin o)
+{
+    static const char *const n[] = {"unknown", "destination", "path", "local"};
+    return (unsigned)o < PM_ARRAY_LEN(n) ? n[o] : "unknown";
+}
+
+void pm_finding_add(struct pm_finding *f, const char *fmt, ...)
+{
+    if (f->nevidence >= PM_MAX_EVIDENCE) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->evidence[f->nevidence], PM_EVIDENCE_LEN, fmt, ap);
+    va_end(ap);
+    f->nevidence++;
+}
+
+void pm_ref_str(const struct pm_attr_env *env, struct pm_pktref r, char *buf, size_t len)
+{
+    const char *label = (env->file_labels && r.file < env->nfiles) ? env->file_labels[r.file]
+                                                                   : "capture";
+    snprintf(buf, len, "%s#%u", label, r.frame);
+}
+
+/* The errno the kernel gives connect() for an ICMP error in SYN-SENT (net/ipv4/icmp.c
+ * icmp_err_convert[], net/ipv6/icmp.c tab_unreach[], tcp_v4_err: time exceeded →
+ * EHOSTUNREACH). Used to check the MTA's words against the packets. */
+static enum pm_errclass icmp_errno(uint8_t family, uint8_t type, uint8_t code)
+{
+    if (family == PM_AF_INET) {
+        if (type == 11) {
+            return PM_EC_HOSTUNREACH;
+        }
+        if (type != 3) {
+            return PM_EC_OTHER;
+        }
+        static const uint8_t map[16] = {
+            PM_EC_NETUNREACH,  PM_EC_HOSTUNREACH, PM_EC_OTHER,       PM_EC_REFUSED,
+            PM_EC_OTHER,       PM_EC_OTHER,       PM_EC_NETUNREACH,  PM_EC_HOSTDOWN,
+            PM_EC_OTHER,       PM_EC_NETUNREACH,  PM_EC_HOSTUNREACH, PM_EC_NETUNREACH,
+            PM_EC_HOSTUNREACH, PM_EC_HOSTUNREACH, PM_EC_HOSTUNREACH, PM_EC_HOSTUNREACH};
+        return code < 16 ? (enum pm_errclass)map[code] : PM_EC_HOSTUNREACH;
+    }
+    if (type == 3) {
+        return PM_EC_HOSTUNREACH;
+    }
+    if (type != 1) {
+        return PM_EC_OTHER;
+    }
+    static const uint8_t map6[7] = {PM_EC_NETUNREACH, PM_EC_ACCES,   PM_EC_HOSTUNREACH,
+                                    PM_EC_HOSTUNREACH, PM_EC_REFUSED, PM_EC_ACCES,
+                                    PM_EC_ACCES};
+    return code < 7 ? (enum pm_errclass)map6[code] : PM_EC_HOSTUNREACH;
+}
+
+static const char *errclass_text(enum pm_errclass c)
+{
+    switch (c) {
+    case PM_EC_REFUSED: return "Connection refused";
+    case PM_EC_TIMEDOUT: return "Connection timed out";
+    case PM_EC_HOSTUNREACH: return "No route to host";
+    case PM_EC_NETUNREACH: return "Network is unreachable";
+    case PM_EC_ACCES: return "Permission denied";
+    case PM_EC_PERM: return "Operation not permitted";
+    case PM_EC_ADDRNOTAVAIL: return "Cannot assign requested address";
+    case PM_EC_HOSTDOWN: return "Host is down";
+    case PM_EC_CONNRESET: return "Connection reset by peer";
+    case PM_EC_INVAL: return "Invalid argument";
+    default: return "an error";
+    }
+}
+
+/* Can the packets explain what the MTA logged? A table of what each outcome can produce. */
+static bool log_consistent(const struct pm_attempt *a, enum pm_outcome o,
+                           const struct pm_logentry *l, enum pm_errclass *expected)
+{
+    *expected = PM_EC_NONE;
+    switch (o) {
+    case PM_OUT_REFUSED:
+        *expected = PM_EC_REFUSED;
+        return l->kind == PM_LK_CONNECT_FAIL && l->err == PM_EC_REFUSED;
+    case PM_OUT_ICMP_UNREACHABLE:
+    case PM_OUT_TTL_EXCEEDED:
+        *expected = icmp_errno(a->family, a->ans.icmp_type, a->ans.icmp_code);
+        return l->kind == PM_LK_CONNECT_FAIL &&
+               (l->err == *expected || *expected == PM_EC_OTHER ||
+                (*expected == PM_EC_HOSTDOWN && l->err == PM_EC_HOSTUNREACH));
+    case PM_OUT_NO_RESPONSE:
+        *expected = PM_EC_TIMEDOUT;
+        return l->kind == PM_LK_CONNECT_FAIL && l->err == PM_EC_TIMEDOUT;
+    case PM_OUT_CONNECTED:
+        return l->kind == PM_LK_DELIVERED || l->kind == PM_LK_LOST_LATER ||
+               l->kind == PM_LK_SMTP_REJECT;
+    case PM_OUT_SMTP_REJECTED:
+        return l->kind == PM_LK_SMTP_REJECT || l->kind == PM_LK_LOST_LATER ||
+               l->kind == PM_LK_DELIVERED;
+    case PM_OUT_NO_BANNER:
+        return l->kind == PM_LK_GREETING_TIMEOUT || l->kind == PM_LK_GREETING_LOST;
+    case PM_OUT_CLOSED_BEFORE_BANNER:
+        return l->kind == PM_LK_GREETING_LOST || l->kind == PM_LK_GREETING_TIMEOUT;
+    default:
+        return true;
+    }
+}
+
+static pm_evset log_bits(const struct pm_logentry *l)
+{
+    switch (l->err) {
+    case PM_EC_REFUSED: return PM_EV(EV_LOG_REFUSED);
+    case PM_EC_TIMEDOUT: return PM_EV(EV_LOG_TIMEDOUT);
+    case PM_EC_HOSTUNREACH:
+    case PM_EC_HOSTDOWN: return PM_EV(EV_LOG_HOSTUNREACH);
+    case PM_EC_NETUNREACH: return PM_EV(EV_LOG_NETUNREACH);
+    case PM_EC_ACCES: return PM_EV(EV_LOG_ACCES);
+    case PM_EC_PERM: return PM_EV(EV_LOG_PERM);
+    case PM_EC_INVAL: return PM_EV(EV_LOG_INVAL);
+    case PM_EC_ADDRNOTAVAIL: return PM_EV(EV_LOG_ADDRNOTAVAIL);
+    default: return 0;
+    }
+}
+
+/* Fill `{key}` placeholders. */
+struct tmpl_vars {
+    char dst[PM_ADDR_STRLEN + 8], dport[8], router[PM_ADDR_STRLEN], hop[8], src[PM_ADDR_STRLEN];
+    char name[100], shortby[8];
+};
+
+static void expand(char *out, size_t outlen, const char *t, const struct tmpl_vars *v)
+{
+    size_t o = 0;
+    while (*t && o + 1 < outlen) {
+        if (*t == '{') {
+            const char *end = strchr(t, '}');
+            if (end) {
+                size_t klen = (size_t)(end - t - 1);
+                const char *val = NULL;
+                if (klen == 3 && !strncmp(t + 1, "dst", 3)) val = v->dst;
+                else if (klen == 5 && !strncmp(t + 1, "dport", 5)) val = v->dport;
+                else if (klen == 6 && !strncmp(t + 1, "router", 6)) val = v->router;
+                else if (klen == 3 && !strncmp(t + 1, "hop", 3)) val = v->hop;
+                else if (klen == 3 && !strncmp(t + 1, "src", 3)) val = v->src;
+                else if (klen == 4 && !strncmp(t + 1, "name", 4)) val = v->name;
+                else if (klen == 5 && !strncmp(t + 1, "short", 5)) val = v->shortby;
+                if (val) {
+                    o += pm_strlcpy(out + o, val, outlen - o);
+                    if (o >= outlen) {
+                        o = outlen - 1;
+                    }
+                    t = end + 1;
+                    continue;
+                }
+            }
+        }
+        out[o++] = *t++;
+    }
+    out[o] = '\0';
+}
+
+static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
+                          const struct pm_attempt *a)
+{
+    char ref[96], t[32], d[24], src[PM_ADDR_STRLEN], dst[PM_ADDR_STRLEN];
+    pm_addr_str(&a->cli, src);
+    pm_addr_str(&a->srv, dst);
+    const char *vname = env->vantage_names && a->vantage < PM_MAX_VANTAGES
+                            ? env->vantage_names[a->vantage]
+                            : "capture";
+    if (!(a->flags & PM_AF_SYN_NOT_CAPTURED)) {
+        pm_ref_str(env, a->syn_ref, ref, sizeof(ref));
+        pm_time_short(a->first_syn, t, sizeof(t));
+        if (a->syns > 1) {
+            pm_dur_str(a->last_syn - a->first_syn, d, sizeof(d));
+            pm_finding_add(f, "%s: %u SYNs %s:%u > %s:%u at %s over %s s (TTL %u)", ref, a->syns,
+                           src, a->sport, dst, a->dport, t, d, a->syn_ttl);
+        } else {
+            pm_finding_add(f, "%s: SYN %s:%u > %s:%u at %s (TTL %u)", ref, src, a->sport, dst,
+                           a->dport, t, a->syn_ttl);
+        }
+    } else {
+        pm_finding_add(f, "SYN %s:%u > %s:%u not in the %s capture; reconstructed from its "
+                       "answer", src, a->sport, dst, a->dport, vname);
+    }
+    if (a->answer == PM_ANS_NONE) {
+        return;
+    }
+    pm_ref_str(env, a->ans.ref, ref, sizeof(ref));
+    pm_dur_str(a->ans.ts - (a->syns > 0 ? a->last_syn : a->first_syn), d, sizeof(d));
+    if (a->answer == PM_ANS_SYNACK) {
+        pm_finding_add(f, "%s: SYN-ACK from %s TTL %u (%d hops) after %s s, window %u, MSS %u",
+                       ref, dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d, a->ans.win,
+                       a->ans.mss);
+    } else if (a->answer == PM_ANS_RST) {
+        pm_finding_add(f, "%s: RST from %s TTL %u (%d hops) after %s s, IP ID %u, window %u, "
+                       "ack %s%s", ref, dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d,
+                       a->ans.ip_id, a->ans.win, a->ans.ack_ok ? "=ISN+1" : "does not match",
+                       a->ans.loopback ? ", on loopback" : "");
+    } else {
+        char from[PM_ADDR_STRLEN];
+        pm_addr_str(&a->ans.from, from);
+        pm_finding_add(f, "%s: ICMP%s %u/%u %s from %s TTL %u after %s s, quoting the SYN%s%s",
+                       ref, a->family == PM_AF_INET6 ? "v6" : "", a->ans.icmp_type,
+                       a->ans.icmp_code,
+                       pm_icmp_text(a->family, a->ans.icmp_type, a->ans.icmp_code), from,
+                       a->ans.ttl, d,
+                       a->ans.qseq_state == 1   ? " (sequence number matches)"
+                       : a->ans.qseq_state == 2 ? " (quoted sequence differs: rewritten?)"
+                                                : "",
+                       a->n_icmp > 1 ? " (one per SYN)" : "");
+    }
+}
+
+static void flag_evidence(struct pm_finding *f, const struct pm_attempt *a)
+{
+    if (a->flags & PM_AF_TRUNCATED) {
+        pm_finding_add(f, "some packets of this attempt were cut by the capture's snaplen");
+    }
+    if (a->flags & PM_AF_EVICTED) {
+        pm_finding_add(f, "the flow table was full: this attempt was closed early "
+                          "(raise --max-flows)");
+    }
+    if ((a->flags & PM_AF_CAPTURE_ENDED) && f->outcome == PM_OUT_INCOMPLETE) {
+        pm_finding_add(f, "the capture ended while this attempt was still open");
+    }
+    if (a->flags & PM_AF_FRAG_NEEDED) {
+        pm_finding_add(f, "an ICMP fragmentation-needed arrived: path MTU discovery, not a "
+                          "rejection");
+    }
+    if (a->flags & PM_AF_ICMP_ESTABLISHED) {
+        pm_finding_add(f, "an ICMP error arrived after the handshake: not a rejection of "
+                          "the connection");
+    }
+    if (a->flags & PM_AF_BAD_SYNACK) {
+        pm_finding_add(f, "the SYN-ACK acknowledges something other than our SYN (spoofed or "
+                          "NAT-confused)");
+    }
+    if (a->flags & PM_AF_SMTP_DROPPED) {
+        pm_finding_add(f, "no session slot was free: the SMTP dialogue was not recorded");
+    }
+}
+
+static void smtp_evidence(struct pm_finding *f, const struct pm_attr_env *env,
+                          const struct pm_attempt *a, const struct pm_smtp_summary *s)
+{
+    (void)env;
+    if (!s) {
+        return;
+    }
+    if (s->banner_code > 0) {
+        pm_finding_add(f, "greeting: %d %s", s->banner_code, s->banner);
+    } else if (s->implicit_tls) {
+        pm_finding_add(f, "implicit TLS: the greeting is encrypted");
+    }
+    if (s->reject_code > 0 && s->reject_code != s->banner_code) {
+        for (int i = 0; i < s->nreplies; i++) {
+            if (s->replies[i].code == s->reject_code &&
+                !strcmp(s->replies[i].cmd, s->reject_cmd)) {
+                pm_finding_add(f, "reply to %s: %d %s", s->reject_cmd, s->reject_code,
+                               s->replies[i].text);
+                break;
+            }
+        }
+    }
+    if (s->masked) {
+        pm_finding_add(f, "the greeting or EHLO reply is masked (XXXX/****): an SMTP-inspecting "
+                          "firewall sits in front of the server");
+    }
+    if (s->starttls_refused) {
+        pm_finding_add(f, "STARTTLS was refused: a sign of an inspecting firewall");
+    }
+    (void)a;
+}
+
+void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
+                  const struct pm_attempt *a, const struct pm_smtp_summary *smtp,
+                  enum pm_outcome outcome, const struct pm_logentry *log)
+{
+    memset(f, 0, sizeof(*f));
+    f->a = a;
+    f->smtp = smtp;
+    f->log = log;
+    f->outcome = outcome;
+    f->rst_hops = f->rst_expected_hops = f->icmp_hop = -1;
+    f->rtt_min = PM_NS_NONE;
+    pm_evset ev = 0;
+    struct tmpl_vars v;
+    memset(&v, 0, sizeof(v));
+    pm_strlcpy(v.router, "the router", sizeof(v.router));
+    pm_strlcpy(v.hop, "?", sizeof(v.hop));
+    pm_strlcpy(v.shortby, "?", sizeof(v.shortby));
+    char spec[160] = "";
+
+    if (!a) {
+        /* Not on the wire: the MTA's words are all there is. */
+        ev |= PM_EV(EV_NOT_ON_WIRE);
+        if (log) {
+            ev |= log_bits(log);
+            pm_addr_str(&log->addr, v.dst);
+            snprintf(v.dport, sizeof(v.dport), "%u", log->port ? log->port : 25);
+            pm_strlcpy(v.name, log->host[0] ? log->host : v.dst, sizeof(v.name));
+        }
+    } else {
+        f->id = a->id;
+        pm_addr_str(&a->srv, v.dst);
+        pm_addr_str(&a->cli, v.src);
+        snprintf(v.dport, sizeof(v.dport), "%u", a->dport);
+        const struct pm_dest *d =
+            pm_context_dest((struct pm_context *)(uintptr_t)env->ctx, &a->srv, false);
+        pm_strlcpy(v.name, d && d->name[0] ? d->name : (log && log->host[0] ? log->host : v.dst),
+                   sizeof(v.name));
+        const struct pm_vantage_state *vs =
+            a->vantage < PM_MAX_VANTAGES ? env->vstate[a->vantage] : NULL;
+        wire_evidence(f, env, a);
+        switch (outcome) {
+        case PM_OUT_CONNECTED:
+            ev |= PM_EV(EV_CONNECTED);
+            break;
+        case PM_OUT_SMTP_REJECTED:
+            ev |= PM_EV(EV_SMTP_REJECT);
+            if (smtp) {
+                int code = smtp->banner_code >= 400 ? smtp->banner_code : smtp->reject_code;
+                const char *txt = smtp->banner_code >= 400 ? smtp->banner : "";
+                for (int i = 0; !*txt && i < smtp->nreplies; i++) {
+                    if (smtp->replies[i].code == smtp->reject_code) {
+                        txt = smtp->replies[i].text;
+                    }
+                }
+                snprintf(spec, sizeof(spec), "%d %.100s%s", code, txt,
+                         pm_smtp_text_blocklist(txt) ? " (blocklist/reputation words)" : "");
+            }
+            break;
+        case PM_OUT_NO_BANNER:
+            ev |= PM_EV(EV_NO_BANNER);
+            break;
+        case PM_OUT_CLOSED_BEFORE_BANNER:
+            ev |= PM_EV(EV_CLOSED_EARLY);
+            snprintf(spec, sizeof(spec), "server %s before any greeting",
+                     a->close == PM_CLOSE_SRV_RST ? "reset" : "closed");
+            break;
+        case PM_OUT_REFUSED: {
+            ev |= PM_EV(EV_RST);
+            f->rst_hops = pm_ttl_hops(a->ans.ttl);
+            if (a->ans.loopback) {
+                ev |= PM_EV(EV_RST_LOCAL);
+                f->rst_origin = PM_RST_LOCAL;
+                break;
+            }
+            struct pm_hopref r = pm_context_hops(env->ctx, a->vantage, &a->srv);
+            f->rtt_min = r.rtt_min;
+            if (a->flags & PM_AF_ANSWER_RACE) {
+                ev |= PM_EV(EV_ANSWER_RACE);
+                f->rst_origin = PM_RST_PATH;
+            }
+            if (r.hops >= 0) {
+                f->rst_expected_hops = r.hops;
+                f->rst_ref_src = r.src;
+                char rref[96];
+                pm_ref_str(env, r.ref, rref, sizeof(rref));
+                if (f->rst_hops < r.hops) {
+                    ev |= PM_EV(EV_RST_HOPS_SHORT);
+                    f->rst_origin = PM_RST_PATH;
+                    snprintf(v.shortby, sizeof(v.shortby), "%d", r.hops - f->rst_hops);
+                    snprintf(spec, sizeof(spec), "RST %d hops away, %s is %d: forged %d hop%s "
+                             "short", f->rst_hops, v.dst, r.hops, r.hops - f->rst_hops,
+                             r.hops - f->rst_hops == 1 ? "" : "s");
+                } else {
+                    ev |= PM_EV(EV_RST_HOPS_MATCH);
+                    if (f->rst_origin == PM_RST_UNKNOWN) {
+                        f->rst_origin = PM_RST_DESTINATION;
+                    }
+                    snprintf(spec, sizeof(spec), "RST from %d hops, as far as %s itself",
+                             f->rst_hops, v.dst);
+                }
+                pm_finding_add(f, "%s is %d hops away (%s, TTL %u at %s)", v.dst, r.hops,
+                               pm_hopsrc_name(r.src), r.ttl, r.ref.frame ? rref : "probe");
+                if (f->rst_hops > r.hops) {
+                    pm_finding_add(f, "the RST came from %d hop(s) farther than the reference: "
+                                   "a route change, not a forgery closer to us",
+                                   f->rst_hops - r.hops);
+                }
+            } else {
+                ev |= PM_EV(EV_RST_NO_REF);
+                snprintf(spec, sizeof(spec), "RST from %d hops; no reference for %s's distance",
+                         f->rst_hops, v.dst);
+            }
+            pm_ns delay = a->ans.ts - a->last_syn;
+            if (r.rtt_min != PM_NS_NONE && delay >= 0 && delay * 2 < r.rtt_min) {
+                char dd[24], rr[24];
+                pm_finding_add(f, "the RST came after %s s, faster than half the path's RTT "
+                               "(%s s): answered before the SYN could reach %s",
+                               pm_dur_str(delay, dd, sizeof(dd)),
+                               pm_dur_str(r.rtt_min, rr, sizeof(rr)), v.dst);
+            }
+            break;
+        }
+        case PM_OUT_ICMP_UNREACHABLE:
+        case PM_OUT_TTL_EXCEEDED: {
+            ev |= PM_EV(EV_ICMP);
+            pm_addr_str(&a->ans.from, v.router);
+            int hops = pm_ttl_hops(a->ans.ttl);
+            if (hops <= PM_MAX_HOPS) {
+                f->icmp_hop = hops + 1;
+                snprintf(v.hop, sizeof(v.hop), "%d", f->icmp_hop);
+            }
+            f->icmp_from_dst = pm_addr_eq(&a->ans.from, &a->srv);
+            if (a->ans.loopback || (vs && pm_vantage_is_local(vs, &a->ans.from))) {
+                ev |= PM_EV(EV_ICMP_LOCAL);
+            } else if (f->icmp_from_dst) {
+                ev |= PM_EV(EV_ICMP_FROM_DST);
+            }
+            if (outcome == PM_OUT_TTL_EXCEEDED) {
+                ev |= PM_EV(EV_ICMP_TTL);
+            }
+            bool host_unreach = (a->family == PM_AF_INET && a->ans.icmp_type == 3 &&
+                                 a->ans.icmp_code == 1) ||
+                                (a->family == PM_AF_INET6 && a->ans.icmp_type == 1 &&
+                                 a->ans.icmp_code == 3);
+            pm_ns delay = a->ans.ts - a->first_syn;
+            if (host_unreach && delay >= PM_MS(2500) && !f->icmp_from_dst) {
+                /* Linux resolves a neighbour for 3 s (3 solicitations, 1 s apart) before it
+                 * sends host-unreachable for every packet it queued (RFC 1812 §5.2.7.1). */
+                ev |= PM_EV(EV_ICMP_ARP);
+            }
+            if (!f->icmp_from_dst &&
+                pm_addr_same_prefix(&a->ans.from, &a->srv, a->family == PM_AF_INET ? 24 : 64)) {
+                ev |= PM_EV(EV_ICMP_DST_NET);
+            }
+            if (f->icmp_hop == 1) {
+                ev |= PM_EV(EV_ICMP_HOP1);
+            }
+            snprintf(spec, sizeof(spec), "ICMP %s from %s%s",
+                     pm_icmp_reason(a->family, a->ans.icmp_type, a->ans.icmp_code), v.router,
+                     f->icmp_from_dst ? " (the destination itself)"
+                     : f->icmp_hop > 0 ? "" : "");
+            if (!f->icmp_from_dst && f->icmp_hop > 0) {
+                size_t n = strlen(spec);
+                snprintf(spec + n, sizeof(spec) - n, " at hop %d", f->icmp_hop);
+            }
+            break;
+        }
+        case PM_OUT_NO_RESPONSE: {
+            ev |= PM_EV(EV_NO_RESPONSE);
+            if (env->provider_pattern && a->dport == 25) {
+                ev |= PM_EV(EV_PROVIDER_PATTERN);
+            }
+            struct pm_scope_facts sf = pm_context_scope_facts(env->ctx);
+            if (d && d->ok25 + d->ok_other == 0 && sf.dests > 1 &&
+                sf.dests25_fail_only < sf.dests) {
+                ev |= PM_EV(EV_SCOPE_ONE);
+            }
+            if (sf.dests >= 2 && sf.dests25_fail_only == sf.dests) {
+                ev |= PM_EV(EV_SCOPE_ALL);
+            }
+            char dd[24];
+            snprintf(spec, sizeof(spec), "%u SYN%s unanswered over %s s", a->syns,
+                     a->syns == 1 ? "" : "s", pm_dur_str(a->last_syn - a->first_syn, dd, sizeof(dd)));
+            if (ev & PM_EV(EV_PROVIDER_PATTERN)) {
+                pm_finding_add(f, "port 25 failed to all %u destination(s) tried on it, while "
+                               "another port connected to %u destination(s)",
+                               sf.dests25, sf.dests_other_ok);
+            }
+            break;
+        }
+        default: /* incomplete */
+            ev |= PM_EV(EV_INCOMPLETE);
+            if ((a->flags & PM_AF_ONE_SIDED) ||
+                (a->vantage < PM_MAX_VANTAGES && env->vantage_one_sided[a->vantage])) {
+                ev |= PM_EV(EV_ONE_SIDED);
+                pm_finding_add(f, "the client acknowledges SYN-ACKs this capture never shows: "
+                                  "it sees one direction only");
+            }
+            break;
+        }
+        smtp_evidence(f, env, a, smtp);
+        flag_evidence(f, a);
+    }
+
+    /* The MTA's own line: cite it, and check the packets can explain it. */
+    if (log) {
+        const char *fname = (env->logs && log->file < env->logs->nfiles)
+                                ? env->logs->files[log->file].path
+                                : "mta-log";
+        const char *base = strrchr(fname, '/');
+        base = base ? base + 1 : fname;
+        pm_finding_add(f, "%s:%u: %s%s%s", base, log->line, log->host[0] ? log->host : "",
+                       log->host[0] ? ": " : "", log->text);
+        if (a) {
+            enum pm_errclass expected;
+            if (!log_consistent(a, outcome, log, &expected)) {
+                f->inconsistent = true;
+                snprintf(f->inconsistency, sizeof(f->inconsistency),
+                         "inconsistent: the log says \"%s\" but the wire shows %s%s%s",
+                         log->text, pm_outcome_name(outcome),
+                         expected != PM_EC_NONE ? ", which gives " : "",
+                         expected != PM_EC_NONE ? errclass_text(expected) : "");
+                pm_finding_add(f, "%s", f->inconsistency);
+            }
+        }
+    }
+
+    f->ev = ev;
+    const struct pm_rule *r = pm_rules_match(ev);
+    f->rule = r;
+    f->verdict = r->verdict;
+    f->owner = r->owner;
+    f->confidence = r->confidence;
+    if (f->inconsistent && f->confidence > PM_CONF_LOW) {
+        f->confidence--;
+    }
+    if (a && (a->flags & (PM_AF_TRUNCATED | PM_AF_EVICTED)) && f->confidence > PM_CONF_MEDIUM) {
+        f->confidence = PM_CONF_MEDIUM;
+    }
+    if (env->capture_drops > 0 && f->confidence > PM_CONF_MEDIUM &&
+        (f->verdict == PM_V_SILENT_DROP || f->verdict == PM_V_LOCAL_FIREWALL ||
+         f->verdict == PM_V_NAT_DROP || f->verdict == PM_V_PROVIDER_BLOCK)) {
+        /* A missing packet could be a capture drop: absence-based verdicts weaken. */
+        f->capture_lost_packets = true;
+        f->confidence = PM_CONF_MEDIUM;
+        pm_finding_add(f, "the capture dropped %llu packets: an absent packet may be one of them",
+                       (unsigned long long)env->capture_drops);
+    }
+    char why[160];
+    expand(why, sizeof(why), r->why, &v);
+    if (spec[0]) {
+        snprintf(f->clue, sizeof(f->clue), "%s", spec);
+    } else {
+        pm_strlcpy(f->clue, why, sizeof(f->clue));
+    }
+    expand(f->next_step, sizeof(f->next_step), r->next_step, &v);
+}

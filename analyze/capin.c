@@ -1,0 +1,338 @@
+/*
+ * capin.c — owns reading capture files: format detection, classic pcap through libpcap,
+ * pcapng through pcapng.c, BPF filtering with pcap_offline_filter (so that every record is
+ * counted even when the filter drops it), damage reporting, and the time-ordered merge of
+ * several files. Record headers are checked before anyone looks at a packet: caplen > 0,
+ * caplen <= wire length (libpcap and pcapng.c both enforce caplen <= snaplen/buffer).
+ */
+#include "capin.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <sys/stat.h>
+
+#include "decode.h"
+#include "pcapng.h"
+#include "util.h"
+
+struct pm_capfile {
+    char *path;
+    int is_pcapng;
+    pcap_t *pcap;             /* classic pcap */
+    struct pm_pcapng *ng;     /* pcapng */
+    int linktype;             /* classic: the file's one link type */
+    int nano;                 /* classic: nanosecond timestamps */
+    /* classic: one compiled filter; pcapng: per link type, compiled on first use */
+    struct bpf_program prog;
+    int have_prog;
+    char *filter;
+    struct {
+        int linktype;
+        int state; /* 0 unused, 1 compiled, 2 failed: pass all */
+        struct bpf_program prog;
+    } ngprog[16];
+    uint32_t frame;
+    uint64_t damage_warned;
+    struct pm_capfile_stats st;
+};
+
+static void set_damage(struct pm_capfile *cf, const char *what)
+{
+    cf->st.damaged = 1;
+    snprintf(cf->st.damage, sizeof(cf->st.damage), "%s: after record %u: %s", cf->path,
+             cf->frame, what);
+}
+
+struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
+                                   size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    uint64_t size = 0;
+    if (fstat(fileno(f), &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) {
+            snprintf(err, errlen, "%s is a directory, not a capture file", path);
+            fclose(f);
+            return NULL;
+        }
+        size = (uint64_t)sb.st_size;
+    }
+    uint8_t magic[4] = {0};
+    size_t got = fread(magic, 1, 4, f);
+    if (got < 4) {
+        snprintf(err, errlen, "%s is not a capture file: %zu bytes, too short for a pcap or "
+                 "pcapng header", path, (size_t)size);
+        fclose(f);
+        return NULL;
+    }
+    rewind(f);
+
+    struct pm_capfile *cf = pm_xcalloc(1, sizeof(*cf));
+    cf->path = pm_xstrdup(path);
+    cf->st.file_size = size;
+    if (filter) {
+        cf->filter = pm_xstrdup(filter);
+    }
+    /* pcapng's Section Header Block type is the palindrome 0x0A0D0D0A. */
+    if (magic[0] == 0x0a && magic[1] == 0x0d && magic[2] == 0x0d && magic[3] == 0x0a) {
+        cf->is_pcapng = 1;
+        cf->ng = pm_pcapng_open(f, err, errlen);
+        if (!cf->ng) {
+            char tmp[256];
+            snprintf(tmp, sizeof(tmp), "%s", err);
+            snprintf(err, errlen, "%s: not a readable pcapng file: %s", path, tmp);
+            pm_capfile_close(cf);
+            return NULL;
+        }
+        return cf;
+    }
+    char ebuf[PCAP_ERRBUF_SIZE] = "";
+    cf->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
+    if (!cf->pcap) {
+        fclose(f);
+        snprintf(err, errlen, "%s is not a capture file (pcap or pcapng): %s", path, ebuf);
+        pm_capfile_close(cf);
+        return NULL;
+    }
+    cf->linktype = pm_linktype_normalize(pcap_datalink(cf->pcap));
+    /* The file's own precision, for the format name (libpcap scales to ns for us). */
+    cf->nano = magic[0] == 0x4d || magic[3] == 0x4d; /* a1b23c4d in either byte order */
+    if (filter && *filter) {
+        if (pcap_compile(cf->pcap, &cf->prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+            cf->have_prog = 1;
+        } else {
+            pm_debug("%s: filter does not compile for link type %s; reading all records",
+                     path, pm_linktype_name(cf->linktype));
+        }
+    }
+    return cf;
+}
+
+/* Does the record pass the pcapng per-link-type filter? */
+static int ng_filter_pass(struct pm_capfile *cf, int linktype, const struct pcap_pkthdr *h,
+                          const uint8_t *data)
+{
+    if (!cf->filter || !*cf->filter) {
+        return 1;
+    }
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ngprog); i++) {
+        if (cf->ngprog[i].state == 0) {
+            cf->ngprog[i].linktype = linktype;
+            pcap_t *dead = pcap_open_dead(linktype, 262144);
+            if (dead && pcap_compile(dead, &cf->ngprog[i].prog, cf->filter, 1,
+                                     PCAP_NETMASK_UNKNOWN) == 0) {
+                cf->ngprog[i].state = 1;
+            } else {
+                cf->ngprog[i].state = 2;
+            }
+            if (dead) {
+                pcap_close(dead);
+            }
+        }
+        if (cf->ngprog[i].linktype == linktype) {
+            return cf->ngprog[i].state == 2 ||
+                   pcap_offline_filter(&cf->ngprog[i].prog, h, data) != 0;
+        }
+    }
+    return 1; /* more link types than slots: hostile or exotic, pass everything */
+}
+
+enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
+{
+    if (cf->st.damaged) {
+        return PM_READ_DAMAGED;
+    }
+    for (;;) {
+        if (cf->is_pcapng) {
+            struct pm_ng_record r;
+            char ebuf[200];
+            int rc = pm_pcapng_next(cf->ng, &r, ebuf, sizeof(ebuf));
+            cf->st.bytes = pm_pcapng_offset(cf->ng);
+            if (rc == 1) {
+                return PM_READ_EOF;
+            }
+            if (rc < 0) {
+                set_damage(cf, ebuf);
+                return PM_READ_DAMAGED;
+            }
+            cf->frame++;
+            cf->st.records++;
+            struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.wirelen};
+            if (!ng_filter_pass(cf, r.linktype, &h, r.data)) {
+                continue;
+            }
+            cf->st.filtered++;
+            rec->ts = r.ts;
+            rec->caplen = r.caplen;
+            rec->wirelen = r.wirelen;
+            rec->linktype = pm_linktype_normalize(r.linktype);
+            rec->data = r.data;
+            rec->ifloop = r.ifloop;
+            rec->frame = cf->frame;
+            return PM_READ_OK;
+        }
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = pcap_next_ex(cf->pcap, &h, &data);
+        if (rc == PCAP_ERROR_BREAK) {
+            return PM_READ_EOF;
+        }
+        if (rc != 1) {
+            set_damage(cf, pcap_geterr(cf->pcap));
+            return PM_READ_DAMAGED;
+        }
+        cf->frame++;
+        cf->st.records++;
+        cf->st.bytes += 16u + h->caplen;
+        if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
+            continue;
+        }
+        cf->st.filtered++;
+        rec->ts = PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec; /* tv_usec holds ns here */
+        rec->caplen = h->caplen;
+        /* A length below the captured length is a lying header: trust what we hold. */
+        rec->wirelen = h->len < h->caplen ? h->caplen : h->len;
+        rec->linktype = cf->linktype;
+        rec->data = data;
+        rec->ifloop = 0;
+        rec->frame = cf->frame;
+        return PM_READ_OK;
+    }
+}
+
+const struct pm_capfile_stats *pm_capfile_stats(const struct pm_capfile *cf) { return &cf->st; }
+
+const char *pm_capfile_format(const struct pm_capfile *cf)
+{
+    return cf->is_pcapng ? "pcapng" : cf->nano ? "pcap-ns" : "pcap";
+}
+
+int pm_capfile_first_linktype(const struct pm_capfile *cf)
+{
+    return cf->is_pcapng ? pm_pcapng_first_linktype(cf->ng) : cf->linktype;
+}
+
+void pm_capfile_close(struct pm_capfile *cf)
+{
+    if (!cf) {
+        return;
+    }
+    if (cf->pcap) {
+        pcap_close(cf->pcap);
+    }
+    if (cf->ng) {
+        pm_pcapng_close(cf->ng);
+    }
+    if (cf->have_prog) {
+        pcap_freecode(&cf->prog);
+    }
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ngprog); i++) {
+        if (cf->ngprog[i].state == 1) {
+            pcap_freecode(&cf->ngprog[i].prog);
+        }
+    }
+    free(cf->filter);
+    free(cf->path);
+    free(cf);
+}
+
+/* ---- merged input set ---- */
+
+int pm_inputset_add(struct pm_inputset *set, const char *spec, const char *filter)
+{
+    if (set->n >= PM_MAX_INPUTS) {
+        pm_err("too many capture files (at most %d)", PM_MAX_INPUTS);
+        pm_hint("merge them first with mergecap, or analyse them in groups");
+        return PM_EXIT_USAGE;
+    }
+    const char *eq = strchr(spec, '=');
+    char label[64];
+    const char *path = spec;
+    /* NAME=FILE, unless the part before '=' looks like a path (contains '/'). */
+    if (eq && eq != spec && (size_t)(eq - spec) < sizeof(label) &&
+        memchr(spec, '/', (size_t)(eq - spec)) == NULL) {
+        memcpy(label, spec, (size_t)(eq - spec));
+        label[eq - spec] = '\0';
+        path = eq + 1;
+    } else {
+        /* A bare file is named after itself: its base name without the extension. */
+        const char *base = strrchr(spec, '/');
+        base = base ? base + 1 : spec;
+        snprintf(label, sizeof(label), "%s", base);
+        char *dot = strrchr(label, '.');
+        if (dot && dot != label) {
+            *dot = '\0';
+        }
+    }
+    char err[512];
+    struct pm_capfile *cf = pm_capfile_open(path, filter, err, sizeof(err));
+    if (!cf) {
+        pm_err("%s", err);
+        pm_hint("give a pcap or pcapng file (tcpdump -w, tshark -w, dumpcap)");
+        return PM_EXIT_UNREADABLE;
+    }
+    struct pm_input *in = &set->in[set->n];
+    in->path = pm_xstrdup(path);
+    in->label = pm_xstrdup(label);
+    in->cf = cf;
+    int v = -1;
+    for (int i = 0; i < set->nvantage; i++) {
+        if (strcmp(set->vantage_names[i], label) == 0) {
+            v = i;
+        }
+    }
+    if (v < 0) {
+        v = set->nvantage++;
+        set->vantage_names[v] = pm_xstrdup(label);
+    }
+    in->vantage = (uint16_t)v;
+    set->n++;
+    return 0;
+}
+
+enum pm_read pm_inputset_next(struct pm_inputset *set, struct pm_record *rec)
+{
+    int best = -1;
+    for (int i = 0; i < set->n; i++) {
+        struct pm_input *in = &set->in[i];
+        if (!in->has_next && !in->done) {
+            enum pm_read r = pm_capfile_next(in->cf, &in->next);
+            if (r == PM_READ_OK) {
+                in->has_next = 1;
+                in->next.file = (uint16_t)i;
+                in->next.vantage = in->vantage;
+            } else {
+                in->done = 1;
+                if (r == PM_READ_DAMAGED) {
+                    set->damaged = 1;
+                }
+            }
+        }
+        if (in->has_next && (best < 0 || in->next.ts < set->in[best].next.ts)) {
+            best = i;
+        }
+    }
+    if (best < 0) {
+        return PM_READ_EOF;
+    }
+    *rec = set->in[best].next;
+    set->in[best].has_next = 0;
+    return PM_READ_OK;
+}
+
+void pm_inputset_close(struct pm_inputset *set)
+{
+    for (int i = 0; i < set->n; i++) {
+        pm_capfile_close(set->in[i].cf);
+        free(set->in[i].path);
+        free(set->in[i].label);
+    }
+    for (int i = 0; i < set->nvantage; i++) {
+        free(set->vantage_names[i]);
+    }
+    memset(set, 0, sizeof(*set));
+}

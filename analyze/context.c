@@ -1,0 +1,334 @@
+/*
+ * context.c — owns the cross-attempt knowledge (include/context.h): hop references per
+ * (vantage, host) and (vantage, prefix), and the destination table. Open addressing over
+ * fixed arrays sized at start-up; a full table stops learning and counts what it missed.
+ */
+#include "context.h"
+
+#include "ttl.h"
+#include "util.h"
+
+struct hostent_ {
+    uint8_t used;
+    uint16_t vantage;
+    pm_addr addr; /* host, or the masked prefix */
+    struct pm_hopref ref;
+};
+
+struct pm_context {
+    int nvantage;
+    struct hostent_ *hosts;
+    uint32_t hosts_cap, hosts_n;
+    struct hostent_ *prefixes;
+    uint32_t prefixes_cap, prefixes_n;
+    uint64_t hosts_overflow;
+    struct pm_dest *dests;
+    uint32_t dests_cap, dests_n;
+    uint32_t *dest_slots; /* hash → index+1 */
+    uint32_t dest_mask;
+    uint64_t dests_overflow;
+    struct pm_dest **sorted;
+};
+
+const char *pm_hopsrc_name(enum pm_hopsrc s)
+{
+    static const char *const n[] = {"none", "same-attempt", "same-host", "icmp-from-destination",
+                                    "ttl-walk", "same-prefix", "route"};
+    return (unsigned)s < PM_ARRAY_LEN(n) ? n[s] : "none";
+}
+
+const char *pm_scope_name(enum pm_scope s)
+{
+    static const char *const n[] = {"none", "one-destination", "some-destinations",
+                                    "all-destinations"};
+    return (unsigned)s < PM_ARRAY_LEN(n) ? n[s] : "none";
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+    uint32_t p = 16;
+    while (p < n && p < (1u << 30)) {
+        p <<= 1;
+    }
+    return p;
+}
+
+struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max_dests)
+{
+    struct pm_context *c = pm_xcalloc(1, sizeof(*c));
+    c->nvantage = nvantage;
+    c->hosts_cap = pow2_at_least(max_hosts * 2);
+    c->hosts = pm_xcalloc(c->hosts_cap, sizeof(*c->hosts));
+    c->prefixes_cap = pow2_at_least(max_hosts);
+    c->prefixes = pm_xcalloc(c->prefixes_cap, sizeof(*c->prefixes));
+    c->dests_cap = max_dests;
+    c->dests = pm_xcalloc(max_dests, sizeof(*c->dests));
+    uint32_t slots = pow2_at_least(max_dests * 2);
+    c->dest_slots = pm_xcalloc(slots, sizeof(uint32_t));
+    c->dest_mask = slots - 1;
+    return c;
+}
+
+void pm_context_free(struct pm_context *c)
+{
+    if (!c) {
+        return;
+    }
+    free(c->hosts);
+    free(c->prefixes);
+    free(c->dests);
+    free(c->dest_slots);
+    free(c->sorted);
+    free(c);
+}
+
+static uint32_t addr_hash(const pm_addr *a, uint16_t v)
+{
+    uint32_t h = 2166136261u ^ v;
+    h = (h ^ a->family) * 16777619u;
+    for (int i = 0; i < 16; i++) {
+        h = (h ^ a->b[i]) * 16777619u;
+    }
+    return h;
+}
+
+static struct hostent_ *host_slot(struct hostent_ *tab, uint32_t cap, uint32_t *n,
+                                  uint64_t *overflow, uint16_t v, const pm_addr *a, bool create)
+{
+    uint32_t mask = cap - 1;
+    for (uint32_t i = addr_hash(a, v) & mask, probes = 0; probes < cap;
+         i = (i + 1) & mask, probes++) {
+        struct hostent_ *e = &tab[i];
+        if (!e->used) {
+            if (!create) {
+                return NULL;
+            }
+            if (*n >= cap / 2) { /* keep the load factor low: probes stay short */
+                (*overflow)++;
+                return NULL;
+            }
+            e->used = 1;
+            e->vantage = v;
+            e->addr = *a;
+            e->ref.hops = -1;
+            e->ref.rtt_min = PM_NS_NONE;
+            (*n)++;
+            return e;
+        }
+        if (e->vantage == v && pm_addr_eq(&e->addr, a)) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static pm_addr prefix_of(const pm_addr *a)
+{
+    pm_addr p = *a;
+    if (a->family == PM_AF_INET) {
+        p.b[3] = 0; /* /24 */
+    } else {
+        memset(p.b + 8, 0, 8); /* /64 */
+    }
+    return p;
+}
+
+/* Keep the smallest plausible hop count: a host's own packets can only arrive with fewer
+ * decrements if the path got shorter, never because of a forgery (forged RSTs are not
+ * learnt from). */
+static void note_ref(struct hostent_ *e, int hops, uint8_t ttl, struct pm_pktref ref,
+                     enum pm_hopsrc src, pm_ns rtt)
+{
+    if (!e) {
+        return;
+    }
+    e->ref.samples++;
+    if (e->ref.hops < 0 || src < e->ref.src || (src == e->ref.src && hops < e->ref.hops)) {
+        e->ref.hops = hops;
+        e->ref.src = src;
+        e->ref.ttl = ttl;
+        e->ref.ref = ref;
+    }
+    if (rtt != PM_NS_NONE && (e->ref.rtt_min == PM_NS_NONE || rtt < e->ref.rtt_min)) {
+        e->ref.rtt_min = rtt;
+    }
+}
+
+static void learn_hops(struct pm_context *c, const struct pm_attempt *a)
+{
+    int hops = -1;
+    enum pm_hopsrc src = PM_HOP_NONE;
+    pm_ns rtt = PM_NS_NONE;
+    if (a->answer == PM_ANS_SYNACK && a->ans.ack_ok && !a->ans.loopback) {
+        hops = pm_ttl_hops(a->ans.ttl);
+        src = PM_HOP_SAME_HOST;
+        rtt = a->ans.ts - a->last_syn >= 0 ? a->ans.ts - a->last_syn : PM_NS_NONE;
+    } else if (a->answer == PM_ANS_ICMP && pm_addr_eq(&a->ans.from, &a->srv) &&
+               !a->ans.loopback) {
+        hops = pm_ttl_hops(a->ans.ttl);
+        src = PM_HOP_ICMP_DST;
+    }
+    if (hops < 0 || hops > PM_MAX_HOPS) {
+        return;
+    }
+    struct hostent_ *e = host_slot(c->hosts, c->hosts_cap, &c->hosts_n, &c->hosts_overflow,
+                                   a->vantage, &a->srv, true);
+    note_ref(e, hops, a->ans.ttl, a->ans.ref, src, rtt);
+    pm_addr p = prefix_of(&a->srv);
+    struct hostent_ *pe = host_slot(c->prefixes, c->prefixes_cap, &c->prefixes_n,
+                                    &c->hosts_overflow, a->vantage, &p, true);
+    note_ref(pe, hops, a->ans.ttl, a->ans.ref, PM_HOP_PREFIX, PM_NS_NONE);
+}
+
+void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *host, int hops,
+                           enum pm_hopsrc src)
+{
+    struct pm_pktref none = {0, 0};
+    struct hostent_ *e = host_slot(c->hosts, c->hosts_cap, &c->hosts_n, &c->hosts_overflow,
+                                   (uint16_t)vantage, host, true);
+    note_ref(e, hops, 0, none, src, PM_NS_NONE);
+}
+
+struct pm_hopref pm_context_hops(const struct pm_context *c, int vantage, const pm_addr *host)
+{
+    struct pm_context *mc = (struct pm_context *)(uintptr_t)c; /* lookups do not modify */
+    struct hostent_ *e = host_slot(mc->hosts, mc->hosts_cap, &mc->hosts_n, &mc->hosts_overflow,
+                                   (uint16_t)vantage, host, false);
+    if (e && e->ref.hops >= 0) {
+        return e->ref;
+    }
+    pm_addr p = prefix_of(host);
+    e = host_slot(mc->prefixes, mc->prefixes_cap, &mc->prefixes_n, &mc->hosts_overflow,
+                  (uint16_t)vantage, &p, false);
+    if (e && e->ref.hops >= 0) {
+        struct pm_hopref r = e->ref;
+        r.src = PM_HOP_PREFIX;
+        return r;
+    }
+    struct pm_hopref none = {.hops = -1, .src = PM_HOP_NONE, .rtt_min = PM_NS_NONE};
+    return none;
+}
+
+/* ---- destinations ---- */
+
+struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool create)
+{
+    for (uint32_t i = addr_hash(addr, 0) & c->dest_mask;; i = (i + 1) & c->dest_mask) {
+        uint32_t s = c->dest_slots[i];
+        if (s == 0) {
+            if (!create) {
+                return NULL;
+            }
+            if (c->dests_n >= c->dests_cap) {
+                c->dests_overflow++;
+                return NULL;
+            }
+            struct pm_dest *d = &c->dests[c->dests_n++];
+            memset(d, 0, sizeof(*d));
+            d->addr = *addr;
+            d->first_ts = d->last_ts = PM_NS_NONE;
+            c->dest_slots[i] = c->dests_n;
+            return d;
+        }
+        if (pm_addr_eq(&c->dests[s - 1].addr, addr)) {
+            return &c->dests[s - 1];
+        }
+    }
+}
+
+void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char *name)
+{
+    struct pm_dest *d = pm_context_dest(c, addr, false);
+    if (d && !d->name[0] && name && *name) {
+        pm_strlcpy(d->name, name, sizeof(d->name));
+    }
+}
+
+void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_outcome o)
+{
+    learn_hops(c, a);
+    struct pm_dest *d = pm_context_dest(c, &a->srv, true);
+    if (!d) {
+        return;
+    }
+    bool ok = o == PM_OUT_CONNECTED || o == PM_OUT_SMTP_REJECTED;
+    bool fail = pm_outcome_is_failure(o) && !ok;
+    if (a->dport == 25) {
+        d->ok25 += ok;
+        d->fail25 += fail;
+    } else {
+        d->ok_other += ok;
+        d->fail_other += fail;
+    }
+    bool seen = false;
+    for (int i = 0; i < d->nports; i++) {
+        seen |= d->ports[i] == a->dport;
+    }
+    if (!seen && d->nports < PM_DEST_PORTS) {
+        d->ports[d->nports++] = a->dport;
+    }
+}
+
+static int dest_cmp(const void *x, const void *y)
+{
+    const struct pm_dest *a = *(const struct pm_dest *const *)x;
+    const struct pm_dest *b = *(const struct pm_dest *const *)y;
+    uint32_t fa = a->attempts - a->by_outcome[PM_OUT_CONNECTED];
+    uint32_t fb = b->attempts - b->by_outcome[PM_OUT_CONNECTED];
+    if ((fa > 0) != (fb > 0)) {
+        return fa > 0 ? -1 : 1;
+    }
+    if (a->addr.family != b->addr.family) {
+        return a->addr.family < b->addr.family ? -1 : 1;
+    }
+    return memcmp(a->addr.b, b->addr.b, 16);
+}
+
+size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out)
+{
+    free(c->sorted);
+    c->sorted = pm_xcalloc(c->dests_n ? c->dests_n : 1, sizeof(*c->sorted));
+    for (uint32_t i = 0; i < c->dests_n; i++) {
+        c->sorted[i] = &c->dests[i];
+    }
+    qsort(c->sorted, c->dests_n, sizeof(*c->sorted), dest_cmp);
+    *out = c->sorted;
+    return c->dests_n;
+}
+
+uint64_t pm_context_dests_overflow(const struct pm_context *c) { return c->dests_overflow; }
+uint64_t pm_context_hosts_overflow(const struct pm_context *c) { return c->hosts_overflow; }
+
+struct pm_scope_facts pm_context_scope_facts(const struct pm_context *c)
+{
+    struct pm_scope_facts f = {0};
+    for (uint32_t i = 0; i < c->dests_n; i++) {
+        const struct pm_dest *d = &c->dests[i];
+        f.dests++;
+        if (d->ok_other) {
+            f.dests_other_ok++;
+        }
+        if (d->ok25 + d->fail25 == 0) {
+            continue;
+        }
+        f.dests25++;
+        if (d->ok25) {
+            f.dests25_ok++;
+        } else if (d->fail25) {
+            f.dests25_fail_only++;
+            if (d->ok_other) {
+                f.dests25_other_ok++;
+            }
+        }
+    }
+    return f;
+}
+
+bool pm_context_provider_pattern(const struct pm_context *c)
+{
+    struct pm_scope_facts f = pm_context_scope_facts(c);
+    /* Port 25 fails to every destination tried on it, none succeeds, and another watched
+     * port works in the same capture (best: to the same hosts). */
+    return f.dests25 > 0 && f.dests25_ok == 0 && f.dests25_fail_only == f.dests25 &&
+           f.dests_other_ok > 0;
+}

@@ -1,0 +1,316 @@
+/*
+ * correlate.c — owns matching MTA log lines to attempts (include/correlate.h).
+ *
+ * Windows, in capture time: a line about an attempt is written after its first SYN and no
+ * later than the MTA gives up. Connect failures end by the kernel's SYN retry limit
+ * (tcp_syn_retries 6 ≈ 127 s) or the MTA's connect timer (Postfix 30 s, Exim 5 min capped
+ * by the kernel), greeting failures by the greeting timer (Postfix smtp_helo_timeout
+ * 300 s, Exim/Sendmail 5 min). We never assume a retry schedule: the window is generous and
+ * the earliest compatible line wins, which is what the MTA's one-line-per-address order
+ * guarantees.
+ */
+#include "correlate.h"
+
+#include "util.h"
+
+#define TOL PM_SEC(2)              /* syslog times have 1 s resolution, plus slack */
+#define CONNECT_MAX PM_SEC(135)    /* kernel SYN retries (127 s) + slack */
+#define SESSION_MAX PM_SEC(330)    /* greeting timers (300 s) + slack */
+#define OFFSET_SEARCH PM_SEC(600)  /* how far apart log and capture clocks may be */
+#define MAX_SAMPLES 4096
+
+struct pm_correlator {
+    const struct pm_logset *logs;
+    uint32_t *byaddr;        /* indices sorted by (address, port, time) */
+    size_t n;
+    uint8_t *used;
+    pm_ns samples[MAX_SAMPLES];
+    uint32_t nsamples;
+    struct pm_corr_stats st;
+};
+
+static bool is_session_kind(uint8_t k)
+{
+    return k == PM_LK_GREETING_LOST || k == PM_LK_GREETING_TIMEOUT || k == PM_LK_SMTP_REJECT ||
+           k == PM_LK_LOST_LATER || k == PM_LK_DELIVERED;
+}
+
+static bool is_matchable(const struct pm_logentry *e)
+{
+    return e->addr.family != 0 && e->ts != PM_NS_NONE &&
+           (e->kind == PM_LK_CONNECT_FAIL || is_session_kind(e->kind));
+}
+
+static const struct pm_logset *sort_logs; /* qsort has no context argument */
+
+static int cmp_addr_time(const void *x, const void *y)
+{
+    const struct pm_logentry *a = &sort_logs->e[*(const uint32_t *)x];
+    const struct pm_logentry *b = &sort_logs->e[*(const uint32_t *)y];
+    if (a->addr.family != b->addr.family) {
+        return a->addr.family < b->addr.family ? -1 : 1;
+    }
+    int c = memcmp(a->addr.b, b->addr.b, 16);
+    if (c) {
+        return c;
+    }
+    if (a->ts != b->ts) {
+        return a->ts < b->ts ? -1 : 1;
+    }
+    return a->line < b->line ? -1 : a->line > b->line;
+}
+
+struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns given_offset)
+{
+    struct pm_correlator *c = pm_xcalloc(1, sizeof(*c));
+    c->logs = logs;
+    size_t total = logs ? logs->n : 0;
+    c->byaddr = pm_xcalloc(total ? total : 1, sizeof(uint32_t));
+    c->used = pm_xcalloc(total ? total : 1, 1);
+    for (size_t i = 0; i < total; i++) {
+        const struct pm_logentry *e = &logs->e[i];
+        if (e->kind == PM_LK_NO_ATTEMPT) {
+            c->st.no_attempt++;
+        } else if (e->addr.family == 0) {
+            c->st.no_address++;
+        }
+        if (is_matchable(e)) {
+            c->byaddr[c->n++] = (uint32_t)i;
+        }
+    }
+    sort_logs = logs;
+    if (c->n > 1) {
+        qsort(c->byaddr, c->n, sizeof(uint32_t), cmp_addr_time);
+    }
+    if (given_offset != PM_NS_NONE) {
+        c->st.offset = given_offset;
+        c->st.offset_given = true;
+    }
+    return c;
+}
+
+void pm_correlator_free(struct pm_correlator *c)
+{
+    if (!c) {
+        return;
+    }
+    free(c->byaddr);
+    free(c->used);
+    free(c);
+}
+
+/* First index in byaddr whose address is >= addr (binary search). */
+static size_t lower_bound(const struct pm_correlator *c, const pm_addr *addr)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct pm_logentry *e = &c->logs->e[c->byaddr[mid]];
+        int cmp = e->addr.family != addr->family ? (e->addr.family < addr->family ? -1 : 1)
+                                                  : memcmp(e->addr.b, addr->b, 16);
+        if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static bool port_ok(const struct pm_logentry *e, uint16_t dport)
+{
+    return e->port == dport || (e->port == 0 && dport == 25);
+}
+
+pm_ns pm_correlator_to_capture(const struct pm_correlator *c, pm_ns log_ts)
+{
+    return log_ts == PM_NS_NONE ? PM_NS_NONE : log_ts - c->st.offset;
+}
+
+void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
+{
+    if (c->st.offset_given || c->nsamples >= MAX_SAMPLES || c->n == 0) {
+        return;
+    }
+    /* Sharp pairs only: the kernel ends connect() when the RST or ICMP arrives and the MTA
+     * logs at once. */
+    if (a->answer != PM_ANS_RST && a->answer != PM_ANS_ICMP) {
+        return;
+    }
+    pm_ns best = PM_NS_NONE;
+    for (size_t i = lower_bound(c, &a->srv); i < c->n; i++) {
+        const struct pm_logentry *e = &c->logs->e[c->byaddr[i]];
+        if (!pm_addr_eq(&e->addr, &a->srv)) {
+            break;
+        }
+        if (e->kind != PM_LK_CONNECT_FAIL || !port_ok(e, a->dport) ||
+            e->err == PM_EC_TIMEDOUT) {
+            continue;
+        }
+        pm_ns dt = e->ts - a->ans.ts;
+        if (dt < -OFFSET_SEARCH || dt > OFFSET_SEARCH) {
+            continue;
+        }
+        if (best == PM_NS_NONE || (dt < 0 ? -dt : dt) < (best < 0 ? -best : best)) {
+            best = dt;
+        }
+    }
+    if (best != PM_NS_NONE) {
+        c->samples[c->nsamples++] = best;
+    }
+}
+
+static int cmp_ns(const void *x, const void *y)
+{
+    pm_ns a = *(const pm_ns *)x, b = *(const pm_ns *)y;
+    return a < b ? -1 : a > b;
+}
+
+void pm_correlator_settle(struct pm_correlator *c)
+{
+    if (c->st.offset_given) {
+        return;
+    }
+    c->st.offset_samples = c->nsamples;
+    if (c->nsamples == 0) {
+        c->st.offset = 0;
+        return;
+    }
+    qsort(c->samples, c->nsamples, sizeof(pm_ns), cmp_ns);
+    pm_ns median = c->samples[c->nsamples / 2];
+    /* Within the log's own resolution the clocks agree: do not shift by noise. */
+    c->st.offset = (median > TOL || median < -TOL) ? median : 0;
+}
+
+void pm_correlator_reset(struct pm_correlator *c)
+{
+    memset(c->used, 0, c->logs ? c->logs->n : 0);
+    uint64_t na = c->st.no_attempt, nad = c->st.no_address;
+    pm_ns off = c->st.offset;
+    bool given = c->st.offset_given;
+    uint32_t ns = c->st.offset_samples;
+    memset(&c->st, 0, sizeof(c->st));
+    c->st.no_attempt = na;
+    c->st.no_address = nad;
+    c->st.offset = off;
+    c->st.offset_given = given;
+    c->st.offset_samples = ns;
+}
+
+/* Can a line of this kind describe an attempt with this outcome? */
+static bool kind_fits(uint8_t kind, enum pm_outcome o)
+{
+    bool handshake = o == PM_OUT_CONNECTED || o == PM_OUT_SMTP_REJECTED ||
+                     o == PM_OUT_NO_BANNER || o == PM_OUT_CLOSED_BEFORE_BANNER;
+    if (o == PM_OUT_INCOMPLETE) {
+        return true;
+    }
+    return kind == PM_LK_CONNECT_FAIL ? !handshake : handshake;
+}
+
+const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const struct pm_attempt *a,
+                                              enum pm_outcome o)
+{
+    if (c->n == 0) {
+        return NULL;
+    }
+    bool handshake = a->answer == PM_ANS_SYNACK || (a->flags & PM_AF_ONE_SIDED);
+    pm_ns start = a->first_syn - TOL;
+    pm_ns end = a->last_seen + (handshake ? SESSION_MAX : CONNECT_MAX);
+    if (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) {
+        end = a->ans.ts + TOL + PM_SEC(2); /* connect() ends on the answer (or the next SYN) */
+    }
+    long best = -1, fallback = -1;
+    for (size_t i = lower_bound(c, &a->srv); i < c->n; i++) {
+        uint32_t idx = c->byaddr[i];
+        const struct pm_logentry *e = &c->logs->e[idx];
+        if (!pm_addr_eq(&e->addr, &a->srv)) {
+            break;
+        }
+        if (c->used[idx] || !port_ok(e, a->dport)) {
+            continue;
+        }
+        pm_ns t = pm_correlator_to_capture(c, e->ts);
+        if (t < start) {
+            continue;
+        }
+        if (t > end) {
+            break; /* sorted by time within the address */
+        }
+        if (kind_fits(e->kind, o)) {
+            best = (long)idx;
+            break;
+        }
+        if (fallback < 0) {
+            fallback = (long)idx;
+        }
+    }
+    long pick = best >= 0 ? best : fallback;
+    if (pick < 0) {
+        return NULL;
+    }
+    c->used[pick] = 1;
+    c->st.matched++;
+    /* Fold in lines that say the same thing about the same attempt (a status line the
+     * parser could not merge, one line per recipient). */
+    const struct pm_logentry *m = &c->logs->e[pick];
+    for (size_t i = lower_bound(c, &a->srv); i < c->n; i++) {
+        uint32_t idx = c->byaddr[i];
+        const struct pm_logentry *e = &c->logs->e[idx];
+        if (!pm_addr_eq(&e->addr, &a->srv)) {
+            break;
+        }
+        if (c->used[idx] || e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport)) {
+            continue;
+        }
+        pm_ns dt = e->ts - m->ts;
+        if (dt >= -TOL && dt <= TOL) {
+            c->used[idx] = 1;
+            c->st.absorbed++;
+        }
+    }
+    return m;
+}
+
+const struct pm_logentry *pm_correlator_next_not_on_wire(struct pm_correlator *c,
+                                                         pm_ns win_start, pm_ns win_end,
+                                                         size_t *cursor)
+{
+    if (!c->logs) {
+        return NULL;
+    }
+    while (*cursor < c->logs->n) {
+        size_t i = (*cursor)++;
+        const struct pm_logentry *e = &c->logs->e[i];
+        if (c->used[i] || !is_matchable(e)) {
+            continue;
+        }
+        pm_ns t = pm_correlator_to_capture(c, e->ts);
+        if (t < win_start - TOL || t > win_end + TOL) {
+            c->st.outside_window++;
+            continue;
+        }
+        if (e->kind != PM_LK_CONNECT_FAIL) {
+            c->st.unmatched_session++;
+            continue;
+        }
+        c->used[i] = 1;
+        /* Duplicates of this line (its status line) are the same attempt. */
+        for (size_t j = i + 1; j < c->logs->n; j++) {
+            const struct pm_logentry *d = &c->logs->e[j];
+            if (d->ts - e->ts > TOL) {
+                break;
+            }
+            if (!c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
+                d->err == e->err && d->port == e->port) {
+                c->used[j] = 1;
+                c->st.absorbed++;
+            }
+        }
+        c->st.not_on_wire++;
+        return e;
+    }
+    return NULL;
+}
+
+const struct pm_corr_stats *pm_correlator_stats(const struct pm_correlator *c) { return &c->st; }

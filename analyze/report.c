@@ -1,0 +1,694 @@
+/*
+ * report.c — owns the output formats (include/report.h): JSON Lines per the output
+ * contract and the text report. The text report is for a tired person: per destination a
+ * header and a line per attempt (time, source, outcome, verdict, the decisive clue), then
+ * the scope verdict, the next step and the totals. Colours only on a terminal.
+ */
+#include "report.h"
+
+#include <unistd.h>
+
+#include "json.h"
+#include "ttl.h"
+#include "util.h"
+
+struct pm_report {
+    enum pm_format fmt;
+    FILE *out;
+    bool color;
+    struct pm_json j;
+};
+
+/* ANSI colours, used only when the output is a terminal and NO_COLOR is unset. */
+#define C_RED "\033[31m"
+#define C_GREEN "\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_BOLD "\033[1m"
+#define C_DIM "\033[2m"
+#define C_OFF "\033[0m"
+
+struct pm_report *pm_report_new(enum pm_format fmt, FILE *out, bool color)
+{
+    struct pm_report *r = pm_xcalloc(1, sizeof(*r));
+    r->fmt = fmt;
+    r->out = out;
+    r->color = color;
+    pm_json_init(&r->j, out);
+    return r;
+}
+
+void pm_report_free(struct pm_report *r)
+{
+    if (r) {
+        fflush(r->out);
+        free(r);
+    }
+}
+
+/* ---- JSON ---- */
+
+static void json_flags(struct pm_json *j, uint16_t fl)
+{
+    static const struct {
+        uint16_t bit;
+        const char *name;
+    } names[] = {
+        {PM_AF_SYN_NOT_CAPTURED, "syn-not-captured"}, {PM_AF_TRUNCATED, "truncated"},
+        {PM_AF_MALFORMED, "malformed"}, {PM_AF_ONE_SIDED, "one-sided"},
+        {PM_AF_EVICTED, "evicted"}, {PM_AF_CAPTURE_ENDED, "capture-ended"},
+        {PM_AF_BAD_SYNACK, "bad-synack"}, {PM_AF_SRV_DATA_UNREAD, "server-data-unread"},
+        {PM_AF_ICMP_ESTABLISHED, "icmp-after-handshake"}, {PM_AF_FRAG_NEEDED, "frag-needed"},
+        {PM_AF_ANSWER_RACE, "answer-race"}, {PM_AF_CLIENT_GAVE_UP, "client-gave-up"},
+        {PM_AF_TLS, "tls"}, {PM_AF_SMTP_DROPPED, "smtp-not-recorded"},
+        {PM_AF_ISN_REUSED, "replaced-by-new-isn"}, {PM_AF_SELF_RST, "client-reset-syn-ack"},
+    };
+    pm_json_key(j, "flags");
+    pm_json_arr_begin(j);
+    for (size_t i = 0; i < PM_ARRAY_LEN(names); i++) {
+        if (fl & names[i].bit) {
+            pm_json_str(j, names[i].name);
+        }
+    }
+    pm_json_arr_end(j);
+}
+
+static void json_ms(struct pm_json *j, const char *k, pm_ns d)
+{
+    pm_json_key(j, k);
+    if (d == PM_NS_NONE) {
+        pm_json_null(j);
+    } else {
+        pm_json_double(j, (double)d / 1e6, 3);
+    }
+}
+
+static void json_mta(struct pm_json *j, const struct pm_finding *f, const struct pm_attr_env *env)
+{
+    const struct pm_logentry *l = f->log;
+    pm_json_key(j, "mta");
+    if (!l) {
+        pm_json_null(j);
+        return;
+    }
+    pm_json_obj_begin(j);
+    const char *path = env->logs && l->file < env->logs->nfiles ? env->logs->files[l->file].path
+                                                                : "";
+    pm_json_kstr(j, "file", path);
+    pm_json_kuint(j, "line", l->line);
+    pm_json_kstr(j, "mta", pm_mta_name((enum pm_mta)l->mta));
+    pm_json_kstr(j, "kind", pm_logkind_name((enum pm_logkind)l->kind));
+    pm_json_kstr(j, "error", l->text);
+    pm_json_kstr(j, "errno", l->err ? pm_errclass_name((enum pm_errclass)l->err) : NULL);
+    pm_json_kstr(j, "queue_id", l->queue_id[0] ? l->queue_id : NULL);
+    pm_json_kstr(j, "domain", l->domain[0] ? l->domain : NULL);
+    pm_json_kstr(j, "host", l->host[0] ? l->host : NULL);
+    pm_json_ktime(j, "ts", l->ts);
+    pm_json_kbool(j, "consistent", !f->inconsistent);
+    pm_json_obj_end(j);
+}
+
+void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct pm_attr_env *env)
+{
+    struct pm_json jj, *j = &jj;
+    pm_json_init(j, out);
+    const struct pm_attempt *a = f->a;
+    const struct pm_logentry *l = f->log;
+    pm_json_obj_begin(j);
+    pm_json_kstr(j, "type", "attempt");
+    pm_json_kuint(j, "id", f->id);
+    pm_json_ktime(j, "ts", a ? a->first_syn : (l ? l->ts : PM_NS_NONE));
+    uint8_t fam = a ? a->family : (l ? l->addr.family : 0);
+    pm_json_kstr(j, "family", fam == PM_AF_INET6 ? "ipv6" : "ipv4");
+    if (a) {
+        pm_json_kaddr(j, "src", &a->cli);
+        pm_json_kuint(j, "sport", a->sport);
+        pm_json_kaddr(j, "dst", &a->srv);
+        pm_json_kuint(j, "dport", a->dport);
+        pm_json_kstr(j, "vantage", env->vantage_names ? env->vantage_names[a->vantage] : "");
+        pm_json_kuint(j, "syns", a->syns);
+    } else {
+        pm_json_key(j, "src");
+        pm_json_null(j);
+        pm_json_key(j, "sport");
+        pm_json_null(j);
+        pm_json_kaddr(j, "dst", l ? &l->addr : NULL);
+        pm_json_kuint(j, "dport", l && l->port ? l->port : 25);
+        pm_json_kstr(j, "vantage", env->vantage_names ? env->vantage_names[0] : "");
+        pm_json_kuint(j, "syns", 0);
+    }
+    pm_json_kstr(j, "outcome", pm_outcome_name(f->outcome));
+    pm_json_kstr(j, "verdict", pm_verdict_name(f->verdict));
+    pm_json_kstr(j, "owner", pm_owner_name(f->owner));
+    pm_json_kstr(j, "confidence", pm_confidence_name(f->confidence));
+    pm_json_key(j, "evidence");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < f->nevidence; i++) {
+        pm_json_str(j, f->evidence[i]);
+    }
+    pm_json_arr_end(j);
+    pm_json_kstr(j, "next_step", f->next_step);
+    pm_json_kstr(j, "rule", f->rule ? f->rule->id : NULL);
+    pm_json_kstr(j, "clue", f->clue);
+    if (a) {
+        pm_json_kstr(j, "conn_state", pm_attempt_conn_state(a));
+        pm_json_kstr(j, "history", a->history);
+        pm_json_kstr(j, "reason", pm_attempt_reason(a));
+    } else {
+        pm_json_key(j, "conn_state");
+        pm_json_null(j);
+        pm_json_key(j, "history");
+        pm_json_null(j);
+        /* nmap -sT words for the errno a connect() got without a packet */
+        const char *reason = "no-response";
+        if (l) {
+            switch (l->err) {
+            case PM_EC_REFUSED: reason = "conn-refused"; break;
+            case PM_EC_HOSTUNREACH: reason = "host-unreach"; break;
+            case PM_EC_NETUNREACH: reason = "net-unreach"; break;
+            case PM_EC_ACCES: reason = "admin-prohibited"; break;
+            case PM_EC_PERM: reason = "perm-denied"; break;
+            default: break;
+            }
+        }
+        pm_json_kstr(j, "reason", reason);
+    }
+    if (a) {
+        pm_json_ktime(j, "last_syn", a->last_syn);
+        pm_json_kuint(j, "isn", a->isn);
+        pm_json_kuint(j, "syn_ttl", a->syn_ttl);
+        if (a->answer == PM_ANS_SYNACK) {
+            pm_json_key(j, "synack");
+            pm_json_obj_begin(j);
+            pm_json_kuint(j, "ttl", a->ans.ttl);
+            pm_json_kint(j, "hops", pm_ttl_hops(a->ans.ttl));
+            json_ms(j, "rtt_ms", a->ans.ts - a->last_syn);
+            pm_json_kuint(j, "window", a->ans.win);
+            pm_json_kuint(j, "mss", a->ans.mss);
+            pm_json_obj_end(j);
+        }
+        pm_json_key(j, "icmp");
+        if (a->answer == PM_ANS_ICMP) {
+            pm_json_obj_begin(j);
+            pm_json_kuint(j, "type", a->ans.icmp_type);
+            pm_json_kuint(j, "code", a->ans.icmp_code);
+            pm_json_kstr(j, "text", pm_icmp_text(a->family, a->ans.icmp_type, a->ans.icmp_code));
+            pm_json_kaddr(j, "from", &a->ans.from);
+            pm_json_kbool(j, "from_is_destination", f->icmp_from_dst);
+            pm_json_kuint(j, "ttl", a->ans.ttl);
+            pm_json_key(j, "hop");
+            if (f->icmp_hop > 0) {
+                pm_json_int(j, f->icmp_hop);
+            } else {
+                pm_json_null(j);
+            }
+            json_ms(j, "delay_ms", a->ans.ts - a->first_syn);
+            pm_json_kuint(j, "count", a->n_icmp);
+            pm_json_key(j, "quoted");
+            pm_json_obj_begin(j);
+            pm_json_kaddr(j, "src", &a->cli);
+            pm_json_kuint(j, "sport", a->sport);
+            pm_json_kaddr(j, "dst", &a->srv);
+            pm_json_kuint(j, "dport", a->dport);
+            pm_json_kuint(j, "ttl", a->ans.qttl);
+            pm_json_kuint(j, "bytes", a->ans.qbytes);
+            pm_json_key(j, "seq_matches");
+            if (a->ans.qseq_state == 0) {
+                pm_json_null(j);
+            } else {
+                pm_json_bool(j, a->ans.qseq_state == 1);
+            }
+            pm_json_obj_end(j);
+            pm_json_obj_end(j);
+        } else {
+            pm_json_null(j);
+        }
+        pm_json_key(j, "rst");
+        if (a->answer == PM_ANS_RST) {
+            pm_json_obj_begin(j);
+            pm_json_kuint(j, "ttl", a->ans.ttl);
+            pm_json_kint(j, "hops", f->rst_hops);
+            pm_json_key(j, "expected_hops");
+            if (f->rst_expected_hops >= 0) {
+                pm_json_int(j, f->rst_expected_hops);
+            } else {
+                pm_json_null(j);
+            }
+            pm_json_kstr(j, "expected_from", f->rst_expected_hops >= 0
+                                                 ? pm_hopsrc_name(f->rst_ref_src)
+                                                 : NULL);
+            pm_json_kuint(j, "ip_id", a->ans.ip_id);
+            pm_json_kuint(j, "window", a->ans.win);
+            pm_json_kbool(j, "ack_ok", a->ans.ack_ok);
+            pm_json_kbool(j, "df", a->ans.df);
+            json_ms(j, "delay_ms", a->ans.ts - a->last_syn);
+            json_ms(j, "rtt_ms", f->rtt_min);
+            pm_json_kstr(j, "origin", pm_rst_origin_name(f->rst_origin));
+            pm_json_kuint(j, "count", a->n_rst);
+            pm_json_obj_end(j);
+        } else {
+            pm_json_null(j);
+        }
+        const struct pm_smtp_summary *s = f->smtp;
+        pm_json_key(j, "banner");
+        if (s && s->banner_code > 0) {
+            pm_json_obj_begin(j);
+            pm_json_kint(j, "code", s->banner_code);
+            pm_json_kstr(j, "text", s->banner);
+            pm_json_obj_end(j);
+        } else if (a->banner_code == PM_BANNER_UNREADABLE) {
+            pm_json_obj_begin(j);
+            pm_json_key(j, "code");
+            pm_json_null(j);
+            pm_json_kstr(j, "text", "(sent, but not captured)");
+            pm_json_obj_end(j);
+        } else {
+            pm_json_null(j);
+        }
+        pm_json_key(j, "smtp");
+        pm_json_arr_begin(j);
+        for (int i = 0; s && i < s->nreplies; i++) {
+            pm_json_obj_begin(j);
+            pm_json_kstr(j, "command", s->replies[i].cmd);
+            pm_json_kint(j, "code", s->replies[i].code);
+            pm_json_kstr(j, "text", s->replies[i].text);
+            pm_json_obj_end(j);
+        }
+        pm_json_arr_end(j);
+        if (s) {
+            pm_json_kbool(j, "starttls_offered", s->starttls_offered);
+            pm_json_kbool(j, "masked", s->masked);
+        }
+        static const char *const closes[] = {NULL, "server-fin", "server-rst", "client-fin",
+                                             "client-rst"};
+        pm_json_kstr(j, "close", a->close < PM_ARRAY_LEN(closes) ? closes[a->close] : NULL);
+        json_flags(j, a->flags);
+    }
+    json_mta(j, f, env);
+    pm_json_obj_end(j);
+}
+
+void pm_report_attempt(struct pm_report *r, const struct pm_finding *f,
+                       const struct pm_attr_env *env)
+{
+    if (r->fmt == PM_FMT_JSONL) {
+        pm_report_attempt_json(r->out, f, env);
+    }
+}
+
+/* ---- destinations ---- */
+
+void pm_dest_line(const struct pm_dest *d, char *buf, size_t len, enum pm_verdict *dv,
+                  enum pm_owner *down)
+{
+    uint32_t ok = d->by_outcome[PM_OUT_CONNECTED];
+    enum pm_verdict top = PM_V_OK;
+    uint32_t topn = 0;
+    for (int v = 0; v < PM_V__COUNT; v++) {
+        if (v != PM_V_OK && d->by_verdict[v] > topn) {
+            topn = d->by_verdict[v];
+            top = (enum pm_verdict)v;
+        }
+    }
+    enum pm_owner owner = topn ? (enum pm_owner)d->verdict_owner[top] : PM_OWN_NONE;
+    if (topn == 0) {
+        snprintf(buf, len, "%u attempt%s, all connected: ok", d->attempts,
+                 d->attempts == 1 ? "" : "s");
+    } else if (ok == 0) {
+        snprintf(buf, len, "%u attempt%s, %s: %s (%s)", d->attempts, d->attempts == 1 ? "" : "s",
+                 topn == d->attempts ? (d->attempts == 1 ? "failed" : "all failed")
+                                     : "none connected",
+                 pm_verdict_name(top), pm_owner_name(owner));
+    } else {
+        snprintf(buf, len, "%u attempts, %u connected, %u %s (%s)", d->attempts, ok, topn,
+                 pm_verdict_name(top), pm_owner_name(owner));
+    }
+    if (dv) {
+        *dv = topn ? top : PM_V_OK;
+    }
+    if (down) {
+        *down = owner;
+    }
+}
+
+static void json_dest(struct pm_json *j, const struct pm_dest *d)
+{
+    char line[200];
+    enum pm_verdict v;
+    enum pm_owner o;
+    pm_dest_line(d, line, sizeof(line), &v, &o);
+    pm_json_obj_begin(j);
+    pm_json_kstr(j, "type", "destination");
+    pm_json_kaddr(j, "dst", &d->addr);
+    pm_json_kstr(j, "family", d->addr.family == PM_AF_INET6 ? "ipv6" : "ipv4");
+    pm_json_kstr(j, "name", d->name[0] ? d->name : NULL);
+    pm_json_key(j, "ports");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < d->nports; i++) {
+        pm_json_uint(j, d->ports[i]);
+    }
+    pm_json_arr_end(j);
+    pm_json_kuint(j, "attempts", d->attempts);
+    pm_json_key(j, "outcomes");
+    pm_json_obj_begin(j);
+    for (int i = 0; i < PM_OUT__COUNT; i++) {
+        if (d->by_outcome[i]) {
+            pm_json_kuint(j, pm_outcome_name((enum pm_outcome)i), d->by_outcome[i]);
+        }
+    }
+    pm_json_obj_end(j);
+    pm_json_key(j, "verdicts");
+    pm_json_obj_begin(j);
+    for (int i = 0; i < PM_V__COUNT; i++) {
+        if (d->by_verdict[i]) {
+            pm_json_kuint(j, pm_verdict_name((enum pm_verdict)i), d->by_verdict[i]);
+        }
+    }
+    pm_json_obj_end(j);
+    pm_json_key(j, "ids");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < d->nids; i++) {
+        pm_json_uint(j, d->ids[i]);
+    }
+    pm_json_arr_end(j);
+    pm_json_kbool(j, "ids_truncated", d->ids_truncated);
+    pm_json_kstr(j, "verdict", pm_verdict_name(v));
+    pm_json_kstr(j, "owner", pm_owner_name(o));
+    pm_json_kstr(j, "line", line);
+    pm_json_ktime(j, "first_ts", d->first_ts);
+    pm_json_ktime(j, "last_ts", d->last_ts);
+    pm_json_obj_end(j);
+}
+
+/* ---- summary ---- */
+
+static void json_counts(struct pm_json *j, const char *key, const uint64_t *c, int n,
+                        const char *(*name)(int))
+{
+    pm_json_key(j, key);
+    pm_json_obj_begin(j);
+    for (int i = 0; i < n; i++) {
+        if (c[i]) {
+            pm_json_kuint(j, name(i), c[i]);
+        }
+    }
+    pm_json_obj_end(j);
+}
+
+static const char *oname(int i) { return pm_outcome_name((enum pm_outcome)i); }
+static const char *vname(int i) { return pm_verdict_name((enum pm_verdict)i); }
+
+static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint64_t overflow)
+{
+    const struct pm_track_counters *tc = s->tc;
+    pm_json_obj_begin(j);
+    pm_json_kstr(j, "type", "summary");
+    pm_json_kint(j, "schema", PM_SCHEMA);
+    pm_json_kstr(j, "version", PM_VERSION);
+    pm_json_kstr(j, "subcommand", s->subcommand);
+    pm_json_key(j, "command");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < s->argc; i++) {
+        pm_json_str(j, s->argv[i]);
+    }
+    pm_json_arr_end(j);
+    pm_json_key(j, "ports");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < s->nports; i++) {
+        pm_json_uint(j, s->ports[i]);
+    }
+    pm_json_arr_end(j);
+
+    pm_json_key(j, "inputs");
+    pm_json_obj_begin(j);
+    pm_json_key(j, "files");
+    pm_json_arr_begin(j);
+    for (int i = 0; s->in && i < s->in->n; i++) {
+        const struct pm_input *in = &s->in->in[i];
+        const struct pm_capfile_stats *st = pm_capfile_stats(in->cf);
+        pm_json_obj_begin(j);
+        pm_json_kstr(j, "path", in->path);
+        pm_json_kstr(j, "vantage", in->label);
+        pm_json_kstr(j, "format", pm_capfile_format(in->cf));
+        pm_json_kstr(j, "linktype", pm_linktype_name(pm_capfile_first_linktype(in->cf)));
+        pm_json_kuint(j, "records", st->records);
+        pm_json_kbool(j, "damaged", st->damaged);
+        pm_json_kstr(j, "damage", st->damaged ? st->damage : NULL);
+        pm_json_obj_end(j);
+    }
+    pm_json_arr_end(j);
+    pm_json_key(j, "interfaces");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < s->nifaces; i++) {
+        pm_json_str(j, s->ifaces[i]);
+    }
+    pm_json_arr_end(j);
+    pm_json_key(j, "mta_logs");
+    pm_json_arr_begin(j);
+    for (uint32_t i = 0; s->logs && i < s->logs->nfiles; i++) {
+        const struct pm_logfile_stats *ls = &s->logs->files[i];
+        pm_json_obj_begin(j);
+        pm_json_kstr(j, "path", ls->path);
+        pm_json_kstr(j, "mta", pm_mta_name((enum pm_mta)ls->mta));
+        pm_json_kstr(j, "format", ls->format);
+        pm_json_kuint(j, "lines", ls->lines);
+        pm_json_kuint(j, "parsed", ls->parsed);
+        pm_json_kuint(j, "unparseable", ls->unparseable);
+        pm_json_kuint(j, "no_attempt", ls->no_attempt);
+        pm_json_obj_end(j);
+    }
+    pm_json_arr_end(j);
+    pm_json_obj_end(j);
+
+    pm_json_key(j, "capture");
+    pm_json_obj_begin(j);
+    pm_json_ktime(j, "first", s->first_ts);
+    pm_json_ktime(j, "last", s->last_ts);
+    pm_json_key(j, "vantages");
+    pm_json_arr_begin(j);
+    for (int v = 0; v < s->nvantage; v++) {
+        const struct pm_vantage_state *vs = s->vs[v];
+        pm_json_obj_begin(j);
+        pm_json_kstr(j, "name", s->vantage_names[v]);
+        pm_json_ktime(j, "first", vs ? vs->first_ts : PM_NS_NONE);
+        pm_json_ktime(j, "last", vs ? vs->last_ts : PM_NS_NONE);
+        pm_json_kuint(j, "records", vs ? vs->records : 0);
+        pm_json_key(j, "local_addresses");
+        pm_json_arr_begin(j);
+        for (int i = 0; vs && i < vs->nlocal; i++) {
+            pm_json_addr(j, &vs->local[i]);
+        }
+        pm_json_arr_end(j);
+        pm_json_obj_end(j);
+    }
+    pm_json_arr_end(j);
+    pm_json_obj_end(j);
+
+    pm_json_key(j, "packets");
+    pm_json_obj_begin(j);
+    pm_json_kuint(j, "read", tc->records);
+    pm_json_kuint(j, "decoded", tc->decoded);
+    pm_json_kuint(j, "truncated", tc->truncated);
+    pm_json_kuint(j, "malformed", tc->malformed);
+    pm_json_kuint(j, "unsupported_link_type", tc->unsupported_link);
+    pm_json_kuint(j, "not_ip", tc->not_ip);
+    pm_json_kuint(j, "fragments", tc->fragments);
+    pm_json_kuint(j, "orphan_icmp", tc->orphan_icmp);
+    pm_json_kuint(j, "orphan_rst", tc->orphan_rst);
+    pm_json_kuint(j, "icmp_after_handshake", tc->icmp_established);
+    pm_json_kuint(j, "frag_needed", tc->frag_needed);
+    pm_json_kuint(j, "time_backwards", tc->time_backwards);
+    pm_json_obj_end(j);
+    pm_json_key(j, "capture_drops");
+    if (s->live) {
+        pm_json_obj_begin(j);
+        pm_json_kuint(j, "received", s->kernel_received);
+        pm_json_kuint(j, "dropped", s->kernel_dropped);
+        pm_json_kuint(j, "if_dropped", s->if_dropped);
+        pm_json_obj_end(j);
+    } else {
+        pm_json_null(j);
+    }
+    pm_json_key(j, "flows");
+    pm_json_obj_begin(j);
+    pm_json_kuint(j, "capacity", tc->flows_capacity);
+    pm_json_kuint(j, "peak", tc->flows_peak);
+    pm_json_kuint(j, "evictions", tc->evictions);
+    pm_json_kuint(j, "sessions_peak", tc->sessions_peak);
+    pm_json_kuint(j, "sessions_dropped", tc->sessions_dropped);
+    pm_json_kuint(j, "destinations_overflow", overflow);
+    pm_json_obj_end(j);
+
+    pm_json_key(j, "attempts");
+    pm_json_obj_begin(j);
+    pm_json_kuint(j, "total", s->attempts);
+    pm_json_kuint(j, "syn_retransmissions", tc->syn_retransmissions);
+    pm_json_kuint(j, "isn_reuse", tc->isn_reuse);
+    pm_json_kuint(j, "syn_not_captured", tc->syn_not_captured);
+    pm_json_kuint(j, "inconsistent_with_log", s->inconsistent);
+    json_counts(j, "outcomes", s->by_outcome, PM_OUT__COUNT, oname);
+    json_counts(j, "verdicts", s->by_verdict, PM_V__COUNT, vname);
+    pm_json_obj_end(j);
+
+    pm_json_key(j, "correlation");
+    if (s->corr && s->logs) {
+        pm_json_obj_begin(j);
+        pm_json_key(j, "clock_offset_s");
+        pm_json_double(j, (double)s->corr->offset / 1e9, 3);
+        pm_json_kbool(j, "offset_given", s->corr->offset_given);
+        pm_json_kuint(j, "offset_samples", s->corr->offset_samples);
+        pm_json_kuint(j, "matched", s->corr->matched);
+        pm_json_kuint(j, "duplicates_folded", s->corr->absorbed);
+        pm_json_kuint(j, "not_on_wire", s->corr->not_on_wire);
+        pm_json_kuint(j, "session_lines_without_packets", s->corr->unmatched_session);
+        pm_json_kuint(j, "outside_capture_window", s->corr->outside_window);
+        pm_json_kuint(j, "no_attempt_lines", s->corr->no_attempt);
+        pm_json_obj_end(j);
+    } else {
+        pm_json_null(j);
+    }
+    pm_json_key(j, "destinations");
+    pm_json_obj_begin(j);
+    pm_json_kuint(j, "total", s->dests);
+    pm_json_kuint(j, "failing", s->dests_failing);
+    pm_json_obj_end(j);
+    pm_json_kstr(j, "scope", pm_scope_name(s->scope));
+    pm_json_kstr(j, "scope_verdict", s->scope_text);
+    pm_json_kstr(j, "next_step", s->next_step);
+    if (s->live) {
+        pm_json_kstr(j, "privileges", s->privileges);
+    }
+    pm_json_kbool(j, "damaged", s->damaged);
+    pm_json_kstr(j, "damage", s->damaged ? s->damage : NULL);
+    pm_json_kint(j, "exit_status", s->exit_status);
+    json_ms(j, "elapsed_ms", s->elapsed);
+    pm_json_obj_end(j);
+}
+
+/* ---- text ---- */
+
+static const char *verdict_color(const struct pm_report *r, enum pm_verdict v)
+{
+    if (!r->color) {
+        return "";
+    }
+    if (v == PM_V_OK) {
+        return C_GREEN;
+    }
+    return v == PM_V_INCONCLUSIVE ? C_YELLOW : C_RED;
+}
+
+static void text_report(struct pm_report *r, struct pm_context *ctx,
+                        const struct pm_run_summary *s)
+{
+    FILE *o = r->out;
+    const char *B = r->color ? C_BOLD : "", *D = r->color ? C_DIM : "", *X = r->color ? C_OFF : "";
+    char t1[40], t2[40], buf[64];
+    fprintf(o, "%sportmortem %s%s", B, PM_VERSION, X);
+    if (s->in && s->in->n) {
+        fprintf(o, " — %d capture file%s", s->in->n, s->in->n == 1 ? "" : "s");
+    }
+    if (s->nifaces) {
+        fprintf(o, " — %d interface%s", s->nifaces, s->nifaces == 1 ? "" : "s");
+    }
+    if (s->logs && s->logs->nfiles) {
+        fprintf(o, ", %u MTA log%s", s->logs->nfiles, s->logs->nfiles == 1 ? "" : "s");
+    }
+    if (s->first_ts != PM_NS_NONE) {
+        fprintf(o, ", %s to %s UTC", pm_time_str(s->first_ts, t1, sizeof(t1)),
+                pm_time_short(s->last_ts, t2, sizeof(t2)));
+    }
+    fputc('\n', o);
+
+    struct pm_dest **ds;
+    size_t n = pm_context_dests_sorted(ctx, &ds);
+    for (size_t i = 0; i < n; i++) {
+        const struct pm_dest *d = ds[i];
+        if (d->attempts == 0) {
+            continue;
+        }
+        char line[200], a[PM_ADDR_STRLEN];
+        enum pm_verdict dv;
+        pm_dest_line(d, line, sizeof(line), &dv, NULL);
+        fprintf(o, "\n%s%s%s%s%s  %s%s%s\n", B, pm_addr_str(&d->addr, a), X,
+                d->name[0] ? "  " : "", d->name, verdict_color(r, dv), line, X);
+        for (int k = 0; k < d->nsamples; k++) {
+            const struct pm_dest_sample *sm = &d->samples[k];
+            char src[PM_ADDR_STRLEN + 8] = "(not on wire)";
+            if (sm->src.family) {
+                char sa[PM_ADDR_STRLEN];
+                pm_addr_str(&sm->src, sa);
+                snprintf(src, sizeof(src), sm->src.family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u",
+                         sa, sm->sport);
+            }
+            fprintf(o, "  %s%s%s  #%-4u %-22s :%-4u %-20s %s%-14s%s %s\n", D,
+                    pm_time_short(sm->ts, buf, sizeof(buf)), X, sm->id, src, sm->dport,
+                    pm_outcome_name((enum pm_outcome)sm->outcome),
+                    verdict_color(r, (enum pm_verdict)sm->verdict),
+                    pm_verdict_name((enum pm_verdict)sm->verdict), X, sm->clue);
+        }
+        if (d->samples_dropped) {
+            fprintf(o, "  %s… %u more attempt%s (use --format jsonl for all)%s\n", D,
+                    d->samples_dropped, d->samples_dropped == 1 ? "" : "s", X);
+        }
+    }
+    fprintf(o, "\n%sScope:%s %s\n", B, X, s->scope_text);
+    if (s->next_step[0]) {
+        fprintf(o, "%sNext:%s  %s\n", B, X, s->next_step);
+    }
+    fprintf(o, "%sTotals:%s %llu attempt%s", B, X, (unsigned long long)s->attempts,
+            s->attempts == 1 ? "" : "s");
+    for (int k = 0; k < PM_OUT__COUNT; k++) {
+        if (s->by_outcome[k]) {
+            fprintf(o, ", %llu %s", (unsigned long long)s->by_outcome[k],
+                    pm_outcome_name((enum pm_outcome)k));
+        }
+    }
+    const struct pm_track_counters *tc = s->tc;
+    fprintf(o, "\n        %llu packets read, %llu decoded, %llu truncated, %llu malformed",
+            (unsigned long long)tc->records, (unsigned long long)tc->decoded,
+            (unsigned long long)tc->truncated, (unsigned long long)tc->malformed);
+    if (tc->unsupported_link) {
+        fprintf(o, ", %llu of an unsupported link type", (unsigned long long)tc->unsupported_link);
+    }
+    if (tc->evictions) {
+        fprintf(o, ", %llu flow-table evictions", (unsigned long long)tc->evictions);
+    }
+    if (s->live) {
+        fprintf(o, "; kernel: %llu received, %llu dropped", (unsigned long long)s->kernel_received,
+                (unsigned long long)s->kernel_dropped);
+    }
+    fputc('\n', o);
+    if (s->logs && s->corr) {
+        fprintf(o, "        MTA log: %llu lines matched to packets, %llu not on the wire, clock "
+                   "offset %s s%s\n",
+                (unsigned long long)s->corr->matched, (unsigned long long)s->corr->not_on_wire,
+                pm_dur_str(s->corr->offset, buf, sizeof(buf)),
+                s->corr->offset_given ? " (given)" : "");
+    }
+    if (s->inconsistent) {
+        fprintf(o, "        %s%llu attempt%s where the log and the packets disagree (see "
+                   "evidence)%s\n", r->color ? C_YELLOW : "", (unsigned long long)s->inconsistent,
+                s->inconsistent == 1 ? "" : "s", X);
+    }
+    if (s->live && s->privileges[0]) {
+        fprintf(o, "        %s\n", s->privileges);
+    }
+}
+
+void pm_report_finish(struct pm_report *r, struct pm_context *ctx,
+                      const struct pm_run_summary *s)
+{
+    if (r->fmt == PM_FMT_JSONL) {
+        struct pm_dest **ds;
+        size_t n = pm_context_dests_sorted(ctx, &ds);
+        for (size_t i = 0; i < n; i++) {
+            if (ds[i]->attempts) {
+                json_dest(&r->j, ds[i]);
+            }
+        }
+        json_summary(&r->j, s, pm_context_dests_overflow(ctx));
+    } else {
+        text_report(r, ctx, s);
+    }
+    fflush(r->out);
+}

@@ -1,0 +1,413 @@
+/*
+ * smtp.c — owns SMTP session parsing (include/smtp.h): reply lines (RFC 5321 §4.2:
+ * "Reply-code SP text CRLF" ends a reply, "Reply-code - text CRLF" continues it), client
+ * command words matched to replies in order (pipelining, RFC 2920), the DATA body skipped,
+ * STARTTLS (RFC 3207) ending the cleartext. Input is bytes the tracker already copied out
+ * of the packet in sequence order; every buffer here is fixed and bounded.
+ */
+#include "smtp.h"
+
+#include <ctype.h>
+
+#include "util.h"
+
+#define SRV_LINE 512  /* RFC 5321 §4.5.3.1.5: reply line limit 512 octets incl. CRLF */
+#define CLI_LINE 256
+#define MAX_CMDQ 16
+
+struct pm_session {
+    struct pm_seqstate srv, cli;
+    uint16_t srv_len, cli_len;
+    uint8_t srv_overflow, cli_overflow; /* discarding the rest of an overlong line */
+    uint8_t srv_stop, cli_stop;          /* parsing of this direction ended */
+    uint8_t in_data;                     /* client is sending the message body */
+    uint8_t cmdq_head, cmdq_n;
+    uint8_t in_reply;                    /* inside a multi-line reply */
+    uint8_t first_reply_done;
+    uint8_t client_spoke_first;
+    char cmdq[MAX_CMDQ][PM_SMTP_CMD];
+    char cur_text[PM_SMTP_TEXT];
+    uint16_t cur_len;
+    int16_t cur_code;
+    uint8_t srv_buf[SRV_LINE];
+    uint8_t cli_buf[CLI_LINE];
+    struct pm_smtp_summary sum;
+    uint32_t next_free;
+};
+
+struct pm_session_pool {
+    struct pm_session *s;
+    uint32_t cap, bump, free_head, used, peak;
+};
+
+struct pm_session_pool *pm_session_pool_new(uint32_t capacity)
+{
+    struct pm_session_pool *p = pm_xcalloc(1, sizeof(*p));
+    p->cap = capacity ? capacity : 1;
+    p->s = pm_xcalloc(p->cap, sizeof(struct pm_session));
+    p->free_head = 0;
+    return p;
+}
+
+void pm_session_pool_free(struct pm_session_pool *p)
+{
+    if (p) {
+        free(p->s);
+        free(p);
+    }
+}
+
+uint32_t pm_session_alloc(struct pm_session_pool *p)
+{
+    uint32_t h;
+    if (p->free_head) {
+        h = p->free_head;
+        p->free_head = p->s[h - 1].next_free;
+    } else if (p->bump < p->cap) {
+        h = ++p->bump;
+    } else {
+        return 0;
+    }
+    memset(&p->s[h - 1], 0, sizeof(struct pm_session));
+    p->used++;
+    if (p->used > p->peak) {
+        p->peak = p->used;
+    }
+    return h;
+}
+
+struct pm_session *pm_session_get(struct pm_session_pool *p, uint32_t h)
+{
+    return (h && h <= p->bump) ? &p->s[h - 1] : NULL;
+}
+
+void pm_session_release(struct pm_session_pool *p, uint32_t h)
+{
+    if (!h || h > p->bump) {
+        return;
+    }
+    p->s[h - 1].next_free = p->free_head;
+    p->free_head = h;
+    p->used--;
+}
+
+uint32_t pm_session_peak(const struct pm_session_pool *p) { return p->peak; }
+
+struct pm_seqstate *pm_session_srvseq(struct pm_session *s) { return &s->srv; }
+struct pm_seqstate *pm_session_cliseq(struct pm_session *s) { return &s->cli; }
+const struct pm_smtp_summary *pm_session_summary(const struct pm_session *s) { return &s->sum; }
+
+/* ---- text classification ---- */
+
+bool pm_smtp_text_masked(const char *t)
+{
+    int run = 0;
+    char prev = 0;
+    for (; *t; t++) {
+        if ((*t == 'X' || *t == '*') && (*t == prev || run == 0)) {
+            run++;
+        } else if (*t == 'X' || *t == '*') {
+            run = 1;
+        } else {
+            run = 0;
+        }
+        prev = *t;
+        if (run >= 8) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool pm_smtp_text_blocklist(const char *text)
+{
+    static const char *const words[] = {"blocklist", "blacklist", "block list", "black list",
+                                        "spamhaus", "rbl", "dnsbl", "reputation", "listed",
+                                        "blocked", "poor reputation", "barracuda", "spamcop",
+                                        "sorbs", "not allowed", "denied"};
+    char low[PM_SMTP_TEXT];
+    size_t n = 0;
+    for (; text[n] && n + 1 < sizeof(low); n++) {
+        low[n] = (char)tolower((unsigned char)text[n]);
+    }
+    low[n] = '\0';
+    for (size_t i = 0; i < PM_ARRAY_LEN(words); i++) {
+        if (strstr(low, words[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- replies ---- */
+
+/* Which commands' replies we keep, and which refuse the mail when 4xx/5xx. */
+static bool cmd_is(const char *cmd, const char *name) { return strcmp(cmd, name) == 0; }
+
+static bool reply_refuses_mail(const char *cmd, int code)
+{
+    if (code < 400) {
+        return false;
+    }
+    if (code == 421) {
+        return true; /* service closing transmission channel, whatever the command */
+    }
+    return cmd_is(cmd, "GREETING") || cmd_is(cmd, "MAIL") || cmd_is(cmd, "RCPT") ||
+           cmd_is(cmd, "DATA") || cmd_is(cmd, "DATA-END") || cmd_is(cmd, "HELO") ||
+           cmd_is(cmd, "BDAT");
+}
+
+static bool reply_of_interest(const char *cmd, int code)
+{
+    return code >= 400 || cmd_is(cmd, "EHLO") || cmd_is(cmd, "HELO") ||
+           cmd_is(cmd, "STARTTLS") || cmd_is(cmd, "MAIL") || cmd_is(cmd, "RCPT") ||
+           cmd_is(cmd, "DATA") || cmd_is(cmd, "DATA-END") || cmd_is(cmd, "QUIT");
+}
+
+static void record_reply(struct pm_session *s, const char *cmd, int code, const char *text)
+{
+    struct pm_smtp_summary *sum = &s->sum;
+    if (!reply_of_interest(cmd, code)) {
+        return;
+    }
+    int slot = -1;
+    if (sum->nreplies < PM_SMTP_MAX_REPLIES) {
+        slot = sum->nreplies++;
+    } else if (code >= 400) {
+        /* Full: an error displaces the oldest success, never another error. */
+        for (int i = 0; i < PM_SMTP_MAX_REPLIES; i++) {
+            if (sum->replies[i].code < 400) {
+                memmove(&sum->replies[i], &sum->replies[i + 1],
+                        sizeof(sum->replies[0]) * (size_t)(PM_SMTP_MAX_REPLIES - 1 - i));
+                slot = PM_SMTP_MAX_REPLIES - 1;
+                break;
+            }
+        }
+    }
+    if (slot < 0) {
+        return;
+    }
+    struct pm_smtp_reply *r = &sum->replies[slot];
+    pm_strlcpy(r->cmd, cmd, sizeof(r->cmd));
+    r->code = (int16_t)code;
+    pm_strlcpy(r->text, text, sizeof(r->text));
+}
+
+static void pop_command(struct pm_session *s, char *out)
+{
+    if (s->cmdq_n == 0) {
+        pm_strlcpy(out, s->first_reply_done ? "UNKNOWN" : "GREETING", PM_SMTP_CMD);
+        return;
+    }
+    pm_strlcpy(out, s->cmdq[s->cmdq_head], PM_SMTP_CMD);
+    s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % MAX_CMDQ);
+    s->cmdq_n--;
+}
+
+static void push_command(struct pm_session *s, const char *cmd)
+{
+    if (s->cmdq_n >= MAX_CMDQ) {
+        return; /* a client pipelining more than we track: later replies are UNKNOWN */
+    }
+    int i = (s->cmdq_head + s->cmdq_n) % MAX_CMDQ;
+    pm_strlcpy(s->cmdq[i], cmd, PM_SMTP_CMD);
+    s->cmdq_n++;
+}
+
+/* A complete reply (its last line seen). */
+static void reply_done(struct pm_session *s)
+{
+    struct pm_smtp_summary *sum = &s->sum;
+    char cmd[PM_SMTP_CMD];
+    int code = s->cur_code;
+    if (!s->first_reply_done) {
+        /* The greeting: the first reply, before or regardless of any client command.
+         * A client that spoke first (pipelining the greeting) still gets it as GREETING. */
+        snprintf(cmd, sizeof(cmd), "GREETING");
+        s->first_reply_done = 1;
+        sum->banner_code = (int16_t)code;
+        pm_strlcpy(sum->banner, s->cur_text, sizeof(sum->banner));
+        if (pm_smtp_text_masked(s->cur_text)) {
+            sum->masked = 1;
+        }
+    } else {
+        pop_command(s, cmd);
+    }
+    if (cmd_is(cmd, "EHLO") && pm_smtp_text_masked(s->cur_text)) {
+        sum->masked = 1;
+    }
+    if (cmd_is(cmd, "STARTTLS")) {
+        if (code == 220) {
+            sum->tls = 1;
+            s->srv_stop = s->cli_stop = 1; /* RFC 3207 §4: TLS negotiation starts now */
+        } else if (code >= 400) {
+            sum->starttls_refused = 1;
+        }
+    }
+    if (cmd_is(cmd, "DATA") && code == 354) {
+        s->in_data = 1;
+    }
+    if (!cmd_is(cmd, "GREETING")) {
+        record_reply(s, cmd, code, s->cur_text);
+    }
+    if (reply_refuses_mail(cmd, code) && sum->reject_code == 0) {
+        sum->reject_code = (int16_t)code;
+        pm_strlcpy(sum->reject_cmd, cmd, sizeof(sum->reject_cmd));
+    }
+    s->in_reply = 0;
+    s->cur_len = 0;
+    s->cur_text[0] = '\0';
+}
+
+static void append_text(struct pm_session *s, const uint8_t *p, size_t n)
+{
+    if (s->cur_len > 0 && (size_t)s->cur_len + 3 < sizeof(s->cur_text)) {
+        s->cur_text[s->cur_len++] = ' '; /* join continuation lines with a space */
+        s->cur_text[s->cur_len] = '\0';
+    }
+    size_t room = sizeof(s->cur_text) - s->cur_len;
+    s->cur_len = (uint16_t)(s->cur_len + pm_sanitize(s->cur_text + s->cur_len, room, p, n));
+}
+
+/* One server line without CRLF. */
+static void server_line(struct pm_session *s, const uint8_t *l, size_t n)
+{
+    /* Reply-code is three digits, the first 2..5 (RFC 5321 §4.2). */
+    bool valid = n >= 3 && l[0] >= '2' && l[0] <= '5' && isdigit(l[1]) && isdigit(l[2]) &&
+                 (n == 3 || l[3] == ' ' || l[3] == '-');
+    if (!valid) {
+        if (!s->first_reply_done && s->sum.banner_code == 0) {
+            s->sum.banner_code = PM_BANNER_NOT_SMTP;
+            snprintf(s->sum.banner, sizeof(s->sum.banner), "(not an SMTP reply)");
+            s->first_reply_done = 1;
+            s->srv_stop = 1;
+        }
+        return; /* a stray line inside a session: ignore it */
+    }
+    int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+    bool last = n == 3 || l[3] == ' ';
+    if (!s->in_reply) {
+        s->in_reply = 1;
+        s->cur_code = (int16_t)code;
+        s->cur_len = 0;
+        s->cur_text[0] = '\0';
+    }
+    size_t tlen = n > 4 ? n - 4 : 0;
+    const uint8_t *t = l + 4;
+    if (tlen > 0) {
+        /* STARTTLS advertised in an EHLO reply line ("250-STARTTLS" or "250 STARTTLS"). */
+        if (tlen >= 8 && strncasecmp((const char *)t, "STARTTLS", 8) == 0 &&
+            (tlen == 8 || t[8] == ' ')) {
+            s->sum.starttls_offered = 1;
+        }
+        append_text(s, t, tlen);
+    }
+    if (last) {
+        reply_done(s);
+    }
+}
+
+static void client_line(struct pm_session *s, const uint8_t *l, size_t n)
+{
+    if (s->in_data) {
+        /* RFC 5321 §4.1.1.4: the body ends with a line holding a single ".". */
+        if (n == 1 && l[0] == '.') {
+            s->in_data = 0;
+            push_command(s, "DATA-END");
+        }
+        return;
+    }
+    char word[PM_SMTP_CMD];
+    size_t w = 0;
+    while (w < n && w + 1 < sizeof(word) && isalpha(l[w])) {
+        word[w] = (char)toupper(l[w]);
+        w++;
+    }
+    word[w] = '\0';
+    if (w == 0 || (w < n && l[w] != ' ' && l[w] != ':')) {
+        /* Not a command word (an AUTH continuation, binary garbage): it still gets a reply. */
+        snprintf(word, sizeof(word), "OTHER");
+    }
+    push_command(s, word);
+}
+
+/* Split bytes into lines; an overlong line is cut and the rest of it discarded. */
+static void feed_lines(struct pm_session *s, uint8_t *buf, uint16_t *len, uint8_t *overflow,
+                       size_t cap, const uint8_t *p, size_t n, bool server)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (server ? s->srv_stop : s->cli_stop) {
+            return;
+        }
+        uint8_t ch = p[i];
+        if (ch == '\n') {
+            size_t l = *len;
+            if (l > 0 && buf[l - 1] == '\r') {
+                l--;
+            }
+            if (!*overflow || l > 0) {
+                if (server) {
+                    server_line(s, buf, l);
+                } else {
+                    client_line(s, buf, l);
+                }
+            }
+            *len = 0;
+            *overflow = 0;
+            continue;
+        }
+        if (*len < cap) {
+            buf[(*len)++] = ch;
+        } else if (!*overflow) {
+            /* Over the line limit: deliver what we have as the line, drop the rest. */
+            *overflow = 1;
+            if (server) {
+                server_line(s, buf, *len);
+            } else {
+                client_line(s, buf, *len);
+            }
+            *len = 0;
+        }
+    }
+}
+
+void pm_smtp_server_bytes(struct pm_session *s, const uint8_t *p, size_t n)
+{
+    if (s->srv_stop || n == 0) {
+        return;
+    }
+    if (!s->first_reply_done && s->srv_len == 0 && p[0] == 0x16 && s->client_spoke_first) {
+        /* A TLS handshake record (RFC 8446 §5.1 type 22) answering the client's
+         * ClientHello: implicit TLS (RFC 8314, port 465); the greeting is encrypted. */
+        s->sum.implicit_tls = s->sum.tls = 1;
+        s->first_reply_done = 1;
+        s->srv_stop = s->cli_stop = 1;
+        return;
+    }
+    feed_lines(s, s->srv_buf, &s->srv_len, &s->srv_overflow, sizeof(s->srv_buf), p, n, true);
+}
+
+void pm_smtp_client_bytes(struct pm_session *s, const uint8_t *p, size_t n)
+{
+    if (s->cli_stop || n == 0) {
+        return;
+    }
+    if (!s->first_reply_done && s->srv_len == 0) {
+        s->client_spoke_first = 1;
+        if (p[0] == 0x16) {
+            s->cli_stop = 1; /* a TLS ClientHello: nothing to parse on this side */
+            return;
+        }
+    }
+    feed_lines(s, s->cli_buf, &s->cli_len, &s->cli_overflow, sizeof(s->cli_buf), p, n, false);
+}
+
+void pm_smtp_server_broken(struct pm_session *s)
+{
+    if (!s->first_reply_done && s->sum.banner_code == 0) {
+        s->sum.banner_code = PM_BANNER_UNREADABLE;
+    }
+    s->srv_stop = 1;
+}
+
+void pm_smtp_client_broken(struct pm_session *s) { s->cli_stop = 1; }

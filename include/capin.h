@@ -1,0 +1,78 @@
+/*
+ * capin.h — capture files in: classic pcap (µs/ns, either byte order, through libpcap) and
+ * pcapng (several sections, interfaces and link types, through our own bounded block
+ * reader because libpcap 1.10 refuses a pcapng whose interfaces differ in link type and
+ * does not expose the interface of a packet). Several files are merged by time.
+ */
+#ifndef PM_CAPIN_H
+#define PM_CAPIN_H
+
+#include "pm.h"
+
+struct pm_record {
+    pm_ns ts;
+    uint32_t caplen, wirelen;
+    int linktype;          /* LINKTYPE_* (normalised) */
+    const uint8_t *data;   /* valid until the next read on the same file */
+    uint32_t frame;        /* 1-based record number in its file */
+    uint16_t file;         /* index of the file in the input set */
+    uint16_t vantage;      /* vantage index (files sharing a label share one) */
+    uint8_t ifloop;        /* the interface is a loopback (pcapng if_name "lo"/"lo0") */
+};
+
+enum pm_read { PM_READ_OK = 0, PM_READ_EOF = 1, PM_READ_DAMAGED = 2 };
+
+struct pm_capfile_stats {
+    uint64_t records;      /* records read (before filtering) */
+    uint64_t filtered;     /* records the BPF filter passed */
+    uint64_t bytes;        /* file bytes consumed so far */
+    uint64_t file_size;
+    int damaged;           /* the file ended in damage */
+    char damage[256];      /* what was wrong and where */
+};
+
+struct pm_capfile;
+
+/* Open one capture. Returns NULL and writes a message (what, why) into err when the file
+ * cannot be read or is not a capture. `filter` is a BPF expression applied to every record
+ * (NULL: keep all); where it does not compile for a link type, all records pass. */
+struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
+                                   size_t errlen);
+/* Next record that passes the filter. DAMAGED: the rest of the file is unreadable; the
+ * message is in the stats. */
+enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec);
+const struct pm_capfile_stats *pm_capfile_stats(const struct pm_capfile *cf);
+const char *pm_capfile_format(const struct pm_capfile *cf); /* "pcap", "pcap-ns", "pcapng" */
+int pm_capfile_first_linktype(const struct pm_capfile *cf);
+void pm_capfile_close(struct pm_capfile *cf);
+
+/* ---- a set of files merged by time ---- */
+#define PM_MAX_INPUTS 64
+
+struct pm_input {
+    char *path;
+    char *label;      /* vantage name */
+    uint16_t vantage;
+    struct pm_capfile *cf;
+    struct pm_record next;
+    int has_next;
+    int done;
+};
+
+struct pm_inputset {
+    struct pm_input in[PM_MAX_INPUTS];
+    int n;
+    int nvantage;
+    char *vantage_names[PM_MAX_INPUTS];
+    uint64_t linktype_unsupported;   /* records of link types we do not decode */
+    int damaged;                      /* some file ended in damage */
+};
+
+/* Add "FILE" or "NAME=FILE". Files with the same NAME share one vantage. Returns 0, or an
+ * exit status (PM_EXIT_USAGE / PM_EXIT_UNREADABLE) after printing why. */
+int pm_inputset_add(struct pm_inputset *set, const char *spec, const char *filter);
+/* Next record across all files in time order. EOF when all are done. */
+enum pm_read pm_inputset_next(struct pm_inputset *set, struct pm_record *rec);
+void pm_inputset_close(struct pm_inputset *set);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * cli.h — option plumbing shared by the subcommands (analyze, capture, probe): long-option
+ * codes and the parser of the options they all accept. Lives with main.c.
+ */
+#ifndef PM_CLI_H
+#define PM_CLI_H
+
+#include <errno.h>
+
+#include "engine.h"
+
+enum {
+    PM_OPT_LOG_TZ = 1000,
+    PM_OPT_LOG_YEAR,
+    PM_OPT_LOG_OFFSET,
+    PM_OPT_SINCE,
+    PM_OPT_UNTIL,
+    PM_OPT_EXPECT_SOURCE,
+    PM_OPT_MAX_FLOWS,
+    PM_OPT_MAX_SESSIONS,
+    PM_OPT_BUNDLE,
+    PM_OPT_COLOR,
+    PM_OPT_NO_COLOR,
+    PM_OPT_NO_PROGRESS,
+    PM_OPT__NEXT = 1100, /* subcommands number their own options from here */
+};
+
+void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv);
+int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg);
+uint64_t pm_cli_seed(void);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * context.h — what the verdicts need to know beyond one attempt, gathered in a first pass
+ * over the finished attempts: the hop distance of each server (from its SYN-ACKs and
+ * greetings, or its own ICMP), per prefix as a fallback, and per destination the outcome
+ * counts by port (for scope and provider-block). Bounded tables; overflow is counted.
+ */
+#ifndef PM_CONTEXT_H
+#define PM_CONTEXT_H
+
+#include "attempt.h"
+#include "smtp.h"
+
+/* Where an expected hop count came from, best first (issue 5's order). */
+enum pm_hopsrc {
+    PM_HOP_NONE,
+    PM_HOP_SAME_ATTEMPT, /* this attempt's own SYN-ACK (only for post-handshake RSTs) */
+    PM_HOP_SAME_HOST,    /* SYN-ACKs/greetings from the same host in this capture */
+    PM_HOP_ICMP_DST,     /* the destination's own ICMP error */
+    PM_HOP_TTL_WALK,     /* a probe's TTL walk */
+    PM_HOP_PREFIX,       /* other hosts in the same /24 (IPv4) or /64 (IPv6) */
+    PM_HOP_ROUTE,        /* live: the host's own route (on-link = 0 routers) */
+};
+const char *pm_hopsrc_name(enum pm_hopsrc s);
+
+struct pm_hopref {
+    int hops;              /* routers between the vantage and the host; -1 unknown */
+    enum pm_hopsrc src;
+    uint8_t ttl;           /* an observed TTL that gave it */
+    struct pm_pktref ref;  /* the packet that gave it */
+    uint32_t samples;
+    pm_ns rtt_min;         /* SYN → SYN-ACK, PM_NS_NONE unknown */
+};
+
+#define PM_DEST_IDS 32
+#define PM_DEST_SAMPLES 8
+#define PM_DEST_PORTS 4
+
+struct pm_dest_sample {
+    uint32_t id;
+    pm_ns ts;
+    uint16_t dport;
+    uint8_t outcome, verdict;
+    char clue[120];
+    pm_addr src;
+    uint16_t sport;
+};
+
+struct pm_dest {
+    pm_addr addr;
+    char name[96];                 /* MX / host name from a log line, when known */
+    uint32_t attempts;
+    uint32_t by_outcome[PM_OUT__COUNT];
+    uint32_t by_verdict[PM_V__COUNT];
+    uint8_t verdict_owner[PM_V__COUNT]; /* the owner the rules gave for that verdict here */
+    uint32_t ok25, fail25;         /* port 25 connected / failed (first pass) */
+    uint32_t ok_other, fail_other; /* other watched ports */
+    uint16_t ports[PM_DEST_PORTS];
+    uint8_t nports;
+    uint32_t ids[PM_DEST_IDS];
+    uint8_t nids, ids_truncated;
+    struct pm_dest_sample samples[PM_DEST_SAMPLES];
+    uint8_t nsamples;
+    uint32_t samples_dropped;
+    pm_ns first_ts, last_ts;
+};
+
+/* Scope across destinations (output contract, summary `scope`). */
+enum pm_scope { PM_SCOPE_NONE, PM_SCOPE_ONE, PM_SCOPE_SOME, PM_SCOPE_ALL };
+const char *pm_scope_name(enum pm_scope s);
+
+struct pm_context;
+
+struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max_dests);
+void pm_context_free(struct pm_context *c);
+
+/* First pass: learn from one finished attempt and its outcome. */
+void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_outcome o);
+/* A hop reference from outside the capture (a probe's TTL walk, a live route). */
+void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *host, int hops,
+                           enum pm_hopsrc src);
+/* Expected hops from `vantage` to `host`: the host itself, else its prefix. */
+struct pm_hopref pm_context_hops(const struct pm_context *c, int vantage, const pm_addr *host);
+
+/* Destinations. */
+struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool create);
+void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char *name);
+/* Iterate destinations in a stable order (failures first, then by address). */
+size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out);
+uint64_t pm_context_dests_overflow(const struct pm_context *c);
+uint64_t pm_context_hosts_overflow(const struct pm_context *c);
+
+/* Scope facts from the first pass. */
+struct pm_scope_facts {
+    uint32_t dests;             /* destinations attempted on any watched port */
+    uint32_t dests25;           /* destinations attempted on port 25 */
+    uint32_t dests25_ok;        /* ... with at least one connected attempt */
+    uint32_t dests25_fail_only; /* ... with failures and no success */
+    uint32_t dests_other_ok;    /* destinations that connected on another watched port */
+    uint32_t dests25_other_ok;  /* port-25 failing destinations that connected on another port */
+};
+struct pm_scope_facts pm_context_scope_facts(const struct pm_context *c);
+/* True when port 25 fails everywhere while another port works: the provider-block pattern. */
+bool pm_context_provider_pattern(const struct pm_context *c);
+
+#endif

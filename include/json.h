@@ -1,0 +1,48 @@
+/*
+ * json.h — a minimal streaming JSON writer for JSON Lines: one object per line, strings
+ * escaped per RFC 8259 §7 (control characters as \u00XX; bytes >= 0x80 were already
+ * replaced by pm_sanitize, and are escaped again here as a second line of defence).
+ */
+#ifndef PM_JSON_H
+#define PM_JSON_H
+
+#include <stdio.h>
+
+#include "pm.h"
+
+#define PM_JSON_DEPTH 16
+
+struct pm_json {
+    FILE *f;
+    int depth;
+    unsigned char first[PM_JSON_DEPTH]; /* no member written yet at this depth */
+    unsigned char pretty;               /* not used for JSONL */
+};
+
+void pm_json_init(struct pm_json *j, FILE *f);
+void pm_json_obj_begin(struct pm_json *j);
+void pm_json_obj_end(struct pm_json *j);   /* at depth 0 also writes "\n" */
+void pm_json_arr_begin(struct pm_json *j);
+void pm_json_arr_end(struct pm_json *j);
+void pm_json_key(struct pm_json *j, const char *key);
+void pm_json_str(struct pm_json *j, const char *s);
+void pm_json_strn(struct pm_json *j, const char *s, size_t n);
+void pm_json_int(struct pm_json *j, long long v);
+void pm_json_uint(struct pm_json *j, unsigned long long v);
+void pm_json_double(struct pm_json *j, double v, int decimals);
+void pm_json_bool(struct pm_json *j, bool v);
+void pm_json_null(struct pm_json *j);
+void pm_json_addr(struct pm_json *j, const pm_addr *a);   /* string, or null when unset */
+void pm_json_time(struct pm_json *j, pm_ns t);            /* RFC 3339, or null */
+/* key + value shorthands */
+void pm_json_kstr(struct pm_json *j, const char *k, const char *v);
+void pm_json_kint(struct pm_json *j, const char *k, long long v);
+void pm_json_kuint(struct pm_json *j, const char *k, unsigned long long v);
+void pm_json_kbool(struct pm_json *j, const char *k, bool v);
+void pm_json_kaddr(struct pm_json *j, const char *k, const pm_addr *a);
+void pm_json_ktime(struct pm_json *j, const char *k, pm_ns t);
+
+/* Escape into a buffer (for other writers, e.g. HTML data attributes). */
+size_t pm_json_escape(char *dst, size_t dstlen, const char *s);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * report.h — writing what a run found: JSON Lines (attempt, destination and summary
+ * objects, output contract) or the text report a tired person reads in ten seconds (per
+ * destination a line per attempt, then scope, next step and totals). Packet-derived text
+ * is sanitised before it gets here and escaped again on the way out.
+ */
+#ifndef PM_REPORT_H
+#define PM_REPORT_H
+
+#include <stdio.h>
+
+#include "attribute.h"
+#include "capin.h"
+#include "context.h"
+#include "correlate.h"
+#include "engine.h"
+#include "track.h"
+
+struct pm_run_summary {
+    const char *subcommand;
+    int argc;
+    char **argv;
+    const struct pm_inputset *in;       /* files (offline) */
+    const char *const *ifaces;          /* interfaces (live) */
+    int nifaces;
+    const struct pm_logset *logs;
+    const struct pm_track_counters *tc;
+    int nvantage;
+    const char *const *vantage_names;
+    const struct pm_vantage_state *const *vs;
+    const struct pm_corr_stats *corr;
+    bool live;
+    uint64_t kernel_received, kernel_dropped, if_dropped;
+    char privileges[160];               /* live: how privileges were dropped */
+    uint64_t attempts;
+    uint64_t by_outcome[PM_OUT__COUNT];
+    uint64_t by_verdict[PM_V__COUNT];
+    uint64_t inconsistent;
+    enum pm_scope scope;
+    uint32_t dests, dests_failing;
+    char scope_text[400];
+    char next_step[400];
+    pm_ns first_ts, last_ts;
+    bool damaged;
+    char damage[300];
+    int exit_status;
+    uint32_t ports[PM_MAX_PORTS];
+    int nports;
+    pm_ns elapsed;                      /* wall time of the run */
+};
+
+struct pm_report;
+
+struct pm_report *pm_report_new(enum pm_format fmt, FILE *out, bool color);
+void pm_report_free(struct pm_report *r);
+/* One finished attempt (streams in JSONL; the text report collects per destination). */
+void pm_report_attempt(struct pm_report *r, const struct pm_finding *f,
+                       const struct pm_attr_env *env);
+/* Destinations and summary; the text report prints everything here. */
+void pm_report_finish(struct pm_report *r, struct pm_context *ctx,
+                      const struct pm_run_summary *s);
+
+/* One destination's one-line verdict ("3 attempts, all refused: path-rst (path)"). */
+void pm_dest_line(const struct pm_dest *d, char *buf, size_t len, enum pm_verdict *dv,
+                  enum pm_owner *down);
+
+/* Write one attempt object (JSONL) to any stream: used by the report and the bundle. */
+void pm_report_attempt_json(FILE *out, const struct pm_finding *f,
+                            const struct pm_attr_env *env);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * track.h — the per-packet state machine: decoded packets in, finished attempts out.
+ * Creates an attempt per SYN to a watched port, folds retransmissions, joins SYN-ACKs,
+ * RSTs and ICMP errors (through the header they quote), follows the SMTP dialogue after
+ * the handshake, and finalises attempts on answer+linger, idle timeout, eviction or the
+ * end of the capture. No allocation per packet: the flow table and session pool are
+ * sized at start-up.
+ */
+#ifndef PM_TRACK_H
+#define PM_TRACK_H
+
+#include "attempt.h"
+#include "decode.h"
+#include "smtp.h"
+
+#define PM_MAX_PORTS 16
+#define PM_MAX_VANTAGES 64
+#define PM_MAX_LOCAL_ADDRS 16
+
+struct pm_track_config {
+    uint16_t ports[PM_MAX_PORTS];
+    int nports;
+    uint32_t max_flows;
+    uint32_t max_sessions;
+    uint64_t seed;
+    int nvantage;
+};
+
+struct pm_vantage_state {
+    pm_ns first_ts, last_ts;   /* first and last record seen at this vantage */
+    uint64_t records;
+    uint64_t syns_out;         /* SYNs to watched ports */
+    uint64_t from_servers;     /* packets from watched ports (any answer at all) */
+    uint64_t one_sided_evidence; /* client ACKs for SYN-ACKs this capture never saw */
+    pm_addr local[PM_MAX_LOCAL_ADDRS]; /* SYN source addresses: the sending host(s) */
+    uint8_t nlocal;
+    uint8_t local_overflow;
+};
+
+struct pm_track_counters {
+    uint64_t records;          /* records handed to the tracker */
+    uint64_t decoded;          /* decoded IP packets */
+    uint64_t truncated;        /* cut by the snaplen */
+    uint64_t malformed;
+    uint64_t unsupported_link;
+    uint64_t not_ip;           /* link layer fine, not IPv4/IPv6 */
+    uint64_t fragments;
+    uint64_t attempts;
+    uint64_t syn_retransmissions;
+    uint64_t isn_reuse;        /* new ISN on a live 4-tuple: a new attempt */
+    uint64_t evictions;        /* attempts finalised early because the table was full */
+    uint64_t synack_without_syn;
+    uint64_t orphan_rst;       /* RST for no attempt we know */
+    uint64_t orphan_icmp;      /* ICMP error quoting a flow we never saw open */
+    uint64_t icmp_established; /* ICMP errors for established flows (not rejections) */
+    uint64_t frag_needed;
+    uint64_t syn_not_captured; /* attempts reconstructed from a RST/ICMP */
+    uint64_t sessions_dropped; /* no session slot: SMTP text not recorded */
+    uint64_t time_backwards;   /* records older than the newest seen */
+    uint32_t flows_peak;
+    uint32_t flows_capacity;
+    uint32_t sessions_peak;
+};
+
+typedef void (*pm_attempt_done_fn)(void *ctx, const struct pm_attempt *a,
+                                   const struct pm_smtp_summary *smtp);
+
+struct pm_tracker;
+
+struct pm_tracker *pm_tracker_new(const struct pm_track_config *cfg, pm_attempt_done_fn done,
+                                  void *ctx);
+void pm_tracker_free(struct pm_tracker *t);
+/* One decoded packet; `file` is the input index for evidence references. */
+void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file);
+/* Advance capture time without a packet (live mode: timeouts fire while idle). */
+void pm_tracker_tick(struct pm_tracker *t, pm_ns now);
+/* End of input: finalise everything still open (marked capture-ended). */
+void pm_tracker_flush(struct pm_tracker *t);
+const struct pm_track_counters *pm_tracker_counters(const struct pm_tracker *t);
+const struct pm_vantage_state *pm_tracker_vantage(const struct pm_tracker *t, int v);
+bool pm_tracker_port_watched(const struct pm_tracker *t, uint16_t port);
+bool pm_vantage_is_local(const struct pm_vantage_state *vs, const pm_addr *a);
+
+/* Timeouts per class (capture time): idle SYN-sent, linger after an answer or a close,
+ * idle established (just past Postfix's smtp_helo_timeout of 300 s). */
+#define PM_TMO_SYN PM_SEC(75)
+#define PM_TMO_DONE PM_SEC(5)
+#define PM_TMO_EST PM_SEC(310)
+
+#endif

@@ -1,0 +1,101 @@
+/*
+ * util.h — small helpers every module uses: checked allocation (start-up only, never per
+ * packet), address and time formatting, text sanitising, and the diagnostics channel
+ * (errors that say what failed, why and what to try; warnings printed once per class).
+ */
+#ifndef PM_UTIL_H
+#define PM_UTIL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pm.h"
+
+/* ---- allocation: abort with a clear message on exhaustion (used at start-up) ---- */
+void *pm_xcalloc(size_t n, size_t size);
+void *pm_xmalloc(size_t size);
+void *pm_xreallocarray(void *p, size_t n, size_t size);
+char *pm_xstrdup(const char *s);
+
+/* ---- addresses ---- */
+/* Format into buf (>= PM_ADDR_STRLEN). Returns buf. "-" for PM_AF_NONE. */
+char *pm_addr_str(const pm_addr *a, char *buf);
+/* Parse a literal IPv4/IPv6 address (no brackets, no zone). Returns false when invalid. */
+bool pm_addr_parse(const char *s, pm_addr *out);
+bool pm_addr_eq(const pm_addr *a, const pm_addr *b);
+void pm_addr_from_v4(pm_addr *a, const uint8_t b[4]);
+void pm_addr_from_v6(pm_addr *a, const uint8_t b[16]);
+/* Loopback (127/8, ::1), unspecified, multicast, limited broadcast. */
+bool pm_addr_is_loopback(const pm_addr *a);
+bool pm_addr_is_unspecified(const pm_addr *a);
+bool pm_addr_is_multicast(const pm_addr *a);
+bool pm_addr_is_broadcast(const pm_addr *a);
+/* Same prefix of `bits` leading bits (families must match). */
+bool pm_addr_same_prefix(const pm_addr *a, const pm_addr *b, unsigned bits);
+
+/* ---- time ---- */
+/* RFC 3339 UTC with microseconds: 2026-11-28T18:32:49.123456Z. buf >= 32. */
+char *pm_time_str(pm_ns t, char *buf, size_t len);
+/* Short form for the text report: 18:32:49.123 (UTC). */
+char *pm_time_short(pm_ns t, char *buf, size_t len);
+/* Seconds with millisecond precision, e.g. "3.012". */
+char *pm_dur_str(pm_ns d, char *buf, size_t len);
+/* Parse RFC 3339 / ISO 8601 ("2026-11-28T18:32:49Z", "...+01:00", "2026-11-28 18:32:49")
+ * or "@EPOCH"; a time without zone is UTC. */
+bool pm_time_parse(const char *s, pm_ns *out);
+pm_ns pm_now_realtime(void);
+pm_ns pm_now_monotonic(void);
+
+/* ---- text from the wire or from logs: attacker-controlled ---- */
+/* Copy at most srclen bytes of src into dst (size dstlen, always NUL-terminated), keeping
+ * printable ASCII and replacing everything else (controls, DEL, bytes >= 0x80) with '?'.
+ * CR/LF/TAB become ' '. Returns the number of bytes written. */
+size_t pm_sanitize(char *dst, size_t dstlen, const uint8_t *src, size_t srclen);
+
+/* Copy with truncation, always NUL-terminated (BSD strlcpy). Returns strlen(src). */
+size_t pm_strlcpy(char *dst, const char *src, size_t size);
+
+/* ---- parsing helpers ---- */
+/* Strict decimal parse of a whole string into [min,max]. */
+bool pm_parse_long(const char *s, long min, long max, long *out);
+/* Parse "25,465,587" into a port list; returns count or -1. */
+int pm_parse_ports(const char *s, uint16_t *ports, int max);
+
+/* ---- diagnostics ---- */
+/* Program name for messages ("portmortem"). */
+extern const char *pm_progname;
+/* Verbosity: 0 normal, 1 -v, 2 -vv; quiet < 0. */
+extern int pm_verbosity;
+/* "portmortem: <msg>" on stderr. */
+void pm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "  hint: <msg>" on stderr: what to try. */
+void pm_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pm_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pm_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Warn once per class (a static flag at the call site), then only count. */
+#define PM_WARN_ONCE(...)                                                                     \
+    do {                                                                                      \
+        static bool pm_warned_;                                                               \
+        if (!pm_warned_) {                                                                    \
+            pm_warned_ = true;                                                                \
+            pm_warn(__VA_ARGS__);                                                             \
+        }                                                                                     \
+    } while (0)
+/* Fatal: print and exit with the given status. */
+_Noreturn void pm_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Count of elements of a true array. */
+#define PM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define PM_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PM_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Poison unsafe string functions (masscan's util-safefunc.h idea): any use fails to compile.
+ * <string.h> and <stdio.h> are included above so their declarations come first. */
+#ifndef PM_ALLOW_UNSAFE
+#pragma GCC poison strcpy strcat sprintf vsprintf gets
+#endif
+
+#endif

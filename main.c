@@ -1,0 +1,309 @@
+/*
+ * main.c — the command line: parse and validate arguments, then dispatch to one
+ * subcommand. No packet logic lives here. Exit codes are the output contract's.
+ *
+ *   portmortem analyze [options] FILE|NAME=FILE ...
+ *   portmortem capture -i IFACE [-i IFACE ...] [options]       (capture/)
+ *   portmortem probe TARGET [options]                          (capture/)
+ *   portmortem verify DIR [--verify-key KEY]                   (analyze/bundle)
+ */
+#include <getopt.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "capin.h"
+#include "cli.h"
+#include "engine.h"
+#include "util.h"
+
+static void usage_main(FILE *f)
+{
+    fprintf(f,
+            "usage: portmortem COMMAND [options]\n"
+            "\n"
+            "Why can't this server open SMTP connections, and who has to fix it?\n"
+            "\n"
+            "commands:\n"
+            "  analyze FILE...     read pcap/pcapng captures and explain every SMTP connection\n"
+            "                      attempt (with --mta-log: also attempts that never left)\n"
+            "  capture -i IFACE    the same, live, as root (drops privileges after start-up)\n"
+            "  probe TARGET        active checks: MX lookup, SMTP/STARTTLS, test SYNs, TTL walk\n"
+            "  verify DIR          check an evidence bundle's manifest and signature\n"
+            "\n"
+            "  portmortem COMMAND --help    options of a command\n"
+            "  portmortem --version\n"
+            "\n"
+            "exit status: 0 nothing failed, 1 failures found, 2 usage error,\n"
+            "             3 input unreadable or not a capture, 4 input damaged (partial results)\n"
+            "see portmortem(1) in docs/portmortem.1\n");
+}
+
+static void usage_analyze(FILE *f)
+{
+    fprintf(f,
+            "usage: portmortem analyze [options] FILE|NAME=FILE ...\n"
+            "\n"
+            "Read pcap/pcapng captures (several are merged by time; NAME=FILE names a vantage\n"
+            "point, e.g. inside=lan.pcap outside=wan.pcap) and report, per TCP connection\n"
+            "attempt to an SMTP port, what happened on the wire and why.\n"
+            "\n"
+            "options:\n"
+            "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
+            "  -f, --format FMT        text (default on a terminal) or jsonl\n"
+            "  -o, --output FILE       write the report to FILE instead of standard output\n"
+            "  -m, --mta-log FILE      the MTA's log (Postfix, Exim, Sendmail; gzip ok; - for\n"
+            "                          standard input); repeatable\n"
+            "      --log-tz ZONE       zone of log times that carry none (default: local zone)\n"
+            "      --log-year YEAR     year of syslog times (default: inferred from the capture)\n"
+            "      --log-offset SECS   log clock minus capture clock (default: estimated)\n"
+            "      --since TIME        the capture window starts at TIME (RFC 3339 or @epoch)\n"
+            "      --until TIME        ... and ends at TIME (for sparse captures)\n"
+            "      --expect-source IP  the public address mail must leave from; repeatable\n"
+            "      --max-flows N       concurrent attempts tracked (default 1048576)\n"
+            "      --max-sessions N    concurrent SMTP dialogues recorded (default 16384)\n"
+            "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
+            "      --color / --no-color\n"
+            "      --no-progress       no progress line on standard error\n"
+            "  -q, --quiet             no warnings\n"
+            "  -v, --verbose           more detail on standard error (repeat for debug)\n"
+            "  -h, --help\n");
+}
+
+uint64_t pm_cli_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
+        seed = (uint64_t)pm_now_monotonic() ^ ((uint64_t)getpid() << 32);
+    }
+    return seed;
+}
+
+void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ports[0] = 25;
+    cfg->nports = 1;
+    cfg->max_flows = 1u << 20;
+    cfg->max_sessions = 16384;
+    cfg->max_dests = 65536;
+    cfg->format = isatty(STDOUT_FILENO) ? PM_FMT_TEXT : PM_FMT_JSONL;
+    cfg->out = stdout;
+    cfg->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    cfg->progress = isatty(STDERR_FILENO);
+    cfg->log_offset = PM_NS_NONE;
+    cfg->since = cfg->until = PM_NS_NONE;
+    cfg->logopt.ref_time = PM_NS_NONE;
+    cfg->argc = argc;
+    cfg->argv = argv;
+    cfg->seed = pm_cli_seed();
+}
+
+/* Options shared by analyze, capture and probe. Returns 1 if handled, 0 if not ours,
+ * -1 on a bad value (message printed). */
+int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
+{
+    long v;
+    switch (opt) {
+    case 'p': {
+        int n = pm_parse_ports(arg, cfg->ports, PM_MAX_PORTS);
+        if (n < 0) {
+            pm_err("bad --ports '%s': give up to %d ports 1-65535, comma-separated", arg,
+                   PM_MAX_PORTS);
+            return -1;
+        }
+        cfg->nports = n;
+        return 1;
+    }
+    case 'f':
+        if (!strcmp(arg, "text")) {
+            cfg->format = PM_FMT_TEXT;
+        } else if (!strcmp(arg, "jsonl") || !strcmp(arg, "json")) {
+            cfg->format = PM_FMT_JSONL;
+        } else {
+            pm_err("bad --format '%s': use text or jsonl", arg);
+            return -1;
+        }
+        return 1;
+    case 'o': {
+        FILE *f = fopen(arg, "w");
+        if (!f) {
+            pm_err("cannot write %s: %s", arg, strerror(errno));
+            return -1;
+        }
+        cfg->out = f;
+        cfg->color = false;
+        return 1;
+    }
+    case 'm':
+        if (cfg->nlogs >= PM_MAX_LOGS) {
+            pm_err("at most %d --mta-log files", PM_MAX_LOGS);
+            return -1;
+        }
+        cfg->mta_logs[cfg->nlogs++] = arg;
+        return 1;
+    case PM_OPT_LOG_TZ:
+        cfg->logopt.tz = arg;
+        return 1;
+    case PM_OPT_LOG_YEAR:
+        if (!pm_parse_long(arg, 1970, 2200, &v)) {
+            pm_err("bad --log-year '%s'", arg);
+            return -1;
+        }
+        cfg->logopt.year = (int)v;
+        return 1;
+    case PM_OPT_LOG_OFFSET: {
+        char *end;
+        double d = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || d < -86400 * 365.0 || d > 86400 * 365.0) {
+            pm_err("bad --log-offset '%s': seconds, e.g. 2.5 or -3600", arg);
+            return -1;
+        }
+        cfg->log_offset = (pm_ns)(d * 1e9);
+        return 1;
+    }
+    case PM_OPT_SINCE:
+    case PM_OPT_UNTIL: {
+        pm_ns t;
+        if (!pm_time_parse(arg, &t)) {
+            pm_err("bad time '%s': use RFC 3339 (2026-11-28T18:30:00Z) or @EPOCH", arg);
+            return -1;
+        }
+        if (opt == PM_OPT_SINCE) {
+            cfg->since = t;
+        } else {
+            cfg->until = t;
+        }
+        return 1;
+    }
+    case PM_OPT_EXPECT_SOURCE:
+        if (cfg->nexpect >= PM_MAX_EXPECT || !pm_addr_parse(arg, &cfg->expect_source[cfg->nexpect])) {
+            pm_err("bad --expect-source '%s': an IPv4 or IPv6 address", arg);
+            return -1;
+        }
+        cfg->nexpect++;
+        return 1;
+    case PM_OPT_MAX_FLOWS:
+        if (!pm_parse_long(arg, 16, 1L << 28, &v)) {
+            pm_err("bad --max-flows '%s': 16 to 268435456", arg);
+            return -1;
+        }
+        cfg->max_flows = (uint32_t)v;
+        return 1;
+    case PM_OPT_MAX_SESSIONS:
+        if (!pm_parse_long(arg, 1, 1L << 24, &v)) {
+            pm_err("bad --max-sessions '%s': 1 to 16777216", arg);
+            return -1;
+        }
+        cfg->max_sessions = (uint32_t)v;
+        return 1;
+    case PM_OPT_BUNDLE:
+        cfg->bundle_dir = arg;
+        return 1;
+    case PM_OPT_COLOR:
+        cfg->color = true;
+        return 1;
+    case PM_OPT_NO_COLOR:
+        cfg->color = false;
+        return 1;
+    case PM_OPT_NO_PROGRESS:
+        cfg->progress = false;
+        return 1;
+    case 'q':
+        pm_verbosity = -1;
+        return 1;
+    case 'v':
+        pm_verbosity++;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+#define COMMON_LONGOPTS                                                                        \
+    {"ports", required_argument, NULL, 'p'}, {"format", required_argument, NULL, 'f'},        \
+        {"output", required_argument, NULL, 'o'}, {"mta-log", required_argument, NULL, 'm'},  \
+        {"log-tz", required_argument, NULL, PM_OPT_LOG_TZ},                                   \
+        {"log-year", required_argument, NULL, PM_OPT_LOG_YEAR},                               \
+        {"log-offset", required_argument, NULL, PM_OPT_LOG_OFFSET},                           \
+        {"since", required_argument, NULL, PM_OPT_SINCE},                                     \
+        {"until", required_argument, NULL, PM_OPT_UNTIL},                                     \
+        {"expect-source", required_argument, NULL, PM_OPT_EXPECT_SOURCE},                     \
+        {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
+        {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \
+        {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
+        {"color", no_argument, NULL, PM_OPT_COLOR},                                           \
+        {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},                                     \
+        {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},                               \
+        {"quiet", no_argument, NULL, 'q'}, {"verbose", no_argument, NULL, 'v'},               \
+        {"help", no_argument, NULL, 'h'}
+
+static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
+{
+    struct pm_engine_config cfg;
+    pm_cli_engine_defaults(&cfg, full_argc, full_argv);
+    cfg.subcommand = "analyze";
+    static const struct option longopts[] = {COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "p:f:o:m:qvh", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage_analyze(stdout);
+            return PM_EXIT_OK;
+        }
+        int rc = pm_cli_common_option(&cfg, opt, optarg);
+        if (rc < 0) {
+            return PM_EXIT_USAGE;
+        }
+        if (rc == 0) {
+            usage_analyze(stderr);
+            return PM_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        pm_err("analyze needs at least one capture file");
+        pm_hint("portmortem analyze capture.pcap --mta-log /var/log/mail.log");
+        return PM_EXIT_USAGE;
+    }
+    char filter[1024];
+    pm_engine_filter(cfg.ports, cfg.nports, filter, sizeof(filter));
+    static struct pm_inputset in;
+    for (int i = optind; i < argc; i++) {
+        int rc = pm_inputset_add(&in, argv[i], filter);
+        if (rc != 0) {
+            pm_inputset_close(&in);
+            return rc;
+        }
+    }
+    int rc = pm_engine_analyze(&cfg, &in);
+    pm_inputset_close(&in);
+    if (cfg.out != stdout) {
+        if (fclose(cfg.out) != 0) {
+            pm_err("writing the report failed: %s", strerror(errno));
+            return PM_EXIT_UNREADABLE;
+        }
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_main(stderr);
+        return PM_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage_main(stdout);
+        return PM_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("portmortem %s (%s build)\n", PM_VERSION, PM_BUILD_VARIANT);
+        return PM_EXIT_OK;
+    }
+    if (!strcmp(cmd, "analyze")) {
+        return cmd_analyze(argc - 1, argv + 1, argc, argv);
+    }
+    pm_err("unknown command '%s'", cmd);
+    pm_hint("portmortem --help lists the commands");
+    return PM_EXIT_USAGE;
+}
