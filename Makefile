@@ -82,7 +82,7 @@ else
 Q :=
 endif
 
-.PHONY: all unit setup check check-unit check-golden check-robust check-asan check-valgrind \
+.PHONY: all unit setup setup-test asan-binary check check-unit check-golden check-robust check-asan check-valgrind \
 	check-lab demo asan install uninstall clean bench fuzz lab
 
 all: setup portmortem
@@ -118,6 +118,38 @@ unit: $(UNIT_BIN)
 # Unit tests only (quick inner loop): make check-unit [VARIANT=asan]
 check-unit: $(UNIT_BIN)
 	$(Q)$(UNIT_BIN) --jobs 2
+
+# ---- make check ---------------------------------------------------------------------
+# Each test area owns a rules.mk that appends its targets to:
+#   CHECK_TARGETS      run in `make check` for the release build
+#   CHECK_SAN_TARGETS  run again on the ASan+UBSan build (VARIANT=asan)
+#   CHECK_ROOT_TARGETS run last, only as root (lab tests; they skip with a reason otherwise)
+CHECK_TARGETS := check-unit
+CHECK_SAN_TARGETS := check-unit
+CHECK_ROOT_TARGETS :=
+
+-include tests/golden/rules.mk
+-include tests/bench/rules.mk
+-include tests/fuzz/rules.mk
+-include tests/lab/rules.mk
+-include capture/rules.mk
+
+check: setup-test portmortem
+	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_TARGETS)
+	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=asan asan-binary $(CHECK_SAN_TARGETS)
+	$(if $(CHECK_ROOT_TARGETS),$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_ROOT_TARGETS))
+	@echo "make check: all tests passed"
+
+setup-test:
+ifeq ($(SETUP),1)
+	$(Q)sh .ci/setup --test
+endif
+
+# The sanitizer build of the tool itself, for tests that run the binary.
+asan-binary: $(B)/portmortem
+
+asan:
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan asan-binary
 
 -include $(shell find build -name '*.d' 2>/dev/null)
 

@@ -26,6 +26,10 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
         if (a->flags & PM_AF_ONE_SIDED) {
             break; /* the handshake happened; the capture missed the server's side */
         }
+        if (a->flags & PM_AF_UNREADABLE_ANSWER) {
+            /* Something answered, but the capture kept too little to say what. */
+            return PM_OUT_INCOMPLETE;
+        }
         if (vantage_one_sided) {
             /* This capture point does not see the servers' direction at all: silence here
              * proves nothing. */

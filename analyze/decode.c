@@ -242,20 +242,31 @@ static int walk_ipv6_ext(pm_cur *c, uint8_t next, uint16_t *frag_id, uint8_t *sa
 
 /* Parse the quoted datagram of an ICMP error into q. Never marks the outer packet bad:
  * a broken quote is recorded by what it lacks (RFC 792 quotes only 8 transport bytes). */
-static void parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
+static int parse_quote_(pm_cur *cp, struct pm_quote *q, int outer_family);
+
+/* Parse a quote; returns PM_CUR_TRUNC when the capture (not the quoting router) cut it. A
+ * quote that simply ends (RFC 792: 8 transport bytes) is not an error. */
+static int parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
 {
+    parse_quote_(&c, q, outer_family);
+    return c.status == PM_CUR_TRUNC ? PM_CUR_TRUNC : PM_CUR_OK;
+}
+
+static int parse_quote_(pm_cur *cp, struct pm_quote *q, int outer_family)
+{
+    pm_cur c = *cp;
     memset(q, 0, sizeof(*q));
     q->bytes = (uint16_t)PM_MIN(pm_cur_left_cap(&c), 65535u);
     int ok = 0;
     uint8_t vbyte = pm_peek_u8(&c, 0, &ok);
     if (!ok) {
-        return;
+        goto out;
     }
     int version = vbyte >> 4;
     int proto;
     if (version == 4) {
         if (outer_family == PM_AF_INET6) {
-            return; /* an ICMPv6 error quoting IPv4: not something a real stack sends */
+            goto out; /* an ICMPv6 error quoting IPv4: not something a real stack sends */
         }
         uint8_t vihl = pm_u8(&c);
         q->tos = pm_u8(&c);
@@ -271,21 +282,21 @@ static void parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
         pm_bytes(&c, a, 4);
         pm_addr_from_v4(&q->dst, a);
         if (c.status != PM_CUR_OK) {
-            return;
+            goto out;
         }
         q->family = PM_AF_INET;
         size_t ihl = (size_t)(vihl & 0x0f) * 4;
         if (ihl < 20) {
-            return;
+            goto out;
         }
         pm_skip(&c, ihl - 20);
         if ((frag & 0x1fff) != 0) {
-            return; /* a later fragment: no transport header in the quote */
+            goto out; /* a later fragment: no transport header in the quote */
         }
         proto = q->proto;
     } else if (version == 6) {
         if (outer_family == PM_AF_INET) {
-            return;
+            goto out;
         }
         uint32_t vtcfl = pm_be32(&c);
         q->tos = (uint8_t)(vtcfl >> 20);
@@ -298,32 +309,32 @@ static void parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
         pm_bytes(&c, a, 16);
         pm_addr_from_v6(&q->dst, a);
         if (c.status != PM_CUR_OK) {
-            return;
+            goto out;
         }
         q->family = PM_AF_INET6;
         q->proto = nh;
         uint8_t saw = 0;
         proto = walk_ipv6_ext(&c, nh, &q->ip_id, &saw);
         if (proto < 0) {
-            return;
+            goto out;
         }
         q->proto = (uint8_t)proto;
     } else {
-        return;
+        goto out;
     }
     if (proto != IPPROTO_TCP_) {
-        return;
+        goto out;
     }
     /* RFC 792: at least 64 bits of the original transport header: ports and sequence. */
     q->sport = pm_be16(&c);
     q->dport = pm_be16(&c);
     if (c.status != PM_CUR_OK) {
-        return;
+        goto out;
     }
     q->has_ports = 1;
     q->seq = pm_be32(&c);
     if (c.status != PM_CUR_OK) {
-        return;
+        goto out;
     }
     q->has_seq = 1;
     pm_skip(&c, 4); /* ack */
@@ -334,7 +345,7 @@ static void parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
     if (c.status != PM_CUR_OK) {
         q->tcp_flags = 0;
         q->tcp_win = 0;
-        return;
+        goto out;
     }
     q->has_tcp = 1;
     size_t thl = (size_t)(off >> 4) * 4;
@@ -342,6 +353,9 @@ static void parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
         pm_cur opts = pm_sub(&c, thl - 20);
         parse_tcp_options(opts, &q->opts);
     }
+out:
+    *cp = c;
+    return c.status;
 }
 
 /* ---- transport layers ---- */
@@ -441,7 +455,10 @@ static void decode_icmp(struct pm_pkt *pkt, pm_cur *c, bool v6)
     if (rfc4884_len > 0 && rfc4884_len <= quote.wire) {
         pm_cur_clamp(&quote, rfc4884_len);
     }
-    parse_quote(quote, &pkt->quote, v6 ? PM_AF_INET6 : PM_AF_INET);
+    if (parse_quote(quote, &pkt->quote, v6 ? PM_AF_INET6 : PM_AF_INET) == PM_CUR_TRUNC) {
+        pkt->status = PM_PKT_TRUNC;
+        pkt->fail_layer = PM_L_QUOTE;
+    }
     pkt->has_quote = pkt->quote.family != 0;
 }
 

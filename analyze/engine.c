@@ -298,11 +298,15 @@ static void scope_words(struct run *r)
         }
     }
     char a[PM_ADDR_STRLEN];
+    uint64_t undecided = r->sum.by_outcome[PM_OUT_INCOMPLETE];
     if (failing == 0) {
         r->sum.scope = PM_SCOPE_NONE;
-        snprintf(r->sum.scope_text, sizeof(r->sum.scope_text),
-                 n ? "no destination failing: every destination tried connected at least once"
-                   : "no connection attempts to the watched ports in this input");
+        snprintf(r->sum.scope_text, sizeof(r->sum.scope_text), "%s",
+                 n == 0 ? "no connection attempts to the watched ports in this input"
+                 : undecided && ok < n
+                     ? "no destination proven failing, but some attempts are inconclusive "
+                       "(the capture ended or kept too little)"
+                     : "no destination failing: every destination tried connected");
         snprintf(r->sum.next_step, sizeof(r->sum.next_step), "%s",
                  n ? "Nothing to do; if mail is still stuck, capture during a retry "
                      "(postqueue -f) with the MTA log."
@@ -515,6 +519,8 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     }
     for (int i = 0; i < in->n; i++) {
         const struct pm_capfile_stats *st = pm_capfile_stats(in->in[i].cf);
+        s->records_read += st->records;
+        s->records_kept += st->filtered;
         if (st->damaged) {
             s->damaged = true;
             pm_strlcpy(s->damage, st->damage, sizeof(s->damage));

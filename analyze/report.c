@@ -313,6 +313,8 @@ void pm_dest_line(const struct pm_dest *d, char *buf, size_t len, enum pm_verdic
     if (topn == 0) {
         snprintf(buf, len, "%u attempt%s, all connected: ok", d->attempts,
                  d->attempts == 1 ? "" : "s");
+    } else if (top == PM_V_INCONCLUSIVE && topn == d->attempts) {
+        snprintf(buf, len, "%u attempt%s, inconclusive", d->attempts, d->attempts == 1 ? "" : "s");
     } else if (ok == 0) {
         snprintf(buf, len, "%u attempt%s, %s: %s (%s)", d->attempts, d->attempts == 1 ? "" : "s",
                  topn == d->attempts ? (d->attempts == 1 ? "failed" : "all failed")
@@ -485,7 +487,8 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
 
     pm_json_key(j, "packets");
     pm_json_obj_begin(j);
-    pm_json_kuint(j, "read", tc->records);
+    pm_json_kuint(j, "read", s->live ? tc->records : s->records_read);
+    pm_json_kuint(j, "kept_by_filter", tc->records);
     pm_json_kuint(j, "decoded", tc->decoded);
     pm_json_kuint(j, "truncated", tc->truncated);
     pm_json_kuint(j, "malformed", tc->malformed);
@@ -497,6 +500,7 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     pm_json_kuint(j, "icmp_after_handshake", tc->icmp_established);
     pm_json_kuint(j, "frag_needed", tc->frag_needed);
     pm_json_kuint(j, "time_backwards", tc->time_backwards);
+    pm_json_kuint(j, "unreadable_answers", tc->unreadable_answers);
     pm_json_obj_end(j);
     pm_json_key(j, "capture_drops");
     if (s->live) {
@@ -644,7 +648,9 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
         }
     }
     const struct pm_track_counters *tc = s->tc;
-    fprintf(o, "\n        %llu packets read, %llu decoded, %llu truncated, %llu malformed",
+    fprintf(o, "\n        %llu packets read, %llu kept by the filter, %llu decoded, %llu "
+               "truncated, %llu malformed",
+            (unsigned long long)(s->live ? tc->records : s->records_read),
             (unsigned long long)tc->records, (unsigned long long)tc->decoded,
             (unsigned long long)tc->truncated, (unsigned long long)tc->malformed);
     if (tc->unsupported_link) {

@@ -134,9 +134,35 @@ static struct pm_pktref ref_of(const struct pm_pkt *p, uint16_t file)
 
 /* ---- finalising ---- */
 
-static void finalize(struct pm_tracker *t, struct pm_attempt *a, uint16_t extra_flags)
+/* A reply we could not link (an ICMP error whose quote, or a segment whose header, the
+ * snaplen cut): remember when, so that an unanswered attempt of that time at this vantage
+ * says "incomplete" instead of a silence it cannot prove. */
+static void note_unreadable(struct pm_tracker *t, const struct pm_pkt *p)
+{
+    struct pm_vantage_state *vs = &t->vs[p->vantage];
+    vs->unreadable[vs->nunreadable % PM_ARRAY_LEN(vs->unreadable)] = p->ts;
+    vs->nunreadable++;
+    t->n.unreadable_answers++;
+}
+
+static bool unreadable_during(const struct pm_vantage_state *vs, pm_ns from, pm_ns to)
+{
+    size_t n = PM_MIN((size_t)vs->nunreadable, PM_ARRAY_LEN(vs->unreadable));
+    for (size_t i = 0; i < n; i++) {
+        if (vs->unreadable[i] >= from && vs->unreadable[i] <= to) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void finalize(struct pm_tracker *t, struct pm_attempt *a, uint32_t extra_flags)
 {
     a->flags |= extra_flags;
+    if (a->answer == PM_ANS_NONE && a->vantage < t->cfg.nvantage &&
+        unreadable_during(&t->vs[a->vantage], a->first_syn, a->last_seen + PM_TMO_SYN)) {
+        a->flags |= PM_AF_UNREADABLE_ANSWER;
+    }
     const struct pm_smtp_summary *sum = NULL;
     struct pm_session *s = a->session ? pm_session_get(t->sessions, a->session) : NULL;
     if (s) {
@@ -574,8 +600,16 @@ static void on_tcp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
 static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
 {
     const struct pm_quote *q = &p->quote;
-    if (!p->has_quote || q->proto != 6 || !q->has_ports ||
-        !pm_tracker_port_watched(t, q->dport)) {
+    if (!p->has_quote || (q->proto == 6 && !q->has_ports) ||
+        (q->proto == 0 && p->status == PM_PKT_TRUNC)) {
+        /* The quote is too short to name the flow: if the snaplen cut it, it may well have
+         * been the answer to one of our SYNs. */
+        if (p->status == PM_PKT_TRUNC && !pm_icmp_is_frag_needed(p)) {
+            note_unreadable(t, p);
+        }
+        return;
+    }
+    if (q->proto != 6 || !pm_tracker_port_watched(t, q->dport)) {
         return;
     }
     bool frag_needed = pm_icmp_is_frag_needed(p);
@@ -693,6 +727,19 @@ void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t fi
     }
     if (p->proto == 6 && p->tcp_flags_ok && p->status != PM_PKT_BAD) {
         on_tcp(t, p, file);
+    } else if (p->proto == 6 && p->tcp_ports_ok && p->status == PM_PKT_TRUNC &&
+               pm_tracker_port_watched(t, p->sport)) {
+        /* A segment from a server whose flags the snaplen cut: it answered something. */
+        struct pm_flowkey k;
+        pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
+        struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+        if (a) {
+            a->flags |= PM_AF_UNREADABLE_ANSWER | PM_AF_TRUNCATED;
+        }
+    } else if ((p->proto == 1 || p->proto == 58) && p->status == PM_PKT_TRUNC &&
+               !p->icmp_is_error && p->icmp_type == 0 && p->icmp_code == 0) {
+        /* An ICMP header cut before its type: could have been an error for us. */
+        note_unreadable(t, p);
     } else if (p->proto == 6 && p->tcp_ports_ok && p->status == PM_PKT_BAD) {
         /* A malformed TCP header (bad data offset) on a watched flow: note it there. */
         struct pm_flowkey k;
@@ -708,6 +755,7 @@ void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t fi
     } else if ((p->proto == 1 || p->proto == 58) && p->icmp_is_error) {
         on_icmp(t, p, file);
     }
+    (void)0;
 }
 
 void pm_tracker_flush(struct pm_tracker *t)

@@ -60,6 +60,7 @@ enum {
     PM_AF_SMTP_DROPPED = 1u << 13,    /* no session slot free: replies not recorded */
     PM_AF_ISN_REUSED = 1u << 14,      /* a new ISN replaced this attempt on its 4-tuple */
     PM_AF_SELF_RST = 1u << 15,        /* our own stack reset a SYN-ACK (probe traffic) */
+    PM_AF_UNREADABLE_ANSWER = 1u << 16, /* a reply arrived but the snaplen cut what it was */
 };
 
 /* Who closed an established connection and how. */
@@ -84,7 +85,7 @@ struct pm_attempt {
     uint32_t syn_tsval;
     uint8_t syn_ws;          /* 0xff: none */
     uint8_t syn_optsig;      /* small hash of the option kinds, for NAT matching */
-    uint16_t flags;          /* PM_AF_* */
+    uint32_t flags;          /* PM_AF_* */
 
     struct pm_answer_info ans;
     uint16_t n_synack, n_rst, n_icmp;

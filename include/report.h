@@ -47,6 +47,8 @@ struct pm_run_summary {
     uint32_t ports[PM_MAX_PORTS];
     int nports;
     pm_ns elapsed;                      /* wall time of the run */
+    uint64_t records_read;              /* records in the inputs, before the BPF filter */
+    uint64_t records_kept;              /* records the filter passed to the decoder */
 };
 
 struct pm_report;

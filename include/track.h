@@ -33,6 +33,8 @@ struct pm_vantage_state {
     uint64_t from_servers;     /* packets from watched ports (any answer at all) */
     uint64_t one_sided_evidence; /* client ACKs for SYN-ACKs this capture never saw */
     pm_addr local[PM_MAX_LOCAL_ADDRS]; /* SYN source addresses: the sending host(s) */
+    pm_ns unreadable[8];       /* times of recent answers too cut to link to an attempt */
+    uint8_t nunreadable;
     uint8_t nlocal;
     uint8_t local_overflow;
 };
@@ -57,6 +59,7 @@ struct pm_track_counters {
     uint64_t syn_not_captured; /* attempts reconstructed from a RST/ICMP */
     uint64_t sessions_dropped; /* no session slot: SMTP text not recorded */
     uint64_t time_backwards;   /* records older than the newest seen */
+    uint64_t unreadable_answers; /* replies cut before the fields that link them */
     uint32_t flows_peak;
     uint32_t flows_capacity;
     uint32_t sessions_peak;
