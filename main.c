@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "bundle.h"
 #include "capin.h"
 #include "cli.h"
 #include "engine.h"
@@ -62,6 +63,7 @@ static void usage_analyze(FILE *f)
             "      --max-flows N       concurrent attempts tracked (default 1048576)\n"
             "      --max-sessions N    concurrent SMTP dialogues recorded (default 16384)\n"
             "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
+            "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
             "      --color / --no-color\n"
             "      --no-progress       no progress line on standard error\n"
             "  -q, --quiet             no warnings\n"
@@ -199,6 +201,9 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
     case PM_OPT_BUNDLE:
         cfg->bundle_dir = arg;
         return 1;
+    case PM_OPT_SIGN_KEY:
+        cfg->sign_key = arg;
+        return 1;
     case PM_OPT_COLOR:
         cfg->color = true;
         return 1;
@@ -231,6 +236,7 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
         {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \
         {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
+        {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},                               \
         {"color", no_argument, NULL, PM_OPT_COLOR},                                           \
         {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},                                     \
         {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},                               \
@@ -302,6 +308,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "analyze")) {
         return cmd_analyze(argc - 1, argv + 1, argc, argv);
+    }
+    if (!strcmp(cmd, "verify")) {
+        return pm_cmd_verify(argc - 1, argv + 1);
     }
     pm_err("unknown command '%s'", cmd);
     pm_hint("portmortem --help lists the commands");

@@ -24,6 +24,7 @@ struct pm_correlator {
     uint32_t *byaddr;        /* indices sorted by (address, port, time) */
     size_t n;
     uint8_t *used;
+    size_t indexed;          /* log entries covered by byaddr/used */
     pm_ns samples[MAX_SAMPLES];
     uint32_t nsamples;
     struct pm_corr_stats st;
@@ -60,13 +61,20 @@ static int cmp_addr_time(const void *x, const void *y)
     return a->line < b->line ? -1 : a->line > b->line;
 }
 
-struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns given_offset)
+static void build_index(struct pm_correlator *c)
 {
-    struct pm_correlator *c = pm_xcalloc(1, sizeof(*c));
-    c->logs = logs;
+    const struct pm_logset *logs = c->logs;
     size_t total = logs ? logs->n : 0;
+    free(c->byaddr);
     c->byaddr = pm_xcalloc(total ? total : 1, sizeof(uint32_t));
-    c->used = pm_xcalloc(total ? total : 1, 1);
+    uint8_t *used = pm_xcalloc(total ? total : 1, 1);
+    if (c->used) {
+        memcpy(used, c->used, c->indexed);
+        free(c->used);
+    }
+    c->used = used;
+    c->n = 0;
+    c->st.no_attempt = c->st.no_address = 0;
     for (size_t i = 0; i < total; i++) {
         const struct pm_logentry *e = &logs->e[i];
         if (e->kind == PM_LK_NO_ATTEMPT) {
@@ -82,11 +90,26 @@ struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns give
     if (c->n > 1) {
         qsort(c->byaddr, c->n, sizeof(uint32_t), cmp_addr_time);
     }
+    c->indexed = total;
+}
+
+struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns given_offset)
+{
+    struct pm_correlator *c = pm_xcalloc(1, sizeof(*c));
+    c->logs = logs;
+    build_index(c);
     if (given_offset != PM_NS_NONE) {
         c->st.offset = given_offset;
         c->st.offset_given = true;
     }
     return c;
+}
+
+void pm_correlator_refresh(struct pm_correlator *c)
+{
+    if (c->logs && c->logs->n != c->indexed) {
+        build_index(c);
+    }
 }
 
 void pm_correlator_free(struct pm_correlator *c)
@@ -184,7 +207,7 @@ void pm_correlator_settle(struct pm_correlator *c)
 
 void pm_correlator_reset(struct pm_correlator *c)
 {
-    memset(c->used, 0, c->logs ? c->logs->n : 0);
+    memset(c->used, 0, c->indexed);
     uint64_t na = c->st.no_attempt, nad = c->st.no_address;
     pm_ns off = c->st.offset;
     bool given = c->st.offset_given;

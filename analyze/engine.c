@@ -1,12 +1,17 @@
 /*
  * engine.c — owns one analysis run (include/engine.h).
  *
- *   phase 1  records → decode → tracker → finished attempts appended to a spool file
- *            (fixed-size records; memory stays bounded by concurrent flows)
- *   phase 2  pass A over the spool: outcomes, hop references, destination counts, clock
- *            offset samples; then the MTA logs are matched (pass B) and every attempt is
- *            attributed and reported; unmatched logged attempts inside the capture window
- *            become not-on-wire attempts; destinations and the summary close the report.
+ * Offline:  records → decode → tracker → finished attempts appended to a spool file
+ *           (fixed-size records; memory stays bounded by concurrent flows). At the end,
+ *           pass A over the spool learns outcomes, hop references, destination counts and
+ *           clock-offset samples; pass B matches the MTA log, attributes every attempt and
+ *           reports it, so that a verdict can use everything the capture shows (a later
+ *           SYN-ACK from the same host, port 587 working while 25 fails).
+ * Live:     each finished attempt is learnt from, matched, attributed and reported at once
+ *           with what is known so far; logged attempts with no SYN are reported when their
+ *           line is old enough that a SYN would have been seen.
+ * Both:     logged attempts that left nothing on the wire become not-on-wire attempts;
+ *           destinations, the summary and the bundle close the run.
  */
 #include "engine.h"
 
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include "attribute.h"
+#include "bundle.h"
 #include "context.h"
 #include "correlate.h"
 #include "decode.h"
@@ -21,15 +27,23 @@
 #include "util.h"
 
 #define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
+#define RECENT_SYNS 8192         /* live: SYNs remembered for the not-on-wire check */
+#define LIVE_LOG_GRACE PM_SEC(10) /* live: a line this old with no SYN is not-on-wire */
 
 struct spool_hdr {
     uint32_t magic;
     uint32_t has_smtp;
 };
 
-struct run {
-    const struct pm_engine_config *cfg;
-    struct pm_inputset *in;
+struct recent_syn {
+    pm_addr dst;
+    uint16_t dport;
+    pm_ns ts;
+};
+
+struct pm_engine {
+    struct pm_engine_config cfg;
+    struct pm_engine_source src;
     struct pm_tracker *tracker;
     FILE *spool;
     uint64_t spooled;
@@ -38,11 +52,22 @@ struct run {
     struct pm_logset logs;
     struct pm_correlator *corr;
     struct pm_report *report;
+    struct pm_bundle *bundle;
     struct pm_attr_env env;
     struct pm_run_summary sum;
-    const char *file_labels[PM_MAX_INPUTS];
     const struct pm_vantage_state *vsp[PM_MAX_VANTAGES];
-    pm_ns t0;
+    uint32_t next_id;
+    pm_ns t0, now;
+    /* live */
+    struct recent_syn *recent;
+    uint32_t nrecent;
+    size_t log_scan;
+    pm_ns next_log_scan;
+    char *host_context;
+    const char *capture_paths[PM_MAX_INPUTS];
+    int ncapture_paths;
+    uint64_t records;
+    char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
 void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len)
@@ -65,116 +90,33 @@ void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len)
     }
 }
 
-/* ---- phase 1 ---- */
+/* ---- per-attempt processing ---- */
 
-static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_summary *smtp)
+static enum pm_outcome outcome_of(struct pm_engine *e, const struct pm_attempt *a)
 {
-    struct run *r = ctx;
-    if (r->spool_error) {
-        return;
-    }
-    struct spool_hdr h = {SPOOL_MAGIC, smtp != NULL};
-    if (fwrite(&h, sizeof(h), 1, r->spool) != 1 || fwrite(a, sizeof(*a), 1, r->spool) != 1 ||
-        (smtp && fwrite(smtp, sizeof(*smtp), 1, r->spool) != 1)) {
-        r->spool_error = errno ? errno : EIO;
-        return;
-    }
-    r->spooled++;
-}
-
-static void progress(struct run *r, bool final)
-{
-    if (!r->cfg->progress) {
-        return;
-    }
-    uint64_t bytes = 0, size = 0, recs = 0;
-    for (int i = 0; i < r->in->n; i++) {
-        const struct pm_capfile_stats *st = pm_capfile_stats(r->in->in[i].cf);
-        bytes += st->bytes;
-        size += st->file_size;
-        recs += st->records;
-    }
-    pm_ns el = pm_now_monotonic() - r->t0;
-    double secs = (double)el / 1e9;
-    fprintf(stderr, "\r%s: %llu/%llu MB (%.0f%%), %llu packets, %llu attempts, %.1f MB/s%s",
-            pm_progname, (unsigned long long)(bytes >> 20), (unsigned long long)(size >> 20),
-            size ? 100.0 * (double)bytes / (double)size : 0.0, (unsigned long long)recs,
-            (unsigned long long)pm_tracker_counters(r->tracker)->attempts,
-            secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0, final ? "\n" : "   ");
-}
-
-static void phase1(struct run *r)
-{
-    struct pm_record rec;
-    struct pm_pkt pkt;
-    uint64_t n = 0;
-    pm_ns next_progress = pm_now_monotonic() + PM_SEC(1);
-    while (pm_inputset_next(r->in, &rec) == PM_READ_OK) {
-        pkt.ts = rec.ts;
-        pkt.frame = rec.frame;
-        pkt.vantage = rec.vantage;
-        pkt.on_loopback = rec.ifloop;
-        pm_decode(&pkt, rec.linktype, rec.data, rec.caplen, rec.wirelen);
-        pm_tracker_packet(r->tracker, &pkt, rec.file);
-        if (r->cfg->progress && (++n & 0xffff) == 0 && pm_now_monotonic() >= next_progress) {
-            progress(r, false);
-            next_progress = pm_now_monotonic() + PM_SEC(1);
-        }
-    }
-    pm_tracker_flush(r->tracker);
-    if (r->cfg->progress && n > 0xffff) {
-        progress(r, true);
-    }
-}
-
-/* ---- phase 2 ---- */
-
-struct spooled {
-    struct pm_attempt a;
-    struct pm_smtp_summary smtp;
-    bool has_smtp;
-};
-
-static bool spool_read(struct run *r, struct spooled *s)
-{
-    struct spool_hdr h;
-    if (fread(&h, sizeof(h), 1, r->spool) != 1) {
-        return false;
-    }
-    if (h.magic != SPOOL_MAGIC || fread(&s->a, sizeof(s->a), 1, r->spool) != 1) {
-        r->spool_error = EIO;
-        return false;
-    }
-    s->has_smtp = h.has_smtp != 0;
-    if (s->has_smtp && fread(&s->smtp, sizeof(s->smtp), 1, r->spool) != 1) {
-        r->spool_error = EIO;
-        return false;
-    }
-    return true;
-}
-
-static enum pm_outcome outcome_of(struct run *r, const struct pm_attempt *a)
-{
-    const struct pm_vantage_state *vs = pm_tracker_vantage(r->tracker, a->vantage);
+    const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, a->vantage);
     pm_ns end = vs ? vs->last_ts : PM_NS_NONE;
-    bool one_sided = r->env.vantage_one_sided[a->vantage < PM_MAX_VANTAGES ? a->vantage : 0];
+    if (e->src.live && e->now != PM_NS_NONE && (end == PM_NS_NONE || e->now > end)) {
+        end = e->now; /* live: the capture covered until now, even if nothing arrived */
+    }
+    bool one_sided = e->env.vantage_one_sided[a->vantage < PM_MAX_VANTAGES ? a->vantage : 0];
     return pm_attempt_outcome(a, end, one_sided);
 }
 
 /* A vantage where clients acknowledge SYN-ACKs we never see, and no server packet at all
  * arrives, is one-sided: its silences prove nothing. */
-static void find_one_sided(struct run *r)
+static void find_one_sided(struct pm_engine *e)
 {
-    for (int v = 0; v < r->in->nvantage && v < PM_MAX_VANTAGES; v++) {
-        const struct pm_vantage_state *vs = pm_tracker_vantage(r->tracker, v);
-        r->env.vantage_one_sided[v] = vs && vs->one_sided_evidence > 0 && vs->from_servers == 0;
+    for (int v = 0; v < e->src.nvantage && v < PM_MAX_VANTAGES; v++) {
+        const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, v);
+        e->env.vantage_one_sided[v] = vs && vs->one_sided_evidence > 0 && vs->from_servers == 0;
     }
 }
 
-static void record_dest(struct run *r, const struct pm_finding *f, const pm_addr *dst,
+static void record_dest(struct pm_engine *e, const struct pm_finding *f, const pm_addr *dst,
                         uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
 {
-    struct pm_dest *d = pm_context_dest(r->ctx, dst, true);
+    struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
     if (!d) {
         return;
     }
@@ -201,9 +143,9 @@ static void record_dest(struct run *r, const struct pm_finding *f, const pm_addr
         d->ids_truncated = 1;
     }
     if (f->log && f->log->host[0]) {
-        pm_context_dest_name(r->ctx, dst, f->log->host);
+        pm_context_dest_name(e->ctx, dst, f->log->host);
     }
-    /* Samples for the text report: keep failures over successes, in time order. */
+    /* Samples for the text report: failures displace successes; kept in time order. */
     struct pm_dest_sample smp = {.id = f->id, .ts = ts, .dport = dport,
                                  .outcome = (uint8_t)f->outcome, .verdict = (uint8_t)f->verdict,
                                  .sport = sport};
@@ -228,7 +170,6 @@ static void record_dest(struct run *r, const struct pm_finding *f, const pm_addr
         d->samples_dropped++;
         return;
     }
-    /* insertion in time order */
     while (slot > 0 && d->samples[slot - 1].ts > ts) {
         d->samples[slot] = d->samples[slot - 1];
         slot--;
@@ -236,38 +177,436 @@ static void record_dest(struct run *r, const struct pm_finding *f, const pm_addr
     d->samples[slot] = smp;
 }
 
-static void count_finding(struct run *r, const struct pm_finding *f)
+static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_addr *dst,
+                         uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
 {
-    r->sum.attempts++;
-    r->sum.by_outcome[f->outcome]++;
-    r->sum.by_verdict[f->verdict]++;
-    r->sum.inconsistent += f->inconsistent;
+    e->sum.attempts++;
+    e->sum.by_outcome[f->outcome]++;
+    e->sum.by_verdict[f->verdict]++;
+    e->sum.inconsistent += f->inconsistent;
+    record_dest(e, f, dst, dport, ts, src, sport);
+    if (!e->verdict_next[f->verdict][0]) {
+        pm_strlcpy(e->verdict_next[f->verdict], f->next_step, sizeof(e->verdict_next[0]));
+    }
+    pm_report_attempt(e->report, f, &e->env);
+    if (e->bundle) {
+        pm_bundle_attempt(e->bundle, f, &e->env);
+    }
 }
 
-/* The capture window the not-on-wire judgement uses: the sender's vantage (the first one),
- * or --since/--until. */
-static void sender_window(struct run *r, pm_ns *start, pm_ns *end)
+static void prepare_env(struct pm_engine *e)
 {
-    const struct pm_vantage_state *vs = pm_tracker_vantage(r->tracker, 0);
+    find_one_sided(e);
+    for (int v = 0; v < e->src.nvantage && v < PM_MAX_VANTAGES; v++) {
+        e->vsp[v] = pm_tracker_vantage(e->tracker, v);
+        e->env.vstate[v] = e->vsp[v];
+    }
+    e->env.ctx = e->ctx;
+    e->env.logs = e->logs.nfiles ? &e->logs : NULL;
+    e->env.provider_pattern = pm_context_provider_pattern(e->ctx);
+}
+
+/* Live: decide an attempt now. */
+static void process_now(struct pm_engine *e, const struct pm_attempt *a,
+                        const struct pm_smtp_summary *smtp)
+{
+    enum pm_outcome o = outcome_of(e, a);
+    pm_context_learn(e->ctx, a, o);
+    pm_correlator_refresh(e->corr);
+    prepare_env(e);
+    const struct pm_logentry *log = pm_correlator_match(e->corr, a, o);
+    struct pm_finding f;
+    pm_attribute(&f, &e->env, a, smtp, o, log);
+    emit_finding(e, &f, &a->srv, a->dport, a->first_syn, &a->cli, a->sport);
+    fflush(e->cfg.out);
+}
+
+static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_summary *smtp)
+{
+    struct pm_engine *e = ctx;
+    if (a->id >= e->next_id) {
+        e->next_id = a->id + 1;
+    }
+    if (e->src.live) {
+        process_now(e, a, smtp);
+        return;
+    }
+    if (e->spool_error) {
+        return;
+    }
+    struct spool_hdr h = {SPOOL_MAGIC, smtp != NULL};
+    if (fwrite(&h, sizeof(h), 1, e->spool) != 1 || fwrite(a, sizeof(*a), 1, e->spool) != 1 ||
+        (smtp && fwrite(smtp, sizeof(*smtp), 1, e->spool) != 1)) {
+        e->spool_error = errno ? errno : EIO;
+        return;
+    }
+    e->spooled++;
+}
+
+/* ---- construction and input ---- */
+
+struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
+                                const struct pm_engine_source *src)
+{
+    struct pm_engine *e = pm_xcalloc(1, sizeof(*e));
+    e->cfg = *cfg;
+    e->src = *src;
+    e->t0 = pm_now_monotonic();
+    e->now = PM_NS_NONE;
+    e->next_id = 1;
+    if (cfg->bundle_dir) {
+        char err[512];
+        e->bundle = pm_bundle_open(cfg->bundle_dir, err, sizeof(err));
+        if (!e->bundle) {
+            pm_err("%s", err);
+            free(e);
+            return NULL;
+        }
+    }
+    if (!src->live) {
+        e->spool = tmpfile();
+        if (!e->spool) {
+            pm_err("cannot create a temporary spool file: %s", strerror(errno));
+            pm_hint("set TMPDIR to a writable directory with free space");
+            if (e->bundle) {
+                pm_bundle_abort(e->bundle);
+            }
+            free(e);
+            return NULL;
+        }
+    } else {
+        e->recent = pm_xcalloc(RECENT_SYNS, sizeof(*e->recent));
+    }
+    struct pm_track_config tc = {0};
+    memcpy(tc.ports, cfg->ports, sizeof(tc.ports));
+    tc.nports = cfg->nports;
+    tc.max_flows = cfg->max_flows;
+    tc.max_sessions = cfg->max_sessions;
+    tc.seed = cfg->seed;
+    tc.nvantage = src->nvantage;
+    e->tracker = pm_tracker_new(&tc, on_done, e);
+    e->ctx = pm_context_new(src->nvantage, 65536, cfg->max_dests);
+    e->report = pm_report_new(cfg->format, cfg->out, cfg->color);
+    e->env.file_labels = src->file_labels;
+    e->env.nfiles = src->nfiles;
+    e->env.vantage_names = src->vantage_names;
+    if (src->live) {
+        e->corr = pm_correlator_new(&e->logs, cfg->log_offset);
+        prepare_env(e);
+    }
+    return e;
+}
+
+static void remember_syn(struct pm_engine *e, const struct pm_pkt *p)
+{
+    if (!e->recent || !(p->flags & PM_TH_SYN) || (p->flags & PM_TH_ACK) ||
+        !pm_tracker_port_watched(e->tracker, p->dport)) {
+        return;
+    }
+    struct recent_syn *r = &e->recent[e->nrecent++ % RECENT_SYNS];
+    r->dst = p->dst;
+    r->dport = p->dport;
+    r->ts = p->ts;
+}
+
+void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
+{
+    struct pm_pkt pkt;
+    pkt.ts = rec->ts;
+    pkt.frame = rec->frame;
+    pkt.vantage = rec->vantage;
+    pkt.on_loopback = rec->ifloop;
+    pm_decode(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
+    if (e->recent && pkt.proto == 6 && pkt.tcp_flags_ok) {
+        remember_syn(e, &pkt);
+    }
+    if (e->now == PM_NS_NONE || rec->ts > e->now) {
+        e->now = rec->ts;
+    }
+    e->records++;
+    pm_tracker_packet(e->tracker, &pkt, rec->file);
+}
+
+void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
+{
+    pm_context_add_hopref(e->ctx, h->vantage, &h->host, h->hops, (enum pm_hopsrc)h->src);
+}
+
+void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st)
+{
+    e->sum.live = true;
+    e->sum.kernel_received = st->received;
+    e->sum.kernel_dropped = st->dropped;
+    e->sum.if_dropped = st->if_dropped;
+    pm_strlcpy(e->sum.privileges, st->privileges, sizeof(e->sum.privileges));
+    e->env.capture_drops = st->dropped + st->if_dropped;
+}
+
+void pm_engine_host_context(struct pm_engine *e, const char *text)
+{
+    free(e->host_context);
+    e->host_context = text ? pm_xstrdup(text) : NULL;
+}
+
+void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, int n)
+{
+    e->ncapture_paths = 0;
+    for (int i = 0; i < n && i < PM_MAX_INPUTS; i++) {
+        e->capture_paths[e->ncapture_paths++] = paths[i];
+    }
+}
+
+/* ---- MTA log lines and not-on-wire ---- */
+
+static uint32_t log_file_index(struct pm_engine *e, const char *path)
+{
+    for (uint32_t i = 0; i < e->logs.nfiles; i++) {
+        if (!strcmp(e->logs.files[i].path, path)) {
+            return i;
+        }
+    }
+    e->logs.files = pm_xreallocarray(e->logs.files, e->logs.nfiles + 1, sizeof(*e->logs.files));
+    struct pm_logfile_stats *fs = &e->logs.files[e->logs.nfiles];
+    memset(fs, 0, sizeof(*fs));
+    fs->path = pm_xstrdup(path);
+    fs->format = "followed";
+    return e->logs.nfiles++;
+}
+
+void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le)
+{
+    size_t max = e->cfg.logopt.max_entries ? e->cfg.logopt.max_entries : 1000000;
+    uint32_t fi = log_file_index(e, path);
+    struct pm_logfile_stats *fs = &e->logs.files[fi];
+    fs->lines++;
+    fs->parsed++;
+    if (le->kind == PM_LK_NO_ATTEMPT) {
+        fs->no_attempt++;
+    }
+    if (le->mta) {
+        fs->mta = le->mta;
+    }
+    if (e->logs.n >= max) {
+        e->logs.dropped++;
+        return;
+    }
+    if (e->logs.n == e->logs.cap) {
+        size_t nc = e->logs.cap ? e->logs.cap * 2 : 256;
+        e->logs.e = pm_xreallocarray(e->logs.e, nc, sizeof(*e->logs.e));
+        e->logs.cap = nc;
+    }
+    e->logs.e[e->logs.n] = *le;
+    e->logs.e[e->logs.n].file = fi;
+    e->logs.n++;
+}
+
+/* Was a SYN to dst:dport seen around t (live)? */
+static bool recent_syn_to(const struct pm_engine *e, const pm_addr *dst, uint16_t dport, pm_ns t)
+{
+    uint32_t n = PM_MIN(e->nrecent, (uint32_t)RECENT_SYNS);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct recent_syn *r = &e->recent[i];
+        if (r->dport == dport && pm_addr_eq(&r->dst, dst) && r->ts >= t - PM_SEC(135) &&
+            r->ts <= t + PM_SEC(2)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void emit_not_on_wire(struct pm_engine *e, const struct pm_logentry *le, pm_ns ws,
+                             pm_ns we)
+{
+    struct pm_finding f;
+    pm_attribute(&f, &e->env, NULL, NULL, PM_OUT_NOT_ON_WIRE, le);
+    f.id = e->next_id++;
+    char a[PM_ADDR_STRLEN], t1[32], t2[32];
+    pm_finding_add(&f, "no SYN to %s:%u in the %s capture, which covers %s to %s UTC",
+                   pm_addr_str(&le->addr, a), le->port ? le->port : 25,
+                   e->src.vantage_names[0], pm_time_short(ws, t1, sizeof(t1)),
+                   pm_time_short(we, t2, sizeof(t2)));
+    emit_finding(e, &f, &le->addr, le->port ? le->port : 25,
+                 pm_correlator_to_capture(e->corr, le->ts), NULL, 0);
+}
+
+/* The window in which a logged attempt must have left a SYN on the sender's vantage (the
+ * first one): its capture window, or --since/--until. */
+static void sender_window(struct pm_engine *e, pm_ns *start, pm_ns *end)
+{
+    const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, 0);
     *start = vs ? vs->first_ts : PM_NS_NONE;
     *end = vs ? vs->last_ts : PM_NS_NONE;
-    if (r->cfg->since != PM_NS_NONE) {
-        *start = r->cfg->since;
+    if (e->src.live) {
+        *start = e->sum.first_ts != PM_NS_NONE ? e->sum.first_ts : *start;
+        if (e->now != PM_NS_NONE) {
+            *end = e->now;
+        }
     }
-    if (r->cfg->until != PM_NS_NONE) {
-        *end = r->cfg->until;
+    if (e->cfg.since != PM_NS_NONE) {
+        *start = e->cfg.since;
+    }
+    if (e->cfg.until != PM_NS_NONE) {
+        *end = e->cfg.until;
     }
 }
 
-static void scope_words(struct run *r)
+/* Live: report logged connect failures that are old enough and never had a SYN. */
+static void live_log_scan(struct pm_engine *e, bool final)
+{
+    pm_correlator_refresh(e->corr);
+    pm_ns ws, we;
+    sender_window(e, &ws, &we);
+    if (ws == PM_NS_NONE) {
+        return;
+    }
+    while (e->log_scan < e->logs.n) {
+        const struct pm_logentry *le = &e->logs.e[e->log_scan];
+        pm_ns t = pm_correlator_to_capture(e->corr, le->ts);
+        if (!final && t != PM_NS_NONE && t > e->now - LIVE_LOG_GRACE) {
+            break; /* too recent: its SYN (if any) may still be in flight */
+        }
+        e->log_scan++;
+        if (le->kind != PM_LK_CONNECT_FAIL || le->addr.family == 0 || t == PM_NS_NONE ||
+            t < ws - PM_SEC(2) || t > we + PM_SEC(2)) {
+            continue;
+        }
+        if (recent_syn_to(e, &le->addr, le->port ? le->port : 25, t)) {
+            continue; /* it did leave: the attempt will carry this line when it ends */
+        }
+        size_t cursor = (size_t)(le - e->logs.e);
+        const struct pm_logentry *x = pm_correlator_next_not_on_wire(e->corr, ws, we, &cursor);
+        if (x == le) {
+            prepare_env(e);
+            emit_not_on_wire(e, le, ws, we);
+            fflush(e->cfg.out);
+        }
+    }
+}
+
+void pm_engine_tick(struct pm_engine *e, pm_ns now)
+{
+    if (e->now == PM_NS_NONE || now > e->now) {
+        e->now = now;
+    }
+    if (e->sum.first_ts == PM_NS_NONE || e->sum.first_ts == 0) {
+        e->sum.first_ts = now;
+    }
+    pm_tracker_tick(e->tracker, now);
+    if (e->src.live && now >= e->next_log_scan) {
+        live_log_scan(e, false);
+        e->next_log_scan = now + PM_SEC(1);
+    }
+}
+
+/* ---- offline phase 2 ---- */
+
+struct spooled {
+    struct pm_attempt a;
+    struct pm_smtp_summary smtp;
+    bool has_smtp;
+};
+
+static bool spool_read(struct pm_engine *e, struct spooled *s)
+{
+    struct spool_hdr h;
+    if (fread(&h, sizeof(h), 1, e->spool) != 1) {
+        return false;
+    }
+    if (h.magic != SPOOL_MAGIC || fread(&s->a, sizeof(s->a), 1, e->spool) != 1) {
+        e->spool_error = EIO;
+        return false;
+    }
+    s->has_smtp = h.has_smtp != 0;
+    if (s->has_smtp && fread(&s->smtp, sizeof(s->smtp), 1, e->spool) != 1) {
+        e->spool_error = EIO;
+        return false;
+    }
+    return true;
+}
+
+static int load_logs(struct pm_engine *e)
+{
+    struct pm_log_options lo = e->cfg.logopt;
+    const struct pm_vantage_state *v0 = pm_tracker_vantage(e->tracker, 0);
+    /* Syslog times without a year are placed near the capture. */
+    lo.ref_time = v0 && v0->first_ts != PM_NS_NONE ? v0->first_ts : PM_NS_NONE;
+    for (int i = 0; i < e->cfg.nlogs; i++) {
+        int rc = pm_logset_load(&e->logs, e->cfg.mta_logs[i], &lo);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (e->cfg.nlogs) {
+        pm_logset_finish(&e->logs);
+    }
+    return 0;
+}
+
+static int phase2(struct pm_engine *e)
+{
+    int rc = load_logs(e);
+    if (rc != 0) {
+        return rc;
+    }
+    e->corr = pm_correlator_new(e->cfg.nlogs ? &e->logs : NULL, e->cfg.log_offset);
+    find_one_sided(e);
+    /* pass A: learn */
+    struct spooled s;
+    rewind(e->spool);
+    while (spool_read(e, &s)) {
+        pm_context_learn(e->ctx, &s.a, outcome_of(e, &s.a));
+        pm_correlator_sample(e->corr, &s.a);
+    }
+    pm_correlator_settle(e->corr);
+    for (size_t i = 0; i < e->logs.n; i++) {
+        const struct pm_logentry *le = &e->logs.e[i];
+        if (le->addr.family && le->host[0]) {
+            pm_context_dest_name(e->ctx, &le->addr, le->host);
+        }
+    }
+    prepare_env(e);
+    /* pass B: correlate, attribute, report */
+    pm_correlator_reset(e->corr);
+    rewind(e->spool);
+    struct pm_finding f;
+    while (spool_read(e, &s)) {
+        enum pm_outcome o = outcome_of(e, &s.a);
+        const struct pm_logentry *log = pm_correlator_match(e->corr, &s.a, o);
+        pm_attribute(&f, &e->env, &s.a, s.has_smtp ? &s.smtp : NULL, o, log);
+        emit_finding(e, &f, &s.a.srv, s.a.dport, s.a.first_syn, &s.a.cli, s.a.sport);
+    }
+    if (e->spool_error) {
+        pm_err("cannot read back the spool of finished attempts: %s", strerror(e->spool_error));
+        pm_hint("check free space in $TMPDIR (default /tmp)");
+        return PM_EXIT_UNREADABLE;
+    }
+    pm_ns ws, we;
+    sender_window(e, &ws, &we);
+    if (ws != PM_NS_NONE) {
+        size_t cursor = 0;
+        const struct pm_logentry *le;
+        while ((le = pm_correlator_next_not_on_wire(e->corr, ws, we, &cursor)) != NULL) {
+            emit_not_on_wire(e, le, ws, we);
+        }
+    }
+    return 0;
+}
+
+/* ---- the end ---- */
+
+static void scope_words(struct pm_engine *e)
 {
     struct pm_dest **ds;
-    size_t n = pm_context_dests_sorted(r->ctx, &ds);
-    uint32_t failing = 0, ok = 0;
+    size_t n = pm_context_dests_sorted(e->ctx, &ds);
+    uint32_t failing = 0, ok = 0, counted = 0;
     const struct pm_dest *first_fail = NULL;
     int verdict_counts[PM_V__COUNT] = {0};
     for (size_t i = 0; i < n; i++) {
         const struct pm_dest *d = ds[i];
+        if (d->attempts == 0) {
+            continue;
+        }
+        counted++;
         uint32_t good = d->by_outcome[PM_OUT_CONNECTED];
         uint32_t bad = 0;
         for (int o = 0; o < PM_OUT__COUNT; o++) {
@@ -287,8 +626,9 @@ static void scope_words(struct run *r)
             ok++;
         }
     }
-    r->sum.dests = (uint32_t)n;
-    r->sum.dests_failing = failing;
+    struct pm_run_summary *s = &e->sum;
+    s->dests = counted;
+    s->dests_failing = failing;
     enum pm_verdict top = PM_V_INCONCLUSIVE;
     int topn = 0;
     for (int v = 0; v < PM_V__COUNT; v++) {
@@ -297,217 +637,138 @@ static void scope_words(struct run *r)
             top = (enum pm_verdict)v;
         }
     }
-    char a[PM_ADDR_STRLEN];
-    uint64_t undecided = r->sum.by_outcome[PM_OUT_INCOMPLETE];
+    uint64_t undecided = s->by_outcome[PM_OUT_INCOMPLETE];
     if (failing == 0) {
-        r->sum.scope = PM_SCOPE_NONE;
-        snprintf(r->sum.scope_text, sizeof(r->sum.scope_text), "%s",
-                 n == 0 ? "no connection attempts to the watched ports in this input"
-                 : undecided && ok < n
+        s->scope = PM_SCOPE_NONE;
+        snprintf(s->scope_text, sizeof(s->scope_text), "%s",
+                 counted == 0 ? "no connection attempts to the watched ports in this input"
+                 : undecided && ok < counted
                      ? "no destination proven failing, but some attempts are inconclusive "
                        "(the capture ended or kept too little)"
                      : "no destination failing: every destination tried connected");
-        snprintf(r->sum.next_step, sizeof(r->sum.next_step), "%s",
-                 n ? "Nothing to do; if mail is still stuck, capture during a retry "
-                     "(postqueue -f) with the MTA log."
-                   : "Check the ports (--ports) and that the capture covers a delivery "
-                     "attempt (postqueue -f while capturing).");
+        snprintf(s->next_step, sizeof(s->next_step), "%s",
+                 counted == 0 ? "Check --ports and that the capture covers a delivery attempt "
+                                "(run postqueue -f while capturing)."
+                 : undecided ? "Capture on the sending host for a minute during a retry "
+                               "(postqueue -f), with a snaplen of 256 or more and the MTA log."
+                             : "Nothing to do; if mail is still stuck, capture during a retry "
+                               "(postqueue -f) with the MTA log.");
         return;
     }
-    if (failing == n && n >= 2) {
-        r->sum.scope = PM_SCOPE_ALL;
-        snprintf(r->sum.scope_text, sizeof(r->sum.scope_text),
+    char a[PM_ADDR_STRLEN];
+    if (failing == counted && counted >= 2) {
+        s->scope = PM_SCOPE_ALL;
+        snprintf(s->scope_text, sizeof(s->scope_text),
                  "all %u destinations failing (mostly %s): the cause is on the sender's side "
                  "(this host, its network or its provider)", failing, pm_verdict_name(top));
     } else if (failing == 1) {
         pm_addr_str(&first_fail->addr, a);
-        r->sum.scope = PM_SCOPE_ONE;
-        snprintf(r->sum.scope_text, sizeof(r->sum.scope_text),
-                 "one destination failing (%s%s%s, %s)%s", a,
-                 first_fail->name[0] ? " " : "", first_fail->name, pm_verdict_name(top),
-                 ok ? ": others work, so the cause is at that recipient or on its path"
-                    : "");
+        s->scope = PM_SCOPE_ONE;
+        snprintf(s->scope_text, sizeof(s->scope_text), "one destination failing (%s%s%s, %s)%s",
+                 a, first_fail->name[0] ? " " : "", first_fail->name, pm_verdict_name(top),
+                 ok ? ": others work, so the cause is at that recipient or on its path" : "");
     } else {
-        r->sum.scope = PM_SCOPE_SOME;
-        snprintf(r->sum.scope_text, sizeof(r->sum.scope_text),
-                 "%u of %zu destinations failing (mostly %s): look at what they share "
-                 "(provider, path, recipient)", failing, n, pm_verdict_name(top));
+        s->scope = PM_SCOPE_SOME;
+        snprintf(s->scope_text, sizeof(s->scope_text),
+                 "%u of %u destinations failing (mostly %s): look at what they share "
+                 "(provider, path, recipient)", failing, counted, pm_verdict_name(top));
     }
-    /* The next step of the most common failing verdict, from its rule. */
-    for (size_t i = 0; i < pm_nrules; i++) {
-        if (pm_rules[i].verdict == top) {
-            r->sum.next_step[0] = '\0';
-            break;
-        }
-    }
+    /* The run's next step: that of the most common failing verdict. */
+    pm_strlcpy(s->next_step, e->verdict_next[top], sizeof(s->next_step));
 }
-
-static void emit_finding(struct run *r, struct pm_finding *f, const pm_addr *dst,
-                         uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
-{
-    count_finding(r, f);
-    record_dest(r, f, dst, dport, ts, src, sport);
-    pm_report_attempt(r->report, f, &r->env);
-    if (r->sum.next_step[0] == '\0' && f->verdict != PM_V_OK &&
-        f->verdict != PM_V_INCONCLUSIVE) {
-        pm_strlcpy(r->sum.next_step, f->next_step, sizeof(r->sum.next_step));
-    }
-}
-
-static int phase2(struct run *r)
-{
-    const struct pm_engine_config *cfg = r->cfg;
-    find_one_sided(r);
-    for (int v = 0; v < r->in->nvantage && v < PM_MAX_VANTAGES; v++) {
-        r->vsp[v] = pm_tracker_vantage(r->tracker, v);
-        r->env.vstate[v] = r->vsp[v];
-    }
-    /* MTA logs: loaded now, so that syslog times without a year are placed near the
-     * capture. */
-    struct pm_log_options lo = cfg->logopt;
-    const struct pm_vantage_state *v0 = pm_tracker_vantage(r->tracker, 0);
-    lo.ref_time = v0 && v0->first_ts != PM_NS_NONE ? v0->first_ts : PM_NS_NONE;
-    for (int i = 0; i < cfg->nlogs; i++) {
-        int rc = pm_logset_load(&r->logs, cfg->mta_logs[i], &lo);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    if (cfg->nlogs) {
-        pm_logset_finish(&r->logs);
-    }
-    r->corr = pm_correlator_new(cfg->nlogs ? &r->logs : NULL, cfg->log_offset);
-    r->env.logs = cfg->nlogs ? &r->logs : NULL;
-
-    /* pass A: learn */
-    struct spooled s;
-    rewind(r->spool);
-    while (spool_read(r, &s)) {
-        enum pm_outcome o = outcome_of(r, &s.a);
-        pm_context_learn(r->ctx, &s.a, o);
-        pm_correlator_sample(r->corr, &s.a);
-    }
-    pm_correlator_settle(r->corr);
-    /* MX names from the log, so the text report and next steps can say who to call. */
-    for (size_t i = 0; i < r->logs.n; i++) {
-        const struct pm_logentry *e = &r->logs.e[i];
-        if (e->addr.family && e->host[0] && strcmp(e->host, "none") != 0) {
-            pm_context_dest_name(r->ctx, &e->addr, e->host);
-        }
-    }
-    r->env.ctx = r->ctx;
-    r->env.provider_pattern = pm_context_provider_pattern(r->ctx);
-
-    /* Fresh destination counters for the verdict pass (pass A only filled port counts). */
-    struct pm_dest **ds;
-    size_t nd = pm_context_dests_sorted(r->ctx, &ds);
-    for (size_t i = 0; i < nd; i++) {
-        ds[i]->attempts = 0;
-        memset(ds[i]->by_outcome, 0, sizeof(ds[i]->by_outcome));
-        memset(ds[i]->by_verdict, 0, sizeof(ds[i]->by_verdict));
-    }
-
-    /* pass B: correlate, attribute, report */
-    pm_correlator_reset(r->corr);
-    rewind(r->spool);
-    struct pm_finding f;
-    uint32_t max_id = 0;
-    while (spool_read(r, &s)) {
-        enum pm_outcome o = outcome_of(r, &s.a);
-        const struct pm_logentry *log = pm_correlator_match(r->corr, &s.a, o);
-        pm_attribute(&f, &r->env, &s.a, s.has_smtp ? &s.smtp : NULL, o, log);
-        emit_finding(r, &f, &s.a.srv, s.a.dport, s.a.first_syn, &s.a.cli, s.a.sport);
-        if (s.a.id > max_id) {
-            max_id = s.a.id;
-        }
-    }
-    if (r->spool_error) {
-        pm_err("cannot read back the spool of finished attempts: %s", strerror(r->spool_error));
-        pm_hint("check free space in $TMPDIR (default /tmp)");
-        return PM_EXIT_UNREADABLE;
-    }
-    /* Logged attempts that left nothing on the wire. */
-    pm_ns ws, we;
-    sender_window(r, &ws, &we);
-    if (ws != PM_NS_NONE) {
-        size_t cursor = 0;
-        const struct pm_logentry *e;
-        while ((e = pm_correlator_next_not_on_wire(r->corr, ws, we, &cursor)) != NULL) {
-            pm_attribute(&f, &r->env, NULL, NULL, PM_OUT_NOT_ON_WIRE, e);
-            f.id = ++max_id;
-            char a[PM_ADDR_STRLEN], t1[32], t2[32];
-            pm_finding_add(&f, "no SYN to %s:%u in the %s capture, which covers %s to %s UTC",
-                           pm_addr_str(&e->addr, a), e->port ? e->port : 25,
-                           r->in->vantage_names[0], pm_time_short(ws, t1, sizeof(t1)),
-                           pm_time_short(we, t2, sizeof(t2)));
-            emit_finding(r, &f, &e->addr, e->port ? e->port : 25,
-                         pm_correlator_to_capture(r->corr, e->ts), NULL, 0);
-        }
-    }
-    return 0;
-}
-
-/* ---- run ---- */
 
 int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in)
 {
-    struct run r;
-    memset(&r, 0, sizeof(r));
-    r.cfg = cfg;
-    r.in = in;
-    r.t0 = pm_now_monotonic();
-    struct pm_track_config tc = {0};
-    memcpy(tc.ports, cfg->ports, sizeof(tc.ports));
-    tc.nports = cfg->nports;
-    tc.max_flows = cfg->max_flows;
-    tc.max_sessions = cfg->max_sessions;
-    tc.seed = cfg->seed;
-    tc.nvantage = in->nvantage;
-    r.tracker = pm_tracker_new(&tc, on_done, &r);
-    r.spool = tmpfile();
-    if (!r.spool) {
-        pm_err("cannot create a temporary spool file: %s", strerror(errno));
-        pm_hint("set TMPDIR to a writable directory with free space");
-        pm_tracker_free(r.tracker);
-        return PM_EXIT_UNREADABLE;
-    }
-    r.ctx = pm_context_new(in->nvantage, 65536, cfg->max_dests);
-    r.report = pm_report_new(cfg->format, cfg->out, cfg->color);
+    const char *labels[PM_MAX_INPUTS];
     for (int i = 0; i < in->n; i++) {
         const char *p = in->in[i].path;
         const char *b = strrchr(p, '/');
-        r.file_labels[i] = b ? b + 1 : p;
+        labels[i] = b ? b + 1 : p;
     }
-    r.env.file_labels = r.file_labels;
-    r.env.nfiles = in->n;
-    r.env.vantage_names = (const char *const *)in->vantage_names;
+    struct pm_engine_source src = {
+        .live = false,
+        .nvantage = in->nvantage,
+        .vantage_names = (const char *const *)in->vantage_names,
+        .nfiles = in->n,
+        .file_labels = labels,
+        .in = in,
+    };
+    struct pm_engine *e = pm_engine_new(cfg, &src);
+    if (!e) {
+        return PM_EXIT_USAGE;
+    }
+    const char *paths[PM_MAX_INPUTS];
+    for (int i = 0; i < in->n; i++) {
+        paths[i] = in->in[i].path;
+    }
+    pm_engine_capture_files(e, paths, in->n);
 
-    phase1(&r);
-    if (r.spool_error) {
-        pm_err("cannot write the spool of finished attempts: %s", strerror(r.spool_error));
+    struct pm_record rec;
+    uint64_t n = 0;
+    pm_ns next_progress = pm_now_monotonic() + PM_SEC(1);
+    while (pm_inputset_next(in, &rec) == PM_READ_OK) {
+        pm_engine_packet(e, &rec);
+        if (cfg->progress && (++n & 0xffff) == 0 && pm_now_monotonic() >= next_progress) {
+            uint64_t bytes = 0, size = 0;
+            for (int i = 0; i < in->n; i++) {
+                const struct pm_capfile_stats *st = pm_capfile_stats(in->in[i].cf);
+                bytes += st->bytes;
+                size += st->file_size;
+            }
+            double secs = (double)(pm_now_monotonic() - e->t0) / 1e9;
+            fprintf(stderr, "\r%s: %llu/%llu MB (%.0f%%), %llu packets, %llu attempts, "
+                    "%.0f MB/s   ", pm_progname, (unsigned long long)(bytes >> 20),
+                    (unsigned long long)(size >> 20),
+                    size ? 100.0 * (double)bytes / (double)size : 0.0, (unsigned long long)n,
+                    (unsigned long long)pm_tracker_counters(e->tracker)->attempts,
+                    secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
+            next_progress = pm_now_monotonic() + PM_SEC(1);
+        }
+    }
+    if (cfg->progress && n > 0xffff) {
+        fputc('\n', stderr);
+    }
+    return pm_engine_finish(e);
+}
+
+int pm_engine_finish(struct pm_engine *e)
+{
+    struct pm_run_summary *s = &e->sum;
+    pm_tracker_flush(e->tracker);
+    int rc = 0;
+    if (e->spool_error) {
+        pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_error));
         pm_hint("check free space in $TMPDIR (default /tmp)");
+        rc = PM_EXIT_UNREADABLE;
+    } else if (e->src.live) {
+        live_log_scan(e, true);
+    } else {
+        rc = phase2(e);
     }
-    int rc = phase2(&r);
 
-    /* Summary. */
-    struct pm_run_summary *s = &r.sum;
-    s->subcommand = cfg->subcommand ? cfg->subcommand : "analyze";
-    s->argc = cfg->argc;
-    s->argv = cfg->argv;
-    s->in = in;
-    s->logs = cfg->nlogs ? &r.logs : NULL;
-    s->tc = pm_tracker_counters(r.tracker);
-    s->nvantage = in->nvantage;
-    s->vantage_names = (const char *const *)in->vantage_names;
-    s->vs = r.vsp;
-    s->corr = r.corr ? pm_correlator_stats(r.corr) : NULL;
-    s->nports = cfg->nports;
-    for (int i = 0; i < cfg->nports; i++) {
-        s->ports[i] = cfg->ports[i];
+    s->subcommand = e->cfg.subcommand ? e->cfg.subcommand : "analyze";
+    s->argc = e->cfg.argc;
+    s->argv = e->cfg.argv;
+    s->in = e->src.in;
+    s->ifaces = e->src.ifaces;
+    s->nifaces = e->src.nifaces;
+    s->logs = e->logs.nfiles ? &e->logs : NULL;
+    s->tc = pm_tracker_counters(e->tracker);
+    s->nvantage = e->src.nvantage;
+    s->vantage_names = e->src.vantage_names;
+    for (int v = 0; v < e->src.nvantage && v < PM_MAX_VANTAGES; v++) {
+        e->vsp[v] = pm_tracker_vantage(e->tracker, v);
     }
+    s->vs = e->vsp;
+    s->corr = e->corr ? pm_correlator_stats(e->corr) : NULL;
+    s->nports = e->cfg.nports;
+    for (int i = 0; i < e->cfg.nports; i++) {
+        s->ports[i] = e->cfg.ports[i];
+    }
+    pm_ns live_start = s->first_ts;
     s->first_ts = s->last_ts = PM_NS_NONE;
-    for (int v = 0; v < in->nvantage; v++) {
-        const struct pm_vantage_state *vs = pm_tracker_vantage(r.tracker, v);
+    for (int v = 0; v < e->src.nvantage; v++) {
+        const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, v);
         if (vs && vs->first_ts != PM_NS_NONE) {
             if (s->first_ts == PM_NS_NONE || vs->first_ts < s->first_ts) {
                 s->first_ts = vs->first_ts;
@@ -517,8 +778,17 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
             }
         }
     }
-    for (int i = 0; i < in->n; i++) {
-        const struct pm_capfile_stats *st = pm_capfile_stats(in->in[i].cf);
+    if (e->src.live) {
+        /* A live capture knows its own window, packets or not. */
+        if (live_start != PM_NS_NONE && live_start != 0) {
+            s->first_ts = live_start;
+        }
+        if (e->now != PM_NS_NONE) {
+            s->last_ts = e->now;
+        }
+    }
+    for (int i = 0; e->src.in && i < e->src.in->n; i++) {
+        const struct pm_capfile_stats *st = pm_capfile_stats(e->src.in->in[i].cf);
         s->records_read += st->records;
         s->records_kept += st->filtered;
         if (st->damaged) {
@@ -526,7 +796,7 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
             pm_strlcpy(s->damage, st->damage, sizeof(s->damage));
         }
     }
-    scope_words(&r);
+    scope_words(e);
     uint64_t failures = 0;
     for (int o = 0; o < PM_OUT__COUNT; o++) {
         if (pm_outcome_is_failure((enum pm_outcome)o)) {
@@ -540,20 +810,43 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     } else {
         s->exit_status = failures ? PM_EXIT_FAILURES : PM_EXIT_OK;
     }
-    s->elapsed = pm_now_monotonic() - r.t0;
+    s->elapsed = pm_now_monotonic() - e->t0;
     if (rc == 0) {
-        pm_report_finish(r.report, r.ctx, s);
+        pm_report_finish(e->report, e->ctx, s);
+    }
+    if (e->bundle) {
+        if (rc == 0) {
+            struct pm_bundle_inputs bi = {
+                .capture_paths = e->capture_paths,
+                .ncaptures = e->ncapture_paths,
+                .mta_log_paths = e->cfg.mta_logs,
+                .nmta_logs = e->cfg.nlogs,
+                .host_context = e->host_context,
+                .sign_key = e->cfg.sign_key,
+            };
+            int brc = pm_bundle_finish(e->bundle, e->ctx, s, &bi);
+            if (brc != 0 && s->exit_status < brc) {
+                s->exit_status = brc;
+            }
+        } else {
+            pm_bundle_abort(e->bundle);
+        }
     }
     if (s->damaged) {
         pm_err("%s", s->damage);
         pm_hint("the results above cover the readable part of the capture only");
     }
     int status = s->exit_status;
-    pm_report_free(r.report);
-    pm_correlator_free(r.corr);
-    pm_context_free(r.ctx);
-    pm_logset_free(&r.logs);
-    pm_tracker_free(r.tracker);
-    fclose(r.spool);
+    pm_report_free(e->report);
+    pm_correlator_free(e->corr);
+    pm_context_free(e->ctx);
+    pm_logset_free(&e->logs);
+    pm_tracker_free(e->tracker);
+    if (e->spool) {
+        fclose(e->spool);
+    }
+    free(e->recent);
+    free(e->host_context);
+    free(e);
     return status;
 }

@@ -22,6 +22,7 @@ enum {
     PM_OPT_COLOR,
     PM_OPT_NO_COLOR,
     PM_OPT_NO_PROGRESS,
+    PM_OPT_SIGN_KEY,
     PM_OPT__NEXT = 1100, /* subcommands number their own options from here */
 };
 

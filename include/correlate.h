@@ -28,6 +28,9 @@ struct pm_corr_stats {
 
 struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns given_offset);
 void pm_correlator_free(struct pm_correlator *c);
+/* The log set grew (live: lines appended, never reordered): rebuild the index, keeping
+ * which lines are already matched. */
+void pm_correlator_refresh(struct pm_correlator *c);
 
 /* First pass: offer an attempt as an offset sample. */
 void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a);

@@ -37,6 +37,7 @@ struct pm_engine_config {
     pm_addr expect_source[PM_MAX_EXPECT];
     int nexpect;
     const char *bundle_dir;        /* NULL: no bundle */
+    const char *sign_key;          /* bundle signing key (PEM Ed25519), or NULL */
     int argc;
     char **argv;
     const char *subcommand;        /* "analyze", "capture", "probe" */
@@ -48,5 +49,55 @@ void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len);
 
 /* Analyse the given (already opened) input set. Returns the exit status. */
 int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in);
+
+/* ---- the engine as an object (live capture and probes drive it packet by packet) ---- */
+
+struct pm_engine;
+struct pm_record;
+struct pm_logentry;
+
+struct pm_engine_source {
+    bool live;                         /* decide and report attempts as they finish */
+    int nvantage;
+    const char *const *vantage_names;  /* one per vantage */
+    int nfiles;
+    const char *const *file_labels;    /* evidence names per input index ("eth0", "a.pcap") */
+    struct pm_inputset *in;            /* offline inputs (for the summary), or NULL */
+    const char *const *ifaces;         /* live interfaces (for the summary), or NULL */
+    int nifaces;
+};
+
+/* Live statistics for the summary (pcap_stats and the privilege drop). */
+struct pm_live_stats {
+    uint64_t received, dropped, if_dropped;
+    char privileges[160];
+};
+
+/* A hop reference learnt outside the capture (a probe's TTL walk, a live route). */
+struct pm_engine_hopref {
+    int vantage;
+    pm_addr host;
+    int hops;
+    int src; /* enum pm_hopsrc */
+};
+
+/* Returns NULL after printing why (e.g. the bundle directory exists). Opens the bundle
+ * directory, so call it before dropping privileges. */
+struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
+                                const struct pm_engine_source *src);
+void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec);
+/* Live: let timeouts fire while no packet arrives. */
+void pm_engine_tick(struct pm_engine *e, pm_ns now);
+/* Live: one parsed MTA log line (from a followed log). `path` names its file. */
+void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le);
+void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
+void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st);
+/* Live: host context text for the bundle (addresses, routes, firewall rules). */
+void pm_engine_host_context(struct pm_engine *e, const char *text);
+/* Live: capture files written with -w, for the bundle's pcap slice. */
+void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, int n);
+/* End of input: final verdicts, destinations, summary, bundle. Returns the exit status
+ * and frees the engine. */
+int pm_engine_finish(struct pm_engine *e);
 
 #endif
