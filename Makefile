@@ -133,6 +133,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/bench/rules.mk
 -include tests/fuzz/rules.mk
 -include tests/lab/rules.mk
+-include tests/bundle/rules.mk
 -include capture/rules.mk
 
 check: setup-test portmortem
