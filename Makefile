@@ -62,8 +62,9 @@ ANALYZE_SRCS := \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
 	analyze/mtalog_sendmail.c
 
-# capture/: live capture, injection, privileges.
+# capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=
+include capture/rules.mk
 
 MAIN_SRC := main.c
 
@@ -134,7 +135,8 @@ CHECK_ROOT_TARGETS :=
 -include tests/fuzz/rules.mk
 -include tests/lab/rules.mk
 -include tests/bundle/rules.mk
--include capture/rules.mk
+-include tests/live/rules.mk
+-include tests/probe/rules.mk
 
 check: setup-test portmortem
 	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_TARGETS)

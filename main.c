@@ -13,6 +13,8 @@
 
 #include "bundle.h"
 #include "capin.h"
+#include "capture.h"
+#include "probe.h"
 #include "cli.h"
 #include "engine.h"
 #include "util.h"
@@ -308,6 +310,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "analyze")) {
         return cmd_analyze(argc - 1, argv + 1, argc, argv);
+    }
+    if (!strcmp(cmd, "capture")) {
+        return pm_cmd_capture(argc - 1, argv + 1, argc, argv);
+    }
+    if (!strcmp(cmd, "probe")) {
+        return pm_cmd_probe(argc - 1, argv + 1, argc, argv);
     }
     if (!strcmp(cmd, "verify")) {
         return pm_cmd_verify(argc - 1, argv + 1);

@@ -491,6 +491,16 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             char dd[24];
             snprintf(spec, sizeof(spec), "%u SYN%s unanswered over %s s", a->syns,
                      a->syns == 1 ? "" : "s", pm_dur_str(a->last_syn - a->first_syn, dd, sizeof(dd)));
+            if (d && d->drop_after_hop > 0) {
+                char la[PM_ADDR_STRLEN];
+                pm_addr_str(&d->drop_last, la);
+                pm_finding_add(f, "TTL walk: SYNs to %s reach hop %d (%s) and vanish after it",
+                               v.dst, d->drop_after_hop, la);
+                snprintf(spec, sizeof(spec), "SYNs unanswered; they vanish after hop %d (%s)",
+                         d->drop_after_hop, la);
+                pm_strlcpy(v.router, la, sizeof(v.router));
+                snprintf(v.hop, sizeof(v.hop), "%d", d->drop_after_hop);
+            }
             if (ev & PM_EV(EV_PROVIDER_PATTERN)) {
                 pm_finding_add(f, "port 25 failed to all %u destination(s) tried on it, while "
                                "another port connected to %u destination(s)",

@@ -244,6 +244,17 @@ void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char 
     }
 }
 
+void pm_context_drop_hop(struct pm_context *c, const pm_addr *addr, int hop, const pm_addr *last)
+{
+    struct pm_dest *d = pm_context_dest(c, addr, true);
+    if (d) {
+        d->drop_after_hop = hop;
+        if (last) {
+            d->drop_last = *last;
+        }
+    }
+}
+
 void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_outcome o)
 {
     learn_hops(c, a);

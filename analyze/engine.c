@@ -287,6 +287,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     e->tracker = pm_tracker_new(&tc, on_done, e);
     e->ctx = pm_context_new(src->nvantage, 65536, cfg->max_dests);
     e->report = pm_report_new(cfg->format, cfg->out, cfg->color);
+    pm_report_set_stream(e->report, src->live);
     e->env.file_labels = src->file_labels;
     e->env.nfiles = src->nfiles;
     e->env.vantage_names = src->vantage_names;
@@ -330,6 +331,11 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
 {
     pm_context_add_hopref(e->ctx, h->vantage, &h->host, h->hops, (enum pm_hopsrc)h->src);
+}
+
+void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const pm_addr *last)
+{
+    pm_context_drop_hop(e->ctx, dst, hop, last);
 }
 
 void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st)

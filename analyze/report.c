@@ -16,6 +16,7 @@ struct pm_report {
     enum pm_format fmt;
     FILE *out;
     bool color;
+    bool stream;
     struct pm_json j;
 };
 
@@ -36,6 +37,8 @@ struct pm_report *pm_report_new(enum pm_format fmt, FILE *out, bool color)
     pm_json_init(&r->j, out);
     return r;
 }
+
+void pm_report_set_stream(struct pm_report *r, bool stream) { r->stream = stream; }
 
 void pm_report_free(struct pm_report *r)
 {
@@ -287,11 +290,39 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
     pm_json_obj_end(j);
 }
 
+static const char *verdict_color(const struct pm_report *r, enum pm_verdict v);
+
+/* Live text: one line per attempt as it finishes. */
+static void text_stream_line(struct pm_report *r, const struct pm_finding *f)
+{
+    char t[32], src[PM_ADDR_STRLEN + 8] = "(not on wire)", dst[PM_ADDR_STRLEN + 8] = "?";
+    const struct pm_attempt *a = f->a;
+    const struct pm_logentry *l = f->log;
+    char x[PM_ADDR_STRLEN];
+    pm_ns ts = a ? a->first_syn : (l ? l->ts : PM_NS_NONE);
+    unsigned dport = a ? a->dport : (l && l->port ? l->port : 25);
+    if (a) {
+        snprintf(src, sizeof(src), a->family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u",
+                 pm_addr_str(&a->cli, x), a->sport);
+        snprintf(dst, sizeof(dst), "%s", pm_addr_str(&a->srv, x));
+    } else if (l) {
+        snprintf(dst, sizeof(dst), "%s", pm_addr_str(&l->addr, x));
+    }
+    fprintf(r->out, "%s  #%-4u %-22s > %s:%u  %-20s %s%s%s (%s, %s)  %s\n",
+            pm_time_short(ts, t, sizeof(t)), f->id, src, dst, dport,
+            pm_outcome_name(f->outcome), verdict_color(r, f->verdict),
+            pm_verdict_name(f->verdict), r->color ? C_OFF : "", pm_owner_name(f->owner),
+            pm_confidence_name(f->confidence), f->clue);
+    fflush(r->out);
+}
+
 void pm_report_attempt(struct pm_report *r, const struct pm_finding *f,
                        const struct pm_attr_env *env)
 {
     if (r->fmt == PM_FMT_JSONL) {
         pm_report_attempt_json(r->out, f, env);
+    } else if (r->stream) {
+        text_stream_line(r, f);
     }
 }
 

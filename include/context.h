@@ -62,6 +62,8 @@ struct pm_dest {
     uint8_t nsamples;
     uint32_t samples_dropped;
     pm_ns first_ts, last_ts;
+    int drop_after_hop;            /* TTL walk: last hop that answered; 0 unknown */
+    pm_addr drop_last;             /* ... and its address */
 };
 
 /* Scope across destinations (output contract, summary `scope`). */
@@ -84,6 +86,8 @@ struct pm_hopref pm_context_hops(const struct pm_context *c, int vantage, const 
 /* Destinations. */
 struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool create);
 void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char *name);
+/* A TTL walk localised a silent drop towards addr. */
+void pm_context_drop_hop(struct pm_context *c, const pm_addr *addr, int hop, const pm_addr *last);
 /* Iterate destinations in a stable order (failures first, then by address). */
 size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out);
 uint64_t pm_context_dests_overflow(const struct pm_context *c);

@@ -91,6 +91,9 @@ void pm_engine_tick(struct pm_engine *e, pm_ns now);
 /* Live: one parsed MTA log line (from a followed log). `path` names its file. */
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le);
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
+/* A probe's TTL walk localised a silent drop: SYNs to dst got time-exceeded up to `hop`
+ * (from `last`, may be NULL) and nothing beyond. */
+void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const pm_addr *last);
 void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st);
 /* Live: host context text for the bundle (addresses, routes, firewall rules). */
 void pm_engine_host_context(struct pm_engine *e, const char *text);
