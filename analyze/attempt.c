@@ -48,6 +48,11 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
     if (a->flags & PM_AF_ONE_SIDED) {
         return PM_OUT_INCOMPLETE;
     }
+    if ((a->flags & PM_AF_SELF_RST) && !a->established && a->srv_bytes == 0) {
+        /* Our own stack reset the SYN-ACK: the SYN was a raw probe (no socket behind it),
+         * and the SYN-ACK is all it asked for: the port is open on this path. */
+        return PM_OUT_CONNECTED;
+    }
     int code = a->banner_code;
     if (code >= 400) {
         return PM_OUT_SMTP_REJECTED;

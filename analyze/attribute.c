@@ -351,6 +351,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
         switch (outcome) {
         case PM_OUT_CONNECTED:
             ev |= PM_EV(EV_CONNECTED);
+            if ((a->flags & PM_AF_SELF_RST) && !a->established) {
+                snprintf(spec, sizeof(spec), "SYN-ACK: port %u open (a raw probe SYN; our own "
+                         "stack reset the SYN-ACK)", a->dport);
+            }
             break;
         case PM_OUT_SMTP_REJECTED:
             ev |= PM_EV(EV_SMTP_REJECT);

@@ -1,6 +1,7 @@
 /*
- * flow.c — owns the attempt table (include/flow.h): a slot pool, a chained hash over a
- * power-of-two bucket array, and one doubly linked LRU list per timeout class.
+ * flow.c — owns the open-attempt table (include/flow.h): two slot pools (hot records and
+ * extensions), a chained hash on the exact key over a power-of-two bucket array, a second
+ * chained hash on (destination, port), and one doubly linked LRU list per timeout class.
  *
  * Keys are hashed with a per-run random seed (hostile traffic cannot aim at one bucket).
  * The key is the attempt's own direction (client, server), not a sorted pair: a reply is
@@ -14,8 +15,9 @@
 #define NIL UINT32_MAX
 
 struct slot {
-    struct pm_attempt a;   /* first member: slot_of() depends on it */
-    uint32_t hnext;        /* hash chain, or free list link */
+    struct pm_flow f;      /* first member: slot_of() depends on it */
+    uint32_t hnext;        /* exact-key hash chain, or free list link */
+    uint32_t xnext;        /* (destination, port) chain */
     uint32_t lprev, lnext; /* LRU list of the class */
     uint8_t cls;
     uint8_t live;
@@ -27,10 +29,12 @@ struct pm_flowtab {
     uint32_t bump;         /* slots [0, bump) have been handed out at least once */
     uint32_t free_head;
     uint32_t count, peak;
-    uint32_t *buckets;
+    uint32_t *buckets, *xbuckets;
     uint32_t mask;
     uint64_t seed;
     uint32_t head[PM_FC__COUNT], tail[PM_FC__COUNT];
+    struct pm_flow_ext *ext;
+    uint32_t ext_bump, ext_free; /* 1-based handles; 0 = none */
 };
 
 struct pm_flowtab *pm_flowtab_new(uint32_t capacity, uint64_t seed)
@@ -42,12 +46,15 @@ struct pm_flowtab *pm_flowtab_new(uint32_t capacity, uint64_t seed)
     t->cap = capacity;
     /* calloc of a large block is fresh zero pages from mmap: untouched slots cost nothing. */
     t->slots = pm_xcalloc(capacity, sizeof(struct slot));
+    t->ext = pm_xcalloc(capacity, sizeof(struct pm_flow_ext));
     uint32_t nb = 16;
     while (nb < capacity && nb < (1u << 31)) {
         nb <<= 1;
     }
     t->buckets = pm_xmalloc((size_t)nb * sizeof(uint32_t));
+    t->xbuckets = pm_xmalloc((size_t)nb * sizeof(uint32_t));
     memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
+    memset(t->xbuckets, 0xff, (size_t)nb * sizeof(uint32_t));
     t->mask = nb - 1;
     t->seed = seed;
     t->free_head = NIL;
@@ -63,14 +70,16 @@ void pm_flowtab_free(struct pm_flowtab *t)
         return;
     }
     free(t->slots);
+    free(t->ext);
     free(t->buckets);
+    free(t->xbuckets);
     free(t);
 }
 
 void pm_flowkey_make(struct pm_flowkey *k, uint16_t vantage, const pm_addr *cli,
                      const pm_addr *srv, uint16_t sport, uint16_t dport)
 {
-    memset(k, 0, sizeof(*k)); /* padding is part of the hashed and compared bytes */
+    memset(k, 0, sizeof(*k)); /* padding is part of the hashed bytes */
     k->vantage = vantage;
     k->family = cli->family;
     k->sport = sport;
@@ -79,7 +88,19 @@ void pm_flowkey_make(struct pm_flowkey *k, uint16_t vantage, const pm_addr *cli,
     memcpy(k->srv, srv->b, 16);
 }
 
-/* 64-bit mix (splitmix64 finaliser) over the key words, seeded. */
+void pm_flow_cli(const struct pm_flow *f, pm_addr *a)
+{
+    a->family = f->family;
+    memcpy(a->b, f->cli, 16);
+}
+
+void pm_flow_srv(const struct pm_flow *f, pm_addr *a)
+{
+    a->family = f->family;
+    memcpy(a->b, f->srv, 16);
+}
+
+/* 64-bit mix (splitmix64 finaliser), seeded. */
 static uint64_t mix(uint64_t h)
 {
     h ^= h >> 30;
@@ -90,10 +111,12 @@ static uint64_t mix(uint64_t h)
     return h;
 }
 
+_Static_assert(sizeof(struct pm_flowkey) == 40, "flow key must be 40 bytes, no hidden padding");
+
 static uint32_t hash_key(const struct pm_flowtab *t, const struct pm_flowkey *k)
 {
     uint64_t w[5];
-    memcpy(w, k, sizeof(w)); /* sizeof(struct pm_flowkey) == 40 */
+    memcpy(w, k, sizeof(w));
     uint64_t h = t->seed;
     for (int i = 0; i < 5; i++) {
         h = mix(h ^ w[i]);
@@ -101,22 +124,36 @@ static uint32_t hash_key(const struct pm_flowtab *t, const struct pm_flowkey *k)
     return (uint32_t)h & t->mask;
 }
 
-_Static_assert(sizeof(struct pm_flowkey) == 40, "flow key must be 40 bytes, no hidden padding");
-
-/* The key of a live attempt, rebuilt from its fields (no second copy per slot). */
-static void key_of(const struct pm_attempt *a, struct pm_flowkey *k)
+static uint32_t hash_dst(const struct pm_flowtab *t, uint8_t family, const uint8_t srv[16],
+                         uint16_t dport)
 {
-    pm_flowkey_make(k, a->vantage, &a->cli, &a->srv, a->sport, a->dport);
+    uint64_t w[2];
+    memcpy(w, srv, 16);
+    uint64_t h = mix(t->seed ^ 0x5bd1e995u ^ ((uint64_t)family << 16) ^ dport);
+    h = mix(h ^ w[0]);
+    h = mix(h ^ w[1]);
+    return (uint32_t)h & t->mask;
 }
 
-static int key_matches(const struct pm_attempt *a, const struct pm_flowkey *k)
+static void key_of(const struct pm_flow *f, struct pm_flowkey *k)
 {
-    return a->vantage == k->vantage && a->sport == k->sport && a->dport == k->dport &&
-           a->cli.family == k->family && memcmp(a->cli.b, k->cli, 16) == 0 &&
-           memcmp(a->srv.b, k->srv, 16) == 0;
+    memset(k, 0, sizeof(*k));
+    k->vantage = f->vantage;
+    k->family = f->family;
+    k->sport = f->sport;
+    k->dport = f->dport;
+    memcpy(k->cli, f->cli, 16);
+    memcpy(k->srv, f->srv, 16);
 }
 
-static struct slot *slot_of(struct pm_attempt *a) { return (struct slot *)(void *)a; }
+static int key_matches(const struct pm_flow *f, const struct pm_flowkey *k)
+{
+    return f->vantage == k->vantage && f->sport == k->sport && f->dport == k->dport &&
+           f->family == k->family && memcmp(f->cli, k->cli, 16) == 0 &&
+           memcmp(f->srv, k->srv, 16) == 0;
+}
+
+static struct slot *slot_of(struct pm_flow *f) { return (struct slot *)(void *)f; }
 
 static uint32_t idx_of(const struct pm_flowtab *t, const struct slot *s)
 {
@@ -152,18 +189,18 @@ static void lru_append(struct pm_flowtab *t, struct slot *s, uint8_t cls)
     t->tail[cls] = i;
 }
 
-struct pm_attempt *pm_flowtab_find(struct pm_flowtab *t, const struct pm_flowkey *k)
+struct pm_flow *pm_flowtab_find(struct pm_flowtab *t, const struct pm_flowkey *k)
 {
     for (uint32_t i = t->buckets[hash_key(t, k)]; i != NIL; i = t->slots[i].hnext) {
-        if (key_matches(&t->slots[i].a, k)) {
-            return &t->slots[i].a;
+        if (key_matches(&t->slots[i].f, k)) {
+            return &t->slots[i].f;
         }
     }
     return NULL;
 }
 
-struct pm_attempt *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowkey *k,
-                                     enum pm_flow_class cls)
+struct pm_flow *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowkey *k,
+                                  enum pm_flow_class cls)
 {
     uint32_t i;
     if (t->free_head != NIL) {
@@ -175,41 +212,53 @@ struct pm_attempt *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowk
         return NULL;
     }
     struct slot *s = &t->slots[i];
-    memset(&s->a, 0, sizeof(s->a));
-    /* The caller fills the attempt; set the key fields now so the slot is findable. */
-    s->a.vantage = k->vantage;
-    s->a.family = k->family;
-    s->a.sport = k->sport;
-    s->a.dport = k->dport;
-    s->a.cli.family = s->a.srv.family = k->family;
-    memcpy(s->a.cli.b, k->cli, 16);
-    memcpy(s->a.srv.b, k->srv, 16);
+    memset(&s->f, 0, sizeof(s->f));
+    s->f.vantage = k->vantage;
+    s->f.family = k->family;
+    s->f.sport = k->sport;
+    s->f.dport = k->dport;
+    memcpy(s->f.cli, k->cli, 16);
+    memcpy(s->f.srv, k->srv, 16);
     s->live = 1;
     uint32_t b = hash_key(t, k);
     s->hnext = t->buckets[b];
     t->buckets[b] = i;
+    uint32_t xb = hash_dst(t, k->family, k->srv, k->dport);
+    s->xnext = t->xbuckets[xb];
+    t->xbuckets[xb] = i;
     lru_append(t, s, (uint8_t)cls);
     t->count++;
     if (t->count > t->peak) {
         t->peak = t->count;
     }
-    return &s->a;
+    return &s->f;
 }
 
-void pm_flowtab_remove(struct pm_flowtab *t, struct pm_attempt *a)
+static void unchain(struct pm_flowtab *t, uint32_t *head, uint32_t i, bool x)
 {
-    struct slot *s = slot_of(a);
-    uint32_t i = idx_of(t, s);
-    struct pm_flowkey k;
-    key_of(a, &k);
-    uint32_t *pp = &t->buckets[hash_key(t, &k)];
+    uint32_t *pp = head;
     while (*pp != NIL && *pp != i) {
-        pp = &t->slots[*pp].hnext;
+        pp = x ? &t->slots[*pp].xnext : &t->slots[*pp].hnext;
     }
     if (*pp == i) {
-        *pp = s->hnext;
+        *pp = x ? t->slots[i].xnext : t->slots[i].hnext;
     }
+}
+
+void pm_flowtab_remove(struct pm_flowtab *t, struct pm_flow *f)
+{
+    struct slot *s = slot_of(f);
+    uint32_t i = idx_of(t, s);
+    struct pm_flowkey k;
+    key_of(f, &k);
+    unchain(t, &t->buckets[hash_key(t, &k)], i, false);
+    unchain(t, &t->xbuckets[hash_dst(t, f->family, f->srv, f->dport)], i, true);
     lru_unlink(t, s);
+    if (f->ext) {
+        t->ext[f->ext - 1].next_free = t->ext_free;
+        t->ext_free = f->ext;
+        f->ext = 0;
+    }
     s->live = 0;
     /* LIFO reuse keeps the working set in the pages already touched. */
     s->hnext = t->free_head;
@@ -217,30 +266,57 @@ void pm_flowtab_remove(struct pm_flowtab *t, struct pm_attempt *a)
     t->count--;
 }
 
-void pm_flowtab_touch(struct pm_flowtab *t, struct pm_attempt *a, enum pm_flow_class cls)
+void pm_flowtab_touch(struct pm_flowtab *t, struct pm_flow *f, enum pm_flow_class cls)
 {
-    struct slot *s = slot_of(a);
+    struct slot *s = slot_of(f);
     lru_unlink(t, s);
     lru_append(t, s, (uint8_t)cls);
 }
 
-struct pm_attempt *pm_flowtab_oldest(struct pm_flowtab *t, enum pm_flow_class cls)
+struct pm_flow *pm_flowtab_oldest(struct pm_flowtab *t, enum pm_flow_class cls)
 {
     uint32_t i = t->head[cls];
-    return i == NIL ? NULL : &t->slots[i].a;
+    return i == NIL ? NULL : &t->slots[i].f;
 }
 
 uint32_t pm_flowtab_count(const struct pm_flowtab *t) { return t->count; }
 uint32_t pm_flowtab_capacity(const struct pm_flowtab *t) { return t->cap; }
 uint32_t pm_flowtab_peak(const struct pm_flowtab *t) { return t->peak; }
 
-struct pm_attempt *pm_flowtab_next(struct pm_flowtab *t, uint32_t *cursor)
+struct pm_flow_ext *pm_flowtab_ext(struct pm_flowtab *t, struct pm_flow *f)
 {
-    while (*cursor < t->bump) {
-        struct slot *s = &t->slots[(*cursor)++];
-        if (s->live) {
-            return &s->a;
+    if (f->ext) {
+        return &t->ext[f->ext - 1];
+    }
+    uint32_t h;
+    if (t->ext_free) {
+        h = t->ext_free;
+        t->ext_free = t->ext[h - 1].next_free;
+    } else if (t->ext_bump < t->cap) {
+        h = ++t->ext_bump;
+    } else {
+        return NULL;
+    }
+    memset(&t->ext[h - 1], 0, sizeof(t->ext[0]));
+    f->ext = h;
+    return &t->ext[h - 1];
+}
+
+struct pm_flow_ext *pm_flowtab_ext_peek(struct pm_flowtab *t, const struct pm_flow *f)
+{
+    return f->ext ? &t->ext[f->ext - 1] : NULL;
+}
+
+int pm_flowtab_by_dst(struct pm_flowtab *t, const pm_addr *srv, uint16_t dport,
+                      struct pm_flow **out, int max)
+{
+    int n = 0;
+    for (uint32_t i = t->xbuckets[hash_dst(t, srv->family, srv->b, dport)];
+         i != NIL && n < max; i = t->slots[i].xnext) {
+        struct pm_flow *f = &t->slots[i].f;
+        if (f->dport == dport && f->family == srv->family && memcmp(f->srv, srv->b, 16) == 0) {
+            out[n++] = f;
         }
     }
-    return NULL;
+    return n;
 }

@@ -16,11 +16,20 @@
  *   client ACK of a SYN-ACK never seen    → the capture is one-sided (not a silent drop)
  *   RST/ICMP with no attempt, seen on loopback or from the host itself → the SYN never
  *                                           left: reconstruct the attempt (local REJECT)
+ * With several vantage points, a new SYN is linked to the same SYN seen at another
+ * vantage (NAT inside/outside) by what survives translation: ISN, TCP timestamp, IP ID
+ * with the option layout.
+ *
+ * A live attempt is a compact struct pm_flow plus an extension from its first answer on;
+ * the full struct pm_attempt is assembled only when it is finalised.
  */
 #include "track.h"
 
 #include "flow.h"
 #include "util.h"
+
+#define LINK_WINDOW PM_SEC(2) /* the same SYN at two vantage points: this close in time */
+#define LINK_SCAN 64          /* candidates examined per lookup by destination */
 
 struct pm_tracker {
     struct pm_track_config cfg;
@@ -116,7 +125,7 @@ static void note_local(struct pm_vantage_state *vs, const pm_addr *a)
 }
 
 /* Append a Zeek history letter once (upper case: originator, lower case: responder). */
-static void hist(struct pm_attempt *a, char letter)
+static void hist(struct pm_flow *a, char letter)
 {
     size_t n = strlen(a->history);
     if (memchr(a->history, letter, n) || n + 1 >= sizeof(a->history)) {
@@ -132,7 +141,21 @@ static struct pm_pktref ref_of(const struct pm_pkt *p, uint16_t file)
     return r;
 }
 
-/* ---- finalising ---- */
+/* The extension of an attempt (its answer, counters, session, peer). The extension pool
+ * has the table's capacity, so this cannot fail while the flow exists; the fallback keeps
+ * a hostile corner case from crashing. */
+static struct pm_flow_ext *X(struct pm_tracker *t, struct pm_flow *a)
+{
+    struct pm_flow_ext *x = pm_flowtab_ext(t->flows, a);
+    if (!x) {
+        static struct pm_flow_ext scratch;
+        memset(&scratch, 0, sizeof(scratch));
+        return &scratch;
+    }
+    return x;
+}
+
+/* ---- unreadable answers ---- */
 
 /* A reply we could not link (an ICMP error whose quote, or a segment whose header, the
  * snaplen cut): remember when, so that an unanswered attempt of that time at this vantage
@@ -156,37 +179,86 @@ static bool unreadable_during(const struct pm_vantage_state *vs, pm_ns from, pm_
     return false;
 }
 
-static void finalize(struct pm_tracker *t, struct pm_attempt *a, uint32_t extra_flags)
+/* ---- finalising ---- */
+
+static void assemble(struct pm_tracker *t, const struct pm_flow *f, struct pm_attempt *a)
 {
-    a->flags |= extra_flags;
-    if (a->answer == PM_ANS_NONE && a->vantage < t->cfg.nvantage &&
-        unreadable_during(&t->vs[a->vantage], a->first_syn, a->last_seen + PM_TMO_SYN)) {
-        a->flags |= PM_AF_UNREADABLE_ANSWER;
+    memset(a, 0, sizeof(*a));
+    a->id = f->id;
+    a->vantage = f->vantage;
+    a->family = f->family;
+    a->answer = f->answer;
+    pm_flow_cli(f, &a->cli);
+    pm_flow_srv(f, &a->srv);
+    a->sport = f->sport;
+    a->dport = f->dport;
+    a->isn = f->isn;
+    a->first_syn = f->first_syn;
+    a->last_syn = f->last_syn;
+    a->last_seen = f->last_seen;
+    a->syn_ref = f->syn_ref;
+    a->syns = f->syns;
+    a->syn_ttl = f->syn_ttl;
+    a->syn_tos = f->syn_tos;
+    a->syn_ip_id = f->syn_ip_id;
+    a->syn_mss = f->syn_mss;
+    a->syn_tsval = f->syn_tsval;
+    a->syn_ws = f->syn_ws;
+    a->syn_optsig = f->syn_optsig;
+    a->flags = f->flags;
+    memcpy(a->history, f->history, sizeof(a->history));
+    const struct pm_flow_ext *x = pm_flowtab_ext_peek(t->flows, f);
+    if (x) {
+        a->ans = x->ans;
+        a->n_synack = x->n_synack;
+        a->n_rst = x->n_rst;
+        a->n_icmp = x->n_icmp;
+        a->established = x->established;
+        a->close = x->close;
+        a->close_ts = x->close_ts;
+        a->close_ref = x->close_ref;
+        a->cli_bytes = x->cli_bytes;
+        a->srv_bytes = x->srv_bytes;
+        a->session = x->session;
+        a->peer = x->peer;
     }
+}
+
+static void finalize(struct pm_tracker *t, struct pm_flow *f, uint32_t extra_flags)
+{
+    f->flags |= extra_flags;
+    if (f->answer == PM_ANS_NONE && f->vantage < t->cfg.nvantage &&
+        unreadable_during(&t->vs[f->vantage], f->first_syn, f->last_seen + PM_TMO_SYN)) {
+        f->flags |= PM_AF_UNREADABLE_ANSWER;
+    }
+    struct pm_attempt a;
+    assemble(t, f, &a);
     const struct pm_smtp_summary *sum = NULL;
-    struct pm_session *s = a->session ? pm_session_get(t->sessions, a->session) : NULL;
+    struct pm_session *s = a.session ? pm_session_get(t->sessions, a.session) : NULL;
     if (s) {
         sum = pm_session_summary(s);
-        a->banner_code = sum->banner_code;
-        a->worst_code = sum->reject_code;
+        a.banner_code = sum->banner_code;
+        a.worst_code = sum->reject_code;
+        if (sum->tls) {
+            a.flags |= PM_AF_TLS;
+        }
     }
-    if (a->banner_code == 0 && a->srv_bytes > 0 && !(s && sum->tls)) {
+    if (a.banner_code == 0 && a.srv_bytes > 0 && !(sum && sum->tls)) {
         /* The server sent bytes and no reply line came out of them. */
-        a->banner_code = PM_BANNER_UNREADABLE;
-        a->flags |= PM_AF_SRV_DATA_UNREAD;
+        a.banner_code = PM_BANNER_UNREADABLE;
+        a.flags |= PM_AF_SRV_DATA_UNREAD;
     }
-    t->done(t->ctx, a, sum);
-    if (a->session) {
-        pm_session_release(t->sessions, a->session);
-        a->session = 0;
+    t->done(t->ctx, &a, sum);
+    if (a.session) {
+        pm_session_release(t->sessions, a.session);
     }
-    pm_flowtab_remove(t->flows, a);
+    pm_flowtab_remove(t->flows, f);
 }
 
 static void sweep(struct pm_tracker *t)
 {
     for (int c = 0; c < PM_FC__COUNT; c++) {
-        struct pm_attempt *a;
+        struct pm_flow *a;
         while ((a = pm_flowtab_oldest(t->flows, (enum pm_flow_class)c)) != NULL &&
                a->last_seen + class_timeout[c] <= t->now) {
             finalize(t, a, 0);
@@ -197,9 +269,9 @@ static void sweep(struct pm_tracker *t)
 /* The table is full: finalise the least recently active attempt of any class. */
 static void evict_one(struct pm_tracker *t)
 {
-    struct pm_attempt *victim = NULL;
+    struct pm_flow *victim = NULL;
     for (int c = 0; c < PM_FC__COUNT; c++) {
-        struct pm_attempt *a = pm_flowtab_oldest(t->flows, (enum pm_flow_class)c);
+        struct pm_flow *a = pm_flowtab_oldest(t->flows, (enum pm_flow_class)c);
         if (a && (!victim || a->last_seen < victim->last_seen)) {
             victim = a;
         }
@@ -210,9 +282,9 @@ static void evict_one(struct pm_tracker *t)
     }
 }
 
-static struct pm_attempt *new_attempt(struct pm_tracker *t, const struct pm_flowkey *k)
+static struct pm_flow *new_attempt(struct pm_tracker *t, const struct pm_flowkey *k)
 {
-    struct pm_attempt *a = pm_flowtab_insert(t->flows, k, PM_FC_SYN);
+    struct pm_flow *a = pm_flowtab_insert(t->flows, k, PM_FC_SYN);
     if (!a) {
         evict_one(t);
         a = pm_flowtab_insert(t->flows, k, PM_FC_SYN);
@@ -223,6 +295,58 @@ static struct pm_attempt *new_attempt(struct pm_tracker *t, const struct pm_flow
         t->n.attempts++;
     }
     return a;
+}
+
+/* ---- linking across vantage points ---- */
+
+/* The same SYN at another vantage point: same destination and port, close in time, and a
+ * field a NAT does not rewrite (the ISN unless a sequence randomiser is on; the TCP
+ * timestamp, which Linux randomises per connection; the IP ID together with the option
+ * layout and MSS). */
+static bool same_syn(const struct pm_flow *a, const struct pm_flow *c)
+{
+    pm_ns dt = a->first_syn - c->first_syn;
+    if (dt > LINK_WINDOW || dt < -LINK_WINDOW) {
+        return false;
+    }
+    if (a->isn == c->isn) {
+        return true;
+    }
+    if (a->syn_tsval && a->syn_tsval == c->syn_tsval) {
+        return true;
+    }
+    return a->family == PM_AF_INET && a->syn_ip_id && a->syn_ip_id == c->syn_ip_id &&
+           a->syn_optsig == c->syn_optsig && a->syn_mss == c->syn_mss;
+}
+
+static void link_vantages(struct pm_tracker *t, struct pm_flow *a)
+{
+    pm_addr srv;
+    pm_flow_srv(a, &srv);
+    struct pm_flow *cand[LINK_SCAN];
+    int n = pm_flowtab_by_dst(t->flows, &srv, a->dport, cand, LINK_SCAN);
+    for (int i = 0; i < n; i++) {
+        struct pm_flow *c = cand[i];
+        if (c == a || c->vantage == a->vantage) {
+            continue;
+        }
+        struct pm_flow_ext *cx = pm_flowtab_ext_peek(t->flows, c);
+        if ((cx && cx->peer.id) || !same_syn(a, c)) {
+            continue;
+        }
+        struct pm_flow_ext *ax = X(t, a);
+        cx = X(t, c);
+        ax->peer.id = c->id;
+        ax->peer.vantage = c->vantage;
+        ax->peer.sport = c->sport;
+        pm_flow_cli(c, &ax->peer.cli);
+        cx->peer.id = a->id;
+        cx->peer.vantage = a->vantage;
+        cx->peer.sport = a->sport;
+        pm_flow_cli(a, &cx->peer.cli);
+        t->n.vantage_links++;
+        return;
+    }
 }
 
 /* ---- TCP ---- */
@@ -244,7 +368,7 @@ static void on_syn(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     note_local(vs, &p->src);
     struct pm_flowkey k;
     pm_flowkey_make(&k, p->vantage, &p->src, &p->dst, p->sport, p->dport);
-    struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+    struct pm_flow *a = pm_flowtab_find(t->flows, &k);
     if (a && a->isn == p->seq && !(a->flags & PM_AF_SYN_NOT_CAPTURED)) {
         /* A retransmission (same ISN): fold it in. */
         a->syns++;
@@ -258,10 +382,11 @@ static void on_syn(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         }
         return;
     }
+    bool fresh = false;
     if (a && (a->flags & PM_AF_SYN_NOT_CAPTURED) && a->isn == p->seq) {
         /* The SYN of an attempt we reconstructed from its answer arrived late (files
          * merged out of order): fill in what the SYN says. */
-        a->flags &= (uint16_t)~PM_AF_SYN_NOT_CAPTURED;
+        a->flags &= ~(uint32_t)PM_AF_SYN_NOT_CAPTURED;
     } else {
         if (a) {
             /* Same 4-tuple, new ISN: a new attempt (RFC 9293 §3.4.1). */
@@ -276,6 +401,7 @@ static void on_syn(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         a->first_syn = p->ts;
         a->syn_ref = ref_of(p, file);
         hist(a, 'S');
+        fresh = true;
     }
     a->syns++;
     a->last_syn = a->last_seen = p->ts;
@@ -289,6 +415,9 @@ static void on_syn(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     if (p->status == PM_PKT_TRUNC) {
         a->flags |= PM_AF_TRUNCATED;
     }
+    if (fresh && t->cfg.nvantage > 1) {
+        link_vantages(t, a);
+    }
 }
 
 static void fill_answer_ip(struct pm_answer_info *ai, const struct pm_pkt *p, uint16_t file)
@@ -301,18 +430,19 @@ static void fill_answer_ip(struct pm_answer_info *ai, const struct pm_pkt *p, ui
     ai->loopback = p->on_loopback;
 }
 
-static void start_session(struct pm_tracker *t, struct pm_attempt *a, uint32_t srv_isn)
+static void start_session(struct pm_tracker *t, struct pm_flow *a, struct pm_flow_ext *x,
+                          uint32_t srv_isn)
 {
-    if (a->session) {
+    if (x->session) {
         return;
     }
-    a->session = pm_session_alloc(t->sessions);
-    if (!a->session) {
+    x->session = pm_session_alloc(t->sessions);
+    if (!x->session) {
         a->flags |= PM_AF_SMTP_DROPPED;
         t->n.sessions_dropped++;
         return;
     }
-    struct pm_session *s = pm_session_get(t->sessions, a->session);
+    struct pm_session *s = pm_session_get(t->sessions, x->session);
     struct pm_seqstate *ss = pm_session_srvseq(s), *cs = pm_session_cliseq(s);
     ss->next = srv_isn + 1;
     ss->known = 1;
@@ -320,22 +450,23 @@ static void start_session(struct pm_tracker *t, struct pm_attempt *a, uint32_t s
     cs->known = !(a->flags & PM_AF_SYN_NOT_CAPTURED);
 }
 
-static void on_synack(struct pm_tracker *t, struct pm_attempt *a, const struct pm_pkt *p,
+static void on_synack(struct pm_tracker *t, struct pm_flow *a, const struct pm_pkt *p,
                       uint16_t file)
 {
-    a->n_synack++;
+    struct pm_flow_ext *x = X(t, a);
+    x->n_synack++;
     a->last_seen = p->ts;
     hist(a, 'h');
     if (a->answer == PM_ANS_NONE) {
         a->answer = PM_ANS_SYNACK;
-        fill_answer_ip(&a->ans, p, file);
-        a->ans.win = p->win;
-        a->ans.mss = p->opts.mss;
-        a->ans.ack_ok = (p->flags & PM_TH_ACK) && p->ack == a->isn + 1;
-        if (!a->ans.ack_ok && !(a->flags & PM_AF_SYN_NOT_CAPTURED)) {
+        fill_answer_ip(&x->ans, p, file);
+        x->ans.win = p->win;
+        x->ans.mss = p->opts.mss;
+        x->ans.ack_ok = (p->flags & PM_TH_ACK) && p->ack == a->isn + 1;
+        if (!x->ans.ack_ok && !(a->flags & PM_AF_SYN_NOT_CAPTURED)) {
             a->flags |= PM_AF_BAD_SYNACK; /* Zeek's bad_SYN_ack: acks outside our SYN */
         }
-        start_session(t, a, p->seq);
+        start_session(t, a, x, p->seq);
         pm_flowtab_touch(t->flows, a, PM_FC_EST);
     } else if (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) {
         /* A SYN-ACK after a RST/ICMP: the earlier answer raced the real server. A real
@@ -347,10 +478,10 @@ static void on_synack(struct pm_tracker *t, struct pm_attempt *a, const struct p
 
 /* Feed in-order payload of one direction to the SMTP parser, handling retransmissions
  * (seq below next: skip the old bytes), gaps and snaplen cuts (stop parsing). */
-static void feed_payload(struct pm_tracker *t, struct pm_attempt *a, const struct pm_pkt *p,
-                         bool from_server)
+static void feed_payload(struct pm_tracker *t, struct pm_flow *a, struct pm_flow_ext *x,
+                         const struct pm_pkt *p, bool from_server)
 {
-    struct pm_session *s = pm_session_get(t->sessions, a->session);
+    struct pm_session *s = pm_session_get(t->sessions, x->session);
     if (!s) {
         return;
     }
@@ -386,12 +517,11 @@ static void feed_payload(struct pm_tracker *t, struct pm_attempt *a, const struc
     uint8_t chunk[512];
     uint32_t done = 0;
     while (done < want) {
-        size_t n = PM_MIN((size_t)(want - done), sizeof(chunk));
         size_t have = pm_cur_left_cap(&c);
         if (have == 0) {
             break;
         }
-        n = PM_MIN(n, have);
+        size_t n = PM_MIN(PM_MIN((size_t)(want - done), sizeof(chunk)), have);
         pm_bytes(&c, chunk, n);
         if (!pm_cur_ok(&c)) {
             break;
@@ -415,16 +545,26 @@ static void feed_payload(struct pm_tracker *t, struct pm_attempt *a, const struc
     }
 }
 
-static void on_server_segment(struct pm_tracker *t, struct pm_attempt *a,
-                              const struct pm_pkt *p, uint16_t file)
+static void set_close(struct pm_flow_ext *x, uint8_t how, const struct pm_pkt *p, uint16_t file)
 {
+    if (x->close == PM_CLOSE_NONE) {
+        x->close = how;
+        x->close_ts = p->ts;
+        x->close_ref = ref_of(p, file);
+    }
+}
+
+static void on_server_segment(struct pm_tracker *t, struct pm_flow *a, const struct pm_pkt *p,
+                              uint16_t file)
+{
+    struct pm_flow_ext *x = X(t, a);
     a->last_seen = p->ts;
     uint8_t f = p->flags;
     if (p->payload_wire > 0) {
-        a->srv_bytes += p->payload_wire;
+        x->srv_bytes += p->payload_wire;
         hist(a, 'd');
-        if (a->session) {
-            feed_payload(t, a, p, true);
+        if (x->session) {
+            feed_payload(t, a, x, p, true);
         } else {
             a->flags |= PM_AF_SRV_DATA_UNREAD;
         }
@@ -433,60 +573,53 @@ static void on_server_segment(struct pm_tracker *t, struct pm_attempt *a,
     }
     if (f & PM_TH_RST) {
         hist(a, 'r');
-        a->n_rst++;
+        x->n_rst++;
         if (a->answer == PM_ANS_NONE) {
             a->answer = PM_ANS_RST;
-            fill_answer_ip(&a->ans, p, file);
-            a->ans.win = p->win;
-            a->ans.ack_ok = (f & PM_TH_ACK) && p->ack == a->isn + 1;
-            a->ans.payload = (uint16_t)PM_MIN(p->payload_wire, 65535u);
+            fill_answer_ip(&x->ans, p, file);
+            x->ans.win = p->win;
+            x->ans.ack_ok = (f & PM_TH_ACK) && p->ack == a->isn + 1;
+            x->ans.payload = (uint16_t)PM_MIN(p->payload_wire, 65535u);
             pm_flowtab_touch(t->flows, a, PM_FC_DONE);
         } else if (a->answer == PM_ANS_ICMP) {
             a->flags |= PM_AF_ANSWER_RACE;
-        } else if (a->answer == PM_ANS_SYNACK && a->close == PM_CLOSE_NONE) {
-            a->close = PM_CLOSE_SRV_RST;
-            a->close_ts = p->ts;
-            a->close_ref = ref_of(p, file);
+        } else if (a->answer == PM_ANS_SYNACK) {
+            set_close(x, PM_CLOSE_SRV_RST, p, file);
             pm_flowtab_touch(t->flows, a, PM_FC_DONE);
         }
         return;
     }
     if (f & PM_TH_FIN) {
         hist(a, 'f');
-        if (a->close == PM_CLOSE_NONE) {
-            a->close = PM_CLOSE_SRV_FIN;
-            a->close_ts = p->ts;
-            a->close_ref = ref_of(p, file);
-        }
-        if (a->close == PM_CLOSE_CLI_FIN || a->close == PM_CLOSE_SRV_FIN) {
-            pm_flowtab_touch(t->flows, a, strchr(a->history, 'F') ? PM_FC_DONE : PM_FC_EST);
-        }
+        set_close(x, PM_CLOSE_SRV_FIN, p, file);
+        pm_flowtab_touch(t->flows, a, strchr(a->history, 'F') ? PM_FC_DONE : PM_FC_EST);
     }
 }
 
-static void on_client_segment(struct pm_tracker *t, struct pm_attempt *a,
-                              const struct pm_pkt *p, uint16_t file)
+static void on_client_segment(struct pm_tracker *t, struct pm_flow *a, const struct pm_pkt *p,
+                              uint16_t file)
 {
+    struct pm_flow_ext *x = X(t, a);
     a->last_seen = p->ts;
     uint8_t f = p->flags;
-    if ((f & PM_TH_ACK) && !a->established && !(f & PM_TH_RST)) {
+    if ((f & PM_TH_ACK) && !x->established && !(f & PM_TH_RST)) {
         if (a->answer == PM_ANS_SYNACK) {
-            a->established = 1;
+            x->established = 1;
         } else if (a->answer == PM_ANS_NONE && p->ack != 0) {
             /* The client acknowledges a SYN-ACK the capture never saw: the capture misses
              * the server's direction (asymmetric routing, one-way tap), not a silent drop. */
             a->flags |= PM_AF_ONE_SIDED;
-            a->established = 1;
+            x->established = 1;
             t->vs[p->vantage].one_sided_evidence++;
-            start_session(t, a, p->ack - 1);
+            start_session(t, a, x, p->ack - 1);
             pm_flowtab_touch(t->flows, a, PM_FC_EST);
         }
     }
     if (p->payload_wire > 0) {
-        a->cli_bytes += p->payload_wire;
+        x->cli_bytes += p->payload_wire;
         hist(a, 'D');
-        if (a->session) {
-            feed_payload(t, a, p, false);
+        if (x->session) {
+            feed_payload(t, a, x, p, false);
         }
     } else if ((f & PM_TH_ACK) && !(f & (PM_TH_FIN | PM_TH_RST))) {
         hist(a, 'A');
@@ -495,16 +628,12 @@ static void on_client_segment(struct pm_tracker *t, struct pm_attempt *a,
         hist(a, 'R');
         if (a->answer == PM_ANS_NONE) {
             a->flags |= PM_AF_CLIENT_GAVE_UP;
-        } else if (a->answer == PM_ANS_SYNACK && !a->established) {
+        } else if (a->answer == PM_ANS_SYNACK && !x->established) {
             /* Our own stack reset a SYN-ACK: it never sent that SYN (a raw probe), or the
              * connect was abandoned (MTA timer). */
             a->flags |= PM_AF_SELF_RST;
         }
-        if (a->close == PM_CLOSE_NONE) {
-            a->close = PM_CLOSE_CLI_RST;
-            a->close_ts = p->ts;
-            a->close_ref = ref_of(p, file);
-        }
+        set_close(x, PM_CLOSE_CLI_RST, p, file);
         pm_flowtab_touch(t->flows, a, PM_FC_DONE);
         return;
     }
@@ -513,14 +642,10 @@ static void on_client_segment(struct pm_tracker *t, struct pm_attempt *a,
         if (a->answer == PM_ANS_NONE) {
             a->flags |= PM_AF_CLIENT_GAVE_UP;
         }
-        if (a->close == PM_CLOSE_NONE) {
-            a->close = PM_CLOSE_CLI_FIN;
-            a->close_ts = p->ts;
-            a->close_ref = ref_of(p, file);
-        }
-        pm_flowtab_touch(t->flows, a, strchr(a->history, 'f') || a->answer != PM_ANS_SYNACK
-                                           ? PM_FC_DONE
-                                           : PM_FC_EST);
+        set_close(x, PM_CLOSE_CLI_FIN, p, file);
+        pm_flowtab_touch(t->flows, a,
+                         strchr(a->history, 'f') || a->answer != PM_ANS_SYNACK ? PM_FC_DONE
+                                                                              : PM_FC_EST);
     }
 }
 
@@ -534,7 +659,7 @@ static void on_orphan_rst(struct pm_tracker *t, const struct pm_pkt *p, uint16_t
     }
     struct pm_flowkey k;
     pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
-    struct pm_attempt *a = new_attempt(t, &k);
+    struct pm_flow *a = new_attempt(t, &k);
     if (!a) {
         return;
     }
@@ -561,7 +686,7 @@ static void on_tcp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     struct pm_flowkey k;
     if (from_watched) {
         pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
-        struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+        struct pm_flow *a = pm_flowtab_find(t->flows, &k);
         if (a) {
             t->vs[p->vantage].from_servers++;
             if (p->status == PM_PKT_TRUNC) {
@@ -577,7 +702,7 @@ static void on_tcp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     }
     if (to_watched) {
         pm_flowkey_make(&k, p->vantage, &p->src, &p->dst, p->sport, p->dport);
-        struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+        struct pm_flow *a = pm_flowtab_find(t->flows, &k);
         if (a) {
             if (p->status == PM_PKT_TRUNC) {
                 a->flags |= PM_AF_TRUNCATED;
@@ -597,6 +722,26 @@ static void on_tcp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
 
 /* ---- ICMP ---- */
 
+/* The quoted tuple names no attempt here. If the quote's source was rewritten on the way
+ * (a NAT that does not translate ICMP payloads back), the SYN is still recognisable by
+ * its destination, port and sequence number (tracebox's quote comparison). */
+static struct pm_flow *find_by_quote_seq(struct pm_tracker *t, const struct pm_pkt *p)
+{
+    const struct pm_quote *q = &p->quote;
+    if (!q->has_seq) {
+        return NULL;
+    }
+    struct pm_flow *cand[LINK_SCAN];
+    int n = pm_flowtab_by_dst(t->flows, &q->dst, q->dport, cand, LINK_SCAN);
+    for (int i = 0; i < n; i++) {
+        if (cand[i]->vantage == p->vantage && cand[i]->isn == q->seq &&
+            cand[i]->answer == PM_ANS_NONE) {
+            return cand[i];
+        }
+    }
+    return NULL;
+}
+
 static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
 {
     const struct pm_quote *q = &p->quote;
@@ -615,7 +760,12 @@ static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     bool frag_needed = pm_icmp_is_frag_needed(p);
     struct pm_flowkey k;
     pm_flowkey_make(&k, p->vantage, &q->src, &q->dst, q->sport, q->dport);
-    struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+    struct pm_flow *a = pm_flowtab_find(t->flows, &k);
+    bool rewritten = false;
+    if (!a && !frag_needed) {
+        a = find_by_quote_seq(t, p);
+        rewritten = a != NULL;
+    }
     if (!a) {
         struct pm_vantage_state *vs = &t->vs[p->vantage];
         bool local_origin = p->on_loopback || pm_vantage_is_local(vs, &p->src);
@@ -634,8 +784,8 @@ static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         a->isn = q->has_seq ? q->seq : 0;
         a->first_syn = a->last_syn = p->ts;
         a->syn_ref = ref_of(p, file);
-        a->syn_ttl = 0;
     }
+    struct pm_flow_ext *x = X(t, a);
     a->last_seen = p->ts;
     if (frag_needed) {
         /* RFC 1191 / RFC 8201: path MTU discovery, never a rejection. */
@@ -643,17 +793,17 @@ static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         t->n.frag_needed++;
         return;
     }
-    if (a->answer == PM_ANS_SYNACK || a->established) {
+    if (a->answer == PM_ANS_SYNACK || x->established) {
         a->flags |= PM_AF_ICMP_ESTABLISHED;
         t->n.icmp_established++;
         return;
     }
-    a->n_icmp++;
+    x->n_icmp++;
     if (a->answer != PM_ANS_NONE) {
         return; /* e.g. one ICMP per queued SYN after an ARP failure: counted */
     }
     a->answer = PM_ANS_ICMP;
-    struct pm_answer_info *ai = &a->ans;
+    struct pm_answer_info *ai = &x->ans;
     fill_answer_ip(ai, p, file);
     ai->icmp_type = p->icmp_type;
     ai->icmp_code = p->icmp_code;
@@ -664,6 +814,11 @@ static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     ai->qbytes = q->bytes;
     ai->mtu = p->icmp_mtu;
     ai->qseq_state = q->has_seq ? (q->seq == a->isn ? 1 : 2) : 0;
+    if (rewritten) {
+        ai->qsrc_differs = 1;
+        ai->qsrc = q->src;
+        ai->qsport = q->sport;
+    }
     pm_flowtab_touch(t->flows, a, PM_FC_DONE);
 }
 
@@ -732,19 +887,15 @@ void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t fi
         /* A segment from a server whose flags the snaplen cut: it answered something. */
         struct pm_flowkey k;
         pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
-        struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+        struct pm_flow *a = pm_flowtab_find(t->flows, &k);
         if (a) {
             a->flags |= PM_AF_UNREADABLE_ANSWER | PM_AF_TRUNCATED;
         }
-    } else if ((p->proto == 1 || p->proto == 58) && p->status == PM_PKT_TRUNC &&
-               !p->icmp_is_error && p->icmp_type == 0 && p->icmp_code == 0) {
-        /* An ICMP header cut before its type: could have been an error for us. */
-        note_unreadable(t, p);
     } else if (p->proto == 6 && p->tcp_ports_ok && p->status == PM_PKT_BAD) {
         /* A malformed TCP header (bad data offset) on a watched flow: note it there. */
         struct pm_flowkey k;
         pm_flowkey_make(&k, p->vantage, &p->src, &p->dst, p->sport, p->dport);
-        struct pm_attempt *a = pm_flowtab_find(t->flows, &k);
+        struct pm_flow *a = pm_flowtab_find(t->flows, &k);
         if (!a) {
             pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
             a = pm_flowtab_find(t->flows, &k);
@@ -754,19 +905,35 @@ void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t fi
         }
     } else if ((p->proto == 1 || p->proto == 58) && p->icmp_is_error) {
         on_icmp(t, p, file);
+    } else if ((p->proto == 1 || p->proto == 58) && p->status == PM_PKT_TRUNC) {
+        /* An ICMP header cut before its type: it could have been an error for us. */
+        note_unreadable(t, p);
     }
-    (void)0;
 }
 
 void pm_tracker_flush(struct pm_tracker *t)
 {
     /* Oldest first per class, so the output order does not depend on slot reuse. */
     for (int c = 0; c < PM_FC__COUNT; c++) {
-        struct pm_attempt *a;
+        struct pm_flow *a;
         while ((a = pm_flowtab_oldest(t->flows, (enum pm_flow_class)c)) != NULL) {
             finalize(t, a, PM_AF_CAPTURE_ENDED);
         }
     }
     t->n.flows_peak = pm_flowtab_peak(t->flows);
     t->n.sessions_peak = pm_session_peak(t->sessions);
+}
+
+bool pm_tracker_snapshot(struct pm_tracker *t, int vantage, const pm_addr *cli,
+                         const pm_addr *srv, uint16_t sport, uint16_t dport,
+                         struct pm_attempt *out)
+{
+    struct pm_flowkey k;
+    pm_flowkey_make(&k, (uint16_t)vantage, cli, srv, sport, dport);
+    struct pm_flow *f = pm_flowtab_find(t->flows, &k);
+    if (!f) {
+        return false;
+    }
+    assemble(t, f, out);
+    return true;
 }

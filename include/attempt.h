@@ -40,6 +40,17 @@ struct pm_answer_info {
     uint8_t qseq_state;     /* 0 not quoted, 1 equals ISN, 2 differs */
     uint8_t qsrc_differs;   /* quoted source address/port differ from what was sent */
     pm_addr from;           /* ICMP sender */
+    pm_addr qsrc;           /* quoted source when it differs from what was sent (NAT) */
+    uint16_t qsport;
+};
+
+/* The same attempt seen at another vantage point (NAT inside/outside), linked by the
+ * fields that survive translation (ISN, TCP timestamp, IP ID + options). */
+struct pm_peer {
+    uint32_t id;            /* the other attempt's id, 0 when none */
+    uint16_t vantage;
+    uint16_t sport;
+    pm_addr cli;            /* source address there (e.g. the public address) */
 };
 
 /* Attempt flags. */
@@ -100,9 +111,10 @@ struct pm_attempt {
     int16_t worst_code;      /* highest 4xx/5xx reply code seen after the banner (0 none) */
     uint32_t session;        /* index+1 into the session pool, 0 none */
 
+    struct pm_peer peer;     /* multi-vantage link */
+
     /* Zeek history letters, in order (NUL-terminated) */
     char history[14];
-    uint16_t hist_seen;      /* bit per letter already logged */
 };
 
 /* Outcome from the wire facts (output contract §outcome). `capture_end` is the time the

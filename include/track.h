@@ -60,6 +60,7 @@ struct pm_track_counters {
     uint64_t sessions_dropped; /* no session slot: SMTP text not recorded */
     uint64_t time_backwards;   /* records older than the newest seen */
     uint64_t unreadable_answers; /* replies cut before the fields that link them */
+    uint64_t vantage_links;    /* SYNs matched across vantage points (NAT inside/outside) */
     uint32_t flows_peak;
     uint32_t flows_capacity;
     uint32_t sessions_peak;
@@ -83,6 +84,10 @@ const struct pm_track_counters *pm_tracker_counters(const struct pm_tracker *t);
 const struct pm_vantage_state *pm_tracker_vantage(const struct pm_tracker *t, int v);
 bool pm_tracker_port_watched(const struct pm_tracker *t, uint16_t port);
 bool pm_vantage_is_local(const struct pm_vantage_state *vs, const pm_addr *a);
+/* Live: the current state of an open attempt (assembled like a finished one). */
+bool pm_tracker_snapshot(struct pm_tracker *t, int vantage, const pm_addr *cli,
+                         const pm_addr *srv, uint16_t sport, uint16_t dport,
+                         struct pm_attempt *out);
 
 /* Timeouts per class (capture time): idle SYN-sent, linger after an answer or a close,
  * idle established (just past Postfix's smtp_helo_timeout of 300 s). */
