@@ -308,12 +308,70 @@ static void smtp_evidence(struct pm_finding *f, const struct pm_attr_env *env,
     (void)a;
 }
 
+/* What a second vantage point adds (issue 6): the translation, other rewrites, and the
+ * NAT verdict bits. */
+static pm_evset nat_evidence(struct pm_finding *f, const struct pm_attr_env *env,
+                             const struct pm_attempt *a, enum pm_outcome outcome,
+                             const struct pm_nat_facts *nat, struct tmpl_vars *v, char *spec,
+                             size_t speclen)
+{
+    pm_evset ev = 0;
+    char in[PM_ADDR_STRLEN], out[PM_ADDR_STRLEN];
+    bool failed = pm_outcome_is_failure(outcome);
+    if (nat->peer) {
+        const struct pm_link_info *p = nat->peer;
+        const char *pv = env->vantage_names ? env->vantage_names[p->vantage] : "other";
+        pm_finding_add(f, "translation: %s:%u inside became %s:%u at %s", pm_addr_str(&a->cli, in),
+                       a->sport, pm_addr_str(&p->cli, out), p->sport, pv);
+        pm_strlcpy(v->src, out, sizeof(v->src));
+        for (int i = 0; i < nat->nrewrites; i++) {
+            pm_finding_add(f, "%s", nat->rewrites[i]);
+        }
+        if (nat->public_changed) {
+            char pp[PM_ADDR_STRLEN];
+            pm_finding_add(f, "the public address changed: earlier attempts left from %s, this "
+                           "one from %s", pm_addr_str(&nat->prev_public, pp), out);
+        }
+        if (nat->unexpected_source) {
+            pm_finding_add(f, "%s is not an expected source address (--expect-source)", out);
+            if (failed) {
+                ev |= PM_EV(EV_NAT_REWRITE);
+                snprintf(spec, speclen, "left the NAT as %s, not an expected address; %s", out,
+                         pm_outcome_name(outcome));
+            }
+        }
+        if (nat->return_drop && (outcome == PM_OUT_NO_RESPONSE || outcome == PM_OUT_INCOMPLETE)) {
+            ev |= PM_EV(EV_RETURN_DROP);
+            snprintf(spec, speclen, "%s got an answer; it never came back inside", pv);
+        }
+    } else if (nat->nat_drop && (outcome == PM_OUT_NO_RESPONSE || outcome == PM_OUT_INCOMPLETE)) {
+        const char *lv = env->vantage_names && nat->later_vantage >= 0
+                             ? env->vantage_names[nat->later_vantage]
+                             : "the outer capture";
+        pm_finding_add(f, "no such SYN at %s, which was recording at the time: it never left "
+                       "the NAT", lv);
+        if (!nat->nat_drop_confirmed) {
+            pm_finding_add(f, "no SYN at all crossed between the two capture points: check that "
+                              "they are the two sides of the same NAT");
+        }
+        if (nat->nat_drop_assumed) {
+            pm_finding_add(f, "%s's last record is older than these SYNs: assuming it was still "
+                           "recording (give --until to state the capture window)", lv);
+        }
+        ev |= PM_EV(EV_NAT_DROP);
+        snprintf(spec, speclen, "SYN seen inside, never at %s: dropped in the NAT", lv);
+    }
+    return ev;
+}
+
 void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                   const struct pm_attempt *a, const struct pm_smtp_summary *smtp,
-                  enum pm_outcome outcome, const struct pm_logentry *log)
+                  enum pm_outcome outcome, const struct pm_logentry *log,
+                  const struct pm_nat_facts *nat)
 {
     memset(f, 0, sizeof(*f));
     f->a = a;
+    f->nat = nat;
     f->smtp = smtp;
     f->log = log;
     f->outcome = outcome;
@@ -524,6 +582,14 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
         }
         smtp_evidence(f, env, a, smtp);
         flag_evidence(f, a);
+        if (nat && nat->multi) {
+            char nspec[160] = "";
+            pm_evset nev = nat_evidence(f, env, a, outcome, nat, &v, nspec, sizeof(nspec));
+            ev |= nev;
+            if (nev && nspec[0]) {
+                pm_strlcpy(spec, nspec, sizeof(spec));
+            }
+        }
     }
 
     /* The MTA's own line: cite it, and check the packets can explain it. */
@@ -557,6 +623,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
     f->confidence = r->confidence;
     if (f->inconsistent && f->confidence > PM_CONF_LOW) {
         f->confidence--;
+    }
+    if (f->verdict == PM_V_NAT_DROP && nat && !nat->peer &&
+        (!nat->nat_drop_confirmed || nat->nat_drop_assumed) && f->confidence > PM_CONF_MEDIUM) {
+        f->confidence = PM_CONF_MEDIUM; /* nothing proves the two captures see one path */
     }
     if (a && (a->flags & (PM_AF_TRUNCATED | PM_AF_EVICTED)) && f->confidence > PM_CONF_MEDIUM) {
         f->confidence = PM_CONF_MEDIUM;

@@ -36,6 +36,16 @@ struct pm_capfile {
     struct pm_capfile_stats st;
 };
 
+static void span(struct pm_capfile *cf, pm_ns ts)
+{
+    if (cf->st.first_ts == PM_NS_NONE || ts < cf->st.first_ts) {
+        cf->st.first_ts = ts;
+    }
+    if (cf->st.last_ts == PM_NS_NONE || ts > cf->st.last_ts) {
+        cf->st.last_ts = ts;
+    }
+}
+
 static void set_damage(struct pm_capfile *cf, const char *what)
 {
     cf->st.damaged = 1;
@@ -74,6 +84,7 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
     struct pm_capfile *cf = pm_xcalloc(1, sizeof(*cf));
     cf->path = pm_xstrdup(path);
     cf->st.file_size = size;
+    cf->st.first_ts = cf->st.last_ts = PM_NS_NONE;
     if (filter) {
         cf->filter = pm_xstrdup(filter);
     }
@@ -161,6 +172,9 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             }
             cf->frame++;
             cf->st.records++;
+            if (r.ts != 0) {
+                span(cf, r.ts);
+            }
             struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.wirelen};
             if (!ng_filter_pass(cf, r.linktype, &h, r.data)) {
                 continue;
@@ -188,6 +202,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         cf->frame++;
         cf->st.records++;
         cf->st.bytes += 16u + h->caplen;
+        span(cf, PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
             continue;
         }

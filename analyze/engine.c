@@ -23,6 +23,7 @@
 #include "context.h"
 #include "correlate.h"
 #include "decode.h"
+#include "nat.h"
 #include "report.h"
 #include "util.h"
 
@@ -53,6 +54,8 @@ struct pm_engine {
     struct pm_correlator *corr;
     struct pm_report *report;
     struct pm_bundle *bundle;
+    struct pm_nat *nat;
+    uint64_t merged;          /* far views of linked attempts, reported with the near one */
     struct pm_attr_env env;
     struct pm_run_summary sum;
     const struct pm_vantage_state *vsp[PM_MAX_VANTAGES];
@@ -214,9 +217,24 @@ static void process_now(struct pm_engine *e, const struct pm_attempt *a,
     pm_context_learn(e->ctx, a, o);
     pm_correlator_refresh(e->corr);
     prepare_env(e);
+    struct pm_nat_facts nf;
+    pm_nat_learn(e->nat, a);
+    if (a->peer.id) {
+        /* The far view may still be open: take its current state. */
+        struct pm_attempt far;
+        if (pm_tracker_snapshot(e->tracker, a->peer.vantage, &a->peer.cli, &a->srv,
+                                a->peer.sport, a->dport, &far)) {
+            pm_nat_learn_snapshot(e->nat, &far);
+        }
+    }
+    pm_nat_facts(e->nat, a, a->answer != PM_ANS_NONE, &nf);
+    if (nf.outer_view) {
+        e->merged++;
+        return;
+    }
     const struct pm_logentry *log = pm_correlator_match(e->corr, a, o);
     struct pm_finding f;
-    pm_attribute(&f, &e->env, a, smtp, o, log);
+    pm_attribute(&f, &e->env, a, smtp, o, log, &nf);
     emit_finding(e, &f, &a->srv, a->dport, a->first_syn, &a->cli, a->sport);
     fflush(e->cfg.out);
 }
@@ -288,6 +306,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     e->ctx = pm_context_new(src->nvantage, 65536, cfg->max_dests);
     e->report = pm_report_new(cfg->format, cfg->out, cfg->color);
     pm_report_set_stream(e->report, src->live);
+    e->nat = pm_nat_new(src->nvantage, cfg->expect_source, cfg->nexpect);
     e->env.file_labels = src->file_labels;
     e->env.nfiles = src->nfiles;
     e->env.vantage_names = src->vantage_names;
@@ -424,7 +443,7 @@ static void emit_not_on_wire(struct pm_engine *e, const struct pm_logentry *le, 
                              pm_ns we)
 {
     struct pm_finding f;
-    pm_attribute(&f, &e->env, NULL, NULL, PM_OUT_NOT_ON_WIRE, le);
+    pm_attribute(&f, &e->env, NULL, NULL, PM_OUT_NOT_ON_WIRE, le, NULL);
     f.id = e->next_id++;
     char a[PM_ADDR_STRLEN], t1[32], t2[32];
     pm_finding_add(&f, "no SYN to %s:%u in the %s capture, which covers %s to %s UTC",
@@ -548,6 +567,30 @@ static int load_logs(struct pm_engine *e)
     return 0;
 }
 
+/* Each vantage's recording span (every record, filtered or not), then the vantage order. */
+static void settle_vantages(struct pm_engine *e)
+{
+    pm_ns ws[64], we[64];
+    for (int v = 0; v < 64; v++) {
+        ws[v] = we[v] = PM_NS_NONE;
+    }
+    for (int i = 0; e->src.in && i < e->src.in->n; i++) {
+        const struct pm_input *in = &e->src.in->in[i];
+        const struct pm_capfile_stats *st = pm_capfile_stats(in->cf);
+        int v = in->vantage;
+        if (v >= 64 || st->first_ts == PM_NS_NONE) {
+            continue;
+        }
+        if (ws[v] == PM_NS_NONE || st->first_ts < ws[v]) {
+            ws[v] = st->first_ts;
+        }
+        if (we[v] == PM_NS_NONE || st->last_ts > we[v]) {
+            we[v] = st->last_ts;
+        }
+    }
+    pm_nat_settle(e->nat, ws, we);
+}
+
 static int phase2(struct pm_engine *e)
 {
     int rc = load_logs(e);
@@ -562,8 +605,10 @@ static int phase2(struct pm_engine *e)
     while (spool_read(e, &s)) {
         pm_context_learn(e->ctx, &s.a, outcome_of(e, &s.a));
         pm_correlator_sample(e->corr, &s.a);
+        pm_nat_learn(e->nat, &s.a);
     }
     pm_correlator_settle(e->corr);
+    settle_vantages(e);
     for (size_t i = 0; i < e->logs.n; i++) {
         const struct pm_logentry *le = &e->logs.e[i];
         if (le->addr.family && le->host[0]) {
@@ -575,10 +620,16 @@ static int phase2(struct pm_engine *e)
     pm_correlator_reset(e->corr);
     rewind(e->spool);
     struct pm_finding f;
+    struct pm_nat_facts nf;
     while (spool_read(e, &s)) {
         enum pm_outcome o = outcome_of(e, &s.a);
+        pm_nat_facts(e->nat, &s.a, s.a.answer != PM_ANS_NONE, &nf);
+        if (nf.outer_view) {
+            e->merged++; /* reported once, as seen closest to the sender */
+            continue;
+        }
         const struct pm_logentry *log = pm_correlator_match(e->corr, &s.a, o);
-        pm_attribute(&f, &e->env, &s.a, s.has_smtp ? &s.smtp : NULL, o, log);
+        pm_attribute(&f, &e->env, &s.a, s.has_smtp ? &s.smtp : NULL, o, log, &nf);
         emit_finding(e, &f, &s.a.srv, s.a.dport, s.a.first_syn, &s.a.cli, s.a.sport);
     }
     if (e->spool_error) {
@@ -767,6 +818,12 @@ int pm_engine_finish(struct pm_engine *e)
     }
     s->vs = e->vsp;
     s->corr = e->corr ? pm_correlator_stats(e->corr) : NULL;
+    s->merged = e->merged;
+    s->vantage_links = pm_nat_links(e->nat);
+    s->npublic = pm_nat_public_addresses(e->nat, &s->publics);
+    for (int v = 0; v < e->src.nvantage && v < PM_MAX_VANTAGES; v++) {
+        s->vantage_rank[v] = pm_nat_rank(e->nat, v);
+    }
     s->nports = e->cfg.nports;
     for (int i = 0; i < e->cfg.nports; i++) {
         s->ports[i] = e->cfg.ports[i];
@@ -844,6 +901,7 @@ int pm_engine_finish(struct pm_engine *e)
     }
     int status = s->exit_status;
     pm_report_free(e->report);
+    pm_nat_free(e->nat);
     pm_correlator_free(e->corr);
     pm_context_free(e->ctx);
     pm_logset_free(&e->logs);

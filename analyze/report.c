@@ -281,6 +281,37 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             pm_json_kbool(j, "starttls_offered", s->starttls_offered);
             pm_json_kbool(j, "masked", s->masked);
         }
+        const struct pm_nat_facts *nat = f->nat;
+        pm_json_key(j, "translation");
+        if (nat && nat->peer) {
+            pm_json_obj_begin(j);
+            pm_json_kstr(j, "outside_vantage", env->vantage_names
+                                                   ? env->vantage_names[nat->peer->vantage]
+                                                   : NULL);
+            pm_json_kaddr(j, "inside_src", &a->cli);
+            pm_json_kuint(j, "inside_sport", a->sport);
+            pm_json_kaddr(j, "outside_src", &nat->peer->cli);
+            pm_json_kuint(j, "outside_sport", nat->peer->sport);
+            pm_json_key(j, "expected_source");
+            if (nat->expect_known) {
+                pm_json_bool(j, !nat->unexpected_source);
+            } else {
+                pm_json_null(j);
+            }
+            pm_json_kbool(j, "answer_outside", nat->peer->answer != PM_ANS_NONE);
+            pm_json_key(j, "rewrites");
+            pm_json_arr_begin(j);
+            for (int i = 0; i < nat->nrewrites; i++) {
+                pm_json_str(j, nat->rewrites[i]);
+            }
+            pm_json_arr_end(j);
+            pm_json_obj_end(j);
+        } else {
+            pm_json_null(j);
+        }
+        if (nat && nat->multi && !nat->peer) {
+            pm_json_kbool(j, "seen_at_later_vantage", false);
+        }
         static const char *const closes[] = {NULL, "server-fin", "server-rst", "client-fin",
                                              "client-rst"};
         pm_json_kstr(j, "close", a->close < PM_ARRAY_LEN(closes) ? closes[a->close] : NULL);
@@ -502,6 +533,7 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
         const struct pm_vantage_state *vs = s->vs[v];
         pm_json_obj_begin(j);
         pm_json_kstr(j, "name", s->vantage_names[v]);
+        pm_json_kint(j, "order", s->vantage_rank[v]);
         pm_json_ktime(j, "first", vs ? vs->first_ts : PM_NS_NONE);
         pm_json_ktime(j, "last", vs ? vs->last_ts : PM_NS_NONE);
         pm_json_kuint(j, "records", vs ? vs->records : 0);
@@ -516,6 +548,14 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     pm_json_arr_end(j);
     pm_json_obj_end(j);
 
+    pm_json_kuint(j, "vantage_links", s->vantage_links);
+    pm_json_kuint(j, "merged_far_views", s->merged);
+    pm_json_key(j, "public_addresses");
+    pm_json_arr_begin(j);
+    for (int i = 0; i < s->npublic; i++) {
+        pm_json_addr(j, &s->publics[i]);
+    }
+    pm_json_arr_end(j);
     pm_json_key(j, "packets");
     pm_json_obj_begin(j);
     pm_json_kuint(j, "read", s->live ? tc->records : s->records_read);
@@ -695,6 +735,14 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
                 (unsigned long long)s->kernel_dropped);
     }
     fputc('\n', o);
+    if (s->npublic > 0) {
+        fprintf(o, "        mail leaves the NAT as:");
+        for (int i = 0; i < s->npublic; i++) {
+            char pa[PM_ADDR_STRLEN];
+            fprintf(o, " %s", pm_addr_str(&s->publics[i], pa));
+        }
+        fprintf(o, " (%u SYNs matched across vantage points)\n", s->vantage_links);
+    }
     if (s->logs && s->corr) {
         fprintf(o, "        MTA log: %llu lines matched to packets, %llu not on the wire, clock "
                    "offset %s s%s\n",

@@ -66,7 +66,7 @@ const struct pm_rule pm_rules[] = {
      "the SYN entered the NAT and never left it",
      "Check the NAT/edge firewall's forward rules for TCP {dport} to {dst}: SYNs enter and "
      "do not leave."},
-    {"nat-rewrite", E(NAT_REWRITE), 0, PM_V_NAT_REWRITE, PM_OWN_SENDER_NETWORK, PM_CONF_HIGH,
+    {"nat-rewrite", E(NAT_REWRITE), E(CONNECTED), PM_V_NAT_REWRITE, PM_OWN_SENDER_NETWORK, PM_CONF_HIGH,
      "the mail left from an unexpected public address",
      "Fix the SNAT rule so mail leaves from the expected address, not {src}: the "
      "recipient's allow-lists, SPF and PTR see {src}."},

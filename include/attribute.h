@@ -10,6 +10,7 @@
 #include "attempt.h"
 #include "context.h"
 #include "mtalog.h"
+#include "nat.h"
 #include "smtp.h"
 #include "track.h"
 
@@ -84,6 +85,7 @@ struct pm_finding {
     const struct pm_attempt *a;          /* NULL for a not-on-wire attempt from the log */
     const struct pm_smtp_summary *smtp;  /* NULL when none */
     const struct pm_logentry *log;       /* matched MTA log line, or NULL */
+    const struct pm_nat_facts *nat;      /* several vantage points: what changed, or NULL */
     uint32_t id;
     enum pm_outcome outcome;
     enum pm_verdict verdict;
@@ -126,10 +128,12 @@ struct pm_attr_env {
     bool vantage_one_sided[PM_MAX_VANTAGES];
 };
 
-/* Attribute a wire attempt (a != NULL) or a not-on-wire log attempt (a == NULL, log set). */
+/* Attribute a wire attempt (a != NULL) or a not-on-wire log attempt (a == NULL, log set).
+ * `nat` (may be NULL) holds what other vantage points saw of the same attempt. */
 void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                   const struct pm_attempt *a, const struct pm_smtp_summary *smtp,
-                  enum pm_outcome outcome, const struct pm_logentry *log);
+                  enum pm_outcome outcome, const struct pm_logentry *log,
+                  const struct pm_nat_facts *nat);
 
 /* Append an evidence line (format like printf); silently capped at PM_MAX_EVIDENCE. */
 void pm_finding_add(struct pm_finding *f, const char *fmt, ...)

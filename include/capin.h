@@ -27,6 +27,7 @@ struct pm_capfile_stats {
     uint64_t filtered;     /* records the BPF filter passed */
     uint64_t bytes;        /* file bytes consumed so far */
     uint64_t file_size;
+    pm_ns first_ts, last_ts;   /* recording span: every record, filtered or not */
     int damaged;           /* the file ended in damage */
     char damage[256];      /* what was wrong and where */
 };

@@ -47,6 +47,11 @@ struct pm_run_summary {
     uint32_t ports[PM_MAX_PORTS];
     int nports;
     pm_ns elapsed;                      /* wall time of the run */
+    uint64_t merged;                    /* far views of linked attempts (not reported twice) */
+    uint32_t vantage_links;
+    const pm_addr *publics;             /* source addresses seen at later vantages */
+    int npublic;
+    int vantage_rank[PM_MAX_VANTAGES];  /* 0 = closest to the sender */
     uint64_t records_read;              /* records in the inputs, before the BPF filter */
     uint64_t records_kept;              /* records the filter passed to the decoder */
 };
