@@ -133,12 +133,19 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     if (d->last_ts == PM_NS_NONE || ts > d->last_ts) {
         d->last_ts = ts;
     }
-    bool seen = false;
+    int pi = -1;
     for (int i = 0; i < d->nports; i++) {
-        seen |= d->ports[i] == dport;
+        if (d->ports[i] == dport) {
+            pi = i;
+        }
     }
-    if (!seen && d->nports < PM_DEST_PORTS) {
-        d->ports[d->nports++] = dport;
+    if (pi < 0 && d->nports < PM_DEST_PORTS) {
+        pi = d->nports++;
+        d->ports[pi] = dport;
+    }
+    if (pi >= 0) {
+        d->port_ok[pi] += f->outcome == PM_OUT_CONNECTED;
+        d->port_fail[pi] += pm_outcome_is_failure(f->outcome) ? 1u : 0u;
     }
     if (d->nids < PM_DEST_IDS) {
         d->ids[d->nids++] = f->id;
@@ -461,6 +468,21 @@ static void sender_window(struct pm_engine *e, pm_ns *start, pm_ns *end)
     const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, 0);
     *start = vs ? vs->first_ts : PM_NS_NONE;
     *end = vs ? vs->last_ts : PM_NS_NONE;
+    /* Offline: the files' recording span counts every record, also those the filter
+     * dropped (DNS, ARP): a capture with no SYN at all still shows when it ran. */
+    for (int i = 0; e->src.in && i < e->src.in->n; i++) {
+        const struct pm_input *in = &e->src.in->in[i];
+        const struct pm_capfile_stats *st = pm_capfile_stats(in->cf);
+        if (in->vantage != 0 || st->first_ts == PM_NS_NONE) {
+            continue;
+        }
+        if (*start == PM_NS_NONE || st->first_ts < *start) {
+            *start = st->first_ts;
+        }
+        if (*end == PM_NS_NONE || st->last_ts > *end) {
+            *end = st->last_ts;
+        }
+    }
     if (e->src.live) {
         *start = e->sum.first_ts != PM_NS_NONE ? e->sum.first_ts : *start;
         if (e->now != PM_NS_NONE) {
@@ -664,14 +686,14 @@ static void scope_words(struct pm_engine *e)
             continue;
         }
         counted++;
-        uint32_t good = d->by_outcome[PM_OUT_CONNECTED];
-        uint32_t bad = 0;
-        for (int o = 0; o < PM_OUT__COUNT; o++) {
-            if (pm_outcome_is_failure((enum pm_outcome)o)) {
-                bad += d->by_outcome[o];
-            }
+        /* Per port: failing on a port with no success on that same port (port 587 working
+         * does not make port 25 work). */
+        bool port_failing = false, all_ok = d->nports > 0;
+        for (int pi = 0; pi < d->nports; pi++) {
+            port_failing |= d->port_fail[pi] > 0 && d->port_ok[pi] == 0;
+            all_ok &= d->port_ok[pi] > 0;
         }
-        if (bad > 0 && good == 0) {
+        if (port_failing) {
             failing++;
             if (!first_fail) {
                 first_fail = d;
@@ -679,7 +701,7 @@ static void scope_words(struct pm_engine *e)
             for (int v = 0; v < PM_V__COUNT; v++) {
                 verdict_counts[v] += d->by_verdict[v] > 0;
             }
-        } else if (good > 0) {
+        } else if (all_ok) {
             ok++;
         }
     }
@@ -852,6 +874,14 @@ int pm_engine_finish(struct pm_engine *e)
     }
     for (int i = 0; e->src.in && i < e->src.in->n; i++) {
         const struct pm_capfile_stats *st = pm_capfile_stats(e->src.in->in[i].cf);
+        if (st->first_ts != PM_NS_NONE) {
+            if (s->first_ts == PM_NS_NONE || st->first_ts < s->first_ts) {
+                s->first_ts = st->first_ts;
+            }
+            if (s->last_ts == PM_NS_NONE || st->last_ts > s->last_ts) {
+                s->last_ts = st->last_ts;
+            }
+        }
         s->records_read += st->records;
         s->records_kept += st->filtered;
         if (st->damaged) {

@@ -56,6 +56,7 @@ struct pm_dest {
     uint32_t ok_other, fail_other; /* other watched ports */
     uint16_t ports[PM_DEST_PORTS];
     uint8_t nports;
+    uint32_t port_ok[PM_DEST_PORTS], port_fail[PM_DEST_PORTS]; /* verdict pass, per port */
     uint32_t ids[PM_DEST_IDS];
     uint8_t nids, ids_truncated;
     struct pm_dest_sample samples[PM_DEST_SAMPLES];
