@@ -74,7 +74,13 @@ LIB := $(B)/libportmortem.a
 
 # Criterion unit tests: one suite file per module, all linked into one runner.
 UNIT_SRCS := \
-	tests/unit/test_pkt.c tests/unit/test_mtalog.c
+	tests/unit/test_pkt.c tests/unit/test_mtalog.c \
+	tests/unit/test_priv.c \
+	tests/unit/pktbuild.c tests/unit/test_decode.c tests/unit/test_pcapng.c \
+	tests/unit/test_capin.c tests/unit/test_flow.c tests/unit/test_track.c \
+	tests/unit/test_attempt.c tests/unit/test_smtp.c tests/unit/test_ttl.c \
+	tests/unit/test_rules.c tests/unit/test_attribute.c tests/unit/test_correlate.c \
+	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 
@@ -84,7 +90,7 @@ else
 Q :=
 endif
 
-.PHONY: all unit setup setup-test asan-binary check check-unit check-golden check-robust check-asan check-valgrind \
+.PHONY: all unit setup setup-test asan-binary demo install uninstall check check-unit check-golden check-robust check-asan check-valgrind \
 	check-lab demo asan install uninstall clean bench fuzz lab
 
 all: setup portmortem
@@ -95,8 +101,9 @@ ifeq ($(SETUP),1)
 	$(Q)sh .ci/setup --demo
 endif
 
+# Copy then rename: a running ./portmortem (a long benchmark) must not block the update.
 portmortem: $(B)/portmortem
-	$(Q)cp $< $@
+	$(Q)cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/portmortem: $(MAIN_OBJ) $(LIB)
 	@echo "  LD      $@"
@@ -156,6 +163,26 @@ asan:
 	$(Q)$(MAKE) --no-print-directory VARIANT=asan asan-binary
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- the sample incident -------------------------------------------------------------
+# Recorded in the lab (pcaps/lab/transit-forged-rst/README.md): Postfix logs "Connection
+# refused" for both MX hosts; the packets show the RSTs come from one hop before them.
+DEMO_DIR := pcaps/lab/transit-forged-rst
+demo: setup portmortem
+	@echo "+ ./portmortem analyze --format text --ports 25,587 --mta-log $(DEMO_DIR)/maillog sender=$(DEMO_DIR)/sender.pcap"
+	@./portmortem analyze --format text --ports 25,587 --mta-log $(DEMO_DIR)/maillog \
+		sender=$(DEMO_DIR)/sender.pcap; rc=$$?; \
+		if [ $$rc -gt 1 ]; then exit $$rc; fi; \
+		echo "(exit status $$rc: 1 means failures were found, as expected for this incident)"
+
+# ---- install ---------------------------------------------------------------------------
+install: portmortem
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 portmortem $(DESTDIR)$(BINDIR)/portmortem
+	install -m 0644 docs/portmortem.1 $(DESTDIR)$(MANDIR)/man1/portmortem.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/portmortem $(DESTDIR)$(MANDIR)/man1/portmortem.1
 
 clean:
 	rm -rf build portmortem tests/out

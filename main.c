@@ -7,6 +7,7 @@
  *   portmortem probe TARGET [options]                          (capture/)
  *   portmortem verify DIR [--verify-key KEY]                   (analyze/bundle)
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -129,8 +130,13 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         }
         return 1;
     case 'o': {
-        FILE *f = fopen(arg, "w");
+        /* Opened before any privilege drop: never follow a symlink planted at the path. */
+        int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
+            if (fd >= 0) {
+                close(fd);
+            }
             pm_err("cannot write %s: %s", arg, strerror(errno));
             return -1;
         }
@@ -225,25 +231,6 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         return 0;
     }
 }
-
-#define COMMON_LONGOPTS                                                                        \
-    {"ports", required_argument, NULL, 'p'}, {"format", required_argument, NULL, 'f'},        \
-        {"output", required_argument, NULL, 'o'}, {"mta-log", required_argument, NULL, 'm'},  \
-        {"log-tz", required_argument, NULL, PM_OPT_LOG_TZ},                                   \
-        {"log-year", required_argument, NULL, PM_OPT_LOG_YEAR},                               \
-        {"log-offset", required_argument, NULL, PM_OPT_LOG_OFFSET},                           \
-        {"since", required_argument, NULL, PM_OPT_SINCE},                                     \
-        {"until", required_argument, NULL, PM_OPT_UNTIL},                                     \
-        {"expect-source", required_argument, NULL, PM_OPT_EXPECT_SOURCE},                     \
-        {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
-        {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \
-        {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
-        {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},                               \
-        {"color", no_argument, NULL, PM_OPT_COLOR},                                           \
-        {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},                                     \
-        {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},                               \
-        {"quiet", no_argument, NULL, 'q'}, {"verbose", no_argument, NULL, 'v'},               \
-        {"help", no_argument, NULL, 'h'}
 
 static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
 {

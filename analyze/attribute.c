@@ -125,7 +125,10 @@ static bool log_consistent(const struct pm_attempt *a, enum pm_outcome o,
                 (*expected == PM_EC_HOSTDOWN && l->err == PM_EC_HOSTUNREACH));
     case PM_OUT_NO_RESPONSE:
         *expected = PM_EC_TIMEDOUT;
-        return l->kind == PM_LK_CONNECT_FAIL && l->err == PM_EC_TIMEDOUT;
+        /* Exim words a connect timeout as "SMTP timeout after initial connection" too. */
+        return (l->kind == PM_LK_CONNECT_FAIL ||
+                (l->mta == PM_MTA_EXIM && l->kind == PM_LK_GREETING_TIMEOUT)) &&
+               l->err == PM_EC_TIMEDOUT;
     case PM_OUT_CONNECTED:
         return l->kind == PM_LK_DELIVERED || l->kind == PM_LK_LOST_LATER ||
                l->kind == PM_LK_SMTP_REJECT;
@@ -470,8 +473,15 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                     snprintf(spec, sizeof(spec), "RST from %d hops, as far as %s itself",
                              f->rst_hops, v.dst);
                 }
-                pm_finding_add(f, "%s is %d hops away (%s, TTL %u at %s)", v.dst, r.hops,
-                               pm_hopsrc_name(r.src), r.ttl, r.ref.frame ? rref : "probe");
+                if (r.src == PM_HOP_ROUTE) {
+                    pm_finding_add(f, "%s is %d hops away (this host's route: %s)", v.dst, r.hops,
+                                   r.hops == 0 ? "on-link" : "via a gateway");
+                } else if (r.src == PM_HOP_TTL_WALK) {
+                    pm_finding_add(f, "%s is %d hops away (the probe's TTL walk)", v.dst, r.hops);
+                } else {
+                    pm_finding_add(f, "%s is %d hops away (%s, TTL %u at %s)", v.dst, r.hops,
+                                   pm_hopsrc_name(r.src), r.ttl, rref);
+                }
                 if (f->rst_hops > r.hops) {
                     pm_finding_add(f, "the RST came from %d hop(s) farther than the reference: "
                                    "a route change, not a forgery closer to us",

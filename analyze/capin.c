@@ -34,7 +34,16 @@ struct pm_capfile {
     uint32_t frame;
     uint64_t damage_warned;
     struct pm_capfile_stats st;
+    /* host-address guess: endpoints of the first SAMPLE_RECORDS IP packets */
+    struct {
+        pm_addr a;
+        uint32_t n;
+    } ends[16];
+    uint32_t sampled;
+    pm_addr first_src[2]; /* source of the first sampled packet per family (v4, v6) */
 };
+
+#define SAMPLE_RECORDS 256
 
 static void span(struct pm_capfile *cf, pm_ns ts)
 {
@@ -44,6 +53,88 @@ static void span(struct pm_capfile *cf, pm_ns ts)
     if (cf->st.last_ts == PM_NS_NONE || ts > cf->st.last_ts) {
         cf->st.last_ts = ts;
     }
+}
+
+static void tally(struct pm_capfile *cf, const pm_addr *a)
+{
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ends); i++) {
+        if (cf->ends[i].n && pm_addr_eq(&cf->ends[i].a, a)) {
+            cf->ends[i].n++;
+            return;
+        }
+    }
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ends); i++) {
+        if (cf->ends[i].n == 0) {
+            cf->ends[i].a = *a;
+            cf->ends[i].n = 1;
+            return;
+        }
+    }
+}
+
+/* The first records of a file, filtered or not, tell whose capture it is. */
+static void sample(struct pm_capfile *cf, int linktype, const uint8_t *data, uint32_t caplen,
+                   uint32_t wirelen)
+{
+    if (cf->sampled >= SAMPLE_RECORDS) {
+        return;
+    }
+    struct pm_pkt p;
+    memset(&p, 0, sizeof(p));
+    pm_decode(&p, linktype, data, caplen, wirelen);
+    if (p.family == 0) {
+        return;
+    }
+    cf->sampled++;
+    int fi = p.family == PM_AF_INET6;
+    if (cf->first_src[fi].family == 0) {
+        cf->first_src[fi] = p.src; /* the capturing host usually speaks first (DNS) */
+    }
+    tally(cf, &p.src);
+    if (!pm_addr_eq(&p.src, &p.dst)) {
+        tally(cf, &p.dst);
+    }
+}
+
+bool pm_capfile_host_address(const struct pm_capfile *cf, uint8_t family, pm_addr *out)
+{
+    uint32_t best = 0, second = 0, total = 0;
+    int bi = -1;
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ends); i++) {
+        const pm_addr *a = &cf->ends[i].a;
+        uint32_t n = cf->ends[i].n;
+        if (n == 0 || a->family != family || pm_addr_is_loopback(a)) {
+            continue;
+        }
+        total += n;
+        if (n > best) {
+            second = best;
+            best = n;
+            bi = (int)i;
+        } else if (n > second) {
+            second = n;
+        }
+    }
+    if (bi < 0) {
+        return false;
+    }
+    const pm_addr *first = &cf->first_src[family == PM_AF_INET6];
+    if (best == second) {
+        /* A tie (a capture of one DNS exchange): the host is the one that spoke first. */
+        for (size_t i = 0; i < PM_ARRAY_LEN(cf->ends); i++) {
+            if (cf->ends[i].n == best && pm_addr_eq(&cf->ends[i].a, first)) {
+                *out = *first;
+                return true;
+            }
+        }
+        return false;
+    }
+    /* In most packets of that family: an endpoint of nearly every conversation. */
+    if (best * 4 < total) {
+        return false;
+    }
+    *out = cf->ends[bi].a;
+    return true;
 }
 
 static void set_damage(struct pm_capfile *cf, const char *what)
@@ -133,7 +224,7 @@ static int ng_filter_pass(struct pm_capfile *cf, int linktype, const struct pcap
     for (size_t i = 0; i < PM_ARRAY_LEN(cf->ngprog); i++) {
         if (cf->ngprog[i].state == 0) {
             cf->ngprog[i].linktype = linktype;
-            pcap_t *dead = pcap_open_dead(linktype, 262144);
+            pcap_t *dead = pcap_open_dead(linktype == PM_LT_RAW ? DLT_RAW : linktype, 262144);
             if (dead && pcap_compile(dead, &cf->ngprog[i].prog, cf->filter, 1,
                                      PCAP_NETMASK_UNKNOWN) == 0) {
                 cf->ngprog[i].state = 1;
@@ -175,6 +266,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             if (r.ts != 0) {
                 span(cf, r.ts);
             }
+            sample(cf, pm_linktype_normalize(r.linktype), r.data, r.caplen, r.wirelen);
             struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.wirelen};
             if (!ng_filter_pass(cf, r.linktype, &h, r.data)) {
                 continue;
@@ -203,6 +295,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         cf->st.records++;
         cf->st.bytes += 16u + h->caplen;
         span(cf, PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec);
+        sample(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
             continue;
         }

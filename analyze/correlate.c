@@ -36,6 +36,16 @@ static bool is_session_kind(uint8_t k)
            k == PM_LK_LOST_LATER || k == PM_LK_DELIVERED;
 }
 
+/* Exim writes "SMTP timeout after initial connection: Connection timed out" both for a
+ * greeting that never came and for a connect that timed out (the lab recorded it for SYNs
+ * that never left the host): such a line may stand for either. */
+static bool may_be_connect_fail(const struct pm_logentry *e)
+{
+    return e->kind == PM_LK_CONNECT_FAIL ||
+           (e->mta == PM_MTA_EXIM && e->kind == PM_LK_GREETING_TIMEOUT &&
+            e->err == PM_EC_TIMEDOUT);
+}
+
 static bool is_matchable(const struct pm_logentry *e)
 {
     return e->addr.family != 0 && e->ts != PM_NS_NONE &&
@@ -166,8 +176,7 @@ void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
         if (!pm_addr_eq(&e->addr, &a->srv)) {
             break;
         }
-        if (e->kind != PM_LK_CONNECT_FAIL || !port_ok(e, a->dport) ||
-            e->err == PM_EC_TIMEDOUT) {
+        if (!may_be_connect_fail(e) || !port_ok(e, a->dport) || e->err == PM_EC_TIMEDOUT) {
             continue;
         }
         pm_ns dt = e->ts - a->ans.ts;
@@ -220,15 +229,18 @@ void pm_correlator_reset(struct pm_correlator *c)
     c->st.offset_samples = ns;
 }
 
-/* Can a line of this kind describe an attempt with this outcome? */
-static bool kind_fits(uint8_t kind, enum pm_outcome o)
+/* Can this line describe an attempt with this outcome? */
+static bool kind_fits(const struct pm_logentry *e, enum pm_outcome o)
 {
     bool handshake = o == PM_OUT_CONNECTED || o == PM_OUT_SMTP_REJECTED ||
                      o == PM_OUT_NO_BANNER || o == PM_OUT_CLOSED_BEFORE_BANNER;
     if (o == PM_OUT_INCOMPLETE) {
         return true;
     }
-    return kind == PM_LK_CONNECT_FAIL ? !handshake : handshake;
+    if (may_be_connect_fail(e) && e->kind != PM_LK_CONNECT_FAIL) {
+        return true; /* Exim's ambiguous timeout */
+    }
+    return e->kind == PM_LK_CONNECT_FAIL ? !handshake : handshake;
 }
 
 const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const struct pm_attempt *a,
@@ -260,7 +272,7 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
         if (t > end) {
             break; /* sorted by time within the address */
         }
-        if (kind_fits(e->kind, o)) {
+        if (kind_fits(e, o)) {
             best = (long)idx;
             break;
         }
@@ -313,7 +325,7 @@ const struct pm_logentry *pm_correlator_next_not_on_wire(struct pm_correlator *c
             c->st.outside_window++;
             continue;
         }
-        if (e->kind != PM_LK_CONNECT_FAIL) {
+        if (!may_be_connect_fail(e)) {
             c->st.unmatched_session++;
             continue;
         }

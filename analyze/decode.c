@@ -631,7 +631,14 @@ static void decode_ethertype(struct pm_pkt *pkt, pm_cur *c, uint16_t et)
 
 static void decode_ethernet(struct pm_pkt *pkt, pm_cur *c)
 {
-    pm_skip(c, 12); /* destination, source MAC */
+    uint8_t macs[12];
+    pm_bytes(c, macs, 12); /* destination, source MAC */
+    static const uint8_t zero[12];
+    if (c->status == PM_CUR_OK && memcmp(macs, zero, sizeof(zero)) == 0) {
+        /* Linux's loopback device presents as Ethernet with all-zero addresses
+         * (tcpdump -i lo writes LINKTYPE_ETHERNET): traffic that never left the host. */
+        pkt->on_loopback = 1;
+    }
     uint16_t et = pm_be16(c);
     /* Stacked 802.1Q / 802.1ad tags: each is TCI(2) + inner EtherType(2). */
     for (int tags = 0; et == ETH_VLAN || et == ETH_QINQ || et == ETH_QINQ_OLD; tags++) {

@@ -446,19 +446,45 @@ static bool recent_syn_to(const struct pm_engine *e, const pm_addr *dst, uint16_
     return false;
 }
 
+/* The sending host's address at the first vantage, for attempts that left no packet: a
+ * SYN source of the same family if any, else the capture host guessed from its records. */
+static bool sender_address(struct pm_engine *e, uint8_t family, pm_addr *out)
+{
+    const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, 0);
+    for (int i = 0; vs && i < vs->nlocal; i++) {
+        if (vs->local[i].family == family) {
+            *out = vs->local[i];
+            return true;
+        }
+    }
+    for (int i = 0; e->src.in && i < e->src.in->n; i++) {
+        if (e->src.in->in[i].vantage == 0 &&
+            pm_capfile_host_address(e->src.in->in[i].cf, family, out)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static void emit_not_on_wire(struct pm_engine *e, const struct pm_logentry *le, pm_ns ws,
                              pm_ns we)
 {
     struct pm_finding f;
     pm_attribute(&f, &e->env, NULL, NULL, PM_OUT_NOT_ON_WIRE, le, NULL);
     f.id = e->next_id++;
-    char a[PM_ADDR_STRLEN], t1[32], t2[32];
-    pm_finding_add(&f, "no SYN to %s:%u in the %s capture, which covers %s to %s UTC",
+    char a[PM_ADDR_STRLEN], h[PM_ADDR_STRLEN], t1[32], t2[32];
+    pm_addr host;
+    bool have_host = sender_address(e, le->addr.family, &host);
+    if (have_host) {
+        f.src = host;
+    }
+    pm_finding_add(&f, "no SYN to %s:%u in the %s capture%s%s%s, which covers %s to %s UTC",
                    pm_addr_str(&le->addr, a), le->port ? le->port : 25,
-                   e->src.vantage_names[0], pm_time_short(ws, t1, sizeof(t1)),
-                   pm_time_short(we, t2, sizeof(t2)));
+                   e->src.vantage_names[0], have_host ? " of the sending host (" : "",
+                   have_host ? pm_addr_str(&host, h) : "", have_host ? ")" : "",
+                   pm_time_short(ws, t1, sizeof(t1)), pm_time_short(we, t2, sizeof(t2)));
     emit_finding(e, &f, &le->addr, le->port ? le->port : 25,
-                 pm_correlator_to_capture(e->corr, le->ts), NULL, 0);
+                 pm_correlator_to_capture(e->corr, le->ts), have_host ? &host : NULL, 0);
 }
 
 /* The window in which a logged attempt must have left a SYN on the sender's vantage (the
@@ -808,6 +834,28 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
         fputc('\n', stderr);
     }
     return pm_engine_finish(e);
+}
+
+void pm_engine_abort(struct pm_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    if (e->bundle) {
+        pm_bundle_abort(e->bundle);
+    }
+    pm_report_free(e->report);
+    pm_nat_free(e->nat);
+    pm_correlator_free(e->corr);
+    pm_context_free(e->ctx);
+    pm_logset_free(&e->logs);
+    pm_tracker_free(e->tracker);
+    if (e->spool) {
+        fclose(e->spool);
+    }
+    free(e->recent);
+    free(e->host_context);
+    free(e);
 }
 
 int pm_engine_finish(struct pm_engine *e)

@@ -15,6 +15,11 @@
  * codes (src/src/macros.h): -18 ERRNO_SMTPCLOSED, and the retry codes at or below
  * ERRNO_RETRY_BASE (-52) such as -54 ERRNO_HRETRY "retry time not reached for any host",
  * which are logged only with log_selector +retry_defer and stand for no attempt at all.
+ *
+ * Caveat seen in the lab (Exim 4.96): with TCP Fast Open (hosts_try_fastopen, default on)
+ * connect() returns before the handshake, so SYNs that are never answered end as "SMTP
+ * timeout after initial connection" — the same text as a server that accepted and stayed
+ * silent. The kind says GREETING_TIMEOUT; only the packets tell the two apart.
  */
 #include "mtalog_int.h"
 
@@ -145,7 +150,23 @@ static int ex_message(pm_span m, struct pm_logentry *e)
         }
         return ex_messages[i].parse(rest, e);
     }
+    /* A bare errno text, or "NAME [IP]: errno text": smtp.c check_response() words a
+     * failed read of the greeting that way when the error is not a close. With TCP Fast
+     * Open (hosts_try_fastopen, on by default) connect() returns at once and an ICMP
+     * error for the SYN only surfaces on that read, so it is a connect failure:
+     * "H=mx1 [203.0.113.10]:25: mx1 [203.0.113.10]: No route to host" (lab, Exim 4.96). */
     enum pm_errclass c = pm_mtalog_errclass(m);
+    if (c == PM_EC_OTHER) {
+        ptrdiff_t last = -1, at;
+        pm_span x = m;
+        while ((at = sp_find(x, ": ")) >= 0) {
+            last = (x.p - m.p) + at;
+            x = sp_from(x, (size_t)at + 2);
+        }
+        if (last >= 0 && sp_chr(sp_head(m, (size_t)last), '[') >= 0) {
+            c = pm_mtalog_errclass(sp_from(m, (size_t)last + 2));
+        }
+    }
     if (c == PM_EC_OTHER) {
         return 0;
     }

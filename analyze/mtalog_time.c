@@ -119,6 +119,12 @@ bool pm_log_tz_valid(const char *tz)
     if (strstr(name, "..")) {
         return false;
     }
+    /* "UTC+1" is a POSIX rule meaning one hour *behind* UTC, the opposite of what people
+     * who write it mean: refuse it and let the caller suggest "+01:00". */
+    if ((!strncmp(name, "UTC", 3) || !strncmp(name, "GMT", 3)) &&
+        (name[3] == '+' || name[3] == '-')) {
+        return false;
+    }
     struct stat st;
     if (name[0] == '/') {
         return stat(name, &st) == 0 && S_ISREG(st.st_mode);
@@ -162,9 +168,8 @@ static bool mktime_offset(int64_t naive, int32_t *off)
     }
     tm.tm_isdst = -1;
     time_t t = mktime(&tm);
-    if (t == (time_t)-1 && naive != -1) {
-        /* -1 is also a valid result one second before the epoch; anything else failed. */
-        return false;
+    if (t == (time_t)-1) {
+        return false; /* (also 1969-12-31T23:59:59Z, no log time of interest) */
     }
     int64_t d = naive - (int64_t)t;
     if (d < -26 * 3600 || d > 26 * 3600) {
@@ -194,18 +199,41 @@ static bool named_offset(const char *name, int64_t naive, int32_t *off)
     return ok;
 }
 
-/* Cache of offsets by (zone, local hour). For the process zone (tz NULL) the key is the
- * current TZ value, so a test or caller that changes TZ never sees stale offsets. */
-#define TZC_SLOTS 64
+/* Offsets are cached per local day, and per local hour on the few days a zone changes
+ * its offset (transitions fall on hour boundaries in practice): a log spanning three years
+ * costs about a thousand mktime() calls however its lines are ordered. The cache belongs to
+ * one zone; asking for another (or TZ changing under the process zone, tz NULL) empties
+ * it, so a caller that changes TZ never sees stale offsets. */
+#define TZC_DAYS 4096
+#define TZC_HOURS 256
 #define TZC_KEY 64
-struct tzc_slot {
+struct tzc_day {
     bool used;
-    bool local;
-    char key[TZC_KEY];
+    bool split; /* the offset changes during this day: use the hour slots */
+    int64_t day;
+    int32_t off;
+};
+struct tzc_hour {
+    bool used;
     int64_t hour;
     int32_t off;
 };
-static struct tzc_slot tzc[TZC_SLOTS];
+static struct {
+    bool valid, local;
+    char key[TZC_KEY];
+    struct tzc_day days[TZC_DAYS];
+    struct tzc_hour hours[TZC_HOURS];
+} tzc;
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static bool offset_at(const char *tz, int64_t naive, int32_t *off)
+{
+    return tz ? named_offset(tz, naive, off) : mktime_offset(naive, off);
+}
 
 static bool zone_offset(const char *tz, int64_t naive, int32_t *off)
 {
@@ -216,24 +244,38 @@ static bool zone_offset(const char *tz, int64_t naive, int32_t *off)
     if (!key) {
         key = "";
     }
-    bool cacheable = strlen(key) < TZC_KEY;
-    int64_t hour = naive >= 0 ? naive / 3600 : (naive - 3599) / 3600;
-    struct tzc_slot *sl = &tzc[(uint64_t)hour % TZC_SLOTS];
-    if (cacheable && sl->used && sl->hour == hour && sl->local == (tz == NULL) &&
-        !strcmp(sl->key, key)) {
-        *off = sl->off;
+    if (strlen(key) >= TZC_KEY) {
+        return offset_at(tz, floordiv(naive, 3600) * 3600, off); /* too long to cache */
+    }
+    if (!tzc.valid || tzc.local != (tz == NULL) || strcmp(tzc.key, key) != 0) {
+        memset(&tzc, 0, sizeof(tzc));
+        tzc.valid = true;
+        tzc.local = tz == NULL;
+        pm_strlcpy(tzc.key, key, sizeof(tzc.key));
+    }
+    int64_t day = floordiv(naive, 86400), hour = floordiv(naive, 3600);
+    struct tzc_day *d = &tzc.days[(uint64_t)day % TZC_DAYS];
+    if (!d->used || d->day != day) {
+        int32_t first, last;
+        if (!offset_at(tz, day * 86400, &first) || !offset_at(tz, day * 86400 + 23 * 3600, &last)) {
+            return false;
+        }
+        *d = (struct tzc_day){.used = true, .split = first != last, .day = day, .off = first};
+    }
+    if (!d->split) {
+        *off = d->off;
         return true;
     }
-    /* Offset at the top of the hour: transitions fall on hour boundaries in practice. */
-    bool ok = tz ? named_offset(tz, hour * 3600, off) : mktime_offset(hour * 3600, off);
-    if (ok && cacheable) {
-        sl->used = true;
-        sl->local = tz == NULL;
-        pm_strlcpy(sl->key, key, sizeof(sl->key));
-        sl->hour = hour;
-        sl->off = *off;
+    struct tzc_hour *h = &tzc.hours[(uint64_t)hour % TZC_HOURS];
+    if (!h->used || h->hour != hour) {
+        int32_t o;
+        if (!offset_at(tz, hour * 3600, &o)) {
+            return false;
+        }
+        *h = (struct tzc_hour){.used = true, .hour = hour, .off = o};
     }
-    return ok;
+    *off = h->off;
+    return true;
 }
 
 /* Zone-less civil time → UTC ns in o->tz. */

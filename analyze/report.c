@@ -130,8 +130,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
         pm_json_kstr(j, "vantage", env->vantage_names ? env->vantage_names[a->vantage] : "");
         pm_json_kuint(j, "syns", a->syns);
     } else {
-        pm_json_key(j, "src");
-        pm_json_null(j);
+        pm_json_kaddr(j, "src", &f->src);
         pm_json_key(j, "sport");
         pm_json_null(j);
         pm_json_kaddr(j, "dst", l ? &l->addr : NULL);
@@ -689,7 +688,7 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
         for (int k = 0; k < d->nsamples; k++) {
             const struct pm_dest_sample *sm = &d->samples[k];
             char src[PM_ADDR_STRLEN + 8] = "(not on wire)";
-            if (sm->src.family) {
+            if (sm->src.family && sm->outcome != PM_OUT_NOT_ON_WIRE) {
                 char sa[PM_ADDR_STRLEN];
                 pm_addr_str(&sm->src, sa);
                 snprintf(src, sizeof(src), sm->src.family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u",

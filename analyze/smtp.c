@@ -356,7 +356,7 @@ static void feed_lines(struct pm_session *s, uint8_t *buf, uint16_t *len, uint8_
             *overflow = 0;
             continue;
         }
-        if (*len < cap) {
+        if (!*overflow && *len < cap) { /* once over the limit, drop up to the newline */
             buf[(*len)++] = ch;
         } else if (!*overflow) {
             /* Over the line limit: deliver what we have as the line, drop the rest. */

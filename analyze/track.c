@@ -506,7 +506,7 @@ static void feed_payload(struct pm_tracker *t, struct pm_flow *a, struct pm_flow
         }
         return;
     }
-    uint32_t skip = (uint32_t)(-ahead);
+    uint32_t skip = st->next - p->seq; /* = -ahead, without overflow at INT32_MIN */
     if (skip >= len) {
         hist(a, from_server ? 't' : 'T'); /* a pure retransmission */
         return;

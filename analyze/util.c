@@ -263,7 +263,7 @@ bool pm_time_parse(const char *s, pm_ns *out)
     }
     const char *p = s + 10;
     pm_ns frac = 0;
-    if (*p == 'T' || *p == ' ') {
+    if (*p == 'T' || *p == 't' || *p == ' ') { /* RFC 3339 §5.6: "t" allowed */
         p++;
         if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi)) {
             return false;

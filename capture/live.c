@@ -1,11 +1,804 @@
-/* live.c — placeholder until live capture lands (include/capture.h). */
+/*
+ * live.c — owns `portmortem capture` (include/capture.h): the command line, the start-up
+ * sequence that opens everything privileged and then drops root, and the capture loop
+ * that feeds the engine (analyze/engine.c) in live mode.
+ *
+ * Start-up, in this order (docs/CAPTURE.md "Privilege timeline"):
+ *   1. parse and vet options (an unknown -Z user is a usage error before anything opens);
+ *   2. as root: host context (addresses, routes, firewall rules), the followed MTA logs,
+ *      the capture handles with their kernel filter, the -w files (or a temporary file
+ *      when --bundle is given without -w), the bundle directory (pm_engine_new);
+ *   3. pm_priv_drop(): -Z user (default nobody), keeping the logs' groups; exit 3 if the
+ *      drop does not verify;
+ *   4. the loop, unprivileged: poll() over every handle's descriptor with a timeout so that
+ *      pm_engine_tick() runs about every 200 ms; packets from several interfaces are merged
+ *      by timestamp (one look-ahead packet per handle); the MTA logs are read on every
+ *      round and checked for rotation once a second;
+ *   5. the end (--duration, --count, SIGINT/SIGTERM/SIGHUP, or every handle failing):
+ *      drain what the kernel already holds, pcap_stats per handle, close the -w files,
+ *      then pm_engine_finish() writes the last verdicts, the summary and the bundle.
+ * Signals only set a flag (async-signal-safe); everything else happens in the loop.
+ */
 #include "capture.h"
-#include "pm.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "capture_int.h"
+#include "cli.h"
+#include "context.h"
+#include "decode.h"
+#include "engine.h"
+#include "priv.h"
 #include "util.h"
+
+#define TICK_INTERVAL PM_MS(200)
+#define NAME_CHECK_INTERVAL PM_SEC(1)
+#define DRAIN_BUDGET 8192        /* packets per round before ticks and logs get a turn */
+#define FINAL_DRAIN_LIMIT PM_SEC(2)
+#define HOSTCTX_CMD_TIMEOUT_MS 3000
+
+enum {
+    OPT_DURATION = PM_OPT__NEXT,
+    OPT_IMMEDIATE,
+    OPT_NO_IMMEDIATE,
+    OPT_LOG_FROM_START,
+    OPT_PROMISC,
+};
+
+struct capture_opts {
+    const char *ifaces[PM_CAP_MAX_IFACES];
+    int nifaces;
+    const char *wpath;
+    uint64_t max_bytes; /* -C, bytes */
+    int nfiles;         /* -W */
+    struct pm_cap_opts h;
+    const char *user;
+    bool user_given;
+    double duration;    /* seconds, 0: none */
+    uint64_t count;     /* packets, 0: none */
+    bool log_from_start;
+};
+
+struct run {
+    struct pm_engine_config *cfg;
+    struct capture_opts *o;
+    struct pm_engine *e;
+    struct pm_capif cap[PM_CAP_MAX_IFACES];
+    struct pm_dump *dump[PM_CAP_MAX_IFACES];
+    int ncap;
+    struct pm_follow *follow[PM_MAX_LOGS];
+    int nfollow;
+    struct pm_hostctx *hc;
+    uint64_t packets;
+    bool handle_failed;
+    pm_ns margin;       /* ticks stay this far behind the clock: packets still in a block */
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) { g_stop = sig; }
+
+static void usage_capture(FILE *f)
+{
+    fprintf(f,
+            "usage: portmortem capture -i IFACE [-i IFACE ...] [options]\n"
+            "\n"
+            "Capture live (as root) and report each TCP connection attempt to an SMTP port as\n"
+            "it ends: outcome, verdict, who must act, evidence. Several -i are several vantage\n"
+            "points, merged by time. Root is dropped right after start-up (-Z).\n"
+            "\n"
+            "capture:\n"
+            "  -i, --interface IFACE   interface to capture on (repeatable; `any` for all)\n"
+            "  -w, --write FILE        also write the packets (pcap); one file per interface\n"
+            "                          when several (FILE.IFACE.pcap)\n"
+            "  -C, --file-size MB      rotate -w files at MB megabytes (1,000,000 bytes) ...\n"
+            "  -W, --file-count N      ... over a ring of N files (FILE.0.pcap ...; needs -C)\n"
+            "  -s, --snaplen BYTES     bytes kept per packet (default %d)\n"
+            "  -B, --buffer-size KIB   kernel capture buffer per interface (default %d KiB)\n"
+            "      --no-immediate      batch packets (TPACKET_V3 blocks, up to %d ms late)\n"
+            "      --promisc           promiscuous mode (default off: this host's traffic)\n"
+            "      --duration SECS     stop after SECS seconds\n"
+            "  -c, --count N           stop after N captured packets (as tcpdump -c)\n"
+            "  -Z, --user USER         drop root to USER after start-up (default %s)\n"
+            "      --mta-log-from-start  read the whole --mta-log first (default: new lines)\n"
+            "\n"
+            "analysis and output (as for analyze):\n"
+            "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
+            "  -f, --format FMT        text (default on a terminal) or jsonl\n"
+            "  -o, --output FILE       write the report to FILE instead of standard output\n"
+            "  -m, --mta-log FILE      follow the MTA's log (like tail -F; - for stdin)\n"
+            "      --log-tz ZONE, --log-year YEAR, --log-offset SECS\n"
+            "      --expect-source IP  the public address mail must leave from; repeatable\n"
+            "      --max-flows N, --max-sessions N\n"
+            "      --bundle DIR        write an evidence bundle into the new directory DIR\n"
+            "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
+            "      --color / --no-color\n"
+            "  -q, --quiet             no warnings\n"
+            "  -v, --verbose           more detail on standard error\n"
+            "  -h, --help\n"
+            "\n"
+            "Stops at --duration, --count, or Ctrl-C / SIGTERM: the last verdicts, the summary\n"
+            "and the bundle are written before exiting (exit status as for analyze).\n"
+            "See docs/CAPTURE.md.\n",
+            PM_CAP_DEFAULT_SNAPLEN, PM_CAP_DEFAULT_BUFFER_KIB, PM_CAP_BLOCK_TIMEOUT_MS,
+            PM_PRIV_DEFAULT_USER);
+}
+
+/* ---- options ---- */
+
+static int capture_option(struct capture_opts *o, int opt, const char *arg)
+{
+    long v;
+    switch (opt) {
+    case 'i':
+        if (o->nifaces >= PM_CAP_MAX_IFACES) {
+            pm_err("at most %d -i interfaces", PM_CAP_MAX_IFACES);
+            return -1;
+        }
+        if (strlen(arg) == 0 || strlen(arg) >= 32) {
+            pm_err("bad interface name '%s'", arg);
+            return -1;
+        }
+        for (int i = 0; i < o->nifaces; i++) {
+            if (!strcmp(o->ifaces[i], arg)) {
+                pm_err("interface %s given twice", arg);
+                return -1;
+            }
+        }
+        o->ifaces[o->nifaces++] = arg;
+        return 1;
+    case 'w':
+        if (!strcmp(arg, "-")) {
+            pm_err("-w - is not supported: standard output carries the report");
+            pm_hint("give a file name; `portmortem analyze FILE` reads it again later");
+            return -1;
+        }
+        o->wpath = arg;
+        return 1;
+    case 'C':
+        if (!pm_parse_long(arg, 1, 1000000, &v)) {
+            pm_err("bad -C '%s': megabytes (1,000,000 bytes), 1 to 1000000", arg);
+            return -1;
+        }
+        o->max_bytes = (uint64_t)v * 1000000u;
+        return 1;
+    case 'W':
+        if (!pm_parse_long(arg, 1, 1000, &v)) {
+            pm_err("bad -W '%s': a number of files, 1 to 1000", arg);
+            return -1;
+        }
+        o->nfiles = (int)v;
+        return 1;
+    case 's':
+        if (!pm_parse_long(arg, 96, 262144, &v)) {
+            pm_err("bad --snaplen '%s': 96 to 262144 bytes", arg);
+            pm_hint("below 96 the TCP options of a SYN and the quote of an ICMP error are cut");
+            return -1;
+        }
+        o->h.snaplen = (int)v;
+        return 1;
+    case 'B':
+        if (!pm_parse_long(arg, 256, 4L * 1024 * 1024, &v)) {
+            pm_err("bad -B '%s': KiB, 256 to 4194304", arg);
+            return -1;
+        }
+        o->h.buffer_kib = (int)v;
+        return 1;
+    case 'c':
+        if (!pm_parse_long(arg, 1, 0x7fffffffL, &v)) {
+            pm_err("bad --count '%s': a number of packets", arg);
+            return -1;
+        }
+        o->count = (uint64_t)v;
+        return 1;
+    case 'Z':
+        o->user = arg;
+        o->user_given = true;
+        return 1;
+    case OPT_DURATION: {
+        char *end;
+        double d = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !isfinite(d) || d <= 0 || d > 86400.0 * 366) {
+            pm_err("bad --duration '%s': seconds, e.g. 60 or 0.5", arg);
+            return -1;
+        }
+        o->duration = d;
+        return 1;
+    }
+    case OPT_IMMEDIATE:
+        o->h.immediate = true;
+        return 1;
+    case OPT_NO_IMMEDIATE:
+        o->h.immediate = false;
+        return 1;
+    case OPT_PROMISC:
+        o->h.promisc = true;
+        return 1;
+    case OPT_LOG_FROM_START:
+        o->log_from_start = true;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* ---- log lines ---- */
+
+static void on_log_entry(void *ctx, const char *path, const struct pm_logentry *le)
+{
+    struct run *r = ctx;
+    if (le->addr.family) {
+        struct pm_route rt;
+        pm_hostctx_route(r->hc, &le->addr, "the MTA log", &rt);
+    }
+    pm_engine_log_entry(r->e, path, le);
+}
+
+/* ---- packets ---- */
+
+/* A SYN to a watched port names a destination: ask the kernel how it routes there. An
+ * on-link destination is 0 routers away: a hop reference for telling its own RST/ICMP
+ * from a forged one (the weakest reference; the capture's own SYN-ACKs outrank it). */
+static void learn_route(struct run *r, int i, const struct pm_record *rec)
+{
+    if (r->cap[i].loopback) {
+        return;
+    }
+    struct pm_pkt pkt;
+    memset(&pkt, 0, sizeof(pkt));
+    pkt.ts = rec->ts;
+    pm_decode(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
+    if (pkt.proto != 6 || !pkt.tcp_flags_ok || !(pkt.flags & PM_TH_SYN) ||
+        (pkt.flags & (PM_TH_ACK | PM_TH_RST)) || pkt.on_loopback) {
+        return;
+    }
+    bool watched = false;
+    for (int k = 0; k < r->cfg->nports; k++) {
+        watched |= r->cfg->ports[k] == pkt.dport;
+    }
+    if (!watched) {
+        return;
+    }
+    struct pm_route rt;
+    if (pm_hostctx_route(r->hc, &pkt.dst, r->cap[i].name, &rt) && rt.kind == PM_RT_ONLINK) {
+        struct pm_engine_hopref h = {.vantage = i, .host = pkt.dst, .hops = 0,
+                                     .src = PM_HOP_ROUTE};
+        pm_engine_hopref(r->e, &h);
+    }
+}
+
+static pm_ns hdr_ts(const struct pm_capif *c)
+{
+    return PM_SEC(c->hdr->ts.tv_sec) +
+           (c->nano ? (pm_ns)c->hdr->ts.tv_usec : (pm_ns)c->hdr->ts.tv_usec * 1000);
+}
+
+static void feed(struct run *r, int i)
+{
+    struct pm_capif *c = &r->cap[i];
+    c->has_next = false;
+    c->frame++;
+    r->packets++;
+    /* To disk first: the evidence exists even if the analysis of this packet is cut
+     * short by a signal. */
+    pm_dump_packet(r->dump[i], c->hdr, c->data);
+    struct pm_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.ts = hdr_ts(c);
+    rec.caplen = c->hdr->caplen;
+    rec.wirelen = c->hdr->len < c->hdr->caplen ? c->hdr->caplen : c->hdr->len;
+    rec.linktype = c->linktype;
+    rec.data = c->data;
+    rec.frame = c->frame;
+    rec.file = (uint16_t)i;
+    rec.vantage = (uint16_t)i;
+    rec.ifloop = c->loopback;
+    learn_route(r, i, &rec);
+    pm_engine_packet(r->e, &rec);
+}
+
+/* Take the next packet of handle i into its look-ahead. Returns false when it has none
+ * now (or failed). */
+static bool fetch(struct run *r, int i)
+{
+    struct pm_capif *c = &r->cap[i];
+    int rc = pcap_next_ex(c->p, &c->hdr, &c->data);
+    if (rc == 1) {
+        c->has_next = true;
+        return true;
+    }
+    if (rc == 0) {
+        return false;
+    }
+    c->dead = true;
+    if (rc != PCAP_ERROR_BREAK) {
+        r->handle_failed = true;
+        pm_err("capture on %s stopped: %s", c->name, pcap_geterr(c->p));
+        pm_hint("the interface went down or away; the verdicts cover what was captured "
+                "until now (exit status 4)");
+    }
+    return false;
+}
+
+/* Feed what the handles hold, oldest first across interfaces. */
+static void drain(struct run *r, uint64_t budget)
+{
+    bool empty[PM_CAP_MAX_IFACES] = {false};
+    for (uint64_t n = 0; n < budget; n++) {
+        if (r->o->count && r->packets >= r->o->count) {
+            return;
+        }
+        int best = -1;
+        for (int i = 0; i < r->ncap; i++) {
+            struct pm_capif *c = &r->cap[i];
+            if (c->dead) {
+                continue;
+            }
+            if (!c->has_next && !empty[i] && !fetch(r, i)) {
+                empty[i] = true;
+            }
+            if (c->has_next && (best < 0 || hdr_ts(c) < hdr_ts(&r->cap[best]))) {
+                best = i;
+            }
+        }
+        if (best < 0) {
+            return;
+        }
+        feed(r, best);
+    }
+}
+
+static bool all_dead(const struct run *r)
+{
+    for (int i = 0; i < r->ncap; i++) {
+        if (!r->cap[i].dead) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the loop ---- */
+
+static const char *stop_reason(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+    }
+}
+
+static void loop(struct run *r)
+{
+    pm_ns t_end = r->o->duration > 0 ? pm_now_monotonic() + (pm_ns)(r->o->duration * 1e9)
+                                     : PM_NS_NONE;
+    pm_ns next_tick = pm_now_monotonic();
+    pm_ns next_name_check = next_tick + NAME_CHECK_INTERVAL;
+    struct pollfd pfd[PM_CAP_MAX_IFACES];
+    const char *why = NULL;
+    for (;;) {
+        if (g_stop) {
+            why = stop_reason(g_stop);
+            break;
+        }
+        pm_ns mono = pm_now_monotonic();
+        if (t_end != PM_NS_NONE && mono >= t_end) {
+            why = "--duration";
+            break;
+        }
+        if (r->o->count && r->packets >= r->o->count) {
+            why = "--count";
+            break;
+        }
+        if (all_dead(r)) {
+            why = "every capture failed";
+            break;
+        }
+        if (ferror(r->cfg->out)) {
+            pm_err("writing the report failed: %s; stopping", strerror(errno ? errno : EIO));
+            why = "the report output failed";
+            break;
+        }
+        int n = 0;
+        for (int i = 0; i < r->ncap; i++) {
+            pfd[n].fd = r->cap[i].dead ? -1 : r->cap[i].fd; /* poll ignores fd -1 */
+            pfd[n].events = POLLIN;
+            pfd[n].revents = 0;
+            n++;
+        }
+        pm_ns wait = next_tick - mono;
+        if (t_end != PM_NS_NONE && t_end - mono < wait) {
+            wait = t_end - mono;
+        }
+        int ms = wait <= 0 ? 0 : (int)((wait + PM_NS_PER_MS - 1) / PM_NS_PER_MS);
+        if (poll(pfd, (nfds_t)n, ms) < 0 && errno != EINTR) {
+            pm_err("poll failed: %s", strerror(errno));
+            why = "poll failed";
+            break;
+        }
+        drain(r, DRAIN_BUDGET);
+        mono = pm_now_monotonic();
+        if (mono >= next_tick) {
+            bool name_check = mono >= next_name_check;
+            for (int i = 0; i < r->nfollow; i++) {
+                pm_follow_poll(r->follow[i], name_check);
+            }
+            if (name_check) {
+                next_name_check = mono + NAME_CHECK_INTERVAL;
+            }
+            for (int i = 0; i < r->ncap; i++) {
+                pm_dump_flush(r->dump[i]);
+            }
+            pm_engine_tick(r->e, pm_now_realtime() - r->margin);
+            next_tick = mono + TICK_INTERVAL;
+        }
+    }
+    /* What the kernel already captured belongs to the run: take it (bounded). */
+    pm_ns limit = pm_now_monotonic() + FINAL_DRAIN_LIMIT;
+    uint64_t before;
+    do {
+        before = r->packets;
+        drain(r, DRAIN_BUDGET);
+    } while (r->packets != before && pm_now_monotonic() < limit);
+    for (int i = 0; i < r->nfollow; i++) {
+        pm_follow_poll(r->follow[i], true);
+    }
+    pm_engine_tick(r->e, pm_now_realtime());
+    if (pm_verbosity >= 0 && why) {
+        fprintf(stderr, "%s: stopping (%s) after %llu packets\n", pm_progname, why,
+                (unsigned long long)r->packets);
+    }
+}
+
+/* ---- start-up and the end ---- */
+
+static void print_listening(const struct run *r, const struct pm_priv_result *pr)
+{
+    if (pm_verbosity < 0) {
+        return;
+    }
+    for (int i = 0; i < r->ncap; i++) {
+        const struct pm_capif *c = &r->cap[i];
+        const char *dl = pcap_datalink_val_to_name(c->dlt);
+        fprintf(stderr, "%s: listening on %s (%s, snaplen %d, buffer %d KiB, %s)%s\n",
+                pm_progname, c->name, dl ? dl : "?", r->o->h.snaplen, r->o->h.buffer_kib,
+                r->o->h.immediate ? "immediate" : "TPACKET_V3 blocks",
+                c->loopback ? ", loopback" : "");
+    }
+    if (pm_verbosity >= 1) {
+        fprintf(stderr, "%s: filter: %s\n", pm_progname, r->cap[0].filter);
+    }
+    for (int i = 0; i < r->nfollow; i++) {
+        fprintf(stderr, "%s: following %s\n", pm_progname, pm_follow_path(r->follow[i]));
+    }
+    fprintf(stderr, "%s: %s\n", pm_progname, pr->text);
+    fflush(stderr);
+}
+
+static void cleanup(struct run *r, bool unlink_temp)
+{
+    for (int i = 0; i < r->ncap; i++) {
+        pm_dump_close(r->dump[i], unlink_temp);
+        r->dump[i] = NULL;
+        pm_capif_close(&r->cap[i]);
+    }
+    for (int i = 0; i < r->nfollow; i++) {
+        pm_follow_close(r->follow[i]);
+    }
+    r->nfollow = 0;
+    pm_hostctx_free(r->hc);
+    r->hc = NULL;
+}
+
+static void finish_stats(struct run *r, const struct pm_priv_result *pr)
+{
+    struct pm_live_stats st;
+    memset(&st, 0, sizeof(st));
+    for (int i = 0; i < r->ncap; i++) {
+        struct pcap_stat ps;
+        if (!r->cap[i].p || pcap_stats(r->cap[i].p, &ps) != 0) {
+            pm_warn("no kernel statistics for %s: %s", r->cap[i].name,
+                    r->cap[i].p ? pcap_geterr(r->cap[i].p) : "closed");
+            continue;
+        }
+        st.received += ps.ps_recv;
+        st.dropped += ps.ps_drop;
+        st.if_dropped += ps.ps_ifdrop;
+        if (pm_verbosity >= 0) {
+            fprintf(stderr,
+                    "%s: %s: %u packets captured, %u received by filter, %u dropped by "
+                    "kernel, %u dropped by interface\n",
+                    pm_progname, r->cap[i].name, r->cap[i].frame, ps.ps_recv, ps.ps_drop,
+                    ps.ps_ifdrop);
+        }
+        if (ps.ps_drop || ps.ps_ifdrop) {
+            pm_warn("%s lost packets: the verdicts that rest on silence (no-response, "
+                    "not-on-wire) are less certain", r->cap[i].name);
+            pm_hint("give the kernel a bigger buffer (-B), or a narrower --ports");
+        }
+    }
+    pm_strlcpy(st.privileges, pr->text, sizeof(st.privileges));
+    pm_engine_live_stats(r->e, &st);
+}
+
+static void note_follow_stats(struct run *r)
+{
+    for (int i = 0; i < r->nfollow; i++) {
+        const struct pm_follow_stats *fs = pm_follow_stats(r->follow[i]);
+        char line[512];
+        snprintf(line, sizeof(line),
+                 "followed %s: %llu lines, %llu of interest, %llu unparseable, %llu overlong, "
+                 "%llu reopened after rotation, %llu truncations",
+                 pm_follow_path(r->follow[i]), (unsigned long long)fs->lines,
+                 (unsigned long long)fs->of_interest, (unsigned long long)fs->unparseable,
+                 (unsigned long long)fs->overlong, (unsigned long long)fs->reopened,
+                 (unsigned long long)fs->truncated);
+        pm_hostctx_note(r->hc, line);
+        pm_info("%s", line);
+    }
+}
+
+static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine_config *cfg)
+{
+    bool root = geteuid() == 0;
+    uid_t owner = (uid_t)-1;
+    gid_t group = (gid_t)-1;
+    if (root) {
+        struct passwd *pw = getpwnam(o->user);
+        if (pw) {
+            owner = pw->pw_uid;
+            group = pw->pw_gid;
+        }
+    } else {
+        pm_warn("not running as root (uid %u): opening the interfaces needs CAP_NET_RAW, and "
+                "there is no root to drop", (unsigned)geteuid());
+        if (o->user_given) {
+            pm_warn("-Z %s ignored: only root can change to another user", o->user);
+        }
+    }
+
+    /* 2a. Host context, while we may still read the firewall. */
+    r->hc = pm_hostctx_new(cfg->ports, cfg->nports);
+    pm_hostctx_collect(r->hc, HOSTCTX_CMD_TIMEOUT_MS);
+
+    /* 2b. MTA logs: opened now, their groups kept across the drop for rotation. */
+    gid_t keep[PM_MAX_LOGS];
+    int nkeep = 0;
+    for (int i = 0; i < cfg->nlogs; i++) {
+        r->follow[i] = pm_follow_open(cfg->mta_logs[i], o->log_from_start, &cfg->logopt,
+                                      on_log_entry, r);
+        if (!r->follow[i]) {
+            return PM_EXIT_UNREADABLE;
+        }
+        r->nfollow++;
+        gid_t g;
+        if (pm_priv_group_for_file(cfg->mta_logs[i], &g)) {
+            keep[nkeep++] = g;
+        }
+    }
+
+    /* 2c. Capture handles with the kernel filter. The capture window starts when the
+     * first one is activated. */
+    pm_ns t_start = pm_now_realtime();
+    char filter[1024];
+    pm_engine_filter(cfg->ports, cfg->nports, filter, sizeof(filter));
+    for (int i = 0; i < o->nifaces; i++) {
+        int rc = pm_capif_open(&r->cap[i], o->ifaces[i], &o->h, filter);
+        if (rc != 0) {
+            return rc;
+        }
+        r->ncap++;
+    }
+
+    /* 2d. -w files, or a temporary one per interface for the bundle's pcap slice. */
+    if (o->wpath || cfg->bundle_dir) {
+        struct pm_dump_opts d = {.path = o->wpath, .max_bytes = o->max_bytes,
+                                 .nfiles = o->wpath ? o->nfiles : 0,
+                                 .temporary = o->wpath == NULL, .owner = owner,
+                                 .group = group};
+        for (int i = 0; i < r->ncap; i++) {
+            r->dump[i] = pm_dump_open(r->cap[i].p, r->cap[i].name, r->ncap, &d);
+            if (!r->dump[i]) {
+                return PM_EXIT_UNREADABLE;
+            }
+        }
+    }
+
+    /* 2e. The engine: opens the bundle directory (root may be needed to create it). */
+    struct pm_engine_source src = {
+        .live = true,
+        .nvantage = r->ncap,
+        .vantage_names = o->ifaces,
+        .nfiles = r->ncap,
+        .file_labels = o->ifaces,
+        .in = NULL,
+        .ifaces = o->ifaces,
+        .nifaces = r->ncap,
+    };
+    r->e = pm_engine_new(cfg, &src);
+    if (!r->e) {
+        return PM_EXIT_USAGE;
+    }
+
+    /* 3. Drop root. */
+    struct pm_priv_result pr;
+    int rc = pm_priv_drop(o->user, keep, nkeep, &pr);
+    if (rc != 0) {
+        /* Refuse to parse a single packet: no finish, no report (it would be empty); a
+         * bundle directory already created is removed. */
+        pm_engine_abort(r->e);
+        r->e = NULL;
+        return rc;
+    }
+    for (int i = 0; i < r->nfollow && pr.dropped; i++) {
+        const char *p = pm_follow_path(r->follow[i]);
+        if (strcmp(p, "-") && access(p, R_OK) != 0) {
+            pm_warn("%s will not be readable by %s after a rotation (%s): following stops there",
+                    p, pr.user, strerror(errno));
+            pm_hint("make the log group-readable (Debian: root:adm 0640) or pick -Z USER "
+                    "that can read it");
+        }
+    }
+
+    /* 4. Signals only set a flag; a second one kills at once (SA_RESETHAND). The -w files
+     * are flushed every round, so even then they hold what was captured. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a closed report pipe is a write error we report */
+
+    r->margin = o->h.immediate ? PM_MS(20) : PM_MS(PM_CAP_BLOCK_TIMEOUT_MS + 50);
+    /* The window began at activation: the handles have been capturing since then, and
+     * their first packets are taken in the first round. */
+    pm_engine_tick(r->e, t_start);
+    print_listening(r, &pr);
+    loop(r);
+
+    /* 5. The end. */
+    finish_stats(r, &pr);
+    const char *paths[PM_MAX_INPUTS];
+    int npaths = 0;
+    for (int i = 0; i < r->ncap; i++) {
+        pm_dump_end(r->dump[i]);
+        npaths += pm_dump_paths(r->dump[i], paths + npaths, PM_MAX_INPUTS - npaths);
+    }
+    if (npaths) {
+        pm_engine_capture_files(r->e, paths, npaths);
+    }
+    note_follow_stats(r);
+    pm_engine_host_context(r->e, pm_hostctx_text(r->hc));
+    rc = pm_engine_finish(r->e);
+    r->e = NULL;
+    if (r->handle_failed && rc < PM_EXIT_DAMAGED) {
+        rc = PM_EXIT_DAMAGED;
+    }
+    if (o->wpath && pm_verbosity >= 0) {
+        for (int i = 0; i < npaths; i++) {
+            fprintf(stderr, "%s: wrote %s\n", pm_progname, paths[i]);
+        }
+    }
+    return rc;
+}
 
 int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
 {
-    (void)argc; (void)argv; (void)full_argc; (void)full_argv;
-    pm_err("capture is not built yet");
-    return PM_EXIT_USAGE;
+    struct pm_engine_config cfg;
+    pm_cli_engine_defaults(&cfg, full_argc, full_argv);
+    cfg.subcommand = "capture";
+    cfg.progress = false;
+    static struct capture_opts o;
+    memset(&o, 0, sizeof(o));
+    o.h.snaplen = PM_CAP_DEFAULT_SNAPLEN;
+    o.h.buffer_kib = PM_CAP_DEFAULT_BUFFER_KIB;
+    o.h.immediate = true;
+    o.user = PM_PRIV_DEFAULT_USER;
+    static const struct option longopts[] = {
+        COMMON_LONGOPTS,
+        {"interface", required_argument, NULL, 'i'},
+        {"write", required_argument, NULL, 'w'},
+        {"file-size", required_argument, NULL, 'C'},
+        {"file-count", required_argument, NULL, 'W'},
+        {"snaplen", required_argument, NULL, 's'},
+        {"buffer-size", required_argument, NULL, 'B'},
+        {"count", required_argument, NULL, 'c'},
+        {"user", required_argument, NULL, 'Z'},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+        {"no-immediate", no_argument, NULL, OPT_NO_IMMEDIATE},
+        {"promisc", no_argument, NULL, OPT_PROMISC},
+        {"mta-log-from-start", no_argument, NULL, OPT_LOG_FROM_START},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "i:w:C:W:s:B:c:Z:p:f:o:m:qvh", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage_capture(stdout);
+            return PM_EXIT_OK;
+        }
+        int rc = capture_option(&o, opt, optarg);
+        if (rc == 0) {
+            rc = pm_cli_common_option(&cfg, opt, optarg);
+        }
+        if (rc < 0) {
+            return PM_EXIT_USAGE;
+        }
+        if (rc == 0) {
+            usage_capture(stderr);
+            return PM_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        pm_err("capture takes no file arguments ('%s')", argv[optind]);
+        pm_hint("to analyse a capture file: portmortem analyze %s", argv[optind]);
+        return PM_EXIT_USAGE;
+    }
+    if (o.nifaces == 0) {
+        char list[512];
+        pm_capif_list(list, sizeof(list));
+        pm_err("capture needs an interface: -i IFACE");
+        pm_hint("interfaces here: %s; -i any captures on all of them", list);
+        return PM_EXIT_USAGE;
+    }
+    if (o.nfiles && !o.max_bytes) {
+        pm_err("-W needs -C: the ring of files rotates by size");
+        return PM_EXIT_USAGE;
+    }
+    if (o.max_bytes && !o.nfiles) {
+        pm_err("-C needs -W N: every -w file is opened as root before privileges are "
+               "dropped, so their number must be known at start");
+        pm_hint("e.g. -C 100 -W 10 keeps the newest 1 GB in 10 files");
+        return PM_EXIT_USAGE;
+    }
+    if ((o.max_bytes || o.nfiles) && !o.wpath) {
+        pm_err("-C and -W rotate the -w files: give -w FILE");
+        return PM_EXIT_USAGE;
+    }
+    if (o.nfiles * o.nifaces > PM_MAX_INPUTS) {
+        pm_warn("-W %d on %d interfaces makes %d files; the bundle cuts its slice from the "
+                "first %d in time", o.nfiles, o.nifaces, o.nfiles * o.nifaces, PM_MAX_INPUTS);
+    }
+    if (!pm_log_tz_valid(cfg.logopt.tz)) {
+        pm_err("bad --log-tz '%s': UTC, an offset like +01:00, or a zone name", cfg.logopt.tz);
+        return PM_EXIT_USAGE;
+    }
+    if (geteuid() == 0) {
+        int rc = pm_priv_check_user(o.user);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
+    static struct run r;
+    memset(&r, 0, sizeof(r));
+    r.cfg = &cfg;
+    r.o = &o;
+    int rc = setup_and_run(&r, &o, &cfg);
+    bool finished = r.e == NULL;
+    if (!finished) {
+        /* Start-up failed after the engine existed (the drop): nothing ran. */
+        pm_hint("nothing was captured and no report written (a bundle in progress is "
+                "removed by its helper)");
+    }
+    cleanup(&r, true);
+    if (cfg.out != stdout) {
+        if (fclose(cfg.out) != 0 && rc == 0) {
+            pm_err("writing the report failed: %s", strerror(errno));
+            rc = PM_EXIT_UNREADABLE;
+        }
+    }
+    return rc;
 }

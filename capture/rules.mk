@@ -1,3 +1,7 @@
 # capture/rules.mk — sources of capture/ (live capture, injection, privileges, probes).
 # Included by the top-level Makefile; appends to CAPTURE_SRCS.
 CAPTURE_SRCS += capture/live.c capture/probe.c
+# live capture (issue 7): the command and loop, handles, -w files, the followed MTA log,
+# host context and routes, the privilege drop (also used by the probe).
+CAPTURE_SRCS += capture/handle.c capture/dump.c capture/follow.c capture/hostctx.c \
+	capture/priv.c

@@ -86,6 +86,7 @@ struct pm_finding {
     const struct pm_smtp_summary *smtp;  /* NULL when none */
     const struct pm_logentry *log;       /* matched MTA log line, or NULL */
     const struct pm_nat_facts *nat;      /* several vantage points: what changed, or NULL */
+    pm_addr src;                         /* not on the wire: the sending host, when known */
     uint32_t id;
     enum pm_outcome outcome;
     enum pm_verdict verdict;

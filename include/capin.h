@@ -44,6 +44,9 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
 enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec);
 const struct pm_capfile_stats *pm_capfile_stats(const struct pm_capfile *cf);
 const char *pm_capfile_format(const struct pm_capfile *cf); /* "pcap", "pcap-ns", "pcapng" */
+/* The address of the capturing host, guessed from the first records (filtered or not): the
+ * one address present in most of them. False when there is no clear winner. */
+bool pm_capfile_host_address(const struct pm_capfile *cf, uint8_t family, pm_addr *out);
 int pm_capfile_first_linktype(const struct pm_capfile *cf);
 void pm_capfile_close(struct pm_capfile *cf);
 

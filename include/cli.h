@@ -6,6 +6,7 @@
 #define PM_CLI_H
 
 #include <errno.h>
+#include <getopt.h>
 
 #include "engine.h"
 
@@ -29,5 +30,26 @@ enum {
 void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv);
 int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg);
 uint64_t pm_cli_seed(void);
+
+/* The long options every subcommand accepts (handled by pm_cli_common_option), for a
+ * subcommand's own struct option table: {COMMON_LONGOPTS, ..., {NULL, 0, NULL, 0}}. */
+#define COMMON_LONGOPTS                                                                        \
+    {"ports", required_argument, NULL, 'p'}, {"format", required_argument, NULL, 'f'},        \
+        {"output", required_argument, NULL, 'o'}, {"mta-log", required_argument, NULL, 'm'},  \
+        {"log-tz", required_argument, NULL, PM_OPT_LOG_TZ},                                   \
+        {"log-year", required_argument, NULL, PM_OPT_LOG_YEAR},                               \
+        {"log-offset", required_argument, NULL, PM_OPT_LOG_OFFSET},                           \
+        {"since", required_argument, NULL, PM_OPT_SINCE},                                     \
+        {"until", required_argument, NULL, PM_OPT_UNTIL},                                     \
+        {"expect-source", required_argument, NULL, PM_OPT_EXPECT_SOURCE},                     \
+        {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
+        {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \
+        {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
+        {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},                               \
+        {"color", no_argument, NULL, PM_OPT_COLOR},                                           \
+        {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},                                     \
+        {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},                               \
+        {"quiet", no_argument, NULL, 'q'}, {"verbose", no_argument, NULL, 'v'},               \
+        {"help", no_argument, NULL, 'h'}
 
 #endif

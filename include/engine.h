@@ -102,5 +102,8 @@ void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, int 
 /* End of input: final verdicts, destinations, summary, bundle. Returns the exit status
  * and frees the engine. */
 int pm_engine_finish(struct pm_engine *e);
+/* A fatal error elsewhere (e.g. the privilege drop failed): discard everything, remove a
+ * half-written bundle, free the engine. Reports nothing. */
+void pm_engine_abort(struct pm_engine *e);
 
 #endif

@@ -109,7 +109,9 @@ struct pm_logset {
 
 /* Load one file ("-" = standard input; gzip-compressed files are detected by magic and
  * decompressed with zlib). Returns 0, or PM_EXIT_UNREADABLE after printing what failed
- * and what to try. May be called several times to add files. */
+ * and what to try (PM_EXIT_USAGE when o->tz is not a usable zone). May be called several
+ * times to add files. A file that breaks off (corrupt gzip, read error) still returns 0
+ * with what was read and files[i].damaged set. */
 int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_options *o);
 /* Sort entries by time (stable); call after the last load. */
 void pm_logset_finish(struct pm_logset *set);

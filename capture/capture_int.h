@@ -1,0 +1,131 @@
+/*
+ * capture_int.h — the pieces of `portmortem capture`, private to the capture/ sources.
+ * live.c drives them: handles (handle.c), -w files (dump.c), the followed MTA log
+ * (follow.c), the host context and per-destination routes (hostctx.c), privileges (priv.c,
+ * public in include/priv.h because the probe uses it too).
+ */
+#ifndef PM_CAPTURE_INT_H
+#define PM_CAPTURE_INT_H
+
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mtalog.h"
+#include "pm.h"
+
+/* ---- handle.c: one live capture handle per interface ---- */
+
+#define PM_CAP_MAX_IFACES 16
+#define PM_CAP_DEFAULT_SNAPLEN 512
+#define PM_CAP_DEFAULT_BUFFER_KIB 8192
+#define PM_CAP_BLOCK_TIMEOUT_MS 100 /* TPACKET_V3 block retire time when not immediate */
+
+struct pm_cap_opts {
+    int snaplen;
+    int buffer_kib;
+    bool immediate;
+    bool promisc;
+};
+
+struct pm_capif {
+    char name[64];
+    pcap_t *p;
+    int fd;             /* pcap_get_selectable_fd */
+    int dlt;            /* pcap_datalink */
+    int linktype;       /* normalised LINKTYPE_* for pm_record */
+    bool loopback;      /* IFF_LOOPBACK: records carry ifloop */
+    bool dead;          /* a read failed: no more packets from it */
+    bool nano;          /* timestamps in nanoseconds */
+    char filter[1400];  /* the BPF expression installed */
+    /* the merge's look-ahead: one packet read but not yet fed */
+    bool has_next;
+    struct pcap_pkthdr *hdr;
+    const u_char *data;
+    uint32_t frame;     /* packets taken from this handle so far (1-based frame numbers) */
+};
+
+/* Create, configure, activate and filter one handle. Returns 0, or an exit status after
+ * printing what failed, why and what to try. */
+int pm_capif_open(struct pm_capif *c, const char *name, const struct pm_cap_opts *o,
+                  const char *filter);
+void pm_capif_close(struct pm_capif *c);
+/* Interface names present (for messages): "lo, eth0, ..." */
+void pm_capif_list(char *buf, size_t len);
+
+/* ---- dump.c: -w files, one (or a ring of -W) per interface ---- */
+
+struct pm_dump;
+struct pm_dump_opts {
+    const char *path;     /* -w FILE */
+    uint64_t max_bytes;   /* -C (bytes), 0: no rotation */
+    int nfiles;           /* -W, 0: no ring */
+    bool temporary;       /* a private temp file (for --bundle without -w): removed at close */
+    uid_t owner;          /* chown the files to it (the -Z user), (uid_t)-1: leave */
+    gid_t group;
+};
+/* The file name(s) for interface `iface` (index i of n). Exposed for tests/docs. */
+void pm_dump_name(char *out, size_t len, const char *path, const char *iface, int nifaces,
+                  int k, int nfiles);
+/* Open (as root, before the drop) every file this interface will ever write. */
+struct pm_dump *pm_dump_open(pcap_t *p, const char *iface, int nifaces,
+                             const struct pm_dump_opts *o);
+void pm_dump_packet(struct pm_dump *d, const struct pcap_pkthdr *h, const u_char *data);
+void pm_dump_flush(struct pm_dump *d);
+/* Files that hold packets, oldest first. Valid until pm_dump_close. */
+int pm_dump_paths(const struct pm_dump *d, const char **paths, int max);
+uint64_t pm_dump_packets(const struct pm_dump *d);
+/* Flush and close the file being written (the paths stay valid, for the bundle). */
+void pm_dump_end(struct pm_dump *d);
+/* Close everything; `unlink_temp`: remove a temporary file now. */
+void pm_dump_close(struct pm_dump *d, bool unlink_temp);
+
+/* ---- follow.c: an MTA log followed like tail -F ---- */
+
+struct pm_follow;
+struct pm_follow_stats {
+    uint64_t lines, of_interest, unparseable, overlong, reopened, truncated;
+    uint64_t bytes;
+    int last_errno;
+};
+typedef void (*pm_follow_cb)(void *ctx, const char *path, const struct pm_logentry *le);
+/* Open (as root) and position at the end (or the start). Returns NULL after printing why. */
+struct pm_follow *pm_follow_open(const char *path, bool from_start,
+                                 const struct pm_log_options *lo, pm_follow_cb cb, void *ctx);
+/* Read what has been appended; detect rotation and truncation (check_name: also stat the
+ * path, e.g. once a second). */
+void pm_follow_poll(struct pm_follow *f, bool check_name);
+const struct pm_follow_stats *pm_follow_stats(const struct pm_follow *f);
+const char *pm_follow_path(const struct pm_follow *f);
+void pm_follow_close(struct pm_follow *f);
+
+/* ---- hostctx.c: host context and routes ---- */
+
+struct pm_hostctx;
+struct pm_hostctx *pm_hostctx_new(const uint16_t *ports, int nports);
+/* Addresses, routes, SYN sysctls, firewall rules touching the ports (read-only commands,
+ * each bounded by timeout_ms). Once, at start, as root. */
+void pm_hostctx_collect(struct pm_hostctx *h, int timeout_ms);
+
+enum pm_route_kind { PM_RT_UNKNOWN, PM_RT_ONLINK, PM_RT_GATEWAY, PM_RT_LOCAL, PM_RT_REFUSED };
+struct pm_route {
+    enum pm_route_kind kind;
+    pm_addr gateway;
+    char oif[32];
+    char text[160];
+};
+/* Route to dst (netlink RTM_GETROUTE; no privilege needed). Asked once per destination:
+ * returns false when it was already asked (or the table of asked ones is full). */
+bool pm_hostctx_route(struct pm_hostctx *h, const pm_addr *dst, const char *why,
+                      struct pm_route *out);
+/* A line for the context text (e.g. how the log following went). */
+void pm_hostctx_note(struct pm_hostctx *h, const char *line);
+/* The whole text: what was collected at start plus one line per routed destination. */
+const char *pm_hostctx_text(struct pm_hostctx *h);
+void pm_hostctx_free(struct pm_hostctx *h);
+
+/* Relevance filters for firewall dumps (exposed for unit tests). */
+bool pm_fw_line_mentions_port(const char *line, const uint16_t *ports, int nports);
+
+#endif

@@ -1,0 +1,25 @@
+# tests/lab/rules.mk — the lab's targets (included by the top-level Makefile).
+#
+#   make lab            re-record every lab scenario into pcaps/lab/ (root; ~3 minutes)
+#   make check-lab      the committed fixtures, offline: verdicts against truth.json
+#   make check-lab-live the scenarios run now in network namespaces (root; skips otherwise)
+
+.PHONY: lab check-lab check-lab-live
+
+lab:
+	lab/record-fixtures.sh
+
+# The harness tests itself first (a fake portmortem: right, wrong, crashing, garbage), then
+# the real binary of this build variant against every committed fixture.
+check-lab: $(B)/portmortem
+	$(Q)bash tests/lab/selftest.sh >/dev/null
+	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) bash tests/lab/run.sh --offline | \
+		{ grep -v '^PASS' || true; }
+
+check-lab-live: $(B)/portmortem
+	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) bash tests/lab/run.sh --live -j 4 | \
+		{ grep -v '^PASS' || true; }
+
+CHECK_TARGETS += check-lab
+CHECK_SAN_TARGETS += check-lab
+CHECK_ROOT_TARGETS += check-lab-live

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# tests/lab/run.sh — portmortem's verdicts against the lab's ground truth.
+#
+#   tests/lab/run.sh [--offline]     every committed fixture in pcaps/lab/ (the default)
+#   tests/lab/run.sh --live [NAME..] run the lab scenarios now (root and `ip netns` needed, else
+#                                    SKIP with the reason), N at a time, then compare the same way
+#   tests/lab/run.sh --all           both
+# Options: --fixtures DIR (instead of pcaps/lab), -j N (live parallelism, default 4),
+#          --keep (keep the live runs' directory and say where it is).
+# Environment: PORTMORTEM  the binary to test (default ./portmortem in the repository root);
+#              LAB_CULPRIT strict (default: a culprit not named is a FAIL) or warn.
+#
+# For each fixture: `portmortem analyze --format jsonl --mta-log LOG VANTAGE=PCAP...`, then for
+# each `expect` row of truth.json, the JSONL attempts with the same dst, dport and vantage must
+# all carry the expected outcome, verdict and owner; the culprit's address must appear in
+# icmp.from, src, dst, a translation/nat field or the evidence text; ICMP type/code and banner
+# code must match where the row names them. One PASS/FAIL line per check, a closing
+# "lab: N passed, N failed, N skipped" line, exit 1 on any FAIL.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PORTMORTEM=${PORTMORTEM:-$ROOT/portmortem}
+CULPRIT_MODE=${LAB_CULPRIT:-strict}
+FIXTURES=$ROOT/pcaps/lab
+JOBS=4
+MODE=offline
+KEEP=0
+NAMES=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --offline) MODE=offline; shift ;;
+        --live) MODE=live; shift ;;
+        --all) MODE=all; shift ;;
+        --fixtures) FIXTURES=$2; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        -j) JOBS=$2; shift 2 ;;
+        -h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        -*) echo "tests/lab/run.sh: unknown option $1" >&2; exit 2 ;;
+        *) NAMES+=("$1"); shift ;;
+    esac
+done
+
+PASSED=0 FAILED=0 SKIPPED=0 WARNED=0
+result() {  # result PASS|FAIL|WARN|SKIP TEXT
+    case $1 in
+        PASS) PASSED=$((PASSED + 1)) ;;
+        FAIL) FAILED=$((FAILED + 1)) ;;
+        WARN) WARNED=$((WARNED + 1)) ;;
+        SKIP) SKIPPED=$((SKIPPED + 1)) ;;
+    esac
+    printf '%s %s\n' "$1" "$2"
+}
+
+# The comparison of one expectation row with the engine's attempts, as a jq program. Input: the
+# attempts (an array); $e: the row; prints "STATUS<TAB>check<TAB>detail" lines.
+# shellcheck disable=SC2016  # jq code, not shell expansions
+readonly COMPARE='
+def addr_in($c): [.icmp.from?, .src?, .dst?, (.translation? // null), (.nat? // null),
+                  ((.evidence? // []) | if type == "array" then join(" ") else tostring end)]
+                 | map(select(. != null) | tostring | ascii_downcase) | any(contains($c | ascii_downcase));
+. as $att
+| "\($e.dst):\($e.dport)" as $id
+| [$att[] | select((.dst // "" | tostring | ascii_downcase) == ($e.dst | ascii_downcase)
+                   and .dport == $e.dport and (.vantage // $e.vantage) == $e.vantage)] as $m
+| if ($m | length) == 0 then
+    "FAIL\t\($id) attempt\tno attempt at vantage \($e.vantage); attempts seen: \(
+      [$att[] | "\(.dst):\(.dport)@\(.vantage)"] | unique | join(", ") | if . == "" then "none" else . end)"
+  else
+    (["outcome", "verdict", "owner"][] as $f
+     | ([$m[] | .[$f]] | unique) as $got
+     | if $got == [$e[$f]] then "PASS\t\($id) \($f)\t\($e[$f])"
+       else "FAIL\t\($id) \($f)\twant \($e[$f]), got \($got | map(tostring) | join(","))" end),
+    (if $e.culprit == null then empty
+     elif ([$m[] | addr_in($e.culprit)] | all) then "PASS\t\($id) culprit\t\($e.culprit)"
+     elif $onwire == false then "WARN\t\($id) culprit\t\($e.culprit) is in no captured packet: only a probe (TTL walk) or live host context can name it"
+     else "\(if $mode == "warn" then "WARN" else "FAIL" end)\t\($id) culprit\t\($e.culprit) named nowhere in icmp.from, src, dst, translation/nat or evidence" end),
+    (if ($e.key.icmp_type // null) == null then empty
+     else ([$m[] | [.icmp.type?, .icmp.code?]] | unique) as $got
+     | if $got == [[$e.key.icmp_type, $e.key.icmp_code]] then "PASS\t\($id) icmp\t\($e.key.icmp_type)/\($e.key.icmp_code)"
+       else "FAIL\t\($id) icmp\twant \($e.key.icmp_type)/\($e.key.icmp_code), got \($got | map(map(tostring) | join("/")) | join(","))" end end),
+    (if ($e.key.banner_code // null) == null then empty
+     else ([$m[] | .banner.code?] | unique) as $got
+     | if $got == [$e.key.banner_code] or $got == [($e.key.banner_code | tostring)] then "PASS\t\($id) banner\t\($e.key.banner_code)"
+       else "FAIL\t\($id) banner\twant \($e.key.banner_code), got \($got | map(tostring) | join(","))" end end)
+  end'
+
+compare_dir() {  # compare_dir DIR LABEL: run portmortem on one recorded run and check it
+    local dir=$1 label=$2 truth=$1/truth.json scenario out err rc=0 args=() k v row line
+    scenario=$(jq -r .scenario "$truth")
+    while read -r k v; do args+=("$k=$dir/$v"); done < <(jq -r '.captures | to_entries[] | "\(.key) \(.value)"' "$truth")
+    # What an operator would tell portmortem about this run: the capture window (a pcap does
+    # not record when capture stopped), the ports the MTA used, where mail must leave from.
+    while read -r k v; do args+=("$k" "$v"); done < <(jq -r '
+        (if .window then "--since @\(.window.since)", "--until @\(.window.until)" else empty end),
+        (if .ports then "--ports \(.ports | map(tostring) | join(","))" else empty end),
+        ((.expect_source // [])[] | "--expect-source \(.)")' "$truth")
+    out=$(mktemp) err=$(mktemp)
+    if [ ! -x "$PORTMORTEM" ]; then
+        echo "portmortem not found or not executable: $PORTMORTEM (build it, or set PORTMORTEM)" >"$err"
+        rc=127
+    else
+        "$PORTMORTEM" analyze --format jsonl --mta-log "$dir/$(jq -r .mta_log "$truth")" "${args[@]}" \
+            >"$out" 2>"$err" </dev/null || rc=$?
+    fi
+    # Exit 0 (nothing failed), 1 (failures found) and 4 (partial) all mean it ran and reported.
+    if [ "$rc" != 0 ] && [ "$rc" != 1 ] && [ "$rc" != 4 ]; then
+        while read -r row; do
+            result FAIL "$label $scenario $row: portmortem exited $rc: $(head -c 300 "$err" | tr '\n' ' ')"
+        done < <(jq -r '.expect[] | "\(.dst):\(.dport)"' "$truth")
+        rm -f "$out" "$err"
+        return 0
+    fi
+    local attempts
+    if ! attempts=$(jq -c 'select(type == "object" and .type == "attempt")' "$out" 2>/dev/null | jq -sc .); then
+        while read -r row; do
+            result FAIL "$label $scenario $row: portmortem output is not JSON Lines: $(head -c 200 "$out" | tr '\n' ' ')"
+        done < <(jq -r '.expect[] | "\(.dst):\(.dport)"' "$truth")
+        rm -f "$out" "$err"
+        return 0
+    fi
+    local culprit onwire cap
+    while read -r row; do
+        # Is the culprit's address in any captured packet? If not (a forging router, a
+        # provider's silent drop, the NAT's inside address), only a probe can name it.
+        culprit=$(jq -r '.culprit // empty' <<<"$row")
+        onwire=false
+        if [ -n "$culprit" ]; then
+            # only the captures portmortem was given
+            for cap in $(jq -r '.captures[]' "$truth" | sed "s|^|$dir/|"); do
+                if [ -n "$(tcpdump -nr "$cap" -c 1 "host $culprit" 2>/dev/null)" ]; then
+                    onwire=true
+                fi
+            done
+        fi
+        while IFS=$'\t' read -r status check detail; do
+            result "$status" "$label $scenario $check: $detail"
+        done < <(jq -r --argjson e "$row" --arg mode "$CULPRIT_MODE" --argjson onwire "$onwire" "$COMPARE" <<<"$attempts")
+    done < <(jq -c '.expect[]' "$truth")
+    rm -f "$out" "$err"
+}
+
+run_offline() {
+    local t n=0
+    for t in "$FIXTURES"/*/truth.json; do
+        [ -f "$t" ] || continue
+        compare_dir "$(dirname "$t")" offline
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ] || result FAIL "offline: no fixtures under $FIXTURES (lab/record-fixtures.sh makes them)"
+}
+
+live_skip_reason() {
+    [ "$(id -u)" = 0 ] || { echo "not root (the lab creates network namespaces)"; return; }
+    local tool
+    for tool in ip iptables ip6tables ethtool tcpdump postfix dnsmasq jq python3 timeout; do
+        command -v "$tool" >/dev/null 2>&1 || { echo "$tool is not installed (.ci/setup installs it)"; return; }
+    done
+    local probe="pmlab-probe$$-t"
+    if ! ip netns add "$probe" 2>/dev/null; then
+        echo "cannot create a network namespace here (ip netns add failed)"
+        return
+    fi
+    ip netns del "$probe" 2>/dev/null || true
+}
+
+run_live() {
+    local reason
+    reason=$(live_skip_reason)
+    if [ -n "$reason" ]; then
+        result SKIP "live: $reason"
+        return 0
+    fi
+    local work rc=0 line
+    work=$(mktemp -d "${TMPDIR:-/tmp}/portmortem-lab-live.XXXXXX")
+    echo "live: running the lab scenarios into $work (-j $JOBS)"
+    "$ROOT/lab/lab.sh" all "$work" -j "$JOBS" "${NAMES[@]}" || rc=$?
+    [ "$rc" = 0 ] || result FAIL "live: lab/lab.sh all exited $rc (see $work/*/lab.log)"
+    # Runs that could not happen here (exit 77, e.g. no exim package to be had) are skips.
+    while read -r line; do
+        result SKIP "live $line"
+    done < <(jq -r '.runs[] | select(.rc == 77) | .scenario' "$work/all.json" 2>/dev/null |
+        while read -r n; do echo "$n: $(grep -o 'SKIP: .*' "$work/$n/lab.log" | head -1)"; done)
+    # The lab's own check first: does each run show what its truth file claims?
+    while read -r line; do
+        case $line in
+            PASS\ *) result PASS "live lab-${line#PASS }" ;;
+            FAIL\ *) result FAIL "live lab-${line#FAIL }" ;;
+        esac
+    done < <("$ROOT/lab/lab.sh" verify "$work" 2>&1 || true)
+    local t
+    for t in "$work"/*/truth.json; do
+        [ -f "$t" ] && compare_dir "$(dirname "$t")" live
+    done
+    if [ "$KEEP" = 1 ] || [ "$FAILED" -gt 0 ]; then echo "live: runs kept in $work"; else rm -rf "$work"; fi
+}
+
+case $MODE in
+    offline) run_offline ;;
+    live) run_live ;;
+    all) run_offline; run_live ;;
+esac
+[ "$WARNED" = 0 ] || echo "($WARNED culprit warning(s), LAB_CULPRIT=$CULPRIT_MODE)"
+echo "lab: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" = 0 ]

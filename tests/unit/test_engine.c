@@ -1,0 +1,277 @@
+/*
+ * test_engine.c — one offline run end to end (include/engine.h, analyze/engine.c): a tiny
+ * capture generated in memory and written to a temporary pcap (a refused attempt, a greeted
+ * one, an unanswered one), analysed with pm_engine_analyze into a tmpfile in JSON Lines, and
+ * read back: one "attempt" object per attempt with the outcome the packets show, one
+ * "destination" per address, the "summary" last with "schema":1, and the exit status of the
+ * output contract (1 failures found, 0 none, 4 damaged input); the BPF filter text.
+ */
+#include <criterion/criterion.h>
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capin.h"
+#include "engine.h"
+#include "pktbuild.h"
+#include "util.h"
+
+TestSuite(engine, .fini = pb_tmpclean);
+
+#define CLI "10.0.0.1"
+#define T0 PM_SEC(1700000000)
+
+struct frames {
+    uint8_t buf[32][256];
+    struct pb_rec rec[32];
+    int n;
+};
+
+static void frame(struct frames *f, pm_ns ts, const char *src, uint16_t sport, const char *dst,
+                  uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack, const char *payload,
+                  uint8_t ttl)
+{
+    cr_assert_lt(f->n, 32);
+    uint8_t ip[256];
+    size_t n = pb_seg(ip, sizeof(ip), src, sport, dst, dport, flags, seq, ack, payload,
+                      payload ? strlen(payload) : 0, ttl);
+    size_t fl = pb_eth(f->buf[f->n], sizeof(f->buf[0]), NULL, 0, 0x0800, ip, n);
+    f->rec[f->n] = (struct pb_rec){ts, f->buf[f->n], (uint32_t)fl, 0};
+    f->n++;
+}
+
+/* refused by 192.0.2.25, greeted by 198.51.100.7, nothing from 203.0.113.40 */
+static void incident(struct frames *f, bool with_silence)
+{
+    memset(f, 0, sizeof(*f));
+    frame(f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(f, T0 + PM_MS(30), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          58);
+    frame(f, T0 + PM_SEC(1), CLI, 40001, "198.51.100.7", 25, PM_TH_SYN, 5000, 0, NULL, 64);
+    frame(f, T0 + PM_SEC(1) + PM_MS(20), "198.51.100.7", 25, CLI, 40001,
+          PM_TH_SYN | PM_TH_ACK, 9000, 5001, NULL, 52);
+    frame(f, T0 + PM_SEC(1) + PM_MS(21), CLI, 40001, "198.51.100.7", 25, PM_TH_ACK, 5001, 9001,
+          NULL, 64);
+    frame(f, T0 + PM_SEC(1) + PM_MS(80), "198.51.100.7", 25, CLI, 40001,
+          PM_TH_ACK | PM_TH_PSH, 9001, 5001, "220 mx.example.net ESMTP\r\n", 52);
+    frame(f, T0 + PM_SEC(1) + PM_MS(90), CLI, 40001, "198.51.100.7", 25, PM_TH_ACK | PM_TH_PSH,
+          5001, 9027, "QUIT\r\n", 64);
+    frame(f, T0 + PM_SEC(1) + PM_MS(110), "198.51.100.7", 25, CLI, 40001,
+          PM_TH_ACK | PM_TH_PSH | PM_TH_FIN, 9027, 5007, "221 bye\r\n", 52);
+    frame(f, T0 + PM_SEC(1) + PM_MS(111), CLI, 40001, "198.51.100.7", 25, PM_TH_ACK | PM_TH_FIN,
+          5007, 9037, NULL, 64);
+    if (with_silence) {
+        for (int i = 0; i < 4; i++) {
+            frame(f, T0 + PM_SEC(2 + i), CLI, 40002, "203.0.113.40", 25, PM_TH_SYN, 7000, 0, NULL,
+                  64);
+        }
+    }
+    /* unrelated traffic keeps the capture running until T0 + 20 s */
+    frame(f, T0 + PM_SEC(20), CLI, 50000, "192.0.2.80", 443, PM_TH_ACK, 1, 1, NULL, 64);
+}
+
+struct run_out {
+    int rc;
+    int attempts, dests, summaries, lines;
+    char last[8192];
+    char all[65536];
+};
+
+static void run(const char *path, struct run_out *o)
+{
+    memset(o, 0, sizeof(*o));
+    struct pm_inputset in;
+    memset(&in, 0, sizeof(in));
+    cr_assert_eq(pm_inputset_add(&in, path, NULL), 0);
+    FILE *out = tmpfile();
+    cr_assert_not_null(out);
+    struct pm_engine_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ports[0] = 25;
+    cfg.nports = 1;
+    cfg.max_flows = 1024;
+    cfg.max_sessions = 64;
+    cfg.max_dests = 64;
+    cfg.format = PM_FMT_JSONL;
+    cfg.out = out;
+    cfg.logopt.tz = "UTC";
+    cfg.logopt.ref_time = PM_NS_NONE;
+    cfg.log_offset = PM_NS_NONE;
+    cfg.since = cfg.until = PM_NS_NONE;
+    cfg.subcommand = "analyze";
+    cfg.seed = 1;
+    o->rc = pm_engine_analyze(&cfg, &in);
+    pm_inputset_close(&in);
+    rewind(out);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, out)) > 0) {
+        o->lines++;
+        cr_assert_eq(line[0], '{', "JSON Lines: one object per line: %s", line);
+        cr_assert_eq(line[n - 1], '\n');
+        cr_assert_eq(line[n - 2], '}');
+        if (strstr(line, "\"type\":\"attempt\"")) {
+            o->attempts++;
+        } else if (strstr(line, "\"type\":\"destination\"")) {
+            o->dests++;
+        } else if (strstr(line, "\"type\":\"summary\"")) {
+            o->summaries++;
+        }
+        pm_strlcpy(o->last, line, sizeof(o->last));
+        size_t used = strlen(o->all);
+        pm_strlcpy(o->all + used, line, sizeof(o->all) - used);
+    }
+    free(line);
+    fclose(out);
+}
+
+/* The attempt line that mentions `dst`. */
+static const char *attempt_for(const struct run_out *o, const char *dst, char *buf, size_t len)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"dst\":\"%s\"", dst);
+    const char *p = o->all;
+    while ((p = strstr(p, "{\"type\":\"attempt\"")) != NULL) {
+        const char *end = strchr(p, '\n');
+        cr_assert_not_null(end);
+        size_t l = (size_t)(end - p);
+        if (l < len) {
+            memcpy(buf, p, l);
+            buf[l] = '\0';
+            if (strstr(buf, key)) {
+                return buf;
+            }
+        }
+        p = end;
+    }
+    cr_assert_fail("no attempt to %s in:\n%s", dst, o->all);
+    return NULL;
+}
+
+Test(engine, analyze_a_small_capture_to_json_lines)
+{
+    struct frames f;
+    incident(&f, true);
+    char path[256];
+    pb_tmppath(path, sizeof(path), "incident.pcap");
+    pb_write_pcap(path, PM_LT_ETHERNET, false, false, 262144, f.rec, f.n);
+    struct run_out o;
+    run(path, &o);
+    cr_assert_eq(o.rc, PM_EXIT_FAILURES, "a refused and a silent attempt: failures found");
+    cr_assert_eq(o.attempts, 3);
+    cr_assert_eq(o.dests, 3);
+    cr_assert_eq(o.summaries, 1);
+    cr_assert(strstr(o.last, "\"type\":\"summary\"") != NULL, "the summary comes last");
+    cr_assert(strstr(o.last, "\"schema\":1") != NULL, "%s", o.last);
+    cr_assert(strstr(o.last, "\"scope\":") != NULL);
+    char a[8192];
+    attempt_for(&o, "192.0.2.25", a, sizeof(a));
+    cr_assert(strstr(a, "\"outcome\":\"refused\""), "%s", a);
+    cr_assert(strstr(a, "\"conn_state\":\"REJ\""), "%s", a);
+    cr_assert(strstr(a, "\"reason\":\"reset\""), "%s", a);
+    cr_assert(strstr(a, "\"family\":\"ipv4\""), "%s", a);
+    cr_assert(strstr(a, "\"sport\":40000"), "%s", a);
+    cr_assert(strstr(a, "incident.pcap#1"), "evidence cites FILE#FRAME: %s", a);
+    attempt_for(&o, "198.51.100.7", a, sizeof(a));
+    cr_assert(strstr(a, "\"outcome\":\"connected\""), "%s", a);
+    cr_assert(strstr(a, "\"verdict\":\"ok\""), "%s", a);
+    cr_assert(strstr(a, "\"conn_state\":\"SF\""), "%s", a);
+    cr_assert(strstr(a, "\"code\":220"), "%s", a);
+    attempt_for(&o, "203.0.113.40", a, sizeof(a));
+    cr_assert(strstr(a, "\"outcome\":\"no-response\""), "%s", a);
+    cr_assert(strstr(a, "\"syns\":4"), "retransmissions folded: %s", a);
+    cr_assert(strstr(a, "\"verdict\":\"silent-drop\""), "%s", a);
+}
+
+Test(engine, nothing_failing_exits_zero)
+{
+    struct frames f;
+    incident(&f, false);
+    /* keep only the greeted attempt and the unrelated packet */
+    struct pb_rec recs[8];
+    int n = 0;
+    for (int i = 2; i < f.n; i++) {
+        recs[n++] = f.rec[i];
+    }
+    char path[256];
+    pb_tmppath(path, sizeof(path), "ok.pcap");
+    pb_write_pcap(path, PM_LT_ETHERNET, true, true, 262144, recs, n);
+    struct run_out o;
+    run(path, &o);
+    cr_assert_eq(o.rc, PM_EXIT_OK);
+    cr_assert_eq(o.attempts, 1);
+    cr_assert_eq(o.summaries, 1);
+    cr_assert(strstr(o.last, "\"scope\":\"none\"") != NULL, "%s", o.last);
+}
+
+Test(engine, damaged_input_exits_four_with_partial_results)
+{
+    struct frames f;
+    incident(&f, false);
+    char path[256];
+    pb_tmppath(path, sizeof(path), "cut.pcap");
+    pb_write_pcap(path, PM_LT_ETHERNET, false, false, 262144, f.rec, 2);
+    FILE *fp = fopen(path, "ab");
+    const uint32_t rh[4] = {1700000001, 0, 200, 200};
+    fwrite(rh, sizeof(rh), 1, fp);
+    fwrite(f.buf[2], 1, 20, fp);
+    fclose(fp);
+    struct run_out o;
+    run(path, &o);
+    cr_assert_eq(o.rc, PM_EXIT_DAMAGED);
+    cr_assert_eq(o.attempts, 1, "the attempt before the damage is reported");
+    cr_assert_eq(o.summaries, 1);
+    cr_assert(strstr(o.all, "\"outcome\":\"refused\"") != NULL);
+}
+
+Test(engine, bpf_filter_text)
+{
+    char buf[1024];
+    const uint16_t ports[] = {25, 465, 587};
+    pm_engine_filter(ports, 3, buf, sizeof(buf));
+    cr_assert(strstr(buf, "port 25 or port 465 or port 587") != NULL, "%s", buf);
+    cr_assert(strstr(buf, "icmp-unreach") && strstr(buf, "icmp-timxceed"), "%s", buf);
+    cr_assert(strstr(buf, "icmp6") != NULL, "%s", buf);
+    /* the expression compiles for the link types captures come in */
+    const int dlts[] = {DLT_EN10MB, DLT_RAW, DLT_LINUX_SLL, DLT_NULL};
+    for (size_t i = 0; i < PM_ARRAY_LEN(dlts); i++) {
+        pcap_t *p = pcap_open_dead(dlts[i], 65535);
+        struct bpf_program prog;
+        cr_assert_eq(pcap_compile(p, &prog, buf, 1, PCAP_NETMASK_UNKNOWN), 0, "DLT %d: %s",
+                     dlts[i], pcap_geterr(p));
+        pcap_freecode(&prog);
+        pcap_close(p);
+    }
+    pm_engine_filter(ports, 1, buf, sizeof(buf));
+    cr_assert(strstr(buf, "(tcp and (port 25))") != NULL, "%s", buf);
+}
+
+/* The capture filter must keep what the decoder handles: a SYN inside 802.1Q/802.1ad tags
+ * ("tcp" in BPF does not look past a VLAN tag; tests/golden/xfail.txt *.vlan3, *.vlan1ng). */
+Test(engine, filter_keeps_vlan_tagged_syns, .disabled = true)
+{
+    uint8_t ip[256], f1[300], f3[300];
+    size_t n = pb_seg(ip, sizeof(ip), CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1, 0, NULL, 0, 64);
+    const uint16_t one[] = {0x8100}, three[] = {0x88a8, 0x8100, 0x8100};
+    size_t n1 = pb_eth(f1, sizeof(f1), one, 1, 0x0800, ip, n);
+    size_t n3 = pb_eth(f3, sizeof(f3), three, 3, 0x0800, ip, n);
+    struct pb_rec recs[2] = {{T0, f1, (uint32_t)n1, 0}, {T0 + 1, f3, (uint32_t)n3, 0}};
+    char path[256], filter[1024];
+    pb_tmppath(path, sizeof(path), "vlan.pcap");
+    pb_write_pcap(path, PM_LT_ETHERNET, false, false, 262144, recs, 2);
+    const uint16_t ports[] = {25};
+    pm_engine_filter(ports, 1, filter, sizeof(filter));
+    char err[512];
+    struct pm_capfile *cf = pm_capfile_open(path, filter, err, sizeof(err));
+    cr_assert_not_null(cf, "%s", err);
+    struct pm_record r;
+    int kept = 0;
+    while (pm_capfile_next(cf, &r) == PM_READ_OK) {
+        kept++;
+    }
+    pm_capfile_close(cf);
+    cr_assert_eq(kept, 2, "a tagged SYN to port 25 was filtered out");
+}
