@@ -610,12 +610,11 @@ static bool repeats(const struct pm_logentry *a, const struct pm_logentry *s, bo
     if (a->kind != s->kind || a->err != s->err || !within(a->ts, s->ts, MERGE_WINDOW)) {
         return false;
     }
-    if (a->addr.family && s->addr.family) {
-        if (!pm_addr_eq(&a->addr, &s->addr)) {
-            return false;
-        }
-    } else if (!(a->addr.family == 0 && s->addr.family == 0) &&
-               !(a->addr.family == 0 && a_may_lack) && !(s->addr.family == 0 && s_may_lack)) {
+    bool a_has = a->addr.family != PM_AF_NONE, s_has = s->addr.family != PM_AF_NONE;
+    if (a_has && s_has && !pm_addr_eq(&a->addr, &s->addr)) {
+        return false;
+    }
+    if (a_has != s_has && !(a_has ? s_may_lack : a_may_lack)) {
         return false;
     }
     return a->port == s->port || a->port == 0 || s->port == 0;
@@ -651,6 +650,12 @@ static void merge_into(struct loader *L, struct pm_logentry *t, const struct pm_
 /* Postfix: per-address lines wait on their pid; the status line names the queue id and
  * recipient, and merges into the line it repeats (or, for the next recipients of the
  * same delivery, into what the first status line became). */
+/* A per-address line that already names a queue id belongs to that delivery only. */
+static bool same_delivery(const struct pm_logentry *a, const struct pm_logentry *s)
+{
+    return !a->queue_id[0] || !strcmp(a->queue_id, s->queue_id);
+}
+
 static void add_postfix(struct loader *L, const struct pm_logentry *e, uint32_t hosthash)
 {
     struct pf_proc *p = proc_get(L, e->pid, hosthash);
@@ -665,7 +670,8 @@ static void add_postfix(struct loader *L, const struct pm_logentry *e, uint32_t 
     int64_t target = -1;
     if (e->kind != PM_LK_NO_ATTEMPT) {
         for (int64_t i = p->pending; i >= 0 && target < 0; i = L->prev[(size_t)i - L->start]) {
-            if (!E(L, i)->from_status && repeats(E(L, i), e, false, false)) {
+            if (!E(L, i)->from_status && same_delivery(E(L, i), e) &&
+                repeats(E(L, i), e, false, false)) {
                 target = i;
             }
         }
@@ -677,7 +683,7 @@ static void add_postfix(struct loader *L, const struct pm_logentry *e, uint32_t 
         }
     }
     for (int64_t i = p->pending; i >= 0; i = L->prev[(size_t)i - L->start]) {
-        if (within(E(L, i)->ts, e->ts, ADOPT_WINDOW)) {
+        if (within(E(L, i)->ts, e->ts, ADOPT_WINDOW) && same_delivery(E(L, i), e)) {
             adopt(E(L, i), e);
         }
     }

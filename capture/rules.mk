@@ -5,3 +5,5 @@ CAPTURE_SRCS += capture/live.c capture/probe.c
 # host context and routes, the privilege drop (also used by the probe).
 CAPTURE_SRCS += capture/handle.c capture/dump.c capture/follow.c capture/hostctx.c \
 	capture/priv.c
+# active probe (issue 8): test SYNs (libnet), DNS, the SMTP/STARTTLS check, the token bucket.
+CAPTURE_SRCS += capture/inject.c capture/dns.c capture/smtpcheck.c capture/throttle.c

@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# tests/bundle/run.sh — the evidence bundle (--bundle DIR) and `portmortem verify`, end to end,
+# on the lab recordings kept in pcaps/bundle/ (see its README.md):
+#
+#   - a bundle is written (exit 1: failures found), with no temporary directory left over;
+#     `portmortem verify` and `sha256sum -c MANIFEST.sha256` pass; report.json carries the
+#     same attempts as the run's own JSON Lines;
+#   - the escalation text holds the six fields with the fixture's real values (source IP,
+#     destination MX, destination IP, UTC time, result with the RST's TTL, trace);
+#   - evidence.pcap opens with tshark and tcpdump and holds the failing attempt's SYN and its
+#     answer (RST, or the router's ICMP), each with a comment naming the attempt; context
+#     packets of a successful attempt to the same destination when there is one;
+#   - a signed bundle verifies with its public key (also with `openssl pkeyutl`) and fails
+#     with another key; one changed byte in EACH file makes verify fail naming that file;
+#     a missing and an extra file are named;
+#   - a second run into the same DIR is refused (exit 2) and leaves DIR untouched;
+#   - a full file system (tmpfs in a private mount namespace; root only, else SKIP) fails
+#     cleanly (exit 3, "No space left on device") with nothing left behind;
+#   - without root privileges (setpriv to nobody; root only, else SKIP) the same works
+#     without the privileged helper;
+#   - hostile log text is sanitised in every file and HTML-escaped in report.html;
+#   - report.html renders in headless chromium: the DOM holds the SVG ladders and verdicts,
+#     the screenshot is not blank and shows the diagrams' colours (skipped with --no-browser
+#     or when chromium is absent).
+#
+# Usage: tests/bundle/run.sh [--no-browser] [--keep]
+# Environment: PORTMORTEM  the binary to test (default ./portmortem in the repository root)
+# Prints one PASS/FAIL/SKIP line per check and "bundle: N passed, N failed, N skipped";
+# exits 1 on any FAIL.
+
+# pass and fail always succeed, so "test && pass || fail" is an if-then-else here.
+# shellcheck disable=SC2015
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PORTMORTEM=${PORTMORTEM:-$ROOT/portmortem}
+case $PORTMORTEM in /*) ;; *) PORTMORTEM=$ROOT/$PORTMORTEM ;; esac
+FIX=$ROOT/pcaps/bundle
+BROWSER=1
+KEEP=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --no-browser) BROWSER=0; shift ;;
+        --keep) KEEP=1; shift ;;
+        -h|--help) sed -n '2,30s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        *) echo "tests/bundle/run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+
+PASSED=0 FAILED=0 SKIPPED=0
+pass() { PASSED=$((PASSED + 1)); printf 'PASS %s\n' "$1"; }
+fail() { FAILED=$((FAILED + 1)); printf 'FAIL %s\n' "$1"; [ $# -gt 1 ] && printf '     %s\n' "${@:2}"; }
+skip() { SKIPPED=$((SKIPPED + 1)); printf 'SKIP %s\n' "$1"; }
+# check NAME COMMAND...: PASS when the command succeeds
+check() { local n=$1; shift; if "$@" >/dev/null 2>&1; then pass "$n"; else fail "$n"; fi; }
+
+if [ ! -x "$PORTMORTEM" ]; then
+    echo "tests/bundle/run.sh: $PORTMORTEM is not built (make first)" >&2
+    exit 2
+fi
+if [ ! -d "$FIX/mx-no-listener" ]; then
+    echo "tests/bundle/run.sh: fixtures missing: $FIX" >&2
+    exit 2
+fi
+for tool in jq tshark sha256sum openssl python3; do
+    command -v "$tool" >/dev/null || { echo "tests/bundle/run.sh: $tool is needed" >&2; exit 2; }
+done
+
+# Under ASan/UBSan a report must not hide behind exit 1 ("failures found"): give the
+# sanitizers their own status, and look for their reports in every stderr at the end.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-exitcode=86:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:exitcode=87:print_stacktrace=1}
+
+WORK=$(mktemp -d /tmp/pm-bundle-test.XXXXXX)
+chmod 755 "$WORK"
+if [ "$KEEP" = 1 ]; then
+    trap 'echo "kept: $WORK"' EXIT
+else
+    trap 'rm -rf "$WORK"' EXIT
+fi
+START=$(date +%s)
+
+# bundle SCENARIO DIR [options...]: analyze the scenario's captures into DIR; status in $RC
+bundle() {
+    local sc=$1 dir=$2
+    shift 2
+    local f=$FIX/$sc
+    local caps=("sender=$f/sender.pcap")
+    [ -f "$f/nat-outside.pcap" ] && caps+=("nat-outside=$f/nat-outside.pcap")
+    "$PORTMORTEM" analyze --format jsonl --no-progress --mta-log "$f/maillog" --bundle "$dir" \
+        "$@" "${caps[@]}" >"$dir.out" 2>"$dir.err"
+    RC=$?
+}
+
+no_temp_left() { [ -z "$(find "$1" -maxdepth 1 -name '.*.tmp-*' -print -quit)" ]; }
+
+# flip_byte FILE: change the byte in the middle of FILE
+flip_byte() {
+    python3 - "$1" <<'EOF'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+i = len(b) // 2
+b[i] = b[i] ^ 0x01 if b[i] ^ 0x01 != 0x0a else b[i] ^ 0x02
+open(p, 'wb').write(bytes(b))
+EOF
+}
+
+tshark_q() { tshark -n -r "$@" 2>/dev/null; }
+
+# ---------------------------------------------------------------- the main bundle
+B=$WORK/mx-no-listener
+bundle mx-no-listener "$B"
+if [ "$RC" = 1 ] && [ -d "$B" ]; then pass "bundle written (exit 1: failures found)"; else
+    fail "bundle written (exit 1: failures found)" "exit $RC" "$(cat "$B.err")"; fi
+check "no temporary directory left beside the bundle" no_temp_left "$WORK"
+EXPECTED="MANIFEST.sha256 README.txt VERSION.txt escalation-203.0.113.10.txt evidence.pcap mta-log.txt report.html report.json summary.txt"
+GOT=$(cd "$B" 2>/dev/null && find . -mindepth 1 -printf '%f\n' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
+if [ "$GOT" = "$EXPECTED" ]; then pass "bundle holds the expected files"; else
+    fail "bundle holds the expected files" "got: $GOT" "want: $EXPECTED"; fi
+OUT=$("$PORTMORTEM" verify "$B" 2>&1); VRC=$?
+if [ $VRC = 0 ] && grep -q "OK, 8 files match" <<<"$OUT"; then pass "portmortem verify passes"; else
+    fail "portmortem verify passes" "exit $VRC: $OUT"; fi
+check "sha256sum -c MANIFEST.sha256 passes" sh -c "cd '$B' && sha256sum --quiet -c MANIFEST.sha256"
+# report.json: the attempts and destinations the run itself printed, then one summary
+if diff <(grep -E '"type":"(attempt|destination)"' "$B.out") \
+        <(grep -E '"type":"(attempt|destination)"' "$B/report.json") >/dev/null &&
+   [ "$(jq -r .type "$B/report.json" | tail -1)" = summary ]; then
+    pass "report.json holds the run's attempts, destinations and summary"
+else
+    fail "report.json holds the run's attempts, destinations and summary"
+fi
+
+# ---------------------------------------------------------------- escalation: the six fields
+ESC=$B/escalation-203.0.113.10.txt
+ATT=$(jq -c 'select(.type == "attempt" and .dst == "203.0.113.10")' "$B/report.json" | head -1)
+SRC=$(jq -r .src <<<"$ATT")
+TS=$(jq -r .ts <<<"$ATT")
+MX=$(jq -r .mta.host <<<"$ATT")
+LOGLINE=$(jq -r .mta.line <<<"$ATT")
+ID=$(jq -r .id <<<"$ATT")
+RST_TTL=$(jq -r '.expect[] | select(.dst == "203.0.113.10") | .key.rst_ttl' "$FIX/mx-no-listener/truth.json")
+SYNREF=$(jq -r '.evidence[] | select(test(": SYN "))' <<<"$ATT" | head -1 | cut -d: -f1)
+esc_has() { grep -qF -- "$2" "$ESC" && pass "escalation: $1" || fail "escalation: $1" "missing: $2"; }
+esc_has "subject line" "Subject: Outbound SMTP from $SRC to 203.0.113.10:25 refused before SMTP banner"
+esc_has "source IP" "Source IP:       $SRC (as seen at sender)"
+esc_has "destination MX" "Destination MX:  $MX"
+esc_has "destination IP" "Destination IP:  203.0.113.10, TCP port 25"
+esc_has "time in UTC" "Time (UTC):      $TS first failing attempt"
+esc_has "result in the layer's words" "Result:          TCP port 25 refused before SMTP banner (RST from 203.0.113.10, TTL $RST_TTL, 3 hops; the MX is 3 hops away)"
+esc_has "trace: the SYN" "  $SYNREF: SYN $SRC:"
+esc_has "trace: the log line" "  maillog:$LOGLINE: mx1.example.net: connect to mx1.example.net[203.0.113.10]:25: Connection refused"
+esc_has "verdict and owner" "Who must act:    recipient-postmaster"
+esc_has "attachments" "  evidence.pcap "
+[ "$MX" = mx1.example.net ] && [ "$RST_TTL" = 61 ] && [ "$SRC" = 192.0.2.10 ] &&
+    pass "escalation values are the fixture's (192.0.2.10, mx1.example.net, TTL 61)" ||
+    fail "escalation values are the fixture's" "src=$SRC mx=$MX ttl=$RST_TTL"
+
+# ---------------------------------------------------------------- evidence.pcap
+P=$B/evidence.pcap
+if tshark_q "$P" -c 1000 >/dev/null; then pass "evidence.pcap opens with tshark"; else
+    fail "evidence.pcap opens with tshark"; fi
+if command -v tcpdump >/dev/null; then
+    check "evidence.pcap opens with tcpdump" tcpdump -nr "$P"
+fi
+SYNC=$(tshark_q "$P" -Y "ip.src==$SRC && ip.dst==203.0.113.10 && tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==25" -T fields -e frame.comment)
+if grep -q "portmortem attempt #$ID: refused, verdict remote-refused" <<<"$SYNC"; then
+    pass "evidence.pcap: the failing SYN, commented with its attempt"
+else fail "evidence.pcap: the failing SYN, commented with its attempt" "$SYNC"; fi
+RSTC=$(tshark_q "$P" -Y "ip.src==203.0.113.10 && ip.dst==$SRC && tcp.flags.reset==1 && ip.ttl==$RST_TTL" -T fields -e frame.comment)
+if grep -q "portmortem attempt #$ID" <<<"$RSTC"; then pass "evidence.pcap: the RST that answered it (TTL $RST_TTL)"; else
+    fail "evidence.pcap: the RST that answered it" "$RSTC"; fi
+OTHER=$(tshark_q "$P" -Y "ip.addr==203.0.113.20" | wc -l)
+[ "$OTHER" = 0 ] && pass "evidence.pcap: nothing of the destination that worked" ||
+    fail "evidence.pcap: nothing of the destination that worked" "$OTHER packets"
+NATC=$(tshark_q "$P" -Y "ip.src==198.51.100.2 && tcp.flags.syn==1" | wc -l)
+[ "$NATC" -ge 1 ] && pass "evidence.pcap: the same SYN outside the NAT" ||
+    fail "evidence.pcap: the same SYN outside the NAT"
+
+# ---------------------------------------------------------------- the other files
+LINE=$(sed -n "${LOGLINE}p" "$FIX/mx-no-listener/maillog")
+grep -qxF "maillog:$LOGLINE: $LINE" "$B/mta-log.txt" && pass "mta-log.txt: the matched line, as FILE:LINE: TEXT" ||
+    fail "mta-log.txt: the matched line" "want: maillog:$LOGLINE: $LINE"
+grep -q "^portmortem [0-9]" "$B/VERSION.txt" && grep -q "^command: [^ ]*portmortem analyze .*--bundle $B" "$B/VERSION.txt" &&
+    pass "VERSION.txt: version and command line" || fail "VERSION.txt: version and command line"
+grep -q "^Scope: one destination failing" "$B/summary.txt" && ! grep -q $'\033' "$B/summary.txt" &&
+    pass "summary.txt: the text report without colours" || fail "summary.txt: the text report without colours"
+
+# ---------------------------------------------------------------- refusal of an existing DIR
+snap() { (cd "$1" && LC_ALL=C ls -la --time-style=full-iso && sha256sum -- *) 2>&1; }
+BEFORE=$(snap "$B")
+bundle mx-silent-drop "$B"
+if [ "$RC" = 2 ] && grep -q "already exists" "$B.err"; then pass "a second run into the same DIR is refused (exit 2)"; else
+    fail "a second run into the same DIR is refused (exit 2)" "exit $RC" "$(cat "$B.err")"; fi
+[ "$BEFORE" = "$(snap "$B")" ] && pass "the existing DIR is untouched" || fail "the existing DIR is untouched"
+check "no temporary directory left after the refusal" no_temp_left "$WORK"
+
+# ---------------------------------------------------------------- signatures and tampering
+openssl genpkey -algorithm ed25519 -out "$WORK/key.pem" 2>/dev/null
+openssl pkey -in "$WORK/key.pem" -pubout -out "$WORK/pub.pem" 2>/dev/null
+openssl genpkey -algorithm ed25519 -out "$WORK/key2.pem" 2>/dev/null
+openssl pkey -in "$WORK/key2.pem" -pubout -out "$WORK/pub2.pem" 2>/dev/null
+S=$WORK/signed
+bundle mx-no-listener "$S" --sign-key "$WORK/key.pem"
+if [ "$RC" = 1 ] && [ -f "$S/MANIFEST.sig" ]; then pass "signed bundle written"; else
+    fail "signed bundle written" "exit $RC" "$(cat "$S.err")"; fi
+OUT=$("$PORTMORTEM" verify "$S" --verify-key "$WORK/pub.pem" 2>&1); VRC=$?
+[ $VRC = 0 ] && grep -q "signature good" <<<"$OUT" && pass "signed bundle verifies with its public key" ||
+    fail "signed bundle verifies with its public key" "exit $VRC: $OUT"
+OUT=$("$PORTMORTEM" verify "$S" --verify-key "$WORK/pub2.pem" 2>&1); VRC=$?
+[ $VRC = 1 ] && grep -q "^MANIFEST.sig: the signature does not verify" <<<"$OUT" &&
+    pass "signed bundle fails with another key (exit 1, names MANIFEST.sig)" ||
+    fail "signed bundle fails with another key" "exit $VRC: $OUT"
+base64 -d "$S/MANIFEST.sig" >"$WORK/sig.bin" 2>/dev/null
+if openssl pkeyutl -verify -pubin -inkey "$WORK/pub.pem" -rawin -in "$S/MANIFEST.sha256" \
+        -sigfile "$WORK/sig.bin" 2>&1 | grep -q "Signature Verified Successfully"; then
+    pass "openssl pkeyutl verifies MANIFEST.sig (base64 Ed25519 over MANIFEST.sha256)"
+else
+    fail "openssl pkeyutl verifies MANIFEST.sig"
+fi
+NFILES=0
+for f in "$S"/*; do
+    name=$(basename "$f")
+    T=$WORK/tamper
+    rm -rf "$T"
+    cp -a "$S" "$T"
+    flip_byte "$T/$name"
+    OUT=$("$PORTMORTEM" verify "$T" --verify-key "$WORK/pub.pem" 2>&1); VRC=$?
+    # a changed manifest shows as a signature that no longer verifies over it, and as hashes
+    # that differ from it: every problem line names it; any other file starts its line
+    if [ "$name" = MANIFEST.sha256 ]; then pat="MANIFEST\.sha256"; else pat="^$name: "; fi
+    if [ $VRC = 1 ] && grep -q "$pat" <<<"$(sed '$d' <<<"$OUT")"; then
+        NFILES=$((NFILES + 1))
+    else
+        fail "one changed byte in $name makes verify fail naming it" "exit $VRC: $OUT"
+    fi
+done
+[ "$NFILES" = "$(find "$S" -mindepth 1 | wc -l)" ] && pass "one changed byte in each of the $NFILES files: verify fails naming that file"
+T=$WORK/tamper
+rm -rf "$T"; cp -a "$S" "$T"; rm "$T/mta-log.txt"; echo extra >"$T/notes.txt"
+OUT=$("$PORTMORTEM" verify "$T" 2>&1); VRC=$?
+[ $VRC = 1 ] && grep -q "^mta-log.txt: missing" <<<"$OUT" && grep -q "^notes.txt: not in the manifest" <<<"$OUT" &&
+    pass "verify names a missing and an extra file" || fail "verify names a missing and an extra file" "$OUT"
+"$PORTMORTEM" verify >/dev/null 2>&1; [ $? = 2 ] && pass "verify without DIR: usage error (exit 2)" || fail "verify without DIR: exit 2"
+"$PORTMORTEM" verify "$WORK/nonexistent" >/dev/null 2>&1; [ $? = 3 ] && pass "verify of a missing DIR: exit 3" || fail "verify of a missing DIR: exit 3"
+"$PORTMORTEM" verify --help | grep -q "exit status" && pass "verify --help documents the exit status" || fail "verify --help"
+bundle mx-no-listener "$WORK/badkey" --sign-key "$WORK/pub.pem"
+[ "$RC" = 2 ] && [ ! -e "$WORK/badkey" ] && no_temp_left "$WORK" &&
+    pass "a public key given as --sign-key: exit 2, no bundle" || fail "bad --sign-key" "exit $RC"
+
+# ---------------------------------------------------------------- other scenarios
+R=$WORK/router
+bundle transit-admin-prohibited "$R"
+[ "$RC" = 1 ] && "$PORTMORTEM" verify "$R" >/dev/null 2>&1 && pass "router scenario: bundle verifies" ||
+    fail "router scenario: bundle verifies" "exit $RC"
+grep -q "^Result:          TCP SYN to port 25 answered by ICMP .* from 198.51.100.1 (hop 2)" "$R/escalation-203.0.113.10.txt" &&
+    pass "router scenario: result names the ICMP and its hop" || fail "router scenario: result names the ICMP and its hop"
+N=$(tshark_q "$R/evidence.pcap" -Y "ip.src==198.51.100.1 && icmp.type==3 && icmp.code==13" -T fields -e frame.comment | grep -c "portmortem attempt #")
+[ "$N" -ge 2 ] && pass "router scenario: evidence.pcap holds the ICMP admin-prohibited answers" ||
+    fail "router scenario: evidence.pcap holds the ICMP answers" "$N"
+D=$WORK/retry
+bundle retry-works "$D"
+C=$(tshark_q "$D/evidence.pcap" -Y 'frame.comment contains "portmortem context"' | wc -l)
+F=$(tshark_q "$D/evidence.pcap" -Y "tcp.flags.syn==1 && tcp.flags.ack==0" | wc -l)
+[ "$RC" = 1 ] && [ "$C" -ge 3 ] && [ "$F" -ge 6 ] &&
+    pass "context: the successful attempt to the failing destination is in evidence.pcap ($C packets)" ||
+    fail "context packets" "exit $RC, $C context packets, $F SYNs"
+grep -q "1 of 2 failed (1 no-response); 1 connected" "$D/escalation-203.0.113.10.txt" &&
+    pass "context: the escalation says one attempt to it connected" || fail "context: escalation counts"
+SD=$WORK/silent
+bundle mx-silent-drop "$SD"
+grep -q "SYN retransmission 4" "$SD/report.html" && pass "silent drop: the ladder draws each retransmission" ||
+    fail "silent drop: the ladder draws each retransmission"
+
+NW=$WORK/notonwire
+bundle local-fw-drop "$NW"
+NWE=$NW/escalation-203.0.113.10.txt
+[ "$RC" = 1 ] && "$PORTMORTEM" verify "$NW" >/dev/null 2>&1 &&
+    grep -qF "Result:          no SYN left the sending host: local firewall (the MTA logged \"connect to mx1.example.net[203.0.113.10]:25: Connection timed out\")" "$NWE" &&
+    grep -qF "Source IP:       192.0.2.10 (the sending host; no SYN left it)" "$NWE" &&
+    grep -q "no SYN left the sending host" "$NW/report.html" &&
+    [ "$(tshark_q "$NW/evidence.pcap" | wc -l)" = 0 ] &&
+    pass "not on the wire: escalation says no SYN left (local firewall), empty evidence.pcap, ladder drawn" ||
+    fail "not on the wire" "exit $RC" "$(grep -E "Result|Source" "$NWE" 2>/dev/null)"
+
+# ---------------------------------------------------------------- hostile log text
+H=$WORK/hostile-in
+mkdir -p "$H"
+cp "$FIX/mx-no-listener/sender.pcap" "$H/"
+python3 - "$FIX/mx-no-listener/maillog" "$H/maillog" <<'EOF'
+import sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')
+lines = [l.replace(b'Connection refused', b'Connection refused <script>alert("x")</script> \x1b[2J\xff\xfe\x07\'q\'') for l in lines]
+open(sys.argv[2], 'wb').write(b'\n'.join(lines))
+EOF
+HB=$WORK/hostile
+"$PORTMORTEM" analyze --format jsonl --no-progress --mta-log "$H/maillog" --bundle "$HB" "sender=$H/sender.pcap" >/dev/null 2>"$HB.err"
+bad=""
+for f in "$HB"/*; do
+    case $f in *.pcap) continue ;; esac
+    if [ "$(basename "$f")" = summary.txt ]; then
+        # the tool's own report text uses UTF-8 punctuation (— …); nothing else may be there
+        LC_ALL=C tr -d '\n' <"$f" | sed 's/\xe2\x80\x94//g; s/\xe2\x80\xa6//g' | LC_ALL=C grep -q '[^ -~]' && bad="$bad $(basename "$f")"
+    elif LC_ALL=C tr -d '\n' <"$f" | LC_ALL=C grep -q '[^ -~]'; then
+        bad="$bad $(basename "$f")"
+    fi
+done
+[ -z "$bad" ] && pass "hostile log text: no control character or byte >= 0x80 in any file" ||
+    fail "hostile log text sanitised" "raw bytes in:$bad"
+! grep -q "<script" "$HB/report.html" && grep -q "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" "$HB/report.html" &&
+    grep -q "&#39;q&#39;" "$HB/report.html" &&
+    pass "hostile log text is HTML-escaped in report.html" || fail "hostile log text is HTML-escaped in report.html"
+
+# ---------------------------------------------------------------- a full file system
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -m true 2>/dev/null; then
+    for free in 0 16k; do
+        M=$WORK/full-$free
+        mkdir -p "$M"
+        # shellcheck disable=SC2016  # expanded by the inner shell
+        unshare -m sh -c '
+            mount -t tmpfs -o size=64k tmpfs "$1" || exit 90
+            # fill it, then give back $3 bytes: 0 = completely full, else nearly full
+            dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null
+            [ "$3" != 0 ] && truncate -s -"$3" "$1/filler"
+            f="'"$FIX"'/mx-no-listener"
+            "$2" analyze --format jsonl --no-progress --mta-log "$f/maillog" --bundle "$1/b" \
+                "sender=$f/sender.pcap" >/dev/null 2>"$1.err"
+            echo $? >"$1.rc"
+            ls -A "$1" >"$1.ls"
+        ' sh "$M" "$PORTMORTEM" "$free"
+        FRC=$(cat "$M.rc" 2>/dev/null)
+        if [ "$FRC" = 3 ] && grep -q "No space left on device" "$M.err" && [ "$(cat "$M.ls")" = filler ]; then
+            pass "full file system ($free free): exit 3, says why, no half bundle and no temporary directory"
+        else
+            fail "full file system ($free free)" "exit $FRC; left: $(tr '\n' ' ' <"$M.ls" 2>/dev/null)" "$(cat "$M.err" 2>/dev/null)"
+        fi
+    done
+else
+    skip "full file system: needs root and unshare -m (a tmpfs in a private mount namespace)"
+fi
+
+# ---------------------------------------------------------------- without root: no helper
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    U=$WORK/unpriv
+    mkdir -p "$U" && chmod 1777 "$U"
+    f=$FIX/mx-no-listener
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTMORTEM" analyze --format jsonl \
+        --no-progress --mta-log "$f/maillog" --bundle "$U/b" "sender=$f/sender.pcap" \
+        >/dev/null 2>"$U.err"
+    URC=$?
+    OWNER=$(stat -c %U "$U/b" 2>/dev/null)
+    if [ "$URC" = 1 ] && [ "$OWNER" = nobody ] && "$PORTMORTEM" verify "$U/b" >/dev/null 2>&1 &&
+        no_temp_left "$U"; then
+        pass "unprivileged run (nobody): bundle written directly and verifies"
+    else
+        fail "unprivileged run (nobody)" "exit $URC owner $OWNER" "$(cat "$U.err")"
+    fi
+else
+    skip "unprivileged run: needs root and setpriv"
+fi
+
+# ---------------------------------------------------------------- the HTML in a browser
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ "$BROWSER" = 0 ]; then
+    skip "report.html in headless chromium (--no-browser)"
+elif [ -z "$CHROMIUM" ]; then
+    skip "report.html in headless chromium: chromium is not installed"
+else
+    browse() {  # browse HTML PNG DOM
+        local prof
+        prof=$(mktemp -d "$WORK/chrome.XXXXXX")
+        # shellcheck disable=SC2054  # the comma is chromium's, inside one argument
+        local flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
+                     --disable-background-networking --disable-component-update --disable-sync
+                     --user-data-dir="$prof" --window-size=1200,1600)
+        # one run: --dump-dom prints the DOM after the page loaded, --screenshot saves it
+        timeout 60 "$CHROMIUM" "${flags[@]}" --screenshot="$2" --dump-dom "file://$1" >"$3" 2>/dev/null
+    }
+    for sc in router:path-icmp silent:silent-drop mx-no-listener:remote-refused; do
+        name=${sc%%:*}
+        verdict=${sc#*:}
+        dir=$WORK/$name
+        browse "$dir/report.html" "$WORK/$name.png" "$WORK/$name.dom"
+        failing=$(jq -r 'select(.type == "attempt" and .verdict != "ok") | .id' "$dir/report.json" | wc -l)
+        svgs=$(grep -o '<svg[^>]*class="ladder"' "$WORK/$name.dom" | wc -l)
+        if [ "$svgs" = "$failing" ] && grep -q ">verdict: $verdict<" "$WORK/$name.dom" &&
+            grep -q "<polygon\|<line" "$WORK/$name.dom"; then
+            pass "chromium DOM ($name): $svgs ladder diagram(s) with the verdict $verdict"
+        else
+            fail "chromium DOM ($name)" "$svgs svg ladders for $failing failing attempts"
+        fi
+        PNGCHK=$(python3 - "$WORK/$name.png" <<'EOF'
+import struct, sys, zlib
+data = open(sys.argv[1], 'rb').read()
+assert data[:8] == b'\x89PNG\r\n\x1a\n', 'not a PNG'
+pos, idat = 8, b''
+while pos < len(data):
+    n, t = struct.unpack('>I4s', data[pos:pos + 8])
+    body = data[pos + 8:pos + 8 + n]
+    if t == b'IHDR':
+        w, h, depth, ctype, _, _, interlace = struct.unpack('>IIBBBBB', body[:13])
+        assert depth == 8 and ctype in (2, 6) and interlace == 0, (depth, ctype, interlace)
+        bpp = 3 if ctype == 2 else 4
+    elif t == b'IDAT':
+        idat += body
+    pos += 12 + n
+raw = zlib.decompress(idat)
+stride = w * bpp
+LO = int.from_bytes(b'\x7f' * stride, 'big')
+HI = int.from_bytes(b'\x80' * stride, 'big')
+prev = bytes(stride)
+colours, red, blue = set(), 0, 0
+for y in range(h):
+    f = raw[y * (stride + 1)]
+    cur = raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)]
+    if f == 2:  # Up: bytewise addition without carries between bytes (SWAR on big ints)
+        a, b = int.from_bytes(cur, 'big'), int.from_bytes(prev, 'big')
+        line = (((a & LO) + (b & LO)) ^ ((a ^ b) & HI)).to_bytes(stride, 'big')
+    elif f == 0:
+        line = cur
+    else:
+        line = bytearray(cur)
+        for i in range(stride):
+            l = line[i - bpp] if i >= bpp else 0
+            u = prev[i]
+            if f == 1:
+                line[i] = (line[i] + l) & 255
+            elif f == 3:
+                line[i] = (line[i] + (l + u) // 2) & 255
+            else:
+                c = prev[i - bpp] if i >= bpp else 0
+                p = l + u - c
+                pa, pb, pc = abs(p - l), abs(p - u), abs(p - c)
+                line[i] = (line[i] + (l if pa <= pb and pa <= pc else u if pb <= pc else c)) & 255
+        line = bytes(line)
+    if y % 2 == 0:
+        px = list(zip(line[0::bpp], line[1::bpp], line[2::bpp]))
+        colours.update(px)
+        red += sum(1 for r, g, b in px if r > 150 and g < 90 and b < 90)
+        blue += sum(1 for r, g, b in px if r < 80 and 50 < g < 120 and b > 120)
+    prev = line
+print(w, h, len(colours), red, blue)
+EOF
+)
+        read -r PW PH PCOL PRED PBLUE <<<"$PNGCHK"
+        SIZE=$(stat -c %s "$WORK/$name.png" 2>/dev/null || echo 0)
+        if [ "${PW:-0}" = 1200 ] && [ "$SIZE" -gt 20000 ] && [ "${PCOL:-0}" -gt 50 ] &&
+            [ "${PRED:-0}" -gt 200 ] && [ "${PBLUE:-0}" -gt 100 ]; then
+            pass "chromium screenshot ($name): ${PW}x${PH}, $SIZE bytes, $PCOL colours, diagram red $PRED px / blue $PBLUE px"
+        else
+            fail "chromium screenshot ($name)" "png: ${PNGCHK:-unreadable}, $SIZE bytes"
+        fi
+    done
+fi
+
+check "no temporary directory left anywhere" no_temp_left "$WORK"
+SAN=$(grep -l -E "Sanitizer|runtime error:" "$WORK"/*.err "$WORK"/*/*.err 2>/dev/null | tr '\n' ' ')
+[ -z "$SAN" ] && pass "no sanitizer report in any run's standard error" || fail "sanitizer reports" "$SAN"
+echo "bundle: $PASSED passed, $FAILED failed, $SKIPPED skipped ($(( $(date +%s) - START )) s)"
+[ "$FAILED" = 0 ]
