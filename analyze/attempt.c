@@ -66,6 +66,9 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
     if (code == PM_BANNER_UNREADABLE || (a->flags & PM_AF_SRV_DATA_UNREAD)) {
         return PM_OUT_INCOMPLETE; /* the server spoke; the capture did not keep the words */
     }
+    if (a->flags & PM_AF_TLS) {
+        return PM_OUT_CONNECTED; /* implicit TLS or STARTTLS: it talked, encrypted */
+    }
     if (a->srv_bytes == 0 && a->cli_bytes == 0 && a->close == PM_CLOSE_NONE &&
         !(a->flags & PM_AF_TLS)) {
         /* Nobody said anything and nobody closed: silent for as long as we watched? */
@@ -77,9 +80,6 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
     }
     if (a->close == PM_CLOSE_CLI_FIN || a->close == PM_CLOSE_CLI_RST) {
         return PM_OUT_NO_BANNER; /* the client gave up waiting for the greeting */
-    }
-    if (a->flags & PM_AF_TLS) {
-        return PM_OUT_CONNECTED;
     }
     pm_ns since = capture_end != PM_NS_NONE ? capture_end - a->ans.ts : 0;
     return since >= PM_BANNER_WAIT ? PM_OUT_NO_BANNER : PM_OUT_INCOMPLETE;
@@ -108,16 +108,23 @@ const char *pm_attempt_conn_state(const struct pm_attempt *a)
         if (orig_fin) {
             return "SH";
         }
-        if (a->flags & PM_AF_ONE_SIDED) {
-            return "S1"; /* Zeek would see the originator's ACKs and call it established */
-        }
+        /* A one-sided capture too: an originator ACK in SYN_SENT does not move Zeek's
+         * state (TCPSessionAdapter), so it stays S0. */
         return "S0";
     }
-    if (orig_rst && (!resp_rst || a->close == PM_CLOSE_CLI_RST)) {
-        return "RSTO";
+    /* A RST after both sides sent FIN changes nothing: both are CLOSED (UpdateClosedState). */
+    const char *first_rst = strpbrk(h, "Rr");
+    const char *of = strchr(h, 'F'), *rf = strchr(h, 'f');
+    if (of && rf && (!first_rst || (of < first_rst && rf < first_rst))) {
+        return "SF";
     }
+    /* conn_state() looks at the responder first: in RESET, it is REJ when nothing was
+     * sent either way, else RSTR — whoever reset first. */
     if (resp_rst) {
-        return "RSTR";
+        return (a->cli_bytes == 0 && a->srv_bytes == 0 && orig_rst) ? "REJ" : "RSTR";
+    }
+    if (orig_rst) {
+        return "RSTO";
     }
     if (orig_fin && resp_fin) {
         return "SF";

@@ -144,6 +144,28 @@ static void set_damage(struct pm_capfile *cf, const char *what)
              cf->frame, what);
 }
 
+void pm_filter_with_vlans(const char *e, char *out, size_t len)
+{
+    snprintf(out, len, "(%s) or (vlan and ((%s) or (vlan and ((%s) or (vlan and (%s))))))", e, e,
+             e, e);
+}
+
+/* Compile `filter` for a link type: the VLAN-aware form on Ethernet, else as is. */
+static int compile_for(pcap_t *p, int linktype, const char *filter, struct bpf_program *prog)
+{
+    if (pm_linktype_normalize(linktype) == PM_LT_ETHERNET) {
+        size_t n = strlen(filter) * 4 + 128;
+        char *v = pm_xmalloc(n);
+        pm_filter_with_vlans(filter, v, n);
+        int rc = pcap_compile(p, prog, v, 1, PCAP_NETMASK_UNKNOWN);
+        free(v);
+        if (rc == 0) {
+            return 0;
+        }
+    }
+    return pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN);
+}
+
 struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
                                    size_t errlen)
 {
@@ -204,7 +226,7 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
     /* The file's own precision, for the format name (libpcap scales to ns for us). */
     cf->nano = magic[0] == 0x4d || magic[3] == 0x4d; /* a1b23c4d in either byte order */
     if (filter && *filter) {
-        if (pcap_compile(cf->pcap, &cf->prog, filter, 1, PCAP_NETMASK_UNKNOWN) == 0) {
+        if (compile_for(cf->pcap, cf->linktype, filter, &cf->prog) == 0) {
             cf->have_prog = 1;
         } else {
             pm_debug("%s: filter does not compile for link type %s; reading all records",
@@ -225,8 +247,7 @@ static int ng_filter_pass(struct pm_capfile *cf, int linktype, const struct pcap
         if (cf->ngprog[i].state == 0) {
             cf->ngprog[i].linktype = linktype;
             pcap_t *dead = pcap_open_dead(linktype == PM_LT_RAW ? DLT_RAW : linktype, 262144);
-            if (dead && pcap_compile(dead, &cf->ngprog[i].prog, cf->filter, 1,
-                                     PCAP_NETMASK_UNKNOWN) == 0) {
+            if (dead && compile_for(dead, linktype, cf->filter, &cf->ngprog[i].prog) == 0) {
                 cf->ngprog[i].state = 1;
             } else {
                 cf->ngprog[i].state = 2;

@@ -46,6 +46,14 @@ static bool may_be_connect_fail(const struct pm_logentry *e)
             e->err == PM_EC_TIMEDOUT);
 }
 
+/* Two lines about the same address and error are one attempt only if one process wrote
+ * both (or one is a summary line): two smtp processes failing in the same second are two
+ * attempts. */
+static bool same_writer(const struct pm_logentry *a, const struct pm_logentry *b)
+{
+    return a->pid == 0 || b->pid == 0 || a->pid == b->pid || a->from_status || b->from_status;
+}
+
 static bool is_matchable(const struct pm_logentry *e)
 {
     return e->addr.family != 0 && e->ts != PM_NS_NONE &&
@@ -295,7 +303,8 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
         if (!pm_addr_eq(&e->addr, &a->srv)) {
             break;
         }
-        if (c->used[idx] || e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport)) {
+        if (c->used[idx] || e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
+            !same_writer(e, m)) {
             continue;
         }
         pm_ns dt = e->ts - m->ts;
@@ -337,7 +346,7 @@ const struct pm_logentry *pm_correlator_next_not_on_wire(struct pm_correlator *c
                 break;
             }
             if (!c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
-                d->err == e->err && d->port == e->port) {
+                d->err == e->err && d->port == e->port && same_writer(d, e)) {
                 c->used[j] = 1;
                 c->st.absorbed++;
             }

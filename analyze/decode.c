@@ -174,7 +174,8 @@ static void parse_tcp_options(pm_cur c, struct pm_tcpopts *o)
 /* Walk IPv6 extension headers from `next`, leaving c at the transport header. Returns the
  * transport protocol, or -1 when the chain is broken or cut (status in c), or -2 for a
  * non-first fragment (no transport header follows). */
-static int walk_ipv6_ext(pm_cur *c, uint8_t next, uint16_t *frag_id, uint8_t *saw_ext)
+static int walk_ipv6_ext(pm_cur *c, uint8_t next, uint16_t *frag_id, uint8_t *saw_ext,
+                         uint8_t *more_frags)
 {
     for (int i = 0; i < IPV6_MAX_EXT; i++) {
         switch (next) {
@@ -225,6 +226,9 @@ static int walk_ipv6_ext(pm_cur *c, uint8_t next, uint16_t *frag_id, uint8_t *sa
             }
             if (frag_id) {
                 *frag_id = (uint16_t)ident;
+            }
+            if (more_frags && (offflags & 1)) {
+                *more_frags = 1; /* M flag: a first fragment is still a fragment */
             }
             if ((offflags & 0xfff8) != 0) {
                 return -2;
@@ -314,7 +318,7 @@ static int parse_quote_(pm_cur *cp, struct pm_quote *q, int outer_family)
         q->family = PM_AF_INET6;
         q->proto = nh;
         uint8_t saw = 0;
-        proto = walk_ipv6_ext(&c, nh, &q->ip_id, &saw);
+        proto = walk_ipv6_ext(&c, nh, &q->ip_id, &saw, NULL);
         if (proto < 0) {
             goto out;
         }
@@ -576,7 +580,9 @@ static void decode_ipv6(struct pm_pkt *pkt, pm_cur *outer)
     pm_cur_clamp(c, (size_t)plen + 40);
     pkt->family = PM_AF_INET6;
     uint16_t frag_id = 0;
-    int proto = walk_ipv6_ext(c, nh, &frag_id, &pkt->ip_opts);
+    uint8_t more = 0;
+    int proto = walk_ipv6_ext(c, nh, &frag_id, &pkt->ip_opts, &more);
+    pkt->frag = more;
     if (proto == -2) {
         pkt->frag = 1;
         pkt->frag_later = 1;
@@ -820,13 +826,13 @@ static const struct icmp_name icmp4_names[] = {
     {3, 3, "port-unreach", "port unreachable"},
     {3, 4, "dest-unreach", "fragmentation needed"},
     {3, 5, "dest-unreach", "source route failed"},
-    {3, 6, "net-unreach", "destination network unknown"},
-    {3, 7, "host-unreach", "destination host unknown"},
+    {3, 6, "dest-unreach", "destination network unknown"},
+    {3, 7, "dest-unreach", "destination host unknown"},
     {3, 8, "dest-unreach", "source host isolated"},
     {3, 9, "net-prohibited", "network administratively prohibited"},
     {3, 10, "host-prohibited", "host administratively prohibited"},
-    {3, 11, "net-unreach", "network unreachable for TOS"},
-    {3, 12, "host-unreach", "host unreachable for TOS"},
+    {3, 11, "dest-unreach", "network unreachable for TOS"},
+    {3, 12, "dest-unreach", "host unreachable for TOS"},
     {3, 13, "admin-prohibited", "communication administratively prohibited"},
     {3, 14, "dest-unreach", "host precedence violation"},
     {3, 15, "dest-unreach", "precedence cutoff in effect"},
@@ -858,22 +864,39 @@ static const struct icmp_name *icmp_lookup(uint8_t family, uint8_t type, uint8_t
             return &t[i];
         }
     }
-    for (size_t i = 0; i < n; i++) { /* unknown code: fall back to the type's first row */
-        if (t[i].type == type) {
-            return &t[i];
-        }
-    }
     return NULL;
+}
+
+/* A code the tables do not list: nmap's word for it is the type's generic one. */
+static const char *generic_reason(uint8_t family, uint8_t type)
+{
+    if ((family == PM_AF_INET && type == 3) || (family == PM_AF_INET6 && type == 1)) {
+        return "dest-unreach";
+    }
+    if ((family == PM_AF_INET && type == 11) || (family == PM_AF_INET6 && type == 3)) {
+        return "time-exceeded";
+    }
+    if ((family == PM_AF_INET && type == 12) || (family == PM_AF_INET6 && type == 4)) {
+        return "param-problem";
+    }
+    return "unknown-response";
 }
 
 const char *pm_icmp_reason(uint8_t family, uint8_t type, uint8_t code)
 {
     const struct icmp_name *n = icmp_lookup(family, type, code);
-    return n ? n->reason : "unknown-response";
+    return n ? n->reason : generic_reason(family, type);
 }
 
 const char *pm_icmp_text(uint8_t family, uint8_t type, uint8_t code)
 {
     const struct icmp_name *n = icmp_lookup(family, type, code);
-    return n ? n->text : "unknown ICMP error";
+    if (n) {
+        return n->text;
+    }
+    const char *g = generic_reason(family, type);
+    return !strcmp(g, "dest-unreach")    ? "destination unreachable (unlisted code)"
+           : !strcmp(g, "time-exceeded") ? "time exceeded (unlisted code)"
+           : !strcmp(g, "param-problem") ? "parameter problem (unlisted code)"
+                                         : "unknown ICMP error";
 }

@@ -199,7 +199,10 @@ static pm_ns ts_to_ns(uint64_t units, uint8_t resol, int64_t offset)
             n = 63;
         }
         uint64_t secs = units >> n;
-        uint64_t frac = units & ((n == 64) ? ~0ull : ((1ull << n) - 1));
+        uint64_t frac = units & ((1ull << n) - 1);
+        if (secs > (uint64_t)INT64_MAX / PM_NS_PER_SEC - 1) {
+            secs = (uint64_t)INT64_MAX / PM_NS_PER_SEC - 1; /* absurd: clamp, do not overflow */
+        }
         ns = (pm_ns)secs * PM_NS_PER_SEC +
              (pm_ns)(((unsigned __int128)frac * 1000000000u) >> n);
     } else {
@@ -227,7 +230,18 @@ static pm_ns ts_to_ns(uint64_t units, uint8_t resol, int64_t offset)
         }
         ns = (pm_ns)secs * PM_NS_PER_SEC + fracns;
     }
-    return ns + PM_SEC(offset);
+    /* if_tsoffset is a signed 64-bit count of seconds from a hostile file: saturate. */
+    const int64_t max_s = INT64_MAX / PM_NS_PER_SEC - 1;
+    if (offset > max_s) {
+        offset = max_s;
+    } else if (offset < -max_s) {
+        offset = -max_s;
+    }
+    pm_ns off = PM_SEC(offset);
+    if ((off > 0 && ns > INT64_MAX - off) || (off < 0 && ns < INT64_MIN - off)) {
+        return off > 0 ? INT64_MAX : INT64_MIN + 1;
+    }
+    return ns + off;
 }
 
 struct pm_pcapng *pm_pcapng_open(FILE *f, char *err, size_t errlen)

@@ -112,7 +112,9 @@ bool pm_smtp_text_masked(const char *t)
             run = 0;
         }
         prev = *t;
-        if (run >= 8) {
+        /* 8+ of them, or 7 X's and a letter: Cisco's ESMTP inspection turns the STARTTLS
+         * keyword into "XXXXXXXA" (the reference's Cisco ESA/ASA notes). */
+        if (run >= 8 || (run == 7 && prev == 'X' && t[1] >= 'A' && t[1] <= 'Z')) {
             return true;
         }
     }
@@ -121,16 +123,22 @@ bool pm_smtp_text_masked(const char *t)
 
 bool pm_smtp_text_blocklist(const char *text)
 {
+    /* Words that name a list or a reputation verdict. Not "listed" or "denied" on their
+     * own: "greylisted" and "Relay access denied" are not blocklist rejections. */
     static const char *const words[] = {"blocklist", "blacklist", "block list", "black list",
-                                        "spamhaus", "rbl", "dnsbl", "reputation", "listed",
-                                        "blocked", "poor reputation", "barracuda", "spamcop",
-                                        "sorbs", "not allowed", "denied"};
+                                        "spamhaus", "dnsbl", " rbl", "rbl:", "reputation",
+                                        "blocked using", "listed in", "listed on", "listed at",
+                                        "barracuda", "spamcop", "sorbs", "spamrats",
+                                        "blocked by"};
     char low[PM_SMTP_TEXT];
     size_t n = 0;
     for (; text[n] && n + 1 < sizeof(low); n++) {
         low[n] = (char)tolower((unsigned char)text[n]);
     }
     low[n] = '\0';
+    if (strstr(low, "greylist") || strstr(low, "graylist")) {
+        return false;
+    }
     for (size_t i = 0; i < PM_ARRAY_LEN(words); i++) {
         if (strstr(low, words[i])) {
             return true;

@@ -315,6 +315,10 @@ bool pm_time_parse(const char *s, pm_ns *out)
     }
     int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+    /* pm_ns covers 1678..2262: a time outside it is refused, not wrapped. */
+    if (secs > INT64_MAX / PM_NS_PER_SEC - 1 || secs < INT64_MIN / PM_NS_PER_SEC + 1) {
+        return false;
+    }
     *out = PM_SEC(secs) + frac;
     return true;
 }

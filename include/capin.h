@@ -34,6 +34,11 @@ struct pm_capfile_stats {
 
 struct pm_capfile;
 
+/* For Ethernet: the same expression also for frames with up to three stacked 802.1Q/802.1ad
+ * tags. libpcap's `vlan` shifts the offsets of everything after it, hence the nesting:
+ * E or (vlan and (E or (vlan and (E or (vlan and E))))). */
+void pm_filter_with_vlans(const char *expr, char *out, size_t len);
+
 /* Open one capture. Returns NULL and writes a message (what, why) into err when the file
  * cannot be read or is not a capture. `filter` is a BPF expression applied to every record
  * (NULL: keep all); where it does not compile for a link type, all records pass. */

@@ -139,7 +139,7 @@ bool pm_icmp_is_ttl_exceeded(const struct pm_pkt *p);/* v4 type 11 / v6 type 3 *
 bool pm_icmp_is_frag_needed(const struct pm_pkt *p);/* v4 3/4, v6 type 2 */
 /* nmap --reason word for an ICMP error (portreasons.cc icmpv4/6_to_reason). */
 const char *pm_icmp_reason(uint8_t family, uint8_t type, uint8_t code);
-/* Human text: "admin-prohibited (3/13)". */
+/* The RFC's words for it: "communication administratively prohibited". */
 const char *pm_icmp_text(uint8_t family, uint8_t type, uint8_t code);
 
 #endif

@@ -222,7 +222,7 @@ Test(attempt_outcome, tls_without_a_readable_greeting_is_connected)
 /* Implicit TLS (port 465): the server answered the ClientHello in TLS, then the client
  * closed first. The server spoke: the attempt connected (tests/golden/xfail.txt lists the
  * same bug for implicit-tls-465-4). */
-Test(attempt_outcome, tls_then_client_close_is_connected, .disabled = true)
+Test(attempt_outcome, tls_then_client_close_is_connected)
 {
     struct pm_attempt a = answered(PM_ANS_SYNACK, PM_MS(20));
     a.established = 1;
@@ -316,14 +316,14 @@ Test(attempt_conn_state, zeek_states)
 /* Zeek's TCP analyzer keeps an originator in SYN_SENT when it ACKs or sends data without a
  * SYN-ACK from the responder (UpdateSYN_SentState changes state only on FIN/RST), and the
  * responder stays INACTIVE: conn_state() gives S0 ("possible_split_routing" weird), not S1. */
-Test(attempt_conn_state, one_sided_capture_is_s0_in_zeek, .disabled = true)
+Test(attempt_conn_state, one_sided_capture_is_s0_in_zeek)
 {
     cr_assert_str_eq(cs("SAD", 0, PM_AF_ONE_SIDED, 0), "S0");
 }
 
 /* conn_state() checks the responder first: whenever the responder is in RESET the state is
  * REJ (no bytes either way), RSTRH or RSTR — also when the originator reset first. */
-Test(attempt_conn_state, responder_reset_after_originator_reset_is_rstr_or_rej, .disabled = true)
+Test(attempt_conn_state, responder_reset_after_originator_reset_is_rstr_or_rej)
 {
     struct pm_attempt a = base();
     pm_strlcpy(a.history, "ShADdRr", sizeof(a.history));
@@ -339,7 +339,7 @@ Test(attempt_conn_state, responder_reset_after_originator_reset_is_rstr_or_rej, 
 
 /* UpdateClosedState: a RST from an endpoint that already sent its FIN, when the peer had
  * closed too, changes nothing — both stay CLOSED and the connection is SF. */
-Test(attempt_conn_state, rst_after_both_fins_is_still_sf, .disabled = true)
+Test(attempt_conn_state, rst_after_both_fins_is_still_sf)
 {
     cr_assert_str_eq(cs("ShAdDfFR", 1, 0, PM_CLOSE_SRV_FIN), "SF");
 }

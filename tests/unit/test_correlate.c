@@ -176,7 +176,7 @@ Test(correlate, duplicate_status_lines_are_absorbed)
  * same second, for two attempts (two SYNs, two RSTs). correlate.h: "one line matches at most
  * one attempt, in time order"; the second attempt must get the second process's line, not
  * have it folded into the first as a duplicate. */
-Test(correlate, parallel_deliveries_to_one_mx_get_their_own_lines, .disabled = true)
+Test(correlate, parallel_deliveries_to_one_mx_get_their_own_lines)
 {
     struct pm_logentry *l1 = add(T0 + PM_MS(80), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
     struct pm_logentry *l2 = add(T0 + PM_MS(85), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);

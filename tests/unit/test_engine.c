@@ -251,7 +251,7 @@ Test(engine, bpf_filter_text)
 
 /* The capture filter must keep what the decoder handles: a SYN inside 802.1Q/802.1ad tags
  * ("tcp" in BPF does not look past a VLAN tag; tests/golden/xfail.txt *.vlan3, *.vlan1ng). */
-Test(engine, filter_keeps_vlan_tagged_syns, .disabled = true)
+Test(engine, filter_keeps_vlan_tagged_syns)
 {
     uint8_t ip[256], f1[300], f3[300];
     size_t n = pb_seg(ip, sizeof(ip), CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1, 0, NULL, 0, 64);
