@@ -763,9 +763,43 @@ static void scope_words(struct pm_engine *e)
     char a[PM_ADDR_STRLEN];
     if (failing == counted && counted >= 2) {
         s->scope = PM_SCOPE_ALL;
-        snprintf(s->scope_text, sizeof(s->scope_text),
-                 "all %u destinations failing (mostly %s): the cause is on the sender's side "
-                 "(this host, its network or its provider)", failing, pm_verdict_name(top));
+        /* Every destination failing points at the sender's side, unless the verdicts
+         * themselves place the fault elsewhere (a router's ICMP, a forged RST, the MX's own
+         * answer) or all destinations are one recipient's network. */
+        bool elsewhere = top == PM_V_PATH_RST || top == PM_V_PATH_ICMP ||
+                         top == PM_V_REMOTE_REFUSED || top == PM_V_REMOTE_ICMP ||
+                         top == PM_V_SMTP_POLICY || top == PM_V_NO_BANNER;
+        bool sender_side = top == PM_V_LOCAL_FIREWALL || top == PM_V_LOCAL_ROUTING ||
+                           top == PM_V_NAT_DROP || top == PM_V_NAT_REWRITE ||
+                           top == PM_V_PROVIDER_BLOCK;
+        bool one_net = true;
+        for (size_t i = 0; i < n; i++) {
+            if (ds[i]->attempts && first_fail &&
+                !pm_addr_same_prefix(&ds[i]->addr, &first_fail->addr,
+                                     first_fail->addr.family == PM_AF_INET ? 24 : 48)) {
+                one_net = false;
+            }
+        }
+        if (elsewhere) {
+            snprintf(s->scope_text, sizeof(s->scope_text),
+                     "all %u destinations failing, with %s%s: the evidence places the cause "
+                     "(see Next), not the sender's side", failing, pm_verdict_name(top),
+                     one_net ? " (they are one recipient network)" : "");
+        } else if (sender_side) {
+            snprintf(s->scope_text, sizeof(s->scope_text),
+                     "all %u destinations failing (mostly %s): the cause is on the sender's "
+                     "side", failing, pm_verdict_name(top));
+        } else if (one_net) {
+            snprintf(s->scope_text, sizeof(s->scope_text),
+                     "all %u destinations failing (mostly %s), but they are one recipient "
+                     "network: the cause may be that recipient or its path; try another "
+                     "recipient to tell", failing, pm_verdict_name(top));
+        } else {
+            snprintf(s->scope_text, sizeof(s->scope_text),
+                     "all %u destinations failing (mostly %s): the cause is on the sender's "
+                     "side (this host, its network or its provider)", failing,
+                     pm_verdict_name(top));
+        }
     } else if (failing == 1) {
         pm_addr_str(&first_fail->addr, a);
         s->scope = PM_SCOPE_ONE;
