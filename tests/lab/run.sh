@@ -78,6 +78,28 @@ def addr_in($c): [.icmp.from?, .src?, .dst?, (.translation? // null), (.nat? // 
      else ([$m[] | [.icmp.type?, .icmp.code?]] | unique) as $got
      | if $got == [[$e.key.icmp_type, $e.key.icmp_code]] then "PASS\t\($id) icmp\t\($e.key.icmp_type)/\($e.key.icmp_code)"
        else "FAIL\t\($id) icmp\twant \($e.key.icmp_type)/\($e.key.icmp_code), got \($got | map(map(tostring) | join("/")) | join(","))" end end),
+    (if ($e.key.mta_error // null) == null then empty
+     elif $e.key.mta_error == "status=sent" or $e.key.mta_error == "=>" then
+       (if ([$m[] | .mta.kind?] | all(. == "delivered")) then "PASS\t\($id) mta\tdelivered"
+        else "FAIL\t\($id) mta\twant the delivered status line, got \([$m[] | .mta.kind?] | map(tostring) | join(","))" end)
+     elif ([$m[] | (.mta.error? // "") | contains($e.key.mta_error)] | all) then "PASS\t\($id) mta\t\($e.key.mta_error)"
+     else "FAIL\t\($id) mta\twant a matched log line with \"\($e.key.mta_error)\", got \([$m[] | .mta.error?] | map(tostring) | join(" | "))" end),
+    (if ($e.key.rst_ttl // null) == null then empty
+     else ([$m[] | .rst.ttl?] | unique) as $got
+     | if $got == [$e.key.rst_ttl] then "PASS\t\($id) rst-ttl\t\($e.key.rst_ttl)"
+       else "FAIL\t\($id) rst-ttl\twant \($e.key.rst_ttl), got \($got | map(tostring) | join(","))" end end),
+    (if ($e.key.dst_ttl // null) == null then empty
+     else ([$m[] | .rst.expected_hops?] | unique) as $got
+     | (if $e.key.dst_ttl <= 64 then 64 - $e.key.dst_ttl elif $e.key.dst_ttl <= 128 then 128 - $e.key.dst_ttl else 255 - $e.key.dst_ttl end) as $hops
+     | if $got == [$hops] then "PASS\t\($id) rst-reference\tthe MX is \($hops) hops away"
+       else "FAIL\t\($id) rst-reference\twant expected_hops \($hops) (MX TTL \($e.key.dst_ttl)), got \($got | map(tostring) | join(","))" end end),
+    (if ($e.key.icmp_delay_s // null) == null then empty
+     else ([$m[] | ((.icmp.delay_ms? // -1000000) / 1000 - $e.key.icmp_delay_s) | fabs < 0.6] | all) as $ok
+     | if $ok then "PASS\t\($id) icmp-delay\t~\($e.key.icmp_delay_s) s"
+       else "FAIL\t\($id) icmp-delay\twant ~\($e.key.icmp_delay_s) s, got \([$m[] | .icmp.delay_ms?] | map(tostring) | join(",")) ms" end end),
+    (if ($e.key.public_src // null) == null then empty
+     elif ([$m[] | .translation.outside_src?] | all(. == $e.key.public_src)) then "PASS\t\($id) translation\tleaves as \($e.key.public_src)"
+     else "FAIL\t\($id) translation\twant outside_src \($e.key.public_src), got \([$m[] | .translation.outside_src?] | map(tostring) | join(","))" end),
     (if ($e.key.banner_code // null) == null then empty
      else ([$m[] | .banner.code?] | unique) as $got
      | if $got == [$e.key.banner_code] or $got == [($e.key.banner_code | tostring)] then "PASS\t\($id) banner\t\($e.key.banner_code)"
@@ -137,6 +159,58 @@ compare_dir() {  # compare_dir DIR LABEL: run portmortem on one recorded run and
         done < <(jq -r --argjson e "$row" --arg mode "$CULPRIT_MODE" --argjson onwire "$onwire" "$COMPARE" <<<"$attempts")
     done < <(jq -c '.expect[]' "$truth")
     rm -f "$out" "$err"
+    one_vantage_check "$dir" "$label" "$scenario" "$truth"
+    log_window_check "$dir" "$label" "$scenario" "$truth"
+}
+
+# Issue 4: a log that covers far more time than the capture must not produce not-on-wire
+# attempts outside the capture window. The run's own connect-failure lines are copied one
+# hour earlier and one hour later (syslog times); only the originals may be judged.
+log_window_check() {
+    local dir=$1 label=$2 scenario=$3 truth=$4 want log tmp args=() k x
+    want=$(jq '[.expect[] | select(.outcome == "not-on-wire")] | length' "$truth")
+    [ "$want" -gt 0 ] && [ "$(jq -r .mta "$truth")" = postfix ] || return 0
+    log=$dir/$(jq -r .mta_log "$truth")
+    tmp=$(mktemp)
+    {
+        grep 'connect to' "$log" | awk '{ split($3, t, ":"); $3 = sprintf("%02d:%s:%s", (t[1] + 23) % 24, t[2], t[3]); print }'
+        cat "$log"
+        grep 'connect to' "$log" | awk '{ split($3, t, ":"); $3 = sprintf("%02d:%s:%s", (t[1] + 1) % 24, t[2], t[3]); print }'
+    } >"$tmp"
+    while read -r k x; do args+=("$k" "$x"); done < <(jq -r '
+        (if .window then "--since @\(.window.since)", "--until @\(.window.until)" else empty end),
+        (if .ports then "--ports \(.ports | map(tostring) | join(","))" else empty end)' "$truth")
+    local out n outside
+    out=$("$PORTMORTEM" analyze --format jsonl "${args[@]}" --mta-log "$tmp" \
+          "sender=$dir/$(jq -r .captures.sender "$truth")" 2>/dev/null) || true
+    rm -f "$tmp"
+    n=$(jq -s '[.[] | select(.type == "attempt" and .outcome == "not-on-wire")] | length' <<<"$out")
+    outside=$(jq -s '[.[] | select(.type == "summary")][0].correlation.outside_capture_window // 0' <<<"$out")
+    if [ "$n" = "$want" ] && [ "$outside" -gt 0 ]; then
+        result PASS "$label $scenario log-window: $n not-on-wire inside the window, $outside line(s) outside not judged"
+    else
+        result FAIL "$label $scenario log-window: want $want not-on-wire and the shifted lines left out, got $n (outside: $outside)"
+    fi
+}
+
+# Issue 6: analysed with the inside capture alone, a NAT scenario must not claim more than one
+# vantage point can show (no nat-drop, no nat-rewrite).
+one_vantage_check() {
+    local dir=$1 label=$2 scenario=$3 truth=$4 v args=() k x
+    v=$(jq -r '[.expect[].verdict] | map(select(. == "nat-drop" or . == "nat-rewrite")) | length' "$truth")
+    [ "$v" -gt 0 ] || return 0
+    while read -r k x; do args+=("$k" "$x"); done < <(jq -r '
+        (if .window then "--since @\(.window.since)", "--until @\(.window.until)" else empty end),
+        ((.expect_source // [])[] | "--expect-source \(.)")' "$truth")
+    local got
+    got=$("$PORTMORTEM" analyze --format jsonl "${args[@]}" --mta-log "$dir/$(jq -r .mta_log "$truth")" \
+          "sender=$dir/$(jq -r .captures.sender "$truth")" 2>/dev/null |
+          jq -r 'select(.type == "attempt") | .verdict' | sort -u | tr '\n' ' ') || true
+    if grep -qE 'nat-drop|nat-rewrite' <<<"$got"; then
+        result FAIL "$label $scenario one-vantage: the inside capture alone gave $got"
+    else
+        result PASS "$label $scenario one-vantage: the inside capture alone gives ${got:-nothing}(no NAT verdict)"
+    fi
 }
 
 run_offline() {
