@@ -247,6 +247,25 @@ static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
                        : a->ans.qseq_state == 2 ? " (quoted sequence differs: rewritten?)"
                                                 : "",
                        a->n_icmp > 1 ? " (one per SYN)" : "");
+        /* tracebox's comparison: what the router quotes against what we sent. A field that
+         * differs was rewritten between the sender and that router. */
+        if (!(a->flags & PM_AF_SYN_NOT_CAPTURED)) {
+            if (a->ans.qsrc_differs) {
+                char qs[PM_ADDR_STRLEN];
+                pm_finding_add(f, "the ICMP quotes the source as %s:%u, but the SYN left as %s:%u: "
+                               "rewritten (NAT) before %s", pm_addr_str(&a->ans.qsrc, qs),
+                               a->ans.qsport, src, a->sport, from);
+            }
+            if (a->ans.qbytes >= 20 && a->ans.qtos != a->syn_tos) {
+                pm_finding_add(f, "DSCP/ECN rewritten before %s: sent 0x%02x, quoted 0x%02x", from,
+                               a->syn_tos, a->ans.qtos);
+            }
+            if (a->family == PM_AF_INET && a->ans.qbytes >= 20 && a->syn_ip_id &&
+                a->ans.qip_id != a->syn_ip_id && a->syns == 1) {
+                pm_finding_add(f, "IP ID rewritten before %s: sent %u, quoted %u", from,
+                               a->syn_ip_id, a->ans.qip_id);
+            }
+        }
     }
 }
 
