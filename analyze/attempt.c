@@ -11,6 +11,11 @@
 enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end,
                                    bool vantage_one_sided)
 {
+    if (a->flags & PM_AF_UNREADABLE_ANSWER) {
+        /* A reply arrived that the snaplen cut before saying what it was: whatever we read
+         * may not be the whole story. */
+        return PM_OUT_INCOMPLETE;
+    }
     switch (a->answer) {
     case PM_ANS_RST:
         return PM_OUT_REFUSED;
@@ -58,7 +63,11 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
         return PM_OUT_SMTP_REJECTED;
     }
     if (code >= 200) {
-        return a->worst_code >= 400 ? PM_OUT_SMTP_REJECTED : PM_OUT_CONNECTED;
+        if (a->worst_code >= 400) {
+            return PM_OUT_SMTP_REJECTED;
+        }
+        /* The server's later words were cut or missing: a rejection may be among them. */
+        return (a->flags & PM_AF_SRV_REPLIES_UNREAD) ? PM_OUT_INCOMPLETE : PM_OUT_CONNECTED;
     }
     if (code == PM_BANNER_NOT_SMTP) {
         return PM_OUT_CONNECTED; /* it talked (implicit TLS or another protocol) */

@@ -30,7 +30,7 @@ const char *pm_ev_name(enum pm_ev e)
         [EV_SCOPE_ONE] = "scope-one", [EV_SCOPE_ALL] = "scope-all", [EV_NAT_DROP] = "nat-drop",
         [EV_NAT_REWRITE] = "nat-rewrite", [EV_RETURN_DROP] = "return-drop",
         [EV_INCOMPLETE] = "incomplete", [EV_ONE_SIDED] = "one-sided",
-        [EV_LOG_GREETING] = "log-greeting",
+        [EV_LOG_GREETING] = "log-greeting", [EV_CAPTURE_CUT] = "capture-cut",
     };
     return (unsigned)e < EV__COUNT && n[e] ? n[e] : "?";
 }
@@ -427,6 +427,9 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                    sizeof(v.name));
         const struct pm_vantage_state *vs =
             a->vantage < PM_MAX_VANTAGES ? env->vstate[a->vantage] : NULL;
+        if (vs && vs->cut_replies > 0) {
+            ev |= PM_EV(EV_CAPTURE_CUT);
+        }
         wire_evidence(f, env, a);
         switch (outcome) {
         case PM_OUT_CONNECTED:

@@ -28,6 +28,8 @@ struct pm_context {
     uint32_t dest_mask;
     uint64_t dests_overflow;
     struct pm_dest **sorted;
+    struct pm_scope_facts facts; /* cached: recomputed only after a change */
+    bool facts_valid;
 };
 
 const char *pm_hopsrc_name(enum pm_hopsrc s)
@@ -180,6 +182,8 @@ static void learn_hops(struct pm_context *c, const struct pm_attempt *a)
     note_ref(pe, hops, a->ans.ttl, a->ans.ref, PM_HOP_PREFIX, PM_NS_NONE);
 }
 
+void pm_context_learn_hops(struct pm_context *c, const struct pm_attempt *a) { learn_hops(c, a); }
+
 void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *host, int hops,
                            enum pm_hopsrc src)
 {
@@ -246,6 +250,7 @@ void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char 
 
 void pm_context_drop_hop(struct pm_context *c, const pm_addr *addr, int hop, const pm_addr *last)
 {
+    c->facts_valid = false;
     struct pm_dest *d = pm_context_dest(c, addr, true);
     if (d) {
         d->drop_after_hop = hop;
@@ -262,7 +267,10 @@ void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_
     if (!d) {
         return;
     }
-    bool ok = o == PM_OUT_CONNECTED || o == PM_OUT_SMTP_REJECTED;
+    c->facts_valid = false;
+    /* For scope, a completed handshake is what shows the port passes, greeting or not (the
+     * snaplen may have cut it): only the network path is in question here. */
+    bool ok = o == PM_OUT_CONNECTED || o == PM_OUT_SMTP_REJECTED || a->answer == PM_ANS_SYNACK;
     bool fail = pm_outcome_is_failure(o) && !ok;
     if (a->dport == 25) {
         d->ok25 += ok;
@@ -310,8 +318,14 @@ size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out)
 uint64_t pm_context_dests_overflow(const struct pm_context *c) { return c->dests_overflow; }
 uint64_t pm_context_hosts_overflow(const struct pm_context *c) { return c->hosts_overflow; }
 
-struct pm_scope_facts pm_context_scope_facts(const struct pm_context *c)
+struct pm_scope_facts pm_context_scope_facts(const struct pm_context *cc)
 {
+    /* Asked once per attempt: recompute only when something was learnt since (keeps a
+     * SYN storm linear in its attempts, not quadratic in its destinations). */
+    struct pm_context *c = (struct pm_context *)(uintptr_t)cc;
+    if (c->facts_valid) {
+        return c->facts;
+    }
     struct pm_scope_facts f = {0};
     for (uint32_t i = 0; i < c->dests_n; i++) {
         const struct pm_dest *d = &c->dests[i];
@@ -332,6 +346,8 @@ struct pm_scope_facts pm_context_scope_facts(const struct pm_context *c)
             }
         }
     }
+    c->facts = f;
+    c->facts_valid = true;
     return f;
 }
 

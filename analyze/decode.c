@@ -385,6 +385,16 @@ static void decode_tcp(struct pm_pkt *pkt, pm_cur *c)
         pkt->tcp_flags_ok = pkt->status == PM_PKT_TRUNC && got >= 14;
         if (!pkt->tcp_flags_ok) {
             pkt->flags = 0;
+        } else {
+            /* The data offset survived the cut, and the IP length bounds the segment: the
+             * payload length is known even though none of it was captured (a cut greeting
+             * is "unknown", not "no greeting"). */
+            size_t thl = (size_t)(off >> 4) * 4;
+            size_t seg = c->wire - tcp_start;
+            if (thl >= 20 && thl <= seg) {
+                pkt->payload_wire = (uint32_t)(seg - thl);
+                pkt->payload = pm_cur_init(NULL, 0, pkt->payload_wire);
+            }
         }
         return;
     }
@@ -706,7 +716,9 @@ static void decode_null(struct pm_pkt *pkt, pm_cur *c, bool network_order)
     uint32_t be = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
     uint32_t le = (uint32_t)b[3] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[1] << 8 | b[0];
     uint32_t af = network_order ? be : (le < 256 ? le : be);
-    pkt->on_loopback = 1;
+    /* Not marked loopback: BSD lo0 uses this link type, but so do tunnels (macOS utun,
+     * OpenBSD tun); loopback addresses are recognised after decoding, and a pcapng
+     * interface named lo/lo0 marks its packets. */
     if (af == 2) {
         decode_ipv4(pkt, c);
     } else if (af == 10 || af == 24 || af == 28 || af == 30) {
@@ -789,7 +801,10 @@ void pm_decode(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t c
     case PM_LT_NFLOG: decode_nflog(pkt, &c); break;
     default: pkt->status = PM_PKT_UNSUPPORTED; break;
     }
-    if (pkt->on_loopback == 0 && pkt->family != 0 && pm_addr_is_loopback(&pkt->src)) {
+    /* Loopback addresses, or a packet from an address to itself (a local REJECT's ICMP on
+     * BSD lo0 or a tunnel-less null link): it never crossed a wire, whatever the link. */
+    if (pkt->on_loopback == 0 && pkt->family != 0 &&
+        (pm_addr_is_loopback(&pkt->src) || pm_addr_eq(&pkt->src, &pkt->dst))) {
         pkt->on_loopback = 1;
     }
 }

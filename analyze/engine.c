@@ -95,10 +95,26 @@ void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len)
 
 /* ---- per-attempt processing ---- */
 
+/* When the capture at vantage v stopped covering: its last record, filtered or not (a SYN
+ * followed by ten seconds of other traffic was watched for ten seconds). */
+static pm_ns vantage_end(struct pm_engine *e, int v)
+{
+    const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, v);
+    pm_ns end = vs ? vs->last_ts : PM_NS_NONE;
+    for (int i = 0; e->src.in && i < e->src.in->n; i++) {
+        const struct pm_input *in = &e->src.in->in[i];
+        const struct pm_capfile_stats *st = pm_capfile_stats(in->cf);
+        if (in->vantage == v && st->last_ts != PM_NS_NONE &&
+            (end == PM_NS_NONE || st->last_ts > end)) {
+            end = st->last_ts;
+        }
+    }
+    return end;
+}
+
 static enum pm_outcome outcome_of(struct pm_engine *e, const struct pm_attempt *a)
 {
-    const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, a->vantage);
-    pm_ns end = vs ? vs->last_ts : PM_NS_NONE;
+    pm_ns end = vantage_end(e, a->vantage);
     if (e->src.live && e->now != PM_NS_NONE && (end == PM_NS_NONE || e->now > end)) {
         end = e->now; /* live: the capture covered until now, even if nothing arrived */
     }

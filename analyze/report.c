@@ -50,10 +50,10 @@ void pm_report_free(struct pm_report *r)
 
 /* ---- JSON ---- */
 
-static void json_flags(struct pm_json *j, uint16_t fl)
+static void json_flags(struct pm_json *j, uint32_t fl)
 {
     static const struct {
-        uint16_t bit;
+        uint32_t bit;
         const char *name;
     } names[] = {
         {PM_AF_SYN_NOT_CAPTURED, "syn-not-captured"}, {PM_AF_TRUNCATED, "truncated"},
@@ -64,6 +64,8 @@ static void json_flags(struct pm_json *j, uint16_t fl)
         {PM_AF_ANSWER_RACE, "answer-race"}, {PM_AF_CLIENT_GAVE_UP, "client-gave-up"},
         {PM_AF_TLS, "tls"}, {PM_AF_SMTP_DROPPED, "smtp-not-recorded"},
         {PM_AF_ISN_REUSED, "replaced-by-new-isn"}, {PM_AF_SELF_RST, "client-reset-syn-ack"},
+        {PM_AF_UNREADABLE_ANSWER, "unreadable-answer"},
+        {PM_AF_SRV_REPLIES_UNREAD, "server-replies-unread"},
     };
     pm_json_key(j, "flags");
     pm_json_arr_begin(j);
@@ -598,6 +600,7 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     pm_json_kuint(j, "syn_retransmissions", tc->syn_retransmissions);
     pm_json_kuint(j, "isn_reuse", tc->isn_reuse);
     pm_json_kuint(j, "syn_not_captured", tc->syn_not_captured);
+    pm_json_kuint(j, "duplicate_records", tc->duplicates);
     pm_json_kuint(j, "inconsistent_with_log", s->inconsistent);
     json_counts(j, "outcomes", s->by_outcome, PM_OUT__COUNT, oname);
     json_counts(j, "verdicts", s->by_verdict, PM_V__COUNT, vname);

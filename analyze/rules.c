@@ -95,6 +95,11 @@ const struct pm_rule pm_rules[] = {
      "the destination itself reset the connection (nothing listening, or its own firewall)",
      "Tell the postmaster of {name}: {dst} refuses TCP {dport} (no SMTP service listening "
      "or a host firewall REJECT)."},
+    {"rst-reference-cut", E(RST) | E(RST_NO_REF) | E(CAPTURE_CUT), 0, PM_V_INCONCLUSIVE,
+     PM_OWN_UNKNOWN, PM_CONF_LOW,
+     "a RST answered; the packets that would give the destination's distance were cut",
+     "Capture with a snaplen of at least 256 bytes (tcpdump -s 256) so SYN-ACKs are readable, "
+     "or run portmortem probe --ttl-walk {dst}."},
     {"remote-refused-unverified", E(RST) | E(RST_NO_REF), 0, PM_V_REMOTE_REFUSED,
      PM_OWN_RECIPIENT_POSTMASTER, PM_CONF_LOW,
      "a RST answered; no hop reference to tell the destination from a forger",
@@ -111,6 +116,10 @@ const struct pm_rule pm_rules[] = {
      "the SYN's TTL ran out at a router: a routing loop or a far too long path",
      "Send the evidence to the network team of {router} (hop {hop}): the path to {dst} "
      "loops or is too long."},
+    {"path-icmp-first-hop", E(ICMP) | E(ICMP_HOP1), 0, PM_V_PATH_ICMP, PM_OWN_SENDER_NETWORK,
+     PM_CONF_HIGH, "the sender's own gateway rejected the SYN",
+     "Check the first router {router}: it rejects TCP {dport} to {dst} (firewall rule or "
+     "missing route)."},
     {"path-icmp-arp", E(ICMP) | E(ICMP_ARP), 0, PM_V_PATH_ICMP, PM_OWN_RECIPIENT_GATEWAY,
      PM_CONF_HIGH,
      "the last router could not reach {dst} on its LAN (host unreachable after ~3 s)",
@@ -120,10 +129,6 @@ const struct pm_rule pm_rules[] = {
      PM_OWN_RECIPIENT_GATEWAY, PM_CONF_MEDIUM,
      "a router in the destination's own network rejected the SYN",
      "Tell the recipient's network team: {router} (hop {hop}) rejects TCP {dport} to {dst}."},
-    {"path-icmp-first-hop", E(ICMP) | E(ICMP_HOP1), 0, PM_V_PATH_ICMP, PM_OWN_SENDER_NETWORK,
-     PM_CONF_HIGH, "the sender's own gateway rejected the SYN",
-     "Check the first router {router}: it rejects TCP {dport} to {dst} (firewall rule or "
-     "missing route)."},
     {"path-icmp", E(ICMP), 0, PM_V_PATH_ICMP, PM_OWN_PATH, PM_CONF_HIGH,
      "a router on the path rejected the SYN",
      "Send the evidence to the network team of {router} (hop {hop}): it rejects TCP {dport} "
@@ -146,6 +151,11 @@ const struct pm_rule pm_rules[] = {
      "Nothing to do for this attempt."},
 
     /* --- nothing answered --- */
+    {"silent-drop-capture-cut", E(NO_RESPONSE) | E(CAPTURE_CUT), 0, PM_V_INCONCLUSIVE,
+     PM_OWN_UNKNOWN, PM_CONF_LOW,
+     "SYNs unanswered, but this capture cut other replies: where they are dropped cannot be told",
+     "Capture with a snaplen of at least 256 bytes (tcpdump -s 256); then the other attempts "
+     "show whether it is one destination, every destination, or port 25 only."},
     {"silent-drop-one-destination", E(NO_RESPONSE) | E(SCOPE_ONE), 0, PM_V_SILENT_DROP,
      PM_OWN_RECIPIENT_GATEWAY, PM_CONF_MEDIUM,
      "SYNs unanswered, while other destinations work: dropped at or near {dst}",

@@ -258,7 +258,12 @@ static void reply_done(struct pm_session *s)
     if (!cmd_is(cmd, "GREETING")) {
         record_reply(s, cmd, code, s->cur_text);
     }
-    if (reply_refuses_mail(cmd, code) && sum->reject_code == 0) {
+    if (cmd_is(cmd, "DATA-END") && code >= 200 && code < 300) {
+        sum->accepted = 1;
+    }
+    /* Once the message was accepted, a later 4xx (an idle client timed out, 421 at QUIT)
+     * does not unsay it. */
+    if (reply_refuses_mail(cmd, code) && sum->reject_code == 0 && !sum->accepted) {
         sum->reject_code = (int16_t)code;
         pm_strlcpy(sum->reject_cmd, cmd, sizeof(sum->reject_cmd));
     }
@@ -414,6 +419,8 @@ void pm_smtp_server_broken(struct pm_session *s)
 {
     if (!s->first_reply_done && s->sum.banner_code == 0) {
         s->sum.banner_code = PM_BANNER_UNREADABLE;
+    } else if (!s->srv_stop && !s->sum.tls) {
+        s->sum.replies_unread = 1; /* a later reply (a rejection?) went unread */
     }
     s->srv_stop = 1;
 }

@@ -165,6 +165,7 @@ static void note_unreadable(struct pm_tracker *t, const struct pm_pkt *p)
     struct pm_vantage_state *vs = &t->vs[p->vantage];
     vs->unreadable[vs->nunreadable % PM_ARRAY_LEN(vs->unreadable)] = p->ts;
     vs->nunreadable++;
+    vs->cut_replies++;
     t->n.unreadable_answers++;
 }
 
@@ -227,9 +228,14 @@ static void assemble(struct pm_tracker *t, const struct pm_flow *f, struct pm_at
 static void finalize(struct pm_tracker *t, struct pm_flow *f, uint32_t extra_flags)
 {
     f->flags |= extra_flags;
-    if (f->answer == PM_ANS_NONE && f->vantage < t->cfg.nvantage &&
-        unreadable_during(&t->vs[f->vantage], f->first_syn, f->last_seen + PM_TMO_SYN)) {
-        f->flags |= PM_AF_UNREADABLE_ANSWER;
+    if (f->vantage < t->cfg.nvantage) {
+        /* A reply too cut to link arrived while this attempt waited for its answer: it may
+         * have been that answer (or an earlier one than the one we read). */
+        const struct pm_flow_ext *x = pm_flowtab_ext_peek(t->flows, f);
+        pm_ns until = f->answer == PM_ANS_NONE ? f->last_seen + PM_TMO_SYN : x->ans.ts;
+        if (unreadable_during(&t->vs[f->vantage], f->first_syn, until)) {
+            f->flags |= PM_AF_UNREADABLE_ANSWER;
+        }
     }
     struct pm_attempt a;
     assemble(t, f, &a);
@@ -241,6 +247,9 @@ static void finalize(struct pm_tracker *t, struct pm_flow *f, uint32_t extra_fla
         a.worst_code = sum->reject_code;
         if (sum->tls) {
             a.flags |= PM_AF_TLS;
+        }
+        if (sum->replies_unread && !sum->accepted) {
+            a.flags |= PM_AF_SRV_REPLIES_UNREAD;
         }
     }
     if (a.banner_code == 0 && a.srv_bytes > 0 && !(sum && sum->tls)) {
@@ -369,6 +378,13 @@ static void on_syn(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
     struct pm_flowkey k;
     pm_flowkey_make(&k, p->vantage, &p->src, &p->dst, p->sport, p->dport);
     struct pm_flow *a = pm_flowtab_find(t->flows, &k);
+    if (a && a->isn == p->seq && p->ts == a->last_syn && p->ip_id == a->syn_ip_id &&
+        p->ttl == a->syn_ttl) {
+        /* The same record again (NFLOG logs a packet at several netfilter hooks; merged
+         * captures of one interface): not a retransmission. */
+        t->n.duplicates++;
+        return;
+    }
     if (a && a->isn == p->seq && !(a->flags & PM_AF_SYN_NOT_CAPTURED)) {
         /* A retransmission (same ISN): fold it in. */
         a->syns++;
@@ -874,6 +890,9 @@ void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t fi
         break;
     }
     if (p->family == 0) {
+        if (p->status == PM_PKT_TRUNC) {
+            note_unreadable(t, p); /* an IP header cut short: it could have been a reply */
+        }
         return;
     }
     t->n.decoded++;
@@ -891,6 +910,7 @@ void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t fi
         if (a) {
             a->flags |= PM_AF_UNREADABLE_ANSWER | PM_AF_TRUNCATED;
         }
+        t->vs[p->vantage].cut_replies++;
     } else if (p->proto == 6 && p->tcp_ports_ok && p->status == PM_PKT_BAD) {
         /* A malformed TCP header (bad data offset) on a watched flow: note it there. */
         struct pm_flowkey k;

@@ -72,6 +72,7 @@ enum {
     PM_AF_ISN_REUSED = 1u << 14,      /* a new ISN replaced this attempt on its 4-tuple */
     PM_AF_SELF_RST = 1u << 15,        /* our own stack reset a SYN-ACK (probe traffic) */
     PM_AF_UNREADABLE_ANSWER = 1u << 16, /* a reply arrived but the snaplen cut what it was */
+    PM_AF_SRV_REPLIES_UNREAD = 1u << 17, /* after the greeting, server bytes were cut or lost */
 };
 
 /* Who closed an established connection and how. */

@@ -52,6 +52,8 @@ enum pm_ev {
     EV_INCOMPLETE,         /* capture ended first, or too truncated to tell */
     EV_ONE_SIDED,          /* this capture misses the servers' direction */
     EV_LOG_GREETING,       /* the log says connected, then greeting lost/timed out */
+    EV_CAPTURE_CUT,        /* this capture cut replies before their flags or quote: what
+                            * other attempts would have shown may be missing */
     EV__COUNT
 };
 typedef uint64_t pm_evset;

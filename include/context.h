@@ -78,6 +78,10 @@ void pm_context_free(struct pm_context *c);
 
 /* First pass: learn from one finished attempt and its outcome. */
 void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_outcome o);
+/* Live: only the hop references of an attempt still open (its SYN-ACK as it arrives), so that
+ * attempts decided before it ends are judged with them; pm_context_learn later learns the same
+ * again, which changes nothing (the smallest count from the best source is kept). */
+void pm_context_learn_hops(struct pm_context *c, const struct pm_attempt *a);
 /* A hop reference from outside the capture (a probe's TTL walk, a live route). */
 void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *host, int hops,
                            enum pm_hopsrc src);

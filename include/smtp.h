@@ -37,6 +37,8 @@ struct pm_smtp_summary {
     uint8_t tls;               /* STARTTLS 220 or implicit TLS: rest is encrypted */
     uint8_t implicit_tls;      /* TLS from the first byte (port 465) */
     uint8_t masked;            /* banner or EHLO masked (XXXX / ****): SMTP inspection */
+    uint8_t replies_unread;    /* after the greeting the server's stream was cut or had a gap */
+    uint8_t accepted;          /* the message was accepted (2xx after the end of DATA) */
 };
 
 struct pm_session;

@@ -35,6 +35,7 @@ struct pm_vantage_state {
     pm_addr local[PM_MAX_LOCAL_ADDRS]; /* SYN source addresses: the sending host(s) */
     pm_ns unreadable[8];       /* times of recent answers too cut to link to an attempt */
     uint8_t nunreadable;
+    uint64_t cut_replies;      /* replies the snaplen cut before their flags or quote */
     uint8_t nlocal;
     uint8_t local_overflow;
 };
@@ -61,6 +62,7 @@ struct pm_track_counters {
     uint64_t time_backwards;   /* records older than the newest seen */
     uint64_t unreadable_answers; /* replies cut before the fields that link them */
     uint64_t vantage_links;    /* SYNs matched across vantage points (NAT inside/outside) */
+    uint64_t duplicates;       /* the same SYN record twice (NFLOG hooks, merged copies) */
     uint32_t flows_peak;
     uint32_t flows_capacity;
     uint32_t sessions_peak;

@@ -57,6 +57,8 @@
          PM_OWN_PATH)                                                                         \
     RULE(remote_refused, "remote-refused", E(RST) | E(RST_HOPS_MATCH), PM_V_REMOTE_REFUSED,   \
          PM_OWN_RECIPIENT_POSTMASTER)                                                         \
+    RULE(rst_reference_cut, "rst-reference-cut", E(RST) | E(RST_NO_REF) | E(CAPTURE_CUT),     \
+         PM_V_INCONCLUSIVE, PM_OWN_UNKNOWN)                                                   \
     RULE(remote_refused_unverified, "remote-refused-unverified", E(RST) | E(RST_NO_REF),      \
          PM_V_REMOTE_REFUSED, PM_OWN_RECIPIENT_POSTMASTER)                                    \
     RULE(remote_icmp, "remote-icmp", E(ICMP) | E(ICMP_FROM_DST), PM_V_REMOTE_ICMP,            \
@@ -69,6 +71,8 @@
     RULE(path_icmp_first_hop, "path-icmp-first-hop", E(ICMP) | E(ICMP_HOP1), PM_V_PATH_ICMP,  \
          PM_OWN_SENDER_NETWORK)                                                               \
     RULE(path_icmp, "path-icmp", E(ICMP), PM_V_PATH_ICMP, PM_OWN_PATH)                        \
+    RULE(silent_drop_capture_cut, "silent-drop-capture-cut",                                  \
+         E(NO_RESPONSE) | E(CAPTURE_CUT) | E(SCOPE_ONE), PM_V_INCONCLUSIVE, PM_OWN_UNKNOWN)     \
     RULE(smtp_policy, "smtp-policy", E(SMTP_REJECT), PM_V_SMTP_POLICY,                        \
          PM_OWN_RECIPIENT_POSTMASTER)                                                         \
     RULE(no_banner, "no-banner", E(NO_BANNER) | E(LOG_GREETING), PM_V_NO_BANNER,              \
@@ -199,14 +203,19 @@ Test(rules, first_match_order)
     /* a race beats a matching hop count; a short hop count beats "no reference" */
     cr_assert_str_eq(match_id(E(RST) | E(ANSWER_RACE) | E(RST_HOPS_MATCH)), "path-rst-race");
     cr_assert_str_eq(match_id(E(RST) | E(RST_HOPS_SHORT) | E(RST_NO_REF)), "path-rst-hops");
-    /* the destination's own ICMP, then TTL, ARP, its network, our gateway, any router */
+    /* the destination's own ICMP, then TTL, our own gateway (before the ARP timing, which a
+     * client retrying every 3 s imitates), ARP, its network, any router */
     cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_FROM_DST) | E(ICMP_DST_NET)), "remote-icmp");
     cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_TTL) | E(ICMP_HOP1)), "path-icmp-ttl");
-    cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_ARP) | E(ICMP_HOP1)), "path-icmp-arp");
-    cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_DST_NET) | E(ICMP_HOP1)),
-                     "path-icmp-recipient-net");
+    cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_ARP) | E(ICMP_HOP1)), "path-icmp-first-hop");
+    cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_DST_NET) | E(ICMP_HOP1)), "path-icmp-first-hop");
+    cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_ARP) | E(ICMP_DST_NET)), "path-icmp-arp");
     /* a policy reply is past the network: it beats "connected" */
     cr_assert_str_eq(match_id(E(SMTP_REJECT) | E(CONNECTED)), "smtp-policy");
+    /* a cut capture cannot prove the provider pattern wrong, but it hides the scope */
+    cr_assert_str_eq(match_id(E(NO_RESPONSE) | E(PROVIDER_PATTERN) | E(CAPTURE_CUT)),
+                     "provider-block");
+    cr_assert_str_eq(match_id(E(RST) | E(RST_HOPS_SHORT) | E(CAPTURE_CUT)), "path-rst-hops");
     /* one-sided beats a bare incomplete */
     cr_assert_str_eq(match_id(E(INCOMPLETE) | E(ONE_SIDED)), "one-sided-capture");
 }
