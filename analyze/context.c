@@ -229,6 +229,7 @@ struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool 
             }
             struct pm_dest *d = &c->dests[c->dests_n++];
             memset(d, 0, sizeof(*d));
+            c->facts_valid = false; /* one more destination counts in the scope facts */
             d->addr = *addr;
             d->first_ts = d->last_ts = PM_NS_NONE;
             c->dest_slots[i] = c->dests_n;

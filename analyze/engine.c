@@ -8,8 +8,11 @@
  *           reports it, so that a verdict can use everything the capture shows (a later
  *           SYN-ACK from the same host, port 587 working while 25 fails).
  * Live:     each finished attempt is learnt from, matched, attributed and reported at once
- *           with what is known so far; logged attempts with no SYN are reported when their
- *           line is old enough that a SYN would have been seen.
+ *           with what is known so far: the finished attempts, and the hop references of the
+ *           attempts still open (learnt from each SYN-ACK as it arrives). At the stop, the
+ *           attempts still open are all learnt from first, then decided (as offline), so that
+ *           none is judged without the others. Logged attempts with no SYN are reported when
+ *           their line is old enough that a SYN would have been seen.
  * Both:     logged attempts that left nothing on the wire become not-on-wire attempts;
  *           destinations, the summary and the bundle close the run.
  */
@@ -62,6 +65,9 @@ struct pm_engine {
     uint32_t next_id;
     pm_ns t0, now;
     /* live */
+    struct spooled *held;     /* at the stop: attempts finalised, learnt from, not decided yet */
+    size_t nheld, held_cap;
+    bool holding;
     struct recent_syn *recent;
     uint32_t nrecent;
     size_t log_scan;
@@ -232,16 +238,21 @@ static void prepare_env(struct pm_engine *e)
     e->env.provider_pattern = pm_context_provider_pattern(e->ctx);
 }
 
-/* Live: decide an attempt now. */
-static void process_now(struct pm_engine *e, const struct pm_attempt *a,
+/* Live: learn from a finished attempt (what pass A does offline). */
+static void live_learn(struct pm_engine *e, const struct pm_attempt *a)
+{
+    pm_context_learn(e->ctx, a, outcome_of(e, a));
+    pm_nat_learn(e->nat, a);
+}
+
+/* Live: decide a finished attempt, already learnt from, with what is known now. */
+static void live_decide(struct pm_engine *e, const struct pm_attempt *a,
                         const struct pm_smtp_summary *smtp)
 {
     enum pm_outcome o = outcome_of(e, a);
-    pm_context_learn(e->ctx, a, o);
     pm_correlator_refresh(e->corr);
     prepare_env(e);
     struct pm_nat_facts nf;
-    pm_nat_learn(e->nat, a);
     if (a->peer.id) {
         /* The far view may still be open: take its current state. */
         struct pm_attempt far;
@@ -262,6 +273,9 @@ static void process_now(struct pm_engine *e, const struct pm_attempt *a,
     fflush(e->cfg.out);
 }
 
+static void hold_attempt(struct pm_engine *e, const struct pm_attempt *a,
+                         const struct pm_smtp_summary *smtp);
+
 static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_summary *smtp)
 {
     struct pm_engine *e = ctx;
@@ -269,7 +283,12 @@ static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_
         e->next_id = a->id + 1;
     }
     if (e->src.live) {
-        process_now(e, a, smtp);
+        live_learn(e, a);
+        if (e->holding) {
+            hold_attempt(e, a, smtp); /* the stop: decided once all are learnt from */
+        } else {
+            live_decide(e, a, smtp);
+        }
         return;
     }
     if (e->spool_error) {
@@ -368,6 +387,18 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
     }
     e->records++;
     pm_tracker_packet(e->tracker, &pkt, rec->file);
+    if (e->src.live && pkt.proto == 6 && pkt.tcp_flags_ok &&
+        (pkt.flags & (PM_TH_SYN | PM_TH_ACK | PM_TH_RST)) == (PM_TH_SYN | PM_TH_ACK) &&
+        pm_tracker_port_watched(e->tracker, pkt.sport)) {
+        /* A SYN-ACK: its hop count is a reference for the attempts decided while this one is
+         * still open (a RST from the same host or /24, the same prefix on another port). The
+         * tracker checked it (ack = ISN+1) when it took it as the answer. */
+        struct pm_attempt open;
+        if (pm_tracker_snapshot(e->tracker, pkt.vantage, &pkt.dst, &pkt.src, pkt.dport,
+                                pkt.sport, &open)) {
+            pm_context_learn_hops(e->ctx, &open);
+        }
+    }
 }
 
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
@@ -594,6 +625,37 @@ struct spooled {
     struct pm_smtp_summary smtp;
     bool has_smtp;
 };
+
+static void hold_attempt(struct pm_engine *e, const struct pm_attempt *a,
+                         const struct pm_smtp_summary *smtp)
+{
+    if (e->nheld == e->held_cap) {
+        e->held_cap = e->held_cap ? e->held_cap * 2 : 64;
+        e->held = pm_xreallocarray(e->held, e->held_cap, sizeof(*e->held));
+    }
+    struct spooled *h = &e->held[e->nheld++];
+    h->a = *a;
+    h->has_smtp = smtp != NULL;
+    if (smtp) {
+        h->smtp = *smtp;
+    }
+}
+
+/* Live, at the stop: finalise every open attempt, learn from all of them, then decide each
+ * in the order they were finalised. Deciding each as it is finalised would judge the first
+ * ones without what the later ones show (their SYN-ACK hop counts, port 587 connecting). */
+static void live_flush(struct pm_engine *e)
+{
+    e->holding = true;
+    pm_tracker_flush(e->tracker);
+    e->holding = false;
+    for (size_t i = 0; i < e->nheld; i++) {
+        live_decide(e, &e->held[i].a, e->held[i].has_smtp ? &e->held[i].smtp : NULL);
+    }
+    free(e->held);
+    e->held = NULL;
+    e->nheld = e->held_cap = 0;
+}
 
 static bool spool_read(struct pm_engine *e, struct spooled *s)
 {
@@ -904,6 +966,7 @@ void pm_engine_abort(struct pm_engine *e)
         fclose(e->spool);
     }
     free(e->recent);
+    free(e->held);
     free(e->host_context);
     free(e);
 }
@@ -911,7 +974,11 @@ void pm_engine_abort(struct pm_engine *e)
 int pm_engine_finish(struct pm_engine *e)
 {
     struct pm_run_summary *s = &e->sum;
-    pm_tracker_flush(e->tracker);
+    if (e->src.live) {
+        live_flush(e);
+    } else {
+        pm_tracker_flush(e->tracker);
+    }
     int rc = 0;
     if (e->spool_error) {
         pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_error));
@@ -1038,6 +1105,7 @@ int pm_engine_finish(struct pm_engine *e)
         fclose(e->spool);
     }
     free(e->recent);
+    free(e->held);
     free(e->host_context);
     free(e);
     return status;

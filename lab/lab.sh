@@ -7,6 +7,8 @@
 #   lab/lab.sh verify OUTDIR             check a recorded run against its truth.json (wire + log)
 #   lab/lab.sh cleanup [--force]         remove what killed runs left behind
 #
+# LAB_SENDER_HOOK='CMD' runs CMD in the sender's namespace during `run` (see start_hook);
+# LAB_PREFIX overrides the namespace prefix (pmlab). lab/README.md has every knob.
 # Every run builds its own copy of the topology (lab/README.md) in namespaces named
 # pmlab-<runid>-<role>, so runs can go in parallel. Nothing is added to the root namespace:
 # veth pairs are created inside a namespace with their peer placed straight into another one.
@@ -19,7 +21,15 @@ LAB_SELF="$LAB_DIR/lab.sh"
 # shellcheck source=lab/scenarios.sh
 . "$LAB_DIR/scenarios.sh"
 
-readonly LAB_PREFIX=pmlab
+# The namespace prefix: pmlab, or LAB_PREFIX from the environment (a tool that builds the lab's
+# topology with these functions for its own purpose, e.g. tests/probe/run.sh with pmprobe, so
+# `lab.sh cleanup` never takes its runs for dead lab runs). Exported, so the watchdog and any
+# `lab.sh` the run starts use the same one.
+LAB_PREFIX=${LAB_PREFIX:-pmlab}
+[[ "$LAB_PREFIX" =~ ^[a-z][a-z0-9]{1,15}$ ]] ||
+    { echo "lab.sh: LAB_PREFIX must be 2-16 lowercase letters and digits, got '$LAB_PREFIX'" >&2; exit 2; }
+readonly LAB_PREFIX
+export LAB_PREFIX
 LAB_TMP=${LAB_TMP:-/tmp}
 RUN_LIMIT=${LAB_RUN_LIMIT:-150}     # seconds one run may take before the watchdog ends it
 SETTLE_LIMIT=${LAB_SETTLE_LIMIT:-60} # seconds to wait for the MTA's final status lines
@@ -307,6 +317,69 @@ stop_captures() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The sender hook: LAB_SENDER_HOOK, a shell command run (bash -c) in the sender's namespace while
+# the scenario happens: a live capture, a probe, anything that must see the run from the sending
+# host. Started right after the captures, before mail is submitted; stopped with SIGINT after
+# the MTA settled (and LAB_GRACE), before the captures stop. It runs in its own session and
+# process group (setsid), so the SIGINT reaches every process of the command, and in the sender
+# namespace, so the run's teardown ends whatever is left of it. Its stdout and stderr go to
+# hook.out and hook.err in OUTDIR, its exit status to hook.rc (and run.json).
+#   LAB_SENDER_HOOK_READY  an extended regex: wait (LAB_HOOK_READY_LIMIT s, 20) until hook.err or
+#                          hook.out matches before mail is submitted; the run fails otherwise
+#   LAB_HOOK_STOP_LIMIT    seconds to wait after the SIGINT (10), then SIGKILL
+# Exported to it: LAB_OUTDIR, LAB_SENDER_MAILLOG (the sender MTA's log), LAB_SCENARIO,
+# LAB_FAMILY, LAB_MTA, LAB_RUNID, LAB_SENDER_NS.
+HOOK=${LAB_SENDER_HOOK:-}
+HOOK_READY=${LAB_SENDER_HOOK_READY:-}
+HOOK_READY_LIMIT=${LAB_HOOK_READY_LIMIT:-20}
+HOOK_STOP_LIMIT=${LAB_HOOK_STOP_LIMIT:-10}
+HOOK_PID="" HOOK_RC=""
+start_hook() {
+    [ -n "$HOOK" ] || return 0
+    log "sender hook: $HOOK"
+    # `ip netns exec` and setsid exec in place (setsid forks only when the caller leads its
+    # process group, and a background job of a script without job control never does), so $!
+    # is the hook's bash and the leader of its own process group.
+    LAB_OUTDIR=$OUTDIR LAB_SENDER_MAILLOG=$(mta_log_path) LAB_SCENARIO=$SCENARIO \
+        LAB_FAMILY=$FAMILY LAB_MTA=$MTA LAB_RUNID=$RUNID LAB_SENDER_NS=$(ns sender) \
+        ip netns exec "$(ns sender)" setsid bash -c "$HOOK" \
+        </dev/null >"$OUTDIR/hook.out" 2>"$OUTDIR/hook.err" &
+    HOOK_PID=$!
+    local i pgid=""
+    for i in $(seq 20); do  # until it is the setsid'ed bash (a fraction of a second)
+        pgid=$(cat "/proc/$HOOK_PID/stat" 2>/dev/null) && pgid=${pgid##*) } &&
+            pgid=$(cut -d' ' -f3 <<<"$pgid")  # after "pid (comm) ": state ppid pgrp
+        [ "$pgid" = "$HOOK_PID" ] && break
+        alive "$HOOK_PID" || break
+        sleep 0.05
+    done
+    [ "$pgid" = "$HOOK_PID" ] || log "warning: the sender hook is not its own process group (pgid '$pgid'): SIGINT goes to its bash only"
+    [ -n "$HOOK_READY" ] || return 0
+    for i in $(seq $((HOOK_READY_LIMIT * 10))); do
+        grep -qE -- "$HOOK_READY" "$OUTDIR/hook.err" "$OUTDIR/hook.out" 2>/dev/null && return 0
+        alive "$HOOK_PID" || break
+        sleep 0.1
+    done
+    die "the sender hook did not say /$HOOK_READY/ within ${HOOK_READY_LIMIT}s (or ended): $(tail -c 600 "$OUTDIR/hook.err" 2>/dev/null)"
+}
+# SIGINT to the hook's process group; wait for it (HOOK_STOP_LIMIT), then SIGKILL the group.
+stop_hook() {
+    [ -n "$HOOK_PID" ] || return 0
+    local i pid=$HOOK_PID rc=0
+    HOOK_PID=""
+    kill -INT -- "-$pid" 2>/dev/null || kill -INT "$pid" 2>/dev/null || true
+    for i in $(seq $((HOOK_STOP_LIMIT * 10))); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then
+        log "warning: the sender hook still runs ${HOOK_STOP_LIMIT}s after SIGINT, killing it"
+        kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    HOOK_RC=$rc
+    echo "$rc" >"$OUTDIR/hook.rc"
+    log "sender hook ended, exit status $rc"
+}
+
+# ---------------------------------------------------------------------------------------------
 # Teardown, shared by the trap, the watchdog and `cleanup`. Processes are ended by the ids that
 # `ip netns pids` reports for this run's namespaces: everything the lab started (Postfix,
 # dnsmasq, tcpdump) lives in one of them, and nothing else does.
@@ -341,6 +414,8 @@ on_exit() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
+    # The hook first (as in a normal run), so that it still sees the packets it was waiting for.
+    stop_hook
     [ "${#CAP_PIDS[@]}" -gt 0 ] && stop_captures
     # Save the MX and DNS logs next to the run before the state dir goes.
     [ -f "$STATE/dnsmasq.log" ] && cp "$STATE/dnsmasq.log" "$OUTDIR/dnsmasq.log" 2>/dev/null
@@ -359,6 +434,32 @@ alive() {
     stat=${stat##*) }
     [ "${stat%% *}" != Z ]
 }
+# started PID: the process's start time (clock ticks since boot, /proc/PID/stat field 22): with
+# the pid it names one process, whatever runs it (a pid alone may have been reused).
+started() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    # shellcheck disable=SC2086  # split into fields on purpose
+    set -- $stat
+    echo "${20}"
+}
+# write_owner STATE: "PID STARTTIME" of this shell, for `cleanup` to tell a live run from a dead
+# one (also for runs of other tools that use the lab's functions under their own LAB_PREFIX).
+write_owner() { echo "$$ $(started $$)" >"$1/owner.pid"; }
+# owner_alive FILE: the owner recorded in FILE still runs. Old files hold only a pid: then it
+# must also look like the lab (lab.sh in its command line).
+owner_alive() {
+    local pid start
+    read -r pid start <"$1" 2>/dev/null || return 1
+    [ -n "$pid" ] && alive "$pid" || return 1
+    if [ -n "$start" ]; then
+        [ "$(started "$pid")" = "$start" ]
+    else
+        grep -q 'lab.sh' "/proc/$pid/cmdline" 2>/dev/null
+    fi
+}
+
 cmd_watchdog() {  # _watchdog RUNID PID LIMIT
     local id=$1 pid=$2 limit=$3 ticks=0
     while alive "$pid" && [ "$ticks" -lt $((limit * 2)) ]; do sleep 0.5; ticks=$((ticks + 1)); done
@@ -384,9 +485,10 @@ cmd_run() {
     STATE=$LAB_TMP/$LAB_PREFIX-$RUNID
     # 755: the Postfix daemons run as user postfix and must reach their queue directories.
     mkdir -m 755 "$STATE"
-    echo $$ >"$STATE/owner.pid"
+    write_owner "$STATE"
     rm -f "$OUTDIR"/*.pcap "$OUTDIR"/maillog "$OUTDIR"/*-maillog "$OUTDIR"/truth.json \
-        "$OUTDIR"/run.json "$OUTDIR"/command "$OUTDIR"/dnsmasq.log
+        "$OUTDIR"/run.json "$OUTDIR"/command "$OUTDIR"/dnsmasq.log \
+        "$OUTDIR"/hook.out "$OUTDIR"/hook.err "$OUTDIR"/hook.rc
     trap on_exit EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -426,11 +528,13 @@ cmd_run() {
     capture sender eth0 "$OUTDIR/sender.pcap"
     capture sender lo "$OUTDIR/sender-lo.pcap"
     capture nat out0 "$OUTDIR/nat-outside.pcap"
+    start_hook
     local t_send rcpt
     t_send=$(date +%s.%N)
     for rcpt in "${RCPTS[@]}"; do submit "$rcpt"; done
     settle "${#RCPTS[@]}"
     sleep "$GRACE"
+    stop_hook
     stop_captures
     t1=$(date +%s.%N)
     stop_mtas
@@ -516,13 +620,15 @@ write_run_json() {
         --arg mta_version "$(mta_version)" --arg date "$(date -u +%FT%TZ)" \
         --argjson t0 "$t0" --argjson ts "$ts" --argjson t1 "$t1" \
         --argjson retries "$SYN_RETRIES" --argjson linear "$SYN_LINEAR" \
-        --arg prefix "$LAB_PREFIX-$RUNID-" \
+        --arg prefix "$LAB_PREFIX-$RUNID-" --arg hook "$HOOK" --arg hook_rc "$HOOK_RC" \
         '{command: $cmd, runid: $runid, namespace_prefix: $prefix, date: $date,
           kernel: $kernel, mta_version: $mta_version,
           sysctl: {"net.ipv4.tcp_syn_retries": $retries,
                    "net.ipv4.tcp_syn_linear_timeouts": $linear},
           started: $t0, mail_submitted: $ts, captures_stopped: $t1,
-          seconds: (($t1 - $t0) * 10 | round / 10), scenario_setup: .}' >"$OUTDIR/run.json"
+          seconds: (($t1 - $t0) * 10 | round / 10), scenario_setup: .}
+         + (if $hook == "" then {} else {sender_hook: {command: $hook,
+              exit_status: ($hook_rc | tonumber? // null)}} end)' >"$OUTDIR/run.json"
 }
 mta_version() {
     if [ "$MTA" = exim ]; then exim_version; else postconf -d -h mail_version 2>/dev/null; fi
@@ -634,9 +740,8 @@ cmd_cleanup() {
     done
     [ "${#ids[@]}" -gt 0 ] || { echo "cleanup: nothing to do"; return 0; }
     for id in $(printf '%s\n' "${ids[@]}" | sort -u); do
-        owner=$(cat "$LAB_TMP/$LAB_PREFIX-$id/owner.pid" 2>/dev/null || true)
-        if [ "$force" = 0 ] && [ -n "$owner" ] && alive "$owner" &&
-            grep -q 'lab.sh' "/proc/$owner/cmdline" 2>/dev/null; then
+        owner=$(awk '{print $1; exit}' "$LAB_TMP/$LAB_PREFIX-$id/owner.pid" 2>/dev/null || true)
+        if [ "$force" = 0 ] && owner_alive "$LAB_TMP/$LAB_PREFIX-$id/owner.pid"; then
             echo "cleanup: run $id is still running (pid $owner); --force to remove it anyway"
             continue
         fi
@@ -666,4 +771,7 @@ main() {
         *) sed -n '2,8s/^# \{0,1\}//p' "$LAB_SELF" >&2; exit 2 ;;
     esac
 }
-main "$@"
+# Sourced (`. lab/lab.sh`, for its functions, as tests/probe/run.sh does): define, do not run.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

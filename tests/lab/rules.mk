@@ -10,15 +10,16 @@ lab:
 	lab/record-fixtures.sh
 
 # The harness tests itself first (a fake portmortem: right, wrong, crashing, garbage), then
-# the real binary of this build variant against every committed fixture.
+# the real binary of this build variant against every committed fixture. pipefail (here and
+# below): the script's exit status, not grep's, is the target's (make runs /bin/sh).
 check-lab: $(B)/portmortem
 	$(Q)bash tests/lab/selftest.sh >/dev/null
-	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) bash tests/lab/run.sh --offline | \
-		{ grep -v '^PASS' || true; }
+	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) bash -o pipefail -c \
+		'bash tests/lab/run.sh --offline | { grep -v "^PASS" || true; }'
 
 check-lab-live: $(B)/portmortem
-	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) bash tests/lab/run.sh --live -j 4 | \
-		{ grep -v '^PASS' || true; }
+	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) bash -o pipefail -c \
+		'bash tests/lab/run.sh --live -j 4 | { grep -v "^PASS" || true; }'
 
 CHECK_TARGETS += check-lab
 CHECK_SAN_TARGETS += check-lab

@@ -6,8 +6,8 @@
 #
 # The topology is the lab's own (lab/README.md: sender - nat - r1 - r2 - MX LAN with mx1, mx2
 # and a dnsmasq serving example.net MX 10 mx1, MX 20 mx2), built by lab/lab.sh's functions:
-# they are sourced from a private copy whose namespace prefix is `pmprobe` (so `lab.sh
-# cleanup` never mistakes this run for a dead lab run) and whose last line does not dispatch.
+# they are sourced (lab.sh runs its main only when executed) with LAB_PREFIX=pmprobe (so `lab.sh
+# cleanup` never mistakes this run for a dead lab run).
 # The firewall rules of each case are the lab scenarios' own (`SCN_PHASE=setup scn_NAME`),
 # flushed between cases. mx1 gets a test certificate (generated here with openssl) for
 # STARTTLS; mx2 offers no TLS.
@@ -108,27 +108,23 @@ if [ -n "$reason" ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# The lab's functions, with our own namespace prefix.
+# The lab's functions, with our own namespace prefix (LAB_PREFIX, exported: the lab's watchdog
+# below is lab/lab.sh itself and must tear down pmprobe-<runid>-*, not pmlab-<runid>-*). Sourced,
+# lab/lab.sh only defines its functions; it dispatches only when run as a command.
+export LAB_PREFIX=pmprobe
 RUNID=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 STATE=$LAB_TMP/pmprobe-$RUNID
 mkdir -m 755 "$STATE"
-mkdir -p "$STATE/lib" "$STATE/out"
-cp "$ROOT"/lab/*.sh "$ROOT"/lab/*.py "$STATE/lib/" 2>/dev/null || cp "$ROOT"/lab/*.sh "$STATE/lib/"
-sed -i -e 's/^readonly LAB_PREFIX=pmlab$/readonly LAB_PREFIX=pmprobe/' \
-    -e 's/^main "\$@"$/[ -n "${PMPROBE_SOURCED:-}" ] || main "$@"/' "$STATE/lib/lab.sh"
-if ! grep -q '^readonly LAB_PREFIX=pmprobe$' "$STATE/lib/lab.sh" ||
-    ! grep -q 'PMPROBE_SOURCED' "$STATE/lib/lab.sh"; then
+mkdir -p "$STATE/out"
+# shellcheck source=lab/lab.sh
+. "$ROOT/lab/lab.sh"
+if [ "$LAB_PREFIX" != pmprobe ]; then
     rm -rf "$STATE"
-    result FAIL "setup: lab/lab.sh changed shape (LAB_PREFIX or the final main call): update tests/probe/run.sh"
+    result FAIL "setup: lab/lab.sh ignored LAB_PREFIX (prefix '$LAB_PREFIX'): update tests/probe/run.sh"
     finish
     exit 1
 fi
-# shellcheck disable=SC2034  # read by the copy's last line
-PMPROBE_SOURCED=1
-# shellcheck source=lab/lab.sh
-. "$STATE/lib/lab.sh"
-unset PMPROBE_SOURCED
-for f in build_topology write_resolvers start_dns start_mx wait_dns teardown_run capture stop_captures at ns; do
+for f in build_topology write_resolvers start_dns start_mx wait_dns teardown_run capture stop_captures at ns write_owner; do
     if ! declare -F "$f" >/dev/null; then
         rm -rf "$STATE"
         result FAIL "setup: lab/lab.sh no longer defines $f: update tests/probe/run.sh"
@@ -136,7 +132,7 @@ for f in build_topology write_resolvers start_dns start_mx wait_dns teardown_run
         exit 1
     fi
 done
-echo $$ >"$STATE/owner.pid"
+write_owner "$STATE"  # pid and start time: `LAB_PREFIX=pmprobe lab/lab.sh cleanup` leaves us alone
 
 on_exit() {
     local rc=$?
@@ -154,7 +150,7 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-"$STATE/lib/lab.sh" _watchdog "$RUNID" $$ "$LIMIT" </dev/null >/dev/null 2>&1 &
+"$ROOT/lab/lab.sh" _watchdog "$RUNID" $$ "$LIMIT" </dev/null >/dev/null 2>&1 &
 WATCHDOG_PID=$!
 
 T0=$(date +%s)

@@ -275,3 +275,153 @@ Test(engine, filter_keeps_vlan_tagged_syns)
     pm_capfile_close(cf);
     cr_assert_eq(kept, 2, "a tagged SYN to port 25 was filtered out");
 }
+
+/* ---- live: decide with what the capture already shows (tests/live/lab.sh found these) ---- */
+
+/* Feed frames to a live engine (as capture/live.c does), tick to `until`, optionally finish
+ * there, and read the report back. Ports 25 and 587 watched. */
+static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
+{
+    memset(o, 0, sizeof(*o));
+    FILE *out = tmpfile();
+    cr_assert_not_null(out);
+    struct pm_engine_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.ports[0] = 25;
+    cfg.ports[1] = 587;
+    cfg.nports = 2;
+    cfg.max_flows = 1024;
+    cfg.max_sessions = 64;
+    cfg.max_dests = 64;
+    cfg.format = PM_FMT_JSONL;
+    cfg.out = out;
+    cfg.logopt.tz = "UTC";
+    cfg.logopt.ref_time = PM_NS_NONE;
+    cfg.log_offset = PM_NS_NONE;
+    cfg.since = cfg.until = PM_NS_NONE;
+    cfg.subcommand = "capture";
+    cfg.seed = 1;
+    static const char *const names[] = {"eth0"};
+    struct pm_engine_source src = {.live = true, .nvantage = 1, .vantage_names = names,
+                                   .nfiles = 1, .file_labels = names, .ifaces = names,
+                                   .nifaces = 1};
+    struct pm_engine *e = pm_engine_new(&cfg, &src);
+    cr_assert_not_null(e);
+    for (int i = 0; i < f->n; i++) {
+        pm_engine_tick(e, f->rec[i].ts);
+        struct pm_record r = {.ts = f->rec[i].ts, .caplen = f->rec[i].caplen,
+                              .wirelen = f->rec[i].caplen, .linktype = PM_LT_ETHERNET,
+                              .data = f->rec[i].data, .frame = (uint32_t)i + 1};
+        pm_engine_packet(e, &r);
+    }
+    for (pm_ns t = f->rec[f->n - 1].ts; t <= tick_to; t += PM_MS(200)) {
+        pm_engine_tick(e, t);
+    }
+    o->rc = pm_engine_finish(e);
+    rewind(out);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, out) > 0) {
+        size_t used = strlen(o->all);
+        pm_strlcpy(o->all + used, line, sizeof(o->all) - used);
+    }
+    free(line);
+    fclose(out);
+}
+
+/* A session to `dst`:`dport` from CLI:`sport` that is greeted and stays open (no FIN). */
+static void open_session(struct frames *f, pm_ns t, uint16_t sport, const char *dst,
+                         uint16_t dport, uint8_t ttl)
+{
+    frame(f, t, CLI, sport, dst, dport, PM_TH_SYN, 5000, 0, NULL, 64);
+    frame(f, t + PM_MS(1), dst, dport, CLI, sport, PM_TH_SYN | PM_TH_ACK, 9000, 5001, NULL, ttl);
+    frame(f, t + PM_MS(2), CLI, sport, dst, dport, PM_TH_ACK, 5001, 9001, NULL, 64);
+    frame(f, t + PM_MS(20), dst, dport, CLI, sport, PM_TH_ACK | PM_TH_PSH, 9001, 5001,
+          "220 mx ESMTP\r\n", ttl);
+}
+
+/* mx-no-listener: a RST from 192.0.2.25 (3 hops); 80 ms later a SYN-ACK from 192.0.2.26 in the
+ * same /24 (3 hops), whose session is still open when the RST's attempt is decided (5 s after
+ * the RST, mid-capture). The open attempt's SYN-ACK is the reference: remote-refused, not
+ * remote-refused-unverified. */
+Test(engine, live_uses_the_synack_of_an_attempt_still_open)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    frame(&f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(1), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          61);
+    open_session(&f, T0 + PM_MS(80), 40001, "192.0.2.26", 25, 61);
+    struct run_out o;
+    live_run(&f, T0 + PM_SEC(7), &o);
+    char a[8192];
+    attempt_for(&o, "192.0.2.25", a, sizeof(a));
+    cr_assert(strstr(a, "\"rule\":\"remote-refused\""), "%s", a);
+    cr_assert(strstr(a, "\"expected_hops\":3"), "%s", a);
+    cr_assert(!strstr(a, "capture-ended"), "decided while the capture ran: %s", a);
+}
+
+/* transit-forged-rst: the RST for port 25 comes from 2 hops; the same host answers on 587
+ * from 3 hops, in a session still open when the RST's attempt is decided: path-rst. */
+Test(engine, live_forged_rst_judged_against_port_587_still_open)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    frame(&f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(1), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          62);
+    open_session(&f, T0 + PM_MS(80), 40001, "192.0.2.25", 587, 61);
+    struct run_out o;
+    live_run(&f, T0 + PM_SEC(7), &o);
+    char a[8192];
+    attempt_for(&o, "192.0.2.25", a, sizeof(a));
+    cr_assert(strstr(a, "\"dport\":25,"), "the port-25 attempt is reported first: %s", a);
+    cr_assert(strstr(a, "\"verdict\":\"path-rst\""), "%s", a);
+    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+}
+
+/* Stopped before any timeout: every attempt is finalised at the stop. The refused one comes
+ * first in the flush, but must still be judged with the other's SYN-ACK (and a silent one
+ * with the knowledge that another destination answered). */
+Test(engine, live_stop_learns_from_all_open_attempts_before_deciding)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    for (int i = 0; i < 3; i++) {
+        frame(&f, T0 + PM_SEC(i), CLI, 40002, "203.0.113.40", 25, PM_TH_SYN, 7000, 0, NULL, 64);
+    }
+    frame(&f, T0 + PM_MS(3500), CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(3501), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001,
+          NULL, 62);
+    open_session(&f, T0 + PM_MS(3600), 40001, "192.0.2.25", 587, 61);
+    open_session(&f, T0 + PM_MS(3700), 40003, "203.0.113.41", 25, 61);
+    struct run_out o;
+    live_run(&f, T0 + PM_SEC(6), &o);
+    char a[8192];
+    attempt_for(&o, "192.0.2.25", a, sizeof(a));
+    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+    cr_assert(strstr(a, "capture-ended"), "finalised at the stop: %s", a);
+    attempt_for(&o, "203.0.113.40", a, sizeof(a));
+    cr_assert(strstr(a, "\"outcome\":\"no-response\""), "%s", a);
+    cr_assert(strstr(a, "\"rule\":\"silent-drop-one-destination\""), "%s", a);
+}
+
+/* The limit (docs/CAPTURE.md, "Live verdicts"): a reference that arrives after the attempt was
+ * decided (here the 587 session starts 6 s after the RST, the attempt was reported at 5 s) is
+ * not used: the live verdict stays remote-refused-unverified, low; offline says path-rst. */
+Test(engine, live_reference_after_the_decision_is_not_used)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    frame(&f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(1), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          62);
+    open_session(&f, T0 + PM_SEC(6), 40001, "192.0.2.25", 587, 61);
+    struct run_out o;
+    live_run(&f, T0 + PM_SEC(7), &o);
+    char a[8192];
+    attempt_for(&o, "192.0.2.25", a, sizeof(a));
+    cr_assert(strstr(a, "\"dport\":25,"), "%s", a);
+    cr_assert(strstr(a, "\"rule\":\"remote-refused-unverified\""), "%s", a);
+    cr_assert(strstr(a, "\"confidence\":\"low\""), "%s", a);
+}
