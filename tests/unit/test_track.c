@@ -823,6 +823,58 @@ Test(track, the_same_syn_at_two_vantages_is_linked_both_ways)
     pm_tracker_free(t);
 }
 
+/* A SYN with chosen IP ID and TCP timestamp (the fields a NAT leaves alone). */
+static void syn_fp(struct pm_tracker *t, pm_ns ts, uint16_t vantage, const char *src,
+                   uint16_t sport, uint32_t isn, uint8_t ttl, uint16_t ipid, uint32_t tsval)
+{
+    uint8_t opts[20], l4[128], b[PB_MAX];
+    memcpy(opts, pb_linux_syn_opts, sizeof(opts));
+    opts[8] = (uint8_t)(tsval >> 24); /* TSval is bytes 8..11 of this layout */
+    opts[9] = (uint8_t)(tsval >> 16);
+    opts[10] = (uint8_t)(tsval >> 8);
+    opts[11] = (uint8_t)tsval;
+    struct pb_tcp tc = {.sport = sport, .dport = 25, .seq = isn, .flags = PM_TH_SYN,
+                        .win = 64240, .opts = opts, .optlen = 20};
+    size_t n = pb_tcp(l4, sizeof(l4), &tc);
+    struct pb_ip ip = {.family = PM_AF_INET, .src = src, .dst = SRV, .proto = 6, .ttl = ttl,
+                       .frag = PB_DF, .id = ipid};
+    n = pb_ip(b, sizeof(b), &ip, l4, n);
+    feed_raw(t, b, n, 0, ts, vantage);
+}
+
+/* A NAT with a sequence-number randomiser and port translation: the ISN and the source port
+ * change, the TCP timestamp does not — that alone links the two sightings. */
+Test(track, isn_randomiser_and_port_translation_still_link_by_timestamp)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 2, 64, 16);
+    syn_fp(t, T0, 0, CLI, 40000, ISN, 64, 0x1111, 777001);
+    syn_fp(t, T0 + PM_MS(1), 1, "203.0.113.5", 61000, ISN ^ 0x5a5a5a5au, 63, 0x2222, 777001);
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 2);
+    const struct pm_attempt *in = d.a[0].vantage == 0 ? &d.a[0] : &d.a[1];
+    const struct pm_attempt *out = d.a[0].vantage == 0 ? &d.a[1] : &d.a[0];
+    cr_assert_eq(in->peer.id, out->id, "linked by TSval although ISN, port and IP ID differ");
+    cr_assert_eq(in->peer.sport, 61000);
+    cr_assert_neq(in->isn, out->isn);
+    pm_tracker_free(t);
+}
+
+/* Nothing a NAT preserves is shared (different ISN, TSval and IP ID): two different SYNs to
+ * the same MX in the same second must not be linked. */
+Test(track, syns_sharing_nothing_that_survives_nat_are_not_linked)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 2, 64, 16);
+    syn_fp(t, T0, 0, CLI, 40000, ISN, 64, 0x1111, 777001);
+    syn_fp(t, T0 + PM_MS(1), 1, "203.0.113.5", 61000, ISN + 99, 63, 0x3333, 888002);
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 2);
+    cr_assert_eq(d.a[0].peer.id, 0);
+    cr_assert_eq(d.a[1].peer.id, 0);
+    pm_tracker_free(t);
+}
+
 Test(track, syns_far_apart_in_time_are_not_linked)
 {
     struct done_log d;
