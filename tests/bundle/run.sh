@@ -343,8 +343,12 @@ fi
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     U=$WORK/unpriv
     mkdir -p "$U" && chmod 1777 "$U"
-    f=$FIX/mx-no-listener
-    setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTMORTEM" analyze --format jsonl \
+    # nobody may not reach the checkout (a clone under /root is mode 0700): give it copies of
+    # the binary and the fixture in a directory it can read.
+    f=$U/in
+    mkdir -p "$f" && cp "$FIX/mx-no-listener/maillog" "$FIX/mx-no-listener/sender.pcap" "$f/" &&
+        cp "$PORTMORTEM" "$U/portmortem" && chmod -R a+rX "$f" "$U/portmortem" && chmod a+x "$WORK"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups "$U/portmortem" analyze --format jsonl \
         --no-progress --mta-log "$f/maillog" --bundle "$U/b" "sender=$f/sender.pcap" \
         >/dev/null 2>"$U.err"
     URC=$?
