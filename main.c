@@ -65,6 +65,7 @@ static void usage_analyze(FILE *f)
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
             "      --max-flows N       concurrent attempts tracked (default 1048576)\n"
             "      --max-sessions N    concurrent SMTP dialogues recorded (default 16384)\n"
+            "      --max-dests N       destinations summarised (default 32768)\n"
             "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
             "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
             "      --color / --no-color\n"
@@ -90,7 +91,9 @@ void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
     cfg->nports = 1;
     cfg->max_flows = 1u << 20;
     cfg->max_sessions = 16384;
-    cfg->max_dests = 65536;
+    /* 32768 destinations of ~1.7 KB each: room for any incident's MX hosts while a storm
+     * of a million half-open attempts stays within 256 MB (docs/PERFORMANCE.md). */
+    cfg->max_dests = 32768;
     cfg->format = isatty(STDOUT_FILENO) ? PM_FMT_TEXT : PM_FMT_JSONL;
     cfg->out = stdout;
     cfg->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -205,6 +208,13 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
             return -1;
         }
         cfg->max_sessions = (uint32_t)v;
+        return 1;
+    case PM_OPT_MAX_DESTS:
+        if (!pm_parse_long(arg, 16, 1L << 24, &v)) {
+            pm_err("bad --max-dests '%s': 16 to 16777216", arg);
+            return -1;
+        }
+        cfg->max_dests = (uint32_t)v;
         return 1;
     case PM_OPT_BUNDLE:
         cfg->bundle_dir = arg;

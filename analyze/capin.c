@@ -4,21 +4,48 @@
  * counted even when the filter drops it), damage reporting, and the time-ordered merge of
  * several files. Record headers are checked before anyone looks at a packet: caplen > 0,
  * caplen <= wire length (libpcap and pcapng.c both enforce caplen <= snaplen/buffer).
+ *
+ * Classic pcap files (version 2.4, a link type we decode, a regular file) are walked by our
+ * own block reader rather than pcap_next_ex: libpcap still checks the file header, gives the
+ * link type and snapshot length and compiles the filter, but the records are read with
+ * pread in 1 MiB blocks and handed out in place. libpcap copies every byte twice (into
+ * stdio's buffer, then into its own) and scales every timestamp; on a capture where 98% of
+ * the records are filtered out that is most of the run (docs/PERFORMANCE.md). The walker
+ * makes the same record checks as libpcap 1.10's sf-pcap.c, with the same messages, so a
+ * damaged file reads the same either way; PM_PCAP_READER=libpcap forces libpcap's reader.
  */
 #include "capin.h"
 
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "decode.h"
 #include "pcapng.h"
 #include "util.h"
 
+/* The block reader for classic pcap (see the top of the file). */
+#define BLOCK_SIZE (1u << 20)
+#define BLOCK_MAX_CAPLEN 262144u /* libpcap's max_snaplen_for_dlt() for the types we decode */
+
+struct pm_blockread {
+    int fd;                /* the pcap_t's own descriptor; only pread touches it */
+    int swap;              /* the file's byte order differs from ours */
+    int micro;             /* µs timestamps (scaled to ns) */
+    uint32_t snapshot;     /* as libpcap adjusted it */
+    uint8_t *buf;          /* BLOCK_SIZE bytes; buf[start, end) holds file bytes */
+    size_t start, end;
+    uint64_t off;          /* file offset of buf[end] */
+    int at_eof;
+};
+
 struct pm_capfile {
     char *path;
     int is_pcapng;
     pcap_t *pcap;             /* classic pcap */
+    struct pm_blockread *blk; /* classic pcap read by our block reader, else NULL */
     struct pm_pcapng *ng;     /* pcapng */
     int linktype;             /* classic: the file's one link type */
     int nano;                 /* classic: nanosecond timestamps */
@@ -166,6 +193,157 @@ static int compile_for(pcap_t *p, int linktype, const char *filter, struct bpf_p
     return pcap_compile(p, prog, filter, 1, PCAP_NETMASK_UNKNOWN);
 }
 
+static uint32_t rd32(const uint8_t *p, int swap)
+{
+    uint32_t v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                 (uint32_t)p[3] << 24;
+    return swap ? __builtin_bswap32(v) : v;
+}
+
+/* Take over the record reading from libpcap when the file is one we can walk ourselves:
+ * the four standard magics (not the "modified" or Kuznetzov variants), version 2.4 (older
+ * versions swap caplen and len, which libpcap corrects), a link type we decode (so that
+ * 262144 is libpcap's limit for it too), and a regular file (pread needs an offset). */
+static void block_start(struct pm_capfile *cf, const uint8_t head[24], FILE *f)
+{
+    const char *force = getenv("PM_PCAP_READER");
+    if (force && strcmp(force, "libpcap") == 0) {
+        return;
+    }
+    uint32_t m = rd32(head, 0);
+    int swap;
+    if (m == 0xa1b2c3d4u || m == 0xa1b23c4du) {
+        swap = 0;
+    } else if (m == 0xd4c3b2a1u || m == 0x4d3cb2a1u) {
+        swap = 1;
+    } else {
+        return;
+    }
+    /* Two 16-bit fields, major then minor, in the file's byte order. */
+    uint16_t major = (uint16_t)(swap ? head[4] << 8 | head[5] : head[4] | head[5] << 8);
+    uint16_t minor = (uint16_t)(swap ? head[6] << 8 | head[7] : head[6] | head[7] << 8);
+    if (major != 2 || minor != 4) {
+        return;
+    }
+    switch (cf->linktype) {
+    case PM_LT_NULL: case PM_LT_ETHERNET: case PM_LT_RAW: case PM_LT_LOOP:
+    case PM_LT_LINUX_SLL: case PM_LT_IPV4: case PM_LT_IPV6: case PM_LT_NFLOG:
+    case PM_LT_LINUX_SLL2:
+        break;
+    default:
+        return;
+    }
+    int snap = pcap_snapshot(cf->pcap);
+    if (snap <= 0 || (uint32_t)snap > BLOCK_MAX_CAPLEN) {
+        return;
+    }
+    struct pm_blockread *b = pm_xcalloc(1, sizeof(*b));
+    b->buf = malloc(BLOCK_SIZE);
+    if (!b->buf) {
+        free(b); /* no memory for the fast path: libpcap reads it */
+        return;
+    }
+    b->fd = fileno(f);
+    b->swap = swap;
+    b->micro = m == 0xa1b2c3d4u || m == 0xd4c3b2a1u;
+    b->snapshot = (uint32_t)snap;
+    b->off = 24;
+    cf->blk = b;
+}
+
+/* Make at least `need` (<= BLOCK_SIZE) bytes available at buf[start]; returns how many are
+ * (fewer at the end of the file), or -1 with errno on a read error. */
+static long block_fill(struct pm_blockread *b, size_t need)
+{
+    if (b->end - b->start >= need || b->at_eof) {
+        return (long)(b->end - b->start);
+    }
+    if (BLOCK_SIZE - b->start < need) {
+        memmove(b->buf, b->buf + b->start, b->end - b->start);
+        b->end -= b->start;
+        b->start = 0;
+    }
+    while (b->end - b->start < need) {
+        ssize_t n = pread(b->fd, b->buf + b->end, BLOCK_SIZE - b->end, (off_t)b->off);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (n == 0) {
+            b->at_eof = 1;
+            break;
+        }
+        b->end += (size_t)n;
+        b->off += (uint64_t)n;
+    }
+    return (long)(b->end - b->start);
+}
+
+/* One record by the block reader: 0 ok, 1 end of file, -1 damaged (message in the stats).
+ * The checks and messages follow libpcap 1.10's pcap_next_packet() (sf-pcap.c). */
+static int block_next(struct pm_capfile *cf, struct pcap_pkthdr *h, const uint8_t **data,
+                      uint32_t *file_caplen)
+{
+    struct pm_blockread *b = cf->blk;
+    char msg[160];
+    long have = block_fill(b, 16);
+    if (have < 0) {
+        snprintf(msg, sizeof(msg), "error reading dump file: %s", strerror(errno));
+        set_damage(cf, msg);
+        return -1;
+    }
+    if (have == 0) {
+        return 1;
+    }
+    if (have < 16) {
+        snprintf(msg, sizeof(msg), "truncated dump file; tried to read 16 header bytes, "
+                 "only got %ld", have);
+        set_damage(cf, msg);
+        return -1;
+    }
+    const uint8_t *r = b->buf + b->start;
+    /* The seconds and the fraction are signed 32-bit fields (struct pcap_timeval). */
+    int32_t sec = (int32_t)rd32(r, b->swap);
+    int32_t frac = (int32_t)rd32(r + 4, b->swap);
+    uint32_t caplen = rd32(r + 8, b->swap);
+    uint32_t len = rd32(r + 12, b->swap);
+    if (caplen > BLOCK_MAX_CAPLEN) {
+        snprintf(msg, sizeof(msg), "invalid packet capture length %u, bigger than snaplen of %u",
+                 caplen, b->snapshot);
+        set_damage(cf, msg);
+        return -1;
+    }
+    have = block_fill(b, 16u + caplen);
+    if (have < 0) {
+        snprintf(msg, sizeof(msg), "error reading dump file: %s", strerror(errno));
+        set_damage(cf, msg);
+        return -1;
+    }
+    if ((uint64_t)have < 16u + (uint64_t)caplen) {
+        /* Over the snapshot length libpcap reads the first snapshot bytes, then skips the
+         * rest: the message names whichever read came up short. */
+        uint32_t tried = caplen > b->snapshot && (uint64_t)have < 16u + (uint64_t)b->snapshot
+                             ? b->snapshot : caplen;
+        snprintf(msg, sizeof(msg), "truncated dump file; tried to read %u captured bytes, "
+                 "only got %ld", tried, have - 16);
+        set_damage(cf, msg);
+        return -1;
+    }
+    r = b->buf + b->start;
+    b->start += 16u + caplen;
+    *file_caplen = caplen;
+    /* A record longer than the file's snapshot length: libpcap keeps the first snapshot
+     * bytes (old Solaris wrote such files). */
+    h->caplen = caplen > b->snapshot ? b->snapshot : caplen;
+    h->len = len;
+    h->ts.tv_sec = sec;
+    h->ts.tv_usec = b->micro ? (long)frac * 1000 : frac;
+    *data = r + 16;
+    return 0;
+}
+
 struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
                                    size_t errlen)
 {
@@ -175,6 +353,7 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
         return NULL;
     }
     struct stat sb;
+    memset(&sb, 0, sizeof(sb));
     uint64_t size = 0;
     if (fstat(fileno(f), &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) {
@@ -184,8 +363,9 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
         }
         size = (uint64_t)sb.st_size;
     }
-    uint8_t magic[4] = {0};
-    size_t got = fread(magic, 1, 4, f);
+    uint8_t head[24] = {0};
+    const uint8_t *magic = head;
+    size_t got = fread(head, 1, sizeof(head), f);
     if (got < 4) {
         snprintf(err, errlen, "%s is not a capture file: %zu bytes, too short for a pcap or "
                  "pcapng header", path, (size_t)size);
@@ -232,6 +412,9 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
             pm_debug("%s: filter does not compile for link type %s; reading all records",
                      path, pm_linktype_name(cf->linktype));
         }
+    }
+    if (got == sizeof(head) && S_ISREG(sb.st_mode)) {
+        block_start(cf, head, f);
     }
     return cf;
 }
@@ -303,18 +486,32 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             return PM_READ_OK;
         }
         struct pcap_pkthdr *h;
+        struct pcap_pkthdr bh;
         const u_char *data;
-        int rc = pcap_next_ex(cf->pcap, &h, &data);
-        if (rc == PCAP_ERROR_BREAK) {
-            return PM_READ_EOF;
-        }
-        if (rc != 1) {
-            set_damage(cf, pcap_geterr(cf->pcap));
-            return PM_READ_DAMAGED;
+        uint32_t file_caplen;
+        if (cf->blk) {
+            int rc = block_next(cf, &bh, &data, &file_caplen);
+            if (rc == 1) {
+                return PM_READ_EOF;
+            }
+            if (rc < 0) {
+                return PM_READ_DAMAGED;
+            }
+            h = &bh;
+        } else {
+            int rc = pcap_next_ex(cf->pcap, &h, &data);
+            if (rc == PCAP_ERROR_BREAK) {
+                return PM_READ_EOF;
+            }
+            if (rc != 1) {
+                set_damage(cf, pcap_geterr(cf->pcap));
+                return PM_READ_DAMAGED;
+            }
+            file_caplen = h->caplen;
         }
         cf->frame++;
         cf->st.records++;
-        cf->st.bytes += 16u + h->caplen;
+        cf->st.bytes += 16u + file_caplen;
         span(cf, PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec);
         sample(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
@@ -350,8 +547,12 @@ void pm_capfile_close(struct pm_capfile *cf)
     if (!cf) {
         return;
     }
+    if (cf->blk) {
+        free(cf->blk->buf);
+        free(cf->blk);
+    }
     if (cf->pcap) {
-        pcap_close(cf->pcap);
+        pcap_close(cf->pcap); /* also closes the descriptor the block reader used */
     }
     if (cf->ng) {
         pm_pcapng_close(cf->ng);

@@ -5,6 +5,9 @@
 
 #include "util.h"
 
+/* One thread writes a report: skip stdio's per-call lock. */
+#define PUTC(c, f) putc_unlocked((c), (f))
+
 void pm_json_init(struct pm_json *j, FILE *f)
 {
     memset(j, 0, sizeof(*j));
@@ -15,7 +18,7 @@ static void sep(struct pm_json *j)
 {
     if (j->depth > 0 && j->depth < PM_JSON_DEPTH) {
         if (!j->first[j->depth]) {
-            fputc(',', j->f);
+            PUTC(',', j->f);
         }
         j->first[j->depth] = 0;
     }
@@ -24,7 +27,7 @@ static void sep(struct pm_json *j)
 static void open_(struct pm_json *j, char c)
 {
     sep(j);
-    fputc(c, j->f);
+    PUTC(c, j->f);
     j->depth++;
     if (j->depth < PM_JSON_DEPTH) {
         j->first[j->depth] = 1;
@@ -36,39 +39,56 @@ void pm_json_arr_begin(struct pm_json *j) { open_(j, '['); }
 
 void pm_json_obj_end(struct pm_json *j)
 {
-    fputc('}', j->f);
+    PUTC('}', j->f);
     j->depth--;
     if (j->depth == 0) {
-        fputc('\n', j->f);
+        PUTC('\n', j->f);
     }
 }
 
 void pm_json_arr_end(struct pm_json *j)
 {
-    fputc(']', j->f);
+    PUTC(']', j->f);
     j->depth--;
 }
 
 static void put_escaped(FILE *f, const char *s, size_t n)
 {
-    fputc('"', f);
+    PUTC('"', f);
+    size_t run = 0; /* start of the current run of bytes that need no escape */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            continue;
+        }
+        if (i > run) {
+            fwrite_unlocked(s + run, 1, i - run, f);
+        }
+        run = i + 1;
         switch (c) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (c < 0x20 || c >= 0x7f) {
-                fprintf(f, "\\u%04x", c);
-            } else {
-                fputc(c, f);
-            }
+        case '"': fputs_unlocked("\\\"", f); break;
+        case '\\': fputs_unlocked("\\\\", f); break;
+        case '\n': fputs_unlocked("\\n", f); break;
+        case '\r': fputs_unlocked("\\r", f); break;
+        case '\t': fputs_unlocked("\\t", f); break;
+        default: fprintf(f, "\\u%04x", c);
         }
     }
-    fputc('"', f);
+    if (n > run) {
+        fwrite_unlocked(s + run, 1, n - run, f);
+    }
+    PUTC('"', f);
+}
+
+static void put_u64(FILE *f, unsigned long long v)
+{
+    char b[24];
+    int i = sizeof(b);
+    do {
+        b[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    fwrite_unlocked(b + i, 1, sizeof(b) - (size_t)i, f);
 }
 
 size_t pm_json_escape(char *dst, size_t dstlen, const char *s)
@@ -95,7 +115,7 @@ void pm_json_key(struct pm_json *j, const char *key)
 {
     sep(j);
     put_escaped(j->f, key, strlen(key));
-    fputc(':', j->f);
+    PUTC(':', j->f);
     if (j->depth < PM_JSON_DEPTH) {
         j->first[j->depth] = 1; /* the value that follows needs no comma */
     }
@@ -119,13 +139,18 @@ void pm_json_strn(struct pm_json *j, const char *s, size_t n)
 void pm_json_int(struct pm_json *j, long long v)
 {
     sep(j);
-    fprintf(j->f, "%lld", v);
+    if (v < 0) {
+        PUTC('-', j->f);
+        put_u64(j->f, 0ull - (unsigned long long)v);
+    } else {
+        put_u64(j->f, (unsigned long long)v);
+    }
 }
 
 void pm_json_uint(struct pm_json *j, unsigned long long v)
 {
     sep(j);
-    fprintf(j->f, "%llu", v);
+    put_u64(j->f, v);
 }
 
 void pm_json_double(struct pm_json *j, double v, int decimals)

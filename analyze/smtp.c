@@ -348,39 +348,49 @@ static void client_line(struct pm_session *s, const uint8_t *l, size_t n)
 static void feed_lines(struct pm_session *s, uint8_t *buf, uint16_t *len, uint8_t *overflow,
                        size_t cap, const uint8_t *p, size_t n, bool server)
 {
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    while (i < n) {
         if (server ? s->srv_stop : s->cli_stop) {
             return;
         }
-        uint8_t ch = p[i];
-        if (ch == '\n') {
-            size_t l = *len;
-            if (l > 0 && buf[l - 1] == '\r') {
-                l--;
-            }
-            if (!*overflow || l > 0) {
+        /* Whole runs up to the next newline at once (memchr), not byte by byte. */
+        const uint8_t *nl = memchr(p + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - p) : n;
+        size_t run = end - i;
+        if (!*overflow) {
+            size_t room = cap - *len;
+            size_t take = run < room ? run : room;
+            memcpy(buf + *len, p + i, take);
+            *len = (uint16_t)(*len + take);
+            if (take < run) {
+                /* Over the line limit: deliver what we have as the line, drop the rest. */
+                *overflow = 1;
                 if (server) {
-                    server_line(s, buf, l);
+                    server_line(s, buf, *len);
                 } else {
-                    client_line(s, buf, l);
+                    client_line(s, buf, *len);
                 }
+                *len = 0;
             }
-            *len = 0;
-            *overflow = 0;
-            continue;
         }
-        if (!*overflow && *len < cap) { /* once over the limit, drop up to the newline */
-            buf[(*len)++] = ch;
-        } else if (!*overflow) {
-            /* Over the line limit: deliver what we have as the line, drop the rest. */
-            *overflow = 1;
+        i = end;
+        if (!nl) {
+            break;
+        }
+        i++; /* the newline */
+        size_t l = *len;
+        if (l > 0 && buf[l - 1] == '\r') {
+            l--;
+        }
+        if (!*overflow || l > 0) {
             if (server) {
-                server_line(s, buf, *len);
+                server_line(s, buf, l);
             } else {
-                client_line(s, buf, *len);
+                client_line(s, buf, l);
             }
-            *len = 0;
         }
+        *len = 0;
+        *overflow = 0;
     }
 }
 

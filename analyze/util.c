@@ -66,10 +66,28 @@ char *pm_xstrdup(const char *s)
 
 /* ---- addresses ---- */
 
+/* Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf. */
+static char *ipv4_str(const uint8_t *b, char *buf)
+{
+    char *o = buf;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100) {
+            *o++ = (char)('0' + v / 100);
+        }
+        if (v >= 10) {
+            *o++ = (char)('0' + v / 10 % 10);
+        }
+        *o++ = (char)('0' + v % 10);
+        *o++ = i < 3 ? '.' : '\0';
+    }
+    return buf;
+}
+
 char *pm_addr_str(const pm_addr *a, char *buf)
 {
     if (a->family == PM_AF_INET) {
-        inet_ntop(AF_INET, a->b, buf, PM_ADDR_STRLEN);
+        ipv4_str(a->b, buf);
     } else if (a->family == PM_AF_INET6) {
         inet_ntop(AF_INET6, a->b, buf, PM_ADDR_STRLEN);
     } else {
@@ -182,16 +200,37 @@ static void split(pm_ns t, time_t *sec, long *nsec)
 
 char *pm_time_str(pm_ns t, char *buf, size_t len)
 {
+    /* The date and time to the second change rarely between consecutive calls: keep the
+     * last one (single-threaded; the cache is per process). */
+    static time_t last_sec = (time_t)-1;
+    static char last[24]; /* "YYYY-MM-DDTHH:MM:SS" */
     time_t sec;
     long nsec;
-    struct tm tm;
     split(t, &sec, &nsec);
-    if (t == PM_NS_NONE || !gmtime_r(&sec, &tm)) {
+    if (t == PM_NS_NONE) {
         snprintf(buf, len, "null");
         return buf;
     }
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec / 1000);
+    if (sec != last_sec) {
+        struct tm tm;
+        if (!gmtime_r(&sec, &tm)) {
+            snprintf(buf, len, "null");
+            return buf;
+        }
+        snprintf(last, sizeof(last), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        last_sec = sec;
+    }
+    char frac[9];
+    long us = nsec / 1000;
+    frac[0] = '.';
+    for (int i = 6; i >= 1; i--) {
+        frac[i] = (char)('0' + us % 10);
+        us /= 10;
+    }
+    frac[7] = 'Z';
+    frac[8] = '\0';
+    snprintf(buf, len, "%s%s", last, frac);
     return buf;
 }
 

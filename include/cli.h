@@ -19,6 +19,7 @@ enum {
     PM_OPT_EXPECT_SOURCE,
     PM_OPT_MAX_FLOWS,
     PM_OPT_MAX_SESSIONS,
+    PM_OPT_MAX_DESTS,
     PM_OPT_BUNDLE,
     PM_OPT_COLOR,
     PM_OPT_NO_COLOR,
@@ -44,6 +45,7 @@ uint64_t pm_cli_seed(void);
         {"expect-source", required_argument, NULL, PM_OPT_EXPECT_SOURCE},                     \
         {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
         {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \
+        {"max-dests", required_argument, NULL, PM_OPT_MAX_DESTS},                             \
         {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
         {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},                               \
         {"color", no_argument, NULL, PM_OPT_COLOR},                                           \

@@ -8,6 +8,7 @@
 #   make check-golden     golden captures vs their truth, and regeneration is byte-identical
 #   make check-robust     every golden capture cut at shorter caplens: no crash, no wrong outcome
 #   make check-public     ../shared/pcaps-public (real and malformed captures), when present
+#   make check-readers    our classic-pcap block reader reads every file as libpcap does
 #   make regen-golden     rewrite pcaps/gen/ from tests/golden/cases.txt (then commit)
 #
 # Knobs (see tests/robust/run.sh): ROBUST_STEP, ROBUST_TAIL, ROBUST_OTHER, ROBUST_OTHER_TAIL
@@ -20,7 +21,7 @@ PMGEN_OBJS := $(patsubst %.c,$(B)/%.o,$(PMGEN_SRCS))
 PMGEN := $(B)/tests/gen/pmgen
 PCAPCUT := $(B)/tests/robust/pcapcut
 
-.PHONY: pmgen check-public regen-golden
+.PHONY: pmgen check-public check-readers regen-golden
 
 pmgen: $(PMGEN)
 
@@ -42,8 +43,12 @@ check-robust: $(B)/portmortem $(PCAPCUT)
 check-public: $(B)/portmortem
 	$(Q)bash tests/robust/public.sh $(B)/portmortem
 
+# The block reader for classic pcap against libpcap's, file by file (tests/robust/readers.sh).
+check-readers: $(B)/portmortem
+	$(Q)bash tests/robust/readers.sh $(B)/portmortem
+
 regen-golden: $(PMGEN)
 	$(Q)bash tests/golden/regen.sh -p $(PMGEN) -o pcaps/gen
 
-CHECK_TARGETS += check-golden check-robust check-public
-CHECK_SAN_TARGETS += check-golden check-robust check-public
+CHECK_TARGETS += check-golden check-robust check-public check-readers
+CHECK_SAN_TARGETS += check-golden check-robust check-public check-readers

@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "pktbuild.h"
@@ -75,6 +76,30 @@ Test(util, address_round_trips)
     cr_assert_eq(a.family, PM_AF_INET6);
     memset(&a, 0, sizeof(a));
     cr_assert_str_eq(pm_addr_str(&a, s), "-");
+}
+
+/* pm_addr_str formats IPv4 by hand (glibc's inet_ntop goes through sprintf): it must agree
+ * with inet_ntop for one-, two- and three-digit octets in every position. */
+Test(util, ipv4_text_agrees_with_inet_ntop)
+{
+    static const uint8_t octets[] = {0, 1, 9, 10, 19, 99, 100, 101, 109, 110, 199, 200, 249,
+                                     250, 255};
+    for (size_t i = 0; i < sizeof(octets); i++) {
+        for (int pos = 0; pos < 4; pos++) {
+            pm_addr a;
+            memset(&a, 0, sizeof(a));
+            a.family = PM_AF_INET;
+            a.b[0] = 192;
+            a.b[1] = 0;
+            a.b[2] = 2;
+            a.b[3] = 7;
+            a.b[pos] = octets[i];
+            char mine[PM_ADDR_STRLEN], libc[INET_ADDRSTRLEN];
+            pm_addr_str(&a, mine);
+            cr_assert_not_null(inet_ntop(AF_INET, a.b, libc, sizeof(libc)));
+            cr_assert_str_eq(mine, libc, "octet %u at %d", octets[i], pos);
+        }
+    }
 }
 
 Test(util, address_bad_input)
@@ -202,6 +227,25 @@ Test(util, time_format)
     /* what pm_time_str writes, pm_time_parse reads back */
     pm_ns t = PM_SEC(1700000000) + 123456000;
     cr_assert_eq(parse(pm_time_str(t, b, sizeof(b))), t);
+}
+
+/* pm_time_str keeps the formatted second of its last call: alternating seconds, the same
+ * second with other fractions, and a short buffer must all still come out right. */
+Test(util, time_format_cache_does_not_leak_between_calls)
+{
+    char b[40];
+    for (int round = 0; round < 3; round++) {
+        cr_assert_str_eq(pm_time_str(PM_SEC(1700000000) + 5000, b, sizeof(b)),
+                         "2023-11-14T22:13:20.000005Z");
+        cr_assert_str_eq(pm_time_str(PM_SEC(1700000001) + 999999999, b, sizeof(b)),
+                         "2023-11-14T22:13:21.999999Z");
+        cr_assert_str_eq(pm_time_str(PM_SEC(1700000001), b, sizeof(b)),
+                         "2023-11-14T22:13:21.000000Z");
+        cr_assert_str_eq(pm_time_str(PM_NS_NONE, b, sizeof(b)), "null");
+    }
+    char small[11];
+    cr_assert_str_eq(pm_time_str(PM_SEC(1700000000), small, sizeof(small)), "2023-11-14",
+                     "truncated to the buffer, terminated");
 }
 
 Test(util, durations)
