@@ -304,9 +304,11 @@ static int block_next(struct pm_capfile *cf, struct pcap_pkthdr *h, const uint8_
         return -1;
     }
     const uint8_t *r = b->buf + b->start;
-    /* The seconds and the fraction are signed 32-bit fields (struct pcap_timeval). */
-    int32_t sec = (int32_t)rd32(r, b->swap);
-    int32_t frac = (int32_t)rd32(r + 4, b->swap);
+    /* The seconds and the fraction are signed 32-bit fields (struct pcap_timeval), but
+     * libpcap's byte swap (SWAPLONG) yields them unsigned: only a damaged file has a
+     * negative time either way, and it must read the same with either reader. */
+    int64_t sec = b->swap ? (int64_t)rd32(r, 1) : (int64_t)(int32_t)rd32(r, 0);
+    int64_t frac = b->swap ? (int64_t)rd32(r + 4, 1) : (int64_t)(int32_t)rd32(r + 4, 0);
     uint32_t caplen = rd32(r + 8, b->swap);
     uint32_t len = rd32(r + 12, b->swap);
     if (caplen > BLOCK_MAX_CAPLEN) {
@@ -339,7 +341,7 @@ static int block_next(struct pm_capfile *cf, struct pcap_pkthdr *h, const uint8_
     h->caplen = caplen > b->snapshot ? b->snapshot : caplen;
     h->len = len;
     h->ts.tv_sec = sec;
-    h->ts.tv_usec = b->micro ? (long)frac * 1000 : frac;
+    h->ts.tv_usec = b->micro ? frac * 1000 : frac;
     *data = r + 16;
     return 0;
 }

@@ -1,7 +1,10 @@
 /*
  * context.c — owns the cross-attempt knowledge (include/context.h): hop references per
- * (vantage, host) and (vantage, prefix), and the destination table. Open addressing over
- * fixed arrays sized at start-up; a full table stops learning and counts what it missed.
+ * (vantage, host) and (vantage, prefix), and the destination table. Open addressing; the
+ * host and prefix tables start small and double up to the bound set at start-up (a table
+ * spread over its full bound would touch a page per host, so resident memory would follow
+ * the number of hosts ever seen times 4 KB); a full table stops learning and counts what it
+ * missed.
  */
 #include "context.h"
 
@@ -15,12 +18,16 @@ struct hostent_ {
     struct pm_hopref ref;
 };
 
+/* An open-addressing table of hostent_ that grows by doubling up to max_cap. */
+struct htab {
+    struct hostent_ *tab;
+    uint32_t cap, n, max_cap;
+};
+
 struct pm_context {
     int nvantage;
-    struct hostent_ *hosts;
-    uint32_t hosts_cap, hosts_n;
-    struct hostent_ *prefixes;
-    uint32_t prefixes_cap, prefixes_n;
+    struct htab hosts;
+    struct htab prefixes;
     uint64_t hosts_overflow;
     struct pm_dest *dests;
     uint32_t dests_cap, dests_n;
@@ -46,6 +53,8 @@ const char *pm_scope_name(enum pm_scope s)
     return (unsigned)s < PM_ARRAY_LEN(n) ? n[s] : "none";
 }
 
+#define HTAB_START 1024u /* entries a host or prefix table starts with */
+
 static uint32_t pow2_at_least(uint32_t n)
 {
     uint32_t p = 16;
@@ -59,10 +68,12 @@ struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max
 {
     struct pm_context *c = pm_xcalloc(1, sizeof(*c));
     c->nvantage = nvantage;
-    c->hosts_cap = pow2_at_least(max_hosts * 2);
-    c->hosts = pm_xcalloc(c->hosts_cap, sizeof(*c->hosts));
-    c->prefixes_cap = pow2_at_least(max_hosts);
-    c->prefixes = pm_xcalloc(c->prefixes_cap, sizeof(*c->prefixes));
+    c->hosts.max_cap = pow2_at_least(max_hosts * 2);
+    c->hosts.cap = c->hosts.max_cap < HTAB_START ? c->hosts.max_cap : HTAB_START;
+    c->hosts.tab = pm_xcalloc(c->hosts.cap, sizeof(*c->hosts.tab));
+    c->prefixes.max_cap = pow2_at_least(max_hosts);
+    c->prefixes.cap = c->prefixes.max_cap < HTAB_START ? c->prefixes.max_cap : HTAB_START;
+    c->prefixes.tab = pm_xcalloc(c->prefixes.cap, sizeof(*c->prefixes.tab));
     c->dests_cap = max_dests;
     c->dests = pm_xcalloc(max_dests, sizeof(*c->dests));
     uint32_t slots = pow2_at_least(max_dests * 2);
@@ -76,8 +87,11 @@ void pm_context_free(struct pm_context *c)
     if (!c) {
         return;
     }
-    free(c->hosts);
-    free(c->prefixes);
+    free(c->hosts.tab);
+    free(c->prefixes.tab);
+    for (uint32_t i = 0; i < c->dests_n; i++) {
+        free(c->dests[i].samples);
+    }
     free(c->dests);
     free(c->dest_slots);
     free(c->sorted);
@@ -94,18 +108,51 @@ static uint32_t addr_hash(const pm_addr *a, uint16_t v)
     return h;
 }
 
-static struct hostent_ *host_slot(struct hostent_ *tab, uint32_t cap, uint32_t *n,
-                                  uint64_t *overflow, uint16_t v, const pm_addr *a, bool create)
+/* Double the table (bounded by max_cap) and re-insert every entry. False when it cannot. */
+static bool htab_grow(struct htab *t)
 {
-    uint32_t mask = cap - 1;
+    if (t->cap >= t->max_cap) {
+        return false;
+    }
+    uint32_t ncap = t->cap * 2;
+    struct hostent_ *nt = calloc(ncap, sizeof(*nt));
+    if (!nt) {
+        return false; /* out of memory: stay at this size and count the misses */
+    }
+    for (uint32_t j = 0; j < t->cap; j++) {
+        const struct hostent_ *e = &t->tab[j];
+        if (!e->used) {
+            continue;
+        }
+        uint32_t i = addr_hash(&e->addr, e->vantage) & (ncap - 1);
+        while (nt[i].used) {
+            i = (i + 1) & (ncap - 1);
+        }
+        nt[i] = *e;
+    }
+    free(t->tab);
+    t->tab = nt;
+    t->cap = ncap;
+    return true;
+}
+
+/* The entry for (vantage, address); with create, a new one when absent. The pointer is
+ * valid until the next call with create on the same table (it may grow). */
+static struct hostent_ *host_slot(struct htab *t, uint64_t *overflow, uint16_t v,
+                                  const pm_addr *a, bool create)
+{
+    if (create && t->n >= t->cap / 2) { /* keep the load factor low: probes stay short */
+        htab_grow(t);
+    }
+    uint32_t cap = t->cap, mask = cap - 1;
     for (uint32_t i = addr_hash(a, v) & mask, probes = 0; probes < cap;
          i = (i + 1) & mask, probes++) {
-        struct hostent_ *e = &tab[i];
+        struct hostent_ *e = &t->tab[i];
         if (!e->used) {
             if (!create) {
                 return NULL;
             }
-            if (*n >= cap / 2) { /* keep the load factor low: probes stay short */
+            if (t->n >= cap / 2) { /* at its bound */
                 (*overflow)++;
                 return NULL;
             }
@@ -114,7 +161,7 @@ static struct hostent_ *host_slot(struct hostent_ *tab, uint32_t cap, uint32_t *
             e->addr = *a;
             e->ref.hops = -1;
             e->ref.rtt_min = PM_NS_NONE;
-            (*n)++;
+            t->n++;
             return e;
         }
         if (e->vantage == v && pm_addr_eq(&e->addr, a)) {
@@ -173,12 +220,11 @@ static void learn_hops(struct pm_context *c, const struct pm_attempt *a)
     if (hops < 0 || hops > PM_MAX_HOPS) {
         return;
     }
-    struct hostent_ *e = host_slot(c->hosts, c->hosts_cap, &c->hosts_n, &c->hosts_overflow,
+    struct hostent_ *e = host_slot(&c->hosts, &c->hosts_overflow,
                                    a->vantage, &a->srv, true);
     note_ref(e, hops, a->ans.ttl, a->ans.ref, src, rtt);
     pm_addr p = prefix_of(&a->srv);
-    struct hostent_ *pe = host_slot(c->prefixes, c->prefixes_cap, &c->prefixes_n,
-                                    &c->hosts_overflow, a->vantage, &p, true);
+    struct hostent_ *pe = host_slot(&c->prefixes, &c->hosts_overflow, a->vantage, &p, true);
     note_ref(pe, hops, a->ans.ttl, a->ans.ref, PM_HOP_PREFIX, PM_NS_NONE);
 }
 
@@ -188,7 +234,7 @@ void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *hos
                            enum pm_hopsrc src)
 {
     struct pm_pktref none = {0, 0};
-    struct hostent_ *e = host_slot(c->hosts, c->hosts_cap, &c->hosts_n, &c->hosts_overflow,
+    struct hostent_ *e = host_slot(&c->hosts, &c->hosts_overflow,
                                    (uint16_t)vantage, host, true);
     note_ref(e, hops, 0, none, src, PM_NS_NONE);
 }
@@ -196,13 +242,13 @@ void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *hos
 struct pm_hopref pm_context_hops(const struct pm_context *c, int vantage, const pm_addr *host)
 {
     struct pm_context *mc = (struct pm_context *)(uintptr_t)c; /* lookups do not modify */
-    struct hostent_ *e = host_slot(mc->hosts, mc->hosts_cap, &mc->hosts_n, &mc->hosts_overflow,
+    struct hostent_ *e = host_slot(&mc->hosts, &mc->hosts_overflow,
                                    (uint16_t)vantage, host, false);
     if (e && e->ref.hops >= 0) {
         return e->ref;
     }
     pm_addr p = prefix_of(host);
-    e = host_slot(mc->prefixes, mc->prefixes_cap, &mc->prefixes_n, &mc->hosts_overflow,
+    e = host_slot(&mc->prefixes, &mc->hosts_overflow,
                   (uint16_t)vantage, &p, false);
     if (e && e->ref.hops >= 0) {
         struct pm_hopref r = e->ref;

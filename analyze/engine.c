@@ -186,9 +186,18 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     }
     pm_strlcpy(smp.clue, f->clue, sizeof(smp.clue));
     int slot = -1;
-    if (d->nsamples < PM_DEST_SAMPLES) {
+    if (d->nsamples < PM_DEST_SAMPLES && d->nsamples == d->samples_cap) {
+        uint8_t ncap = d->samples_cap ? (uint8_t)(d->samples_cap * 2) : 1;
+        ncap = ncap > PM_DEST_SAMPLES ? PM_DEST_SAMPLES : ncap;
+        struct pm_dest_sample *ns = realloc(d->samples, ncap * sizeof(*ns));
+        if (ns) { /* out of memory: the sample is counted as dropped below */
+            d->samples = ns;
+            d->samples_cap = ncap;
+        }
+    }
+    if (d->nsamples < d->samples_cap) {
         slot = d->nsamples++;
-    } else if (f->verdict != PM_V_OK) {
+    } else if (d->nsamples == PM_DEST_SAMPLES && f->verdict != PM_V_OK) {
         for (int i = 0; i < PM_DEST_SAMPLES; i++) {
             if (d->samples[i].verdict == PM_V_OK) {
                 memmove(&d->samples[i], &d->samples[i + 1],

@@ -239,9 +239,12 @@ static pm_ns ts_to_ns(uint64_t units, uint8_t resol, int64_t offset)
     }
     pm_ns off = PM_SEC(offset);
     if ((off > 0 && ns > INT64_MAX - off) || (off < 0 && ns < INT64_MIN - off)) {
-        return off > 0 ? INT64_MAX : INT64_MIN + 1;
+        ns = off > 0 ? INT64_MAX : INT64_MIN + 1;
+    } else {
+        ns += off;
     }
-    return ns + off;
+    /* Hostile files reach near INT64_MAX; the engine adds seconds to what it reads. */
+    return ns > PM_NS_LIMIT ? PM_NS_LIMIT : ns < -PM_NS_LIMIT ? -PM_NS_LIMIT : ns;
 }
 
 struct pm_pcapng *pm_pcapng_open(FILE *f, char *err, size_t errlen)

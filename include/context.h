@@ -59,8 +59,10 @@ struct pm_dest {
     uint32_t port_ok[PM_DEST_PORTS], port_fail[PM_DEST_PORTS]; /* verdict pass, per port */
     uint32_t ids[PM_DEST_IDS];
     uint8_t nids, ids_truncated;
-    struct pm_dest_sample samples[PM_DEST_SAMPLES];
-    uint8_t nsamples;
+    /* Allocated as they come, up to PM_DEST_SAMPLES: most destinations of a busy relay see
+     * one or two attempts, and a fixed array made every destination 1.3 KB heavier. */
+    struct pm_dest_sample *samples;
+    uint8_t nsamples, samples_cap;
     uint32_t samples_dropped;
     pm_ns first_ts, last_ts;
     int drop_after_hop;            /* TTL walk: last hop that answered; 0 unknown */
