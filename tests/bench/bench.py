@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""bench.py — owns `make bench`: portmortem's speed and memory against the libpcap floor,
+tcpdump and tshark on deterministic synthetic captures (docs/PERFORMANCE.md).
+
+What it does, in order:
+  1. makes the captures with the project's generator (tests/gen/pmgen) into build/bench/,
+     keyed by the exact generator arguments (a capture is reused while they do not change):
+       mix-100m  100 MB mix: background HTTPS/DNS/QUIC/SSH, ~2% port-25 or ICMP packets
+       mix-1g    1 GB of the same mix (same seed, same ratio)
+       storm     only port-25 SYNs, RSTs and ICMP errors: millions of attempts
+       halfopen  one million SYNs all open at once before any answer (memory test)
+  2. warms the page cache (reads each file once) so that disk speed does not dominate;
+  3. runs, interleaved (round r runs every tool once, in a rotated order), BENCH_RUNS times:
+       floor     tests/bench/floor: pcap_open_offline + pcap_setfilter(the same BPF
+                 expression as portmortem) + pcap_next_ex, counting
+       mmap      tests/bench/mmapread: the same filter over a memory-mapped classic pcap
+       tcpdump   tcpdump -r FILE -w /dev/null 'FILTER'
+       tshark    tshark -r FILE -w /dev/null   (no filter: tshark cannot apply a capture
+                 filter to a file; this is tshark's bare read-and-write path), and on the
+                 100 MB mix also tshark -r FILE -Y 'EQUIVALENT DISPLAY FILTER' -w /dev/null
+       portmortem  portmortem analyze --format jsonl --no-progress FILE > /dev/null
+     and takes medians of wall time, CPU time and peak RSS (each command alone, via runstat);
+  4. checks portmortem's outcome counts (summary object: attempts.outcomes) against the
+     generator's truth file, and fails loudly when they differ;
+  5. prints the table and the targets, and writes build/bench/results.{json,md}.
+
+Exit status: 0 when the run completed and every outcome count matched the truth (a missed
+speed or memory target is reported, not fatal unless BENCH_STRICT=1); 1 on a mismatch or a
+tool failure; 2 on a usage error or a missing tool.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+# The display filter equivalent to pm_engine_filter's BPF for port 25 (engine.c): TCP to or
+# from port 25; ICMP unreachable, source quench, time exceeded, parameter problem; ICMPv6
+# error types 1-4; IPv4 non-first fragments; IPv6 packets whose first next header is not
+# TCP, UDP or ICMPv6.
+TSHARK_DFILTER = ("tcp.port == 25 or icmp.type == 3 or icmp.type == 4 or icmp.type == 11 or "
+                  "icmp.type == 12 or (icmpv6.type >= 1 and icmpv6.type <= 4) or "
+                  "ip.frag_offset > 0 or "
+                  "(ipv6 and ipv6.nxt != 6 and ipv6.nxt != 17 and ipv6.nxt != 58)")
+
+MB = 1000 * 1000
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def die(msg, status=1):
+    log("bench: " + msg)
+    sys.exit(status)
+
+
+RUNSTAT = None  # tests/bench/runstat (set in main)
+OUT_DIR = "build/bench"
+TIMEOUT = int(os.environ.get("BENCH_TIMEOUT", "1800"))  # seconds per command
+
+
+def run_timed(argv, stdout=subprocess.DEVNULL):
+    """Run argv through runstat; return (status, wall s, cpu s, peak RSS KiB, stderr)."""
+    stat = os.path.join(OUT_DIR, ".runstat")
+    p = subprocess.run([RUNSTAT, stat] + argv, stdout=stdout, stderr=subprocess.PIPE,
+                       env=dict(os.environ, RUNSTAT_TIMEOUT=str(TIMEOUT)))
+    with open(stat) as f:
+        wall, user, sys_, rss, code = f.read().split()
+    if int(code) == 124:
+        die("%s ran longer than BENCH_TIMEOUT=%d s and was stopped; a smaller capture "
+            "(BENCH_STORM=20000000, BENCH_HALFOPEN=0) finishes sooner" % (argv[0], TIMEOUT))
+    return int(code), float(wall), float(user) + float(sys_), int(rss), \
+        p.stderr.decode(errors="replace")
+
+
+def gen_capture(a, name, args, out_dir):
+    """Generate build/bench/NAME.pcap (+ .truth.json) unless it exists for these exact args."""
+    path = os.path.join(out_dir, name + ".pcap")
+    truth = os.path.join(out_dir, name + ".truth.json")
+    stamp = os.path.join(out_dir, name + ".args")
+    argv = [a.pmgen, "mix", "-o", path, "--truth", truth] + args
+    key = " ".join(args) + " " + file_digest(a.pmgen)
+    if os.path.exists(path) and os.path.exists(truth) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == key:
+                return path, truth
+    log("bench: generating %s: %s" % (name, " ".join(shlex.quote(x) for x in argv)))
+    t0 = time.perf_counter()
+    rc = subprocess.call(argv)
+    if rc != 0:
+        die("pmgen failed (%d) for %s" % (rc, name))
+    with open(stamp, "w") as f:
+        f.write(key)
+    log("bench:   %s: %.0f MB in %.1f s" % (name, os.path.getsize(path) / MB,
+                                            time.perf_counter() - t0))
+    return path, truth
+
+
+def callgrind_instructions(argv, out_dir):
+    """Instructions executed (callgrind's Ir), which machine load does not change."""
+    log("bench:   callgrind: %s" % " ".join(argv[:1] + argv[-1:]))
+    cg = os.path.join(out_dir, "callgrind.out.%s" % os.path.basename(argv[0]))
+    p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg] + argv,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for line in p.stderr.decode(errors="replace").splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1].strip())
+    return None
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+def summary_of(jsonl_path):
+    """The summary object: the last line of portmortem's JSON Lines output."""
+    last = None
+    with open(jsonl_path) as f:
+        for line in f:
+            if line.strip():
+                last = line
+    if last is None:
+        return None
+    obj = json.loads(last)
+    return obj if obj.get("type") == "summary" else None
+
+
+def check_truth(a, name, path, truth, extra=()):
+    """Run portmortem once to a file and compare attempts.outcomes with the truth."""
+    out = os.path.join(a.out, name + ".jsonl")
+    with open(out, "w") as f:
+        rc, wall, cpu, rss, err = run_timed([a.portmortem, "analyze", "--format", "jsonl",
+                                             "--no-progress", *extra, path], stdout=f)
+    if rc not in (0, 1):
+        log(err)
+        die("portmortem exited %d on %s" % (rc, path))
+    s = summary_of(out)
+    if s is None:
+        die("no summary object in %s" % out)
+    with open(truth) as f:
+        t = json.load(f)
+    got = {k: v for k, v in s["attempts"]["outcomes"].items() if v}
+    want = {k: v for k, v in t["outcomes"].items() if v}
+    ok = got == want
+    res = {"ok": ok, "got": got, "want": want, "summary": s, "truth": t}
+    if not ok:
+        log("bench: OUTCOME MISMATCH on %s" % name)
+        for k in sorted(set(got) | set(want)):
+            if got.get(k, 0) != want.get(k, 0):
+                log("bench:   %-24s portmortem %10d   truth %10d" % (k, got.get(k, 0),
+                                                                    want.get(k, 0)))
+        log("bench:   portmortem output kept in %s" % out)
+    else:
+        os.unlink(out)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description="portmortem benchmark (docs/PERFORMANCE.md)")
+    ap.add_argument("--pmgen", required=True)
+    ap.add_argument("--portmortem", required=True)
+    ap.add_argument("--floor", required=True)
+    ap.add_argument("--mmapread", required=True)
+    ap.add_argument("--runstat", required=True)
+    ap.add_argument("--out", default="build/bench")
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")))
+    ap.add_argument("--big", type=int, default=int(os.environ.get("BENCH_BIG", str(1000 * MB))),
+                    help="bytes of the big mix (default 1 GB)")
+    ap.add_argument("--small", type=int,
+                    default=int(os.environ.get("BENCH_SMALL", str(100 * MB))))
+    ap.add_argument("--storm", type=int,
+                    default=int(os.environ.get("BENCH_STORM", str(500 * MB))))
+    ap.add_argument("--halfopen", type=int,
+                    default=int(os.environ.get("BENCH_HALFOPEN", "1000000")),
+                    help="concurrent half-open attempts in the memory test")
+    ap.add_argument("--max-flows", type=int,
+                    default=int(os.environ.get("BENCH_MAXFLOWS", "1048576")),
+                    help="portmortem --max-flows for the memory test")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--callgrind", action="store_true",
+                    default=os.environ.get("BENCH_CALLGRIND") == "1",
+                    help="also count instructions (floor, mmap, portmortem) with callgrind")
+    args = ap.parse_args()
+    a = args
+    global RUNSTAT, OUT_DIR
+    RUNSTAT = a.runstat
+    OUT_DIR = a.out
+    for tool in (a.pmgen, a.portmortem, a.floor, a.mmapread, a.runstat):
+        if not os.access(tool, os.X_OK):
+            die("%s is missing (build it first)" % tool, 2)
+    have_tcpdump = shutil.which("tcpdump") is not None
+    have_tshark = shutil.which("tshark") is not None and not a.no_tshark
+    os.makedirs(a.out, exist_ok=True)
+
+    # ---- captures ----
+    common = ["--seed", str(a.seed), "--smtp-ratio", "0.02"]
+    caps = {}
+    caps["mix-100m"] = gen_capture(a, "mix-100m", ["--size", str(a.small)] + common, a.out)
+    caps["mix-1g"] = gen_capture(a, "mix-1g", ["--size", str(a.big)] + common, a.out)
+    timed = ["mix-100m", "mix-1g"]
+    if a.storm > 0:
+        caps["storm"] = gen_capture(a, "storm", ["--size", str(a.storm), "--storm", "--seed",
+                                                 str(a.seed)], a.out)
+        timed.append("storm")
+    # The memory test: `halfopen` attempts that all stay half-open together. Every attempt
+    # goes unanswered (--weights no-response=1: SYN, retransmissions at +1 s and +3 s), the
+    # SYNs all leave within about a millisecond (--rate 1e9) into `halfopen` slots, and no
+    # attempt starts once `halfopen` packets are written: exactly `halfopen` attempts, all
+    # open at once, before any of them ends.
+    if a.halfopen > 0:
+        caps["halfopen"] = gen_capture(a, "halfopen", [
+            "--storm", "--seed", str(a.seed), "--concurrency", str(a.halfopen),
+            "--rate", "1000000000", "--weights", "no-response=1", "--packets",
+            str(a.halfopen)], a.out)
+
+    # The BPF expression, as portmortem builds it (pm_engine_filter, printed by floor -F).
+    bpf = subprocess.run([a.floor, "-F"], stdout=subprocess.PIPE,
+                         check=True).stdout.decode().strip()
+    if not bpf:
+        die("could not get the BPF expression from %s -F" % a.floor, 2)
+
+    # ---- outcome counts against the truth ----
+    truth_res = {}
+    for name in timed:
+        path, truth = caps[name]
+        log("bench: checking outcome counts on %s" % name)
+        truth_res[name] = check_truth(a, name, path, truth)
+    if "halfopen" in caps:
+        path, truth = caps["halfopen"]
+        log("bench: checking outcome counts on halfopen (--max-flows %d)" % a.max_flows)
+        truth_res["halfopen"] = check_truth(a, "halfopen", path, truth,
+                                            ("--max-flows", str(a.max_flows)))
+
+    # ---- timing, interleaved ----
+    def tools_for(name, path):
+        t = [("floor", [a.floor, path]), ("mmap", [a.mmapread, path])]
+        if have_tcpdump:
+            t.append(("tcpdump", ["tcpdump", "-r", path, "-w", "/dev/null", bpf]))
+        if have_tshark:
+            t.append(("tshark", ["tshark", "-r", path, "-w", "/dev/null"]))
+            if name == "mix-100m":
+                t.append(("tshark -Y", ["tshark", "-r", path, "-Y", TSHARK_DFILTER,
+                                        "-w", "/dev/null"]))
+        t.append(("portmortem", [a.portmortem, "analyze", "--format", "jsonl",
+                                 "--no-progress", path]))
+        return t
+
+    results = {}
+    for name in timed:
+        path, _ = caps[name]
+        log("bench: warming the page cache with %s (%.0f MB)" % (name,
+                                                                  os.path.getsize(path) / MB))
+        warm(path)
+        tools = tools_for(name, path)
+        samples = {t: [] for t, _ in tools}
+        load0 = os.getloadavg()[0]
+        for r in range(a.runs):
+            order = tools[r % len(tools):] + tools[:r % len(tools)]
+            for tname, argv in order:
+                rc, wall, cpu, rss, err = run_timed(argv)
+                if rc not in (0, 1) or (tname != "portmortem" and rc != 0):
+                    log(err)
+                    die("%s exited %d on %s" % (tname, rc, path))
+                samples[tname].append((wall, cpu, rss))
+            log("bench:   %s round %d/%d: %s" % (name, r + 1, a.runs, "  ".join(
+                "%s %.2fs" % (t, samples[t][-1][0]) for t, _ in tools)))
+        med = {}
+        for t, s in samples.items():
+            med[t] = {"wall": statistics.median(x[0] for x in s),
+                      "cpu": statistics.median(x[1] for x in s),
+                      "rss_kb": statistics.median(x[2] for x in s),
+                      "walls": [round(x[0], 3) for x in s]}
+        results[name] = {"size": os.path.getsize(path), "tools": med,
+                         "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+        if a.callgrind and name != "mix-1g":  # (1 GB under callgrind: too slow)
+            results[name]["instructions"] = {
+                t: callgrind_instructions(argv, a.out) for t, argv in tools
+                if t in ("floor", "mmap", "portmortem")}
+
+    # ---- memory: one million concurrent half-open attempts ----
+    halfopen = None
+    if "halfopen" in caps:
+        path, _ = caps["halfopen"]
+        warm(path)
+        hs = []
+        for r in range(max(1, min(a.runs, 3))):
+            rc, wall, cpu, rss, err = run_timed([a.portmortem, "analyze", "--format", "jsonl",
+                                                 "--no-progress", "--max-flows", str(a.max_flows),
+                                                 path])
+            if rc not in (0, 1):
+                log(err)
+                die("portmortem exited %d on %s" % (rc, path))
+            hs.append((wall, rss))
+        hsum = truth_res["halfopen"]["summary"]
+        halfopen = {"rss_kb": statistics.median(x[1] for x in hs),
+                    "wall": statistics.median(x[0] for x in hs),
+                    "flows_peak": hsum.get("flows", {}).get("peak"),
+                    "evictions": hsum.get("flows", {}).get("evictions"),
+                    "truth_peak": truth_res["halfopen"]["truth"].get("peak_concurrent_attempts"),
+                    "size": os.path.getsize(path)}
+
+    # ---- report ----
+    lines = []
+    lines.append("| capture | size | tool | wall s | × floor (wall) | cpu s | × floor (cpu) | "
+                 "peak RSS MB |")
+    lines.append("|---|---:|---|---:|---:|---:|---:|---:|")
+    for name in timed:
+        r = results[name]
+        floor = r["tools"]["floor"]
+        for t, m in r["tools"].items():
+            lines.append("| %s | %.0f MB | %s | %.3f | %.2f× | %.3f | %.2f× | %.1f |" % (
+                name, r["size"] / MB, t, m["wall"], m["wall"] / floor["wall"], m["cpu"],
+                m["cpu"] / floor["cpu"] if floor["cpu"] else 0, m["rss_kb"] / 1024))
+    # portmortem against each reference tool, side by side (wall time, medians).
+    lines.append("")
+    lines.append("| capture | portmortem / floor | / tcpdump | / tshark | / tshark -Y |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for name in timed:
+        tl = results[name]["tools"]
+        pm = tl["portmortem"]["wall"]
+        cells = []
+        for ref in ("floor", "tcpdump", "tshark", "tshark -Y"):
+            cells.append("%.2f×" % (pm / tl[ref]["wall"]) if ref in tl and tl[ref]["wall"]
+                         else "—")
+        lines.append("| %s | %s |" % (name, " | ".join(cells)))
+    if a.callgrind:
+        lines.append("")
+        lines.append("| capture | tool | instructions (callgrind) | × floor |")
+        lines.append("|---|---|---:|---:|")
+        for name in timed:
+            ins = results[name].get("instructions", {})
+            for t, n in ins.items():
+                if n and ins.get("floor"):
+                    lines.append("| %s | %s | %d | %.2f× |" % (name, t, n, n / ins["floor"]))
+    pm_small = results["mix-100m"]["tools"]["portmortem"]["rss_kb"]
+    pm_big = results["mix-1g"]["tools"]["portmortem"]["rss_kb"]
+    ratio_a = results["mix-1g"]["tools"]["portmortem"]["wall"] / \
+        results["mix-1g"]["tools"]["floor"]["wall"]
+    rss_growth = pm_big / pm_small - 1
+    targets = [
+        ("(a) 1 GB mix: portmortem / floor <= 1.10", "%.2f×" % ratio_a, ratio_a <= 1.10)]
+    if "storm" in results:
+        ratio_b = results["storm"]["tools"]["portmortem"]["wall"] / \
+            results["storm"]["tools"]["floor"]["wall"]
+        targets.append(("(b) SYN storm: portmortem / floor <= 1.50", "%.2f×" % ratio_b,
+                        ratio_b <= 1.50))
+    targets.append(("peak RSS 1 GB vs 100 MB mix within 10%", "%.1f MB vs %.1f MB (%+.1f%%)" % (
+        pm_big / 1024, pm_small / 1024, 100 * rss_growth), abs(rss_growth) <= 0.10))
+    if halfopen:
+        targets.append(("%d concurrent half-open attempts <= 256 MB" % a.halfopen,
+                        "%.1f MB (flows peak %s)" % (halfopen["rss_kb"] / 1024,
+                                                     halfopen["flows_peak"]),
+                        halfopen["rss_kb"] <= 256 * 1024))
+    counts = [(n, r["ok"], sum(r["want"].values())) for n, r in truth_res.items()]
+
+    print()
+    print("portmortem benchmark: %d interleaved runs, medians; page cache warm; load average "
+          "during the runs: %s" % (a.runs, ", ".join("%s %s" % (n, results[n]["load"])
+                                                     for n in results)))
+    print("BPF filter (floor, tcpdump, portmortem): %s" % bpf)
+    if have_tshark:
+        print("tshark: -r FILE -w /dev/null (no filter); 'tshark -Y' = display filter: %s"
+              % TSHARK_DFILTER)
+    print()
+    for l in lines:
+        print(l)
+    print()
+    for what, val, ok in targets:
+        print("%-48s %-36s %s" % (what, val, "met" if ok else "MISSED"))
+    print()
+    for n, ok, tot in counts:
+        print("outcome counts vs truth, %-10s %9d attempts  %s" % (n, tot,
+                                                                  "match" if ok else "MISMATCH"))
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump({"runs": a.runs, "bpf": bpf, "tshark_dfilter": TSHARK_DFILTER,
+                   "results": results, "halfopen": halfopen,
+                   "targets": [{"what": w, "value": v, "met": ok} for w, v, ok in targets],
+                   "truth": {n: {"ok": r["ok"], "got": r["got"], "want": r["want"]}
+                             for n, r in truth_res.items()}}, f, indent=1)
+    with open(os.path.join(a.out, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n\n")
+        for what, val, ok in targets:
+            f.write("- %s: %s — %s\n" % (what, val, "met" if ok else "**missed**"))
+    if not all(ok for _, ok, _ in counts):
+        die("portmortem's outcome counts differ from the generator's truth (see above)")
+    if os.environ.get("BENCH_STRICT") == "1" and not all(ok for _, _, ok in targets):
+        die("a target was missed (BENCH_STRICT=1)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+# tests/bench/rules.mk — owns `make bench` (docs/PERFORMANCE.md): the floor program, the
+# memory-mapped reader prototype, and the harness (bench.py) that generates the captures
+# with the project's generator, times everything interleaved and checks the outcome counts
+# against the generator's truth. A benchmark, never part of `make check`.
+#
+#   make bench [BENCH_RUNS=5] [BENCH_BIG=1000000000] [BENCH_SMALL=100000000]
+#              [BENCH_STORM=500000000] [BENCH_HALFOPEN=1000000] [BENCH_MAXFLOWS=1048576]
+#              [BENCH_CALLGRIND=1] [BENCH_TIMEOUT=1800] [BENCH_STRICT=1]
+#   (BENCH_STORM=0 / BENCH_HALFOPEN=0 skip the storm / the memory test)
+#
+# Always measures the release build (optimised, no sanitizers), whatever VARIANT says.
+
+BENCH_B := build/release
+BENCH_OUT := build/bench
+BENCH_FLOOR := $(BENCH_B)/tests/bench/floor
+BENCH_MMAP := $(BENCH_B)/tests/bench/mmapread
+BENCH_RUNSTAT := $(BENCH_B)/tests/bench/runstat
+# The generator's binary, built by its own rules (tests/golden/rules.mk: $(B)/tests/gen/pmgen).
+BENCH_PMGEN := $(BENCH_B)/tests/gen/pmgen
+
+BENCH_OBJS := $(BENCH_B)/tests/bench/floor.o $(BENCH_B)/tests/bench/mmapread.o \
+	$(BENCH_B)/tests/bench/runstat.o
+.SECONDARY: $(BENCH_OBJS)
+
+$(BENCH_B)/tests/bench/%: $(BENCH_B)/tests/bench/%.o $(BENCH_B)/libportmortem.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+.PHONY: bench bench-tools
+bench-tools:
+	$(Q)$(MAKE) --no-print-directory VARIANT=release SETUP=0 $(BENCH_B)/portmortem $(BENCH_FLOOR) \
+		$(BENCH_MMAP) $(BENCH_RUNSTAT) $(BENCH_PMGEN)
+
+bench: bench-tools
+	$(Q)python3 tests/bench/bench.py --pmgen $(BENCH_PMGEN) --portmortem $(BENCH_B)/portmortem \
+		--floor $(BENCH_FLOOR) --mmapread $(BENCH_MMAP) --runstat $(BENCH_RUNSTAT) \
+		--out $(BENCH_OUT)
