@@ -72,6 +72,14 @@ struct pm_capfile {
 
 #define SAMPLE_RECORDS 256
 
+/* Record times from a file are kept within [0, PM_NS_LIMIT): a damaged or hostile file can
+ * say anything, and the engine subtracts and adds times (differences of two times, a time
+ * plus such a difference) which must not overflow. Before 1970 means damage anyway. */
+static pm_ns sane_time(pm_ns ts)
+{
+    return ts < 0 ? 0 : ts >= PM_NS_LIMIT ? PM_NS_LIMIT - 1 : ts;
+}
+
 static void span(struct pm_capfile *cf, pm_ns ts)
 {
     if (cf->st.first_ts == PM_NS_NONE || ts < cf->st.first_ts) {
@@ -223,6 +231,12 @@ static void block_start(struct pm_capfile *cf, const uint8_t head[24], FILE *f)
     uint16_t major = (uint16_t)(swap ? head[4] << 8 | head[5] : head[4] | head[5] << 8);
     uint16_t minor = (uint16_t)(swap ? head[6] << 8 | head[7] : head[6] | head[7] << 8);
     if (major != 2 || minor != 4) {
+        return;
+    }
+    /* libpcap also rewrites some pseudo-headers of a byte-swapped file (pcap_post_process):
+     * NFLOG's TLV lengths and types are in the writer's byte order. Those files stay with
+     * libpcap (found by fuzz_capfile's reader comparison). */
+    if (swap && cf->linktype == PM_LT_NFLOG) {
         return;
     }
     switch (cf->linktype) {
@@ -469,6 +483,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             }
             cf->frame++;
             cf->st.records++;
+            r.ts = sane_time(r.ts);
             if (r.ts != 0) {
                 span(cf, r.ts);
             }
@@ -514,13 +529,14 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         cf->frame++;
         cf->st.records++;
         cf->st.bytes += 16u + file_caplen;
-        span(cf, PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec);
+        pm_ns ts = sane_time(PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec); /* usec holds ns */
+        span(cf, ts);
         sample(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
             continue;
         }
         cf->st.filtered++;
-        rec->ts = PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec; /* tv_usec holds ns here */
+        rec->ts = ts;
         rec->caplen = h->caplen;
         /* A length below the captured length is a lying header: trust what we hold. */
         rec->wirelen = h->len < h->caplen ? h->caplen : h->len;

@@ -29,8 +29,9 @@ typedef int64_t pm_ns;
 #define PM_SEC(s) ((pm_ns)(s) * PM_NS_PER_SEC)
 #define PM_MS(ms) ((pm_ns)(ms) * PM_NS_PER_MS)
 #define PM_NS_NONE INT64_MIN
-/* Every timestamp read from a file is clamped to +-PM_NS_LIMIT (2^62 ns: years 1824..2116),
- * so that the engine can add time-outs and windows to any of them without overflowing. */
+/* Every timestamp read from a capture file is clamped to [0, PM_NS_LIMIT) (2^62 ns: 1970 to
+ * 2116), so that the engine can take the difference of any two and add it to a third
+ * without overflowing (analyze/capin.c). */
 #define PM_NS_LIMIT (INT64_C(1) << 62)
 
 /* An IPv4 or IPv6 address. IPv4 lives in b[0..3], the rest is zero so that
