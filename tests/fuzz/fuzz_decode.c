@@ -61,33 +61,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pm_ns ts = PM_SEC(1700000000);
     size_t off = 1;
     uint32_t frame = 0;
-    while (off + 4 <= size) {
-        uint8_t dt = data[off];
-        uint32_t caplen = ((uint32_t)data[off + 1] << 8) | data[off + 2];
-        uint8_t extra = data[off + 3];
-        off += 4;
-        if (caplen > size - off) {
-            caplen = (uint32_t)(size - off);
-        }
-        if (dt == 0xff) {
-            ts += PM_SEC(400);
-        } else if (dt == 0xfe) {
-            ts -= PM_SEC(1);
-        } else {
-            ts += (pm_ns)dt * 50 * 1000 * 1000;
-        }
+    struct pm_fuzz_rec r;
+    while (pm_fuzz_next(data, size, &off, &r)) {
+        ts += r.step;
+        uint32_t caplen = r.caplen;
         uint8_t *frame_buf = malloc(caplen ? caplen : 1);
         if (caplen) {
-            memcpy(frame_buf, data + off, caplen);
+            memcpy(frame_buf, r.data, caplen);
         }
-        off += caplen;
         struct pm_pkt pkt;
         memset(&pkt, 0xa5, sizeof(pkt)); /* pm_decode must set what it reports */
         pkt.ts = ts;
         pkt.frame = ++frame;
-        pkt.vantage = extra & 1;
+        pkt.vantage = r.vantage;
         pkt.on_loopback = 0;
-        pm_decode(&pkt, linktype, frame_buf, caplen, caplen + (extra >> 1));
+        pm_decode(&pkt, linktype, frame_buf, caplen, r.wirelen);
         if (pkt.status == PM_PKT_OK && pkt.proto == 6) {
             /* What the report would print from a decoded TCP packet. */
             g_sink += pkt.sport + pkt.dport + pkt.opts.nkinds;

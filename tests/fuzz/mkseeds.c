@@ -96,21 +96,14 @@ static int to_pcap(const char *in, const char *out)
     put32(o, (uint32_t)lt);
     pm_ns ts = PM_SEC(1700000000);
     size_t off = 1;
-    while (off + 4 <= size) {
-        uint8_t dt = d[off];
-        uint32_t caplen = ((uint32_t)d[off + 1] << 8) | d[off + 2];
-        uint8_t extra = d[off + 3];
-        off += 4;
-        if (caplen > size - off) {
-            caplen = (uint32_t)(size - off);
-        }
-        ts += dt == 0xff ? PM_SEC(400) : dt == 0xfe ? -PM_SEC(1) : (pm_ns)dt * 50000000;
+    struct pm_fuzz_rec r;
+    while (pm_fuzz_next(d, size, &off, &r)) {
+        ts += r.step;
         put32(o, (uint32_t)(ts / PM_NS_PER_SEC));
         put32(o, (uint32_t)(ts % PM_NS_PER_SEC / 1000));
-        put32(o, caplen);
-        put32(o, caplen + (extra >> 1));
-        fwrite(d + off, 1, caplen, o);
-        off += caplen;
+        put32(o, r.caplen);
+        put32(o, r.wirelen);
+        fwrite(r.data, 1, r.caplen, o);
     }
     if (fclose(o) != 0) {
         fprintf(stderr, "mkseeds: %s: %s\n", out, strerror(errno));
