@@ -267,3 +267,12 @@ scn_exim_transit_host_unreachable() {
     setup r1 iptables -w -A FORWARD -p tcp --dport 25 -j REJECT --reject-with icmp-host-unreachable
     both_mx icmp-unreachable path-icmp path "$R1DOWN4" '{"icmp_type":3,"icmp_code":1,"mta_error":"No route to host"}'
 }
+
+# More scenarios, one file per topic (lab/scenarios.d/*.sh, read in name order): each file
+# appends its names with SCENARIOS+=(...) and defines its scn_* functions the same way as above.
+for _scn_file in "${LAB_DIR:-$(dirname "${BASH_SOURCE[0]}")}"/scenarios.d/*.sh; do
+    [ -e "$_scn_file" ] || continue
+    # shellcheck source=/dev/null
+    . "$_scn_file"
+done
+unset _scn_file
