@@ -2,6 +2,11 @@
  * flow.c — owns the open-attempt table (include/flow.h): two slot pools (hot records and
  * extensions), a chained hash on the exact key over a power-of-two bucket array, a second
  * chained hash on (destination, port), and one doubly linked LRU list per timeout class.
+ * Both hash chains are doubly linked: removing a flow never walks a chain. A flood of
+ * attempts to one destination and port puts them all on one (destination, port) chain, and
+ * a singly linked chain made every removal walk it (issue 19: 100 k attempts took 16 s,
+ * 1 M never finished); now insert, remove, touch and expiry are O(1), and a lookup walks
+ * only its exact-key bucket (seeded hash, load factor at most 1).
  *
  * Keys are hashed with a per-run random seed (hostile traffic cannot aim at one bucket).
  * The key is the attempt's own direction (client, server), not a sorted pair: a reply is
@@ -17,7 +22,9 @@
 struct slot {
     struct pm_flow f;      /* first member: slot_of() depends on it */
     uint32_t hnext;        /* exact-key hash chain, or free list link */
-    uint32_t xnext;        /* (destination, port) chain */
+    uint32_t hprev;        /* previous on the exact-key chain, NIL at its head */
+    uint32_t xnext;        /* (destination, port) chain, most recent first */
+    uint32_t xprev;        /* previous on that chain, NIL at its head */
     uint32_t lprev, lnext; /* LRU list of the class */
     uint8_t cls;
     uint8_t live;
@@ -221,10 +228,18 @@ struct pm_flow *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowkey 
     memcpy(s->f.srv, k->srv, 16);
     s->live = 1;
     uint32_t b = hash_key(t, k);
+    s->hprev = NIL;
     s->hnext = t->buckets[b];
+    if (s->hnext != NIL) {
+        t->slots[s->hnext].hprev = i;
+    }
     t->buckets[b] = i;
     uint32_t xb = hash_dst(t, k->family, k->srv, k->dport);
+    s->xprev = NIL;
     s->xnext = t->xbuckets[xb];
+    if (s->xnext != NIL) {
+        t->slots[s->xnext].xprev = i;
+    }
     t->xbuckets[xb] = i;
     lru_append(t, s, (uint8_t)cls);
     t->count++;
@@ -234,15 +249,30 @@ struct pm_flow *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowkey 
     return &s->f;
 }
 
-static void unchain(struct pm_flowtab *t, uint32_t *head, uint32_t i, bool x)
+/* O(1): the neighbours are known, only the head of the chain needs its bucket. */
+static void unchain_h(struct pm_flowtab *t, struct slot *s, uint32_t *head)
 {
-    uint32_t *pp = head;
-    while (*pp != NIL && *pp != i) {
-        pp = x ? &t->slots[*pp].xnext : &t->slots[*pp].hnext;
+    if (s->hprev != NIL) {
+        t->slots[s->hprev].hnext = s->hnext;
+    } else {
+        *head = s->hnext;
     }
-    if (*pp == i) {
-        *pp = x ? t->slots[i].xnext : t->slots[i].hnext;
+    if (s->hnext != NIL) {
+        t->slots[s->hnext].hprev = s->hprev;
     }
+}
+
+static void unchain_x(struct pm_flowtab *t, struct slot *s, uint32_t *head)
+{
+    if (s->xprev != NIL) {
+        t->slots[s->xprev].xnext = s->xnext;
+    } else {
+        *head = s->xnext;
+    }
+    if (s->xnext != NIL) {
+        t->slots[s->xnext].xprev = s->xprev;
+    }
+    s->xnext = s->xprev = NIL;
 }
 
 void pm_flowtab_remove(struct pm_flowtab *t, struct pm_flow *f)
@@ -251,8 +281,8 @@ void pm_flowtab_remove(struct pm_flowtab *t, struct pm_flow *f)
     uint32_t i = idx_of(t, s);
     struct pm_flowkey k;
     key_of(f, &k);
-    unchain(t, &t->buckets[hash_key(t, &k)], i, false);
-    unchain(t, &t->xbuckets[hash_dst(t, f->family, f->srv, f->dport)], i, true);
+    unchain_h(t, s, &t->buckets[hash_key(t, &k)]);
+    unchain_x(t, s, &t->xbuckets[hash_dst(t, f->family, f->srv, f->dport)]);
     lru_unlink(t, s);
     if (f->ext) {
         t->ext[f->ext - 1].next_free = t->ext_free;
@@ -261,6 +291,7 @@ void pm_flowtab_remove(struct pm_flowtab *t, struct pm_flow *f)
     }
     s->live = 0;
     /* LIFO reuse keeps the working set in the pages already touched. */
+    s->hprev = NIL;
     s->hnext = t->free_head;
     t->free_head = i;
     t->count--;

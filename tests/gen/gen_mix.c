@@ -596,7 +596,9 @@ static void smtp_start(struct mix *m, struct flow *f, bool storm)
     uint32_t n = m->smtp_seq++;
     f->cli = n % 64;
     f->sport = (uint16_t)(32768 + (n / 64) % 28000);
-    f->srv = rng_below(&m->r, storm ? 65536 : 4096);
+    /* --destinations 1 aims every attempt at one MX: the flood of one (destination, port)
+     * that once made portmortem quadratic (tests/perf, make bench). */
+    f->srv = rng_below(&m->r, m->o->destinations ? m->o->destinations : storm ? 65536 : 4096);
     f->isn = rng_u32(&m->r);
     f->cseq = f->isn + 1;
     f->sseq = rng_u32(&m->r) + 1;

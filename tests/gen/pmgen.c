@@ -6,7 +6,7 @@
  *                       [--family 4|6] [--seed N]
  *   pmgen mix -o OUT (--size BYTES | --packets N) [--seed S] [--smtp-ratio R] [--storm]
  *             [--truth T.json] [--linktype L] [--format F] [--snaplen N] [--concurrency N]
- *             [--v6-share F] [--rate ATTEMPTS_PER_S] [--weights OUTCOME=W,...]
+ *             [--v6-share F] [--rate ATTEMPTS_PER_S] [--weights OUTCOME=W,...] [--destinations N]
  *   pmgen list
  *
  * Same arguments, same bytes: nothing reads the clock, the environment or /dev/urandom.
@@ -140,7 +140,7 @@ static void usage(FILE *f)
           "       pmgen mix -o OUT (--size BYTES | --packets N) [--seed N] [--smtp-ratio R]\n"
           "                 [--storm] [--truth FILE] [--linktype L] [--format F] [--snaplen N]\n"
           "                 [--concurrency N] [--v6-share F] [--rate ATTEMPTS_PER_S]\n"
-          "                 [--weights OUTCOME=W,...]\n"
+          "                 [--weights OUTCOME=W,...] [--destinations N]\n"
           "       pmgen list\n"
           "\n"
           "Deterministic test captures for portmortem with their ground truth (JSON).\n"
@@ -152,6 +152,8 @@ static void usage(FILE *f)
           "              second (default 100000), at most --concurrency live (262144)\n"
           "  --weights   outcome mix of the SMTP attempts, e.g. no-response=1 for a storm\n"
           "              of half-open attempts (outcomes as in portmortem's report)\n"
+          "  --destinations  SMTP destinations the attempts go to (default 65536 in a storm,\n"
+          "              4096 in the mix); 1 floods one destination and port\n"
           "  -o -        writes the capture to standard output\n",
           f);
 }
@@ -303,6 +305,13 @@ int main(int argc, char **argv)
                     "icmp-unreachable, ttl-exceeded, no-response)", v);
             }
             o.has_weights = true;
+        } else if (!strcmp(a, "--destinations")) {
+            NEEDV();
+            uint64_t d = parse_size(v, "destinations");
+            if (d < 1 || d > 1u << 20) {
+                die("--destinations must be 1..1M");
+            }
+            o.destinations = (uint32_t)d;
         } else if (!strcmp(a, "--storm")) {
             o.storm = true;
         } else {

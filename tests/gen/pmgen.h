@@ -171,6 +171,7 @@ struct gen_opts {
     double rate; /* storm: attempts per second */
     uint16_t weights[8]; /* per-mille share of each outcome (gen_mix.c order) */
     bool has_weights;
+    uint32_t destinations; /* SMTP destinations (MX addresses) drawn from; 0 = default */
 };
 
 int scenario_main(const char *name, const struct gen_opts *o);
