@@ -63,9 +63,12 @@ static void usage_analyze(FILE *f)
             "      --since TIME        the capture window starts at TIME (RFC 3339 or @epoch)\n"
             "      --until TIME        ... and ends at TIME (for sparse captures)\n"
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
-            "      --max-flows N       concurrent attempts tracked (default 1048576)\n"
-            "      --max-sessions N    concurrent SMTP dialogues recorded (default 16384)\n"
-            "      --max-dests N       destinations summarised (default 32768)\n"
+            "      --max-memory SIZE   memory the growing tables may take, e.g. 512M, 4G\n"
+            "                          (default 1G); a full table is reported (exit 4)\n"
+            "      --max-flows N       cap on concurrent attempts (default: what --max-memory\n"
+            "                          allows, 1.7 M at 1G)\n"
+            "      --max-sessions N    cap on concurrent SMTP dialogues (default: none)\n"
+            "      --max-dests N       cap on destinations summarised (default: none)\n"
             "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
             "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
             "      --color / --no-color\n"
@@ -89,11 +92,12 @@ void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
     memset(cfg, 0, sizeof(*cfg));
     cfg->ports[0] = 25;
     cfg->nports = 1;
-    cfg->max_flows = 1u << 20;
-    cfg->max_sessions = 16384;
-    /* 32768 destinations of ~1.7 KB each: room for any incident's MX hosts while a storm
-     * of a million half-open attempts stays within 256 MB (docs/PERFORMANCE.md). */
-    cfg->max_dests = 32768;
+    /* No count caps by default: every table grows on demand within one memory budget
+     * (--max-memory, 1 GiB), and a table that fills says so (docs/ARCHITECTURE.md). */
+    cfg->max_flows = 0;
+    cfg->max_sessions = 0;
+    cfg->max_dests = 0;
+    cfg->max_memory = 0;
     cfg->format = isatty(STDOUT_FILENO) ? PM_FMT_TEXT : PM_FMT_JSONL;
     cfg->out = stdout;
     cfg->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -216,6 +220,32 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         }
         cfg->max_dests = (uint32_t)v;
         return 1;
+    case PM_OPT_MAX_MEMORY: {
+        char *end;
+        errno = 0;
+        unsigned long long m = strtoull(arg, &end, 10);
+        int shift = 0;
+        switch (*end) {
+        case 'k': case 'K': shift = 10; end++; break;
+        case 'm': case 'M': shift = 20; end++; break;
+        case 'g': case 'G': shift = 30; end++; break;
+        case 't': case 'T': shift = 40; end++; break;
+        default: break;
+        }
+        if (*end == 'i' && shift) {
+            end++; /* "512MiB" */
+        }
+        if (*end == 'B' && shift) {
+            end++;
+        }
+        if (errno || end == arg || *end != '\0' || arg[0] == '-' || m > (1ull << 40) >> shift ||
+            (m << shift) < (1ull << 20)) {
+            pm_err("bad --max-memory '%s': a size from 1M to 1T, e.g. 512M or 4G", arg);
+            return -1;
+        }
+        cfg->max_memory = (uint64_t)m << shift;
+        return 1;
+    }
     case PM_OPT_BUNDLE:
         cfg->bundle_dir = arg;
         return 1;

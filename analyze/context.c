@@ -4,10 +4,13 @@
  * host and prefix tables start small and double up to the bound set at start-up (a table
  * spread over its full bound would touch a page per host, so resident memory would follow
  * the number of hosts ever seen times 4 KB); a full table stops learning and counts what it
- * missed.
+ * missed. The destination table grows the same way (array and index double together). All
+ * growth is charged to the run's memory budget (include/tables.h); a table that reaches its
+ * bound or the budget reports the loss there (stderr, summary `limits`, exit 4).
  */
 #include "context.h"
 
+#include "tables.h"
 #include "ttl.h"
 #include "util.h"
 
@@ -22,6 +25,7 @@ struct hostent_ {
 struct htab {
     struct hostent_ *tab;
     uint32_t cap, n, max_cap;
+    size_t charged; /* bytes taken from the memory budget by growth */
 };
 
 struct pm_context {
@@ -30,13 +34,13 @@ struct pm_context {
     struct htab prefixes;
     uint64_t hosts_overflow;
     struct pm_dest *dests;
-    uint32_t dests_cap, dests_n;
+    uint32_t dests_cap, dests_n, dests_max; /* allocated, used, bound */
+    size_t dests_charged;
     uint32_t *dest_slots; /* hash → index+1 */
     uint32_t dest_mask;
+    struct pm_scope_facts running; /* the scope facts, kept up to date by each change */
     uint64_t dests_overflow;
     struct pm_dest **sorted;
-    struct pm_scope_facts facts; /* cached: recomputed only after a change */
-    bool facts_valid;
 };
 
 const char *pm_hopsrc_name(enum pm_hopsrc s)
@@ -54,6 +58,9 @@ const char *pm_scope_name(enum pm_scope s)
 }
 
 #define HTAB_START 1024u /* entries a host or prefix table starts with */
+#define DESTS_START 1024u
+#define DESTS_LIMIT (1u << 24) /* the bound when none is given: the memory budget decides */
+#define HOSTS_LIMIT (1u << 22)
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -68,15 +75,18 @@ struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max
 {
     struct pm_context *c = pm_xcalloc(1, sizeof(*c));
     c->nvantage = nvantage;
+    max_hosts = max_hosts && max_hosts < HOSTS_LIMIT ? max_hosts : HOSTS_LIMIT;
+    max_dests = max_dests && max_dests < DESTS_LIMIT ? max_dests : DESTS_LIMIT;
     c->hosts.max_cap = pow2_at_least(max_hosts * 2);
     c->hosts.cap = c->hosts.max_cap < HTAB_START ? c->hosts.max_cap : HTAB_START;
     c->hosts.tab = pm_xcalloc(c->hosts.cap, sizeof(*c->hosts.tab));
     c->prefixes.max_cap = pow2_at_least(max_hosts);
     c->prefixes.cap = c->prefixes.max_cap < HTAB_START ? c->prefixes.max_cap : HTAB_START;
     c->prefixes.tab = pm_xcalloc(c->prefixes.cap, sizeof(*c->prefixes.tab));
-    c->dests_cap = max_dests;
-    c->dests = pm_xcalloc(max_dests, sizeof(*c->dests));
-    uint32_t slots = pow2_at_least(max_dests * 2);
+    c->dests_max = max_dests;
+    c->dests_cap = max_dests < DESTS_START ? max_dests : DESTS_START;
+    c->dests = pm_xcalloc(c->dests_cap, sizeof(*c->dests));
+    uint32_t slots = pow2_at_least(c->dests_cap * 2);
     c->dest_slots = pm_xcalloc(slots, sizeof(uint32_t));
     c->dest_mask = slots - 1;
     return c;
@@ -87,6 +97,7 @@ void pm_context_free(struct pm_context *c)
     if (!c) {
         return;
     }
+    pm_mem_give(c->hosts.charged + c->prefixes.charged + c->dests_charged);
     free(c->hosts.tab);
     free(c->prefixes.tab);
     for (uint32_t i = 0; i < c->dests_n; i++) {
@@ -115,8 +126,12 @@ static bool htab_grow(struct htab *t)
         return false;
     }
     uint32_t ncap = t->cap * 2;
+    if (!pm_mem_take((size_t)t->cap * sizeof(struct hostent_))) {
+        return false; /* the memory budget is spent: stay at this size, count the misses */
+    }
     struct hostent_ *nt = calloc(ncap, sizeof(*nt));
     if (!nt) {
+        pm_mem_give((size_t)t->cap * sizeof(struct hostent_));
         return false; /* out of memory: stay at this size and count the misses */
     }
     for (uint32_t j = 0; j < t->cap; j++) {
@@ -132,6 +147,7 @@ static bool htab_grow(struct htab *t)
     }
     free(t->tab);
     t->tab = nt;
+    t->charged += (size_t)t->cap * sizeof(struct hostent_);
     t->cap = ncap;
     return true;
 }
@@ -152,8 +168,9 @@ static struct hostent_ *host_slot(struct htab *t, uint64_t *overflow, uint16_t v
             if (!create) {
                 return NULL;
             }
-            if (t->n >= cap / 2) { /* at its bound */
+            if (t->n >= cap / 2) { /* at its bound, or the budget stopped its growth */
                 (*overflow)++;
+                pm_table_lost(PM_TAB_HOPREFS, 1, t->cap < t->max_cap);
                 return NULL;
             }
             e->used = 1;
@@ -261,6 +278,71 @@ struct pm_hopref pm_context_hops(const struct pm_context *c, int vantage, const 
 
 /* ---- destinations ---- */
 
+/* Add (sign 1) or remove (sign -1) one destination's share of the scope facts: they are
+ * kept up to date as destinations change, so that asking for them is O(1) (live mode asks
+ * once per attempt; recounting every destination each time was O(attempts x dests)). */
+static void facts_add(struct pm_scope_facts *f, const struct pm_dest *d, int sign)
+{
+    uint32_t u = (uint32_t)sign; /* wraps: adding -1 subtracts one */
+    f->dests += u;
+    if (d->ok_other) {
+        f->dests_other_ok += u;
+    }
+    if (d->ok25 + d->fail25 == 0) {
+        return;
+    }
+    f->dests25 += u;
+    if (d->ok25) {
+        f->dests25_ok += u;
+    } else if (d->fail25) {
+        f->dests25_fail_only += u;
+        if (d->ok_other) {
+            f->dests25_other_ok += u;
+        }
+    }
+}
+
+/* Double the destination array and its index (bounded by dests_max and the budget). The
+ * array may move: pm_dest pointers are valid until the next call that creates one. */
+static bool dests_grow(struct pm_context *c)
+{
+    if (c->dests_cap >= c->dests_max) {
+        return false;
+    }
+    uint32_t ncap = c->dests_cap * 2 < c->dests_max ? c->dests_cap * 2 : c->dests_max;
+    uint32_t nslots = pow2_at_least(ncap * 2);
+    size_t more = (size_t)(ncap - c->dests_cap) * sizeof(*c->dests) +
+                  (size_t)(nslots - (c->dest_mask + 1)) * sizeof(uint32_t);
+    if (!pm_mem_take(more)) {
+        return false;
+    }
+    struct pm_dest *nd = realloc(c->dests, (size_t)ncap * sizeof(*nd));
+    uint32_t *ns = calloc(nslots, sizeof(uint32_t));
+    if (!nd || !ns) {
+        if (nd) {
+            c->dests = nd; /* the old block moved; the capacity stays what it was */
+        }
+        free(ns);
+        pm_mem_give(more);
+        return false;
+    }
+    memset(nd + c->dests_cap, 0, (size_t)(ncap - c->dests_cap) * sizeof(*nd));
+    c->dests_charged += more;
+    c->dests = nd;
+    c->dests_cap = ncap;
+    free(c->dest_slots);
+    c->dest_slots = ns;
+    c->dest_mask = nslots - 1;
+    for (uint32_t k = 0; k < c->dests_n; k++) {
+        uint32_t i = addr_hash(&c->dests[k].addr, 0) & c->dest_mask;
+        while (c->dest_slots[i]) {
+            i = (i + 1) & c->dest_mask;
+        }
+        c->dest_slots[i] = k + 1;
+    }
+    return true;
+}
+
 struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool create)
 {
     for (uint32_t i = addr_hash(addr, 0) & c->dest_mask;; i = (i + 1) & c->dest_mask) {
@@ -270,14 +352,22 @@ struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool 
                 return NULL;
             }
             if (c->dests_n >= c->dests_cap) {
-                c->dests_overflow++;
-                return NULL;
+                if (!dests_grow(c)) {
+                    c->dests_overflow++;
+                    pm_table_lost(PM_TAB_DESTS, 1, c->dests_cap < c->dests_max);
+                    return NULL;
+                }
+                /* the index was rebuilt: find the free slot again */
+                i = addr_hash(addr, 0) & c->dest_mask;
+                while (c->dest_slots[i]) {
+                    i = (i + 1) & c->dest_mask;
+                }
             }
             struct pm_dest *d = &c->dests[c->dests_n++];
             memset(d, 0, sizeof(*d));
-            c->facts_valid = false; /* one more destination counts in the scope facts */
             d->addr = *addr;
             d->first_ts = d->last_ts = PM_NS_NONE;
+            facts_add(&c->running, d, 1);
             c->dest_slots[i] = c->dests_n;
             return d;
         }
@@ -297,7 +387,6 @@ void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char 
 
 void pm_context_drop_hop(struct pm_context *c, const pm_addr *addr, int hop, const pm_addr *last)
 {
-    c->facts_valid = false;
     struct pm_dest *d = pm_context_dest(c, addr, true);
     if (d) {
         d->drop_after_hop = hop;
@@ -314,11 +403,11 @@ void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_
     if (!d) {
         return;
     }
-    c->facts_valid = false;
     /* For scope, a completed handshake is what shows the port passes, greeting or not (the
      * snaplen may have cut it): only the network path is in question here. */
     bool ok = o == PM_OUT_CONNECTED || o == PM_OUT_SMTP_REJECTED || a->answer == PM_ANS_SYNACK;
     bool fail = pm_outcome_is_failure(o) && !ok;
+    facts_add(&c->running, d, -1);
     if (a->dport == 25) {
         d->ok25 += ok;
         d->fail25 += fail;
@@ -326,6 +415,7 @@ void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_
         d->ok_other += ok;
         d->fail_other += fail;
     }
+    facts_add(&c->running, d, 1);
     bool seen = false;
     for (int i = 0; i < d->nports; i++) {
         seen |= d->ports[i] == a->dport;
@@ -365,37 +455,15 @@ size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out)
 uint64_t pm_context_dests_overflow(const struct pm_context *c) { return c->dests_overflow; }
 uint64_t pm_context_hosts_overflow(const struct pm_context *c) { return c->hosts_overflow; }
 
-struct pm_scope_facts pm_context_scope_facts(const struct pm_context *cc)
+void pm_context_sizes(const struct pm_context *c, uint64_t *dests, uint64_t *hoprefs)
 {
-    /* Asked once per attempt: recompute only when something was learnt since (keeps a
-     * SYN storm linear in its attempts, not quadratic in its destinations). */
-    struct pm_context *c = (struct pm_context *)(uintptr_t)cc;
-    if (c->facts_valid) {
-        return c->facts;
-    }
-    struct pm_scope_facts f = {0};
-    for (uint32_t i = 0; i < c->dests_n; i++) {
-        const struct pm_dest *d = &c->dests[i];
-        f.dests++;
-        if (d->ok_other) {
-            f.dests_other_ok++;
-        }
-        if (d->ok25 + d->fail25 == 0) {
-            continue;
-        }
-        f.dests25++;
-        if (d->ok25) {
-            f.dests25_ok++;
-        } else if (d->fail25) {
-            f.dests25_fail_only++;
-            if (d->ok_other) {
-                f.dests25_other_ok++;
-            }
-        }
-    }
-    c->facts = f;
-    c->facts_valid = true;
-    return f;
+    *dests = c->dests_n;
+    *hoprefs = (uint64_t)c->hosts.n + c->prefixes.n;
+}
+
+struct pm_scope_facts pm_context_scope_facts(const struct pm_context *c)
+{
+    return c->running;
 }
 
 bool pm_context_provider_pattern(const struct pm_context *c)

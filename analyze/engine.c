@@ -19,6 +19,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "attribute.h"
@@ -28,6 +29,7 @@
 #include "decode.h"
 #include "nat.h"
 #include "report.h"
+#include "tables.h"
 #include "util.h"
 
 #define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
@@ -50,8 +52,12 @@ struct pm_engine {
     struct pm_engine_source src;
     struct pm_tracker *tracker;
     FILE *spool;
-    uint64_t spooled;
-    int spool_error;
+    FILE *spool_in;           /* read side once writing failed (the write side's buffer is stuck) */
+    uint64_t spooled;         /* records fwrite accepted */
+    uint64_t spool_lost;      /* finished attempts not written (counted as they come) */
+    bool spool_full;          /* a write failed ($TMPDIR full, file size limit): stop writing */
+    int spool_werr;
+    int spool_error;          /* reading back failed */
     struct pm_context *ctx;
     struct pm_logset logs;
     struct pm_correlator *corr;
@@ -97,6 +103,16 @@ void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len)
                  "(ip and ip[6:2] & 0x1fff != 0) or "
                  "(ip6 and ip6[6] != 6 and ip6[6] != 17 and ip6[6] != 58)");
     }
+}
+
+uint32_t pm_engine_default_flows(uint64_t max_memory)
+{
+    /* Open attempts may take up to half the budget: a slot, its extension and its share of
+     * the two bucket arrays are ~320 bytes (1.7 M flows at the default 1 GiB). The pools are
+     * reserved, not touched: pages are used (and charged) as the slots are. */
+    uint64_t m = max_memory ? max_memory : PM_DEFAULT_MAX_MEMORY;
+    uint64_t n = m / 2 / 320;
+    return n < 16 ? 16 : n > (1u << 28) ? (1u << 28) : (uint32_t)n;
 }
 
 /* ---- per-attempt processing ---- */
@@ -235,6 +251,25 @@ static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_add
     }
 }
 
+/* A bounded table that lost something this attempt's report rests on: its destination
+ * (not in the destination list), its far view (NAT facts), or the hop reference an answer
+ * would be compared with. */
+static uint32_t table_full_flag(struct pm_engine *e, const struct pm_attempt *a)
+{
+    if (pm_table_state(PM_TAB_DESTS)->lost && !pm_context_dest(e->ctx, &a->srv, false)) {
+        return PM_AF_TABLE_FULL;
+    }
+    if (pm_table_state(PM_TAB_LINKS)->lost && pm_nat_view_lost(e->nat, a)) {
+        return PM_AF_TABLE_FULL;
+    }
+    if (pm_table_state(PM_TAB_HOPREFS)->lost &&
+        (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) &&
+        pm_context_hops(e->ctx, a->vantage, &a->srv).hops < 0) {
+        return PM_AF_TABLE_FULL;
+    }
+    return 0;
+}
+
 static void prepare_env(struct pm_engine *e)
 {
     find_one_sided(e);
@@ -255,9 +290,17 @@ static void live_learn(struct pm_engine *e, const struct pm_attempt *a)
 }
 
 /* Live: decide a finished attempt, already learnt from, with what is known now. */
-static void live_decide(struct pm_engine *e, const struct pm_attempt *a,
+static void live_decide(struct pm_engine *e, const struct pm_attempt *a0,
                         const struct pm_smtp_summary *smtp)
 {
+    struct pm_attempt flagged;
+    const struct pm_attempt *a = a0;
+    uint32_t lost = table_full_flag(e, a0);
+    if (lost) {
+        flagged = *a0;
+        flagged.flags |= lost;
+        a = &flagged;
+    }
     enum pm_outcome o = outcome_of(e, a);
     pm_correlator_refresh(e->corr);
     prepare_env(e);
@@ -300,13 +343,24 @@ static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_
         }
         return;
     }
-    if (e->spool_error) {
+    if (e->spool_full) {
+        e->spool_lost++;
+        pm_table_lost(PM_TAB_SPOOL, 1, false);
         return;
     }
     struct spool_hdr h = {SPOOL_MAGIC, smtp != NULL};
+    errno = 0;
     if (fwrite(&h, sizeof(h), 1, e->spool) != 1 || fwrite(a, sizeof(*a), 1, e->spool) != 1 ||
         (smtp && fwrite(smtp, sizeof(*smtp), 1, e->spool) != 1)) {
-        e->spool_error = errno ? errno : EIO;
+        /* $TMPDIR is full (or a file size limit): the attempts spooled so far are still
+         * analysed; this one and the later ones are counted as lost (exit 4). */
+        e->spool_full = true;
+        e->spool_werr = errno ? errno : EIO;
+        pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_werr));
+        pm_hint("set TMPDIR to a directory with free space (each attempt needs ~%zu bytes)",
+                sizeof(h) + sizeof(*a) + sizeof(*smtp));
+        e->spool_lost++;
+        pm_table_lost(PM_TAB_SPOOL, 1, false);
         return;
     }
     e->spooled++;
@@ -333,6 +387,9 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
         }
     }
     if (!src->live) {
+        /* A file size limit (ulimit -f) then fails the write (EFBIG), which is counted like
+         * a full $TMPDIR, instead of killing the run. */
+        signal(SIGXFSZ, SIG_IGN);
         e->spool = tmpfile();
         if (!e->spool) {
             pm_err("cannot create a temporary spool file: %s", strerror(errno));
@@ -346,15 +403,19 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     } else {
         e->recent = pm_xcalloc(RECENT_SYNS, sizeof(*e->recent));
     }
+    pm_tables_reset(cfg->max_memory);
     struct pm_track_config tc = {0};
     memcpy(tc.ports, cfg->ports, sizeof(tc.ports));
     tc.nports = cfg->nports;
-    tc.max_flows = cfg->max_flows;
+    tc.max_flows = cfg->max_flows ? cfg->max_flows : pm_engine_default_flows(cfg->max_memory);
     tc.max_sessions = cfg->max_sessions;
+    pm_table_set_cap(PM_TAB_FLOWS, tc.max_flows);
+    pm_table_set_cap(PM_TAB_SESSIONS, cfg->max_sessions);
+    pm_table_set_cap(PM_TAB_DESTS, cfg->max_dests);
     tc.seed = cfg->seed;
     tc.nvantage = src->nvantage;
     e->tracker = pm_tracker_new(&tc, on_done, e);
-    e->ctx = pm_context_new(src->nvantage, 65536, cfg->max_dests);
+    e->ctx = pm_context_new(src->nvantage, 0, cfg->max_dests);
     e->report = pm_report_new(cfg->format, cfg->out, cfg->color);
     pm_report_set_stream(e->report, src->live);
     e->nat = pm_nat_new(src->nvantage, cfg->expect_source, cfg->nexpect);
@@ -463,7 +524,7 @@ static uint32_t log_file_index(struct pm_engine *e, const char *path)
 
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le)
 {
-    size_t max = e->cfg.logopt.max_entries ? e->cfg.logopt.max_entries : 1000000;
+    size_t max = e->cfg.logopt.max_entries ? e->cfg.logopt.max_entries : (size_t)1 << 28;
     uint32_t fi = log_file_index(e, path);
     struct pm_logfile_stats *fs = &e->logs.files[fi];
     fs->lines++;
@@ -474,14 +535,8 @@ void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_
     if (le->mta) {
         fs->mta = le->mta;
     }
-    if (e->logs.n >= max) {
-        e->logs.dropped++;
+    if (!pm_logset_reserve(&e->logs, max)) {
         return;
-    }
-    if (e->logs.n == e->logs.cap) {
-        size_t nc = e->logs.cap ? e->logs.cap * 2 : 256;
-        e->logs.e = pm_xreallocarray(e->logs.e, nc, sizeof(*e->logs.e));
-        e->logs.cap = nc;
     }
     e->logs.e[e->logs.n] = *le;
     e->logs.e[e->logs.n].file = fi;
@@ -666,22 +721,44 @@ static void live_flush(struct pm_engine *e)
     e->nheld = e->held_cap = 0;
 }
 
-static bool spool_read(struct pm_engine *e, struct spooled *s)
+/* The stream to read the spool back from, at its start. After a failed write the write
+ * stream's buffer cannot be flushed, so a second stream on a dup of the descriptor reads
+ * what reached the file. NULL when even that fails. */
+static FILE *spool_rewind(struct pm_engine *e)
+{
+    if (!e->spool_full) {
+        rewind(e->spool);
+        return e->spool;
+    }
+    if (!e->spool_in) {
+        int fd = dup(fileno(e->spool));
+        e->spool_in = fd >= 0 ? fdopen(fd, "rb") : NULL;
+        if (!e->spool_in && fd >= 0) {
+            close(fd);
+        }
+    }
+    if (!e->spool_in || fseeko(e->spool_in, 0, SEEK_SET) != 0) {
+        e->spool_error = errno ? errno : EIO;
+        return NULL;
+    }
+    return e->spool_in;
+}
+
+static bool spool_read(struct pm_engine *e, FILE *in, struct spooled *s)
 {
     struct spool_hdr h;
-    if (fread(&h, sizeof(h), 1, e->spool) != 1) {
+    if (!in || fread(&h, sizeof(h), 1, in) != 1) {
         return false;
     }
-    if (h.magic != SPOOL_MAGIC || fread(&s->a, sizeof(s->a), 1, e->spool) != 1) {
-        e->spool_error = EIO;
-        return false;
+    bool ok = h.magic == SPOOL_MAGIC && fread(&s->a, sizeof(s->a), 1, in) == 1;
+    s->has_smtp = ok && h.has_smtp != 0;
+    if (ok && s->has_smtp) {
+        ok = fread(&s->smtp, sizeof(s->smtp), 1, in) == 1;
     }
-    s->has_smtp = h.has_smtp != 0;
-    if (s->has_smtp && fread(&s->smtp, sizeof(s->smtp), 1, e->spool) != 1) {
-        e->spool_error = EIO;
-        return false;
+    if (!ok && !e->spool_full) {
+        e->spool_error = EIO; /* a record cut short: only a failed write explains that */
     }
-    return true;
+    return ok;
 }
 
 static int load_logs(struct pm_engine *e)
@@ -736,8 +813,10 @@ static int phase2(struct pm_engine *e)
     find_one_sided(e);
     /* pass A: learn */
     struct spooled s;
-    rewind(e->spool);
-    while (spool_read(e, &s)) {
+    FILE *in = spool_rewind(e);
+    uint64_t readable = 0;
+    while (spool_read(e, in, &s)) {
+        readable++;
         pm_context_learn(e->ctx, &s.a, outcome_of(e, &s.a));
         pm_correlator_sample(e->corr, &s.a);
         pm_nat_learn(e->nat, &s.a);
@@ -753,10 +832,16 @@ static int phase2(struct pm_engine *e)
     prepare_env(e);
     /* pass B: correlate, attribute, report */
     pm_correlator_reset(e->corr);
-    rewind(e->spool);
+    if (e->spool_full && readable < e->spooled) {
+        /* records accepted into the stdio buffer that never reached the file */
+        e->spool_lost += e->spooled - readable;
+        pm_table_lost(PM_TAB_SPOOL, e->spooled - readable, false);
+    }
+    in = spool_rewind(e);
     struct pm_finding f;
     struct pm_nat_facts nf;
-    while (spool_read(e, &s)) {
+    while (spool_read(e, in, &s)) {
+        s.a.flags |= table_full_flag(e, &s.a);
         enum pm_outcome o = outcome_of(e, &s.a);
         pm_nat_facts(e->nat, &s.a, s.a.answer != PM_ANS_NONE, &nf);
         if (nf.outer_view) {
@@ -785,6 +870,21 @@ static int phase2(struct pm_engine *e)
 }
 
 /* ---- the end ---- */
+
+/* How full each table got, for the summary's `limits` (losses were counted as they came). */
+static void note_table_peaks(struct pm_engine *e)
+{
+    const struct pm_track_counters *tc = pm_tracker_counters(e->tracker);
+    uint64_t dests, hoprefs;
+    pm_context_sizes(e->ctx, &dests, &hoprefs);
+    pm_table_peak(PM_TAB_FLOWS, tc->flows_peak);
+    pm_table_peak(PM_TAB_SESSIONS, tc->sessions_peak);
+    pm_table_peak(PM_TAB_DESTS, dests);
+    pm_table_peak(PM_TAB_HOPREFS, hoprefs);
+    pm_table_peak(PM_TAB_SPOOL, e->spooled);
+    pm_table_peak(PM_TAB_LOGS, e->logs.n);
+    pm_table_peak(PM_TAB_LINKS, (uint64_t)pm_nat_links(e->nat) * 2);
+}
 
 static void scope_words(struct pm_engine *e)
 {
@@ -971,6 +1071,9 @@ void pm_engine_abort(struct pm_engine *e)
     pm_context_free(e->ctx);
     pm_logset_free(&e->logs);
     pm_tracker_free(e->tracker);
+    if (e->spool_in) {
+        fclose(e->spool_in);
+    }
     if (e->spool) {
         fclose(e->spool);
     }
@@ -1064,6 +1167,7 @@ int pm_engine_finish(struct pm_engine *e)
         }
     }
     scope_words(e);
+    note_table_peaks(e);
     uint64_t failures = 0;
     for (int o = 0; o < PM_OUT__COUNT; o++) {
         if (pm_outcome_is_failure((enum pm_outcome)o)) {
@@ -1072,7 +1176,8 @@ int pm_engine_finish(struct pm_engine *e)
     }
     if (rc != 0) {
         s->exit_status = rc;
-    } else if (s->damaged) {
+    } else if (s->damaged || pm_tables_partial()) {
+        /* damaged input, or a bounded table lost something: the results are partial */
         s->exit_status = PM_EXIT_DAMAGED;
     } else {
         s->exit_status = failures ? PM_EXIT_FAILURES : PM_EXIT_OK;
@@ -1110,6 +1215,9 @@ int pm_engine_finish(struct pm_engine *e)
     pm_context_free(e->ctx);
     pm_logset_free(&e->logs);
     pm_tracker_free(e->tracker);
+    if (e->spool_in) {
+        fclose(e->spool_in);
+    }
     if (e->spool) {
         fclose(e->spool);
     }

@@ -15,9 +15,11 @@
  */
 #include "flow.h"
 
+#include "tables.h"
 #include "util.h"
 
 #define NIL UINT32_MAX
+#define BUCKETS_START 65536u /* bucket arrays start here and double with the flows (load <= 1) */
 
 struct slot {
     struct pm_flow f;      /* first member: slot_of() depends on it */
@@ -37,12 +39,22 @@ struct pm_flowtab {
     uint32_t free_head;
     uint32_t count, peak;
     uint32_t *buckets, *xbuckets;
-    uint32_t mask;
+    uint32_t mask, nbuckets_max;
     uint64_t seed;
+    bool mem_full;         /* the last insert failed on the memory budget, not the capacity */
     uint32_t head[PM_FC__COUNT], tail[PM_FC__COUNT];
     struct pm_flow_ext *ext;
     uint32_t ext_bump, ext_free; /* 1-based handles; 0 = none */
 };
+
+static void set_buckets(struct pm_flowtab *t, uint32_t nb)
+{
+    t->buckets = pm_xmalloc((size_t)nb * sizeof(uint32_t));
+    t->xbuckets = pm_xmalloc((size_t)nb * sizeof(uint32_t));
+    memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
+    memset(t->xbuckets, 0xff, (size_t)nb * sizeof(uint32_t));
+    t->mask = nb - 1;
+}
 
 struct pm_flowtab *pm_flowtab_new(uint32_t capacity, uint64_t seed)
 {
@@ -51,18 +63,16 @@ struct pm_flowtab *pm_flowtab_new(uint32_t capacity, uint64_t seed)
         capacity = 16;
     }
     t->cap = capacity;
-    /* calloc of a large block is fresh zero pages from mmap: untouched slots cost nothing. */
+    /* calloc of a large block is fresh zero pages from mmap: untouched slots cost nothing.
+     * Slots are charged to the memory budget as the bump pointer hands them out. */
     t->slots = pm_xcalloc(capacity, sizeof(struct slot));
     t->ext = pm_xcalloc(capacity, sizeof(struct pm_flow_ext));
     uint32_t nb = 16;
     while (nb < capacity && nb < (1u << 31)) {
         nb <<= 1;
     }
-    t->buckets = pm_xmalloc((size_t)nb * sizeof(uint32_t));
-    t->xbuckets = pm_xmalloc((size_t)nb * sizeof(uint32_t));
-    memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
-    memset(t->xbuckets, 0xff, (size_t)nb * sizeof(uint32_t));
-    t->mask = nb - 1;
+    t->nbuckets_max = nb;
+    set_buckets(t, nb < BUCKETS_START ? nb : BUCKETS_START);
     t->seed = seed;
     t->free_head = NIL;
     for (int c = 0; c < PM_FC__COUNT; c++) {
@@ -75,6 +85,10 @@ void pm_flowtab_free(struct pm_flowtab *t)
 {
     if (!t) {
         return;
+    }
+    pm_mem_give((size_t)t->bump * (sizeof(struct slot) + sizeof(struct pm_flow_ext)));
+    if (t->mask + 1 > BUCKETS_START) {
+        pm_mem_give((size_t)(t->mask + 1 - BUCKETS_START) * 2 * sizeof(uint32_t));
     }
     free(t->slots);
     free(t->ext);
@@ -196,6 +210,50 @@ static void lru_append(struct pm_flowtab *t, struct slot *s, uint8_t cls)
     t->tail[cls] = i;
 }
 
+static void chain_in(struct pm_flowtab *t, uint32_t i)
+{
+    struct slot *s = &t->slots[i];
+    struct pm_flowkey k;
+    key_of(&s->f, &k);
+    uint32_t b = hash_key(t, &k);
+    s->hprev = NIL;
+    s->hnext = t->buckets[b];
+    if (s->hnext != NIL) {
+        t->slots[s->hnext].hprev = i;
+    }
+    t->buckets[b] = i;
+    uint32_t xb = hash_dst(t, s->f.family, s->f.srv, s->f.dport);
+    s->xprev = NIL;
+    s->xnext = t->xbuckets[xb];
+    if (s->xnext != NIL) {
+        t->slots[s->xnext].xprev = i;
+    }
+    t->xbuckets[xb] = i;
+}
+
+/* Double both bucket arrays and chain every live flow again: O(flows), once per doubling,
+ * so O(1) amortised per insert. Out of memory (or budget): keep the current arrays, the
+ * chains just get longer. */
+static void rehash(struct pm_flowtab *t)
+{
+    uint32_t nb = (t->mask + 1) * 2;
+    size_t bytes = (size_t)(nb / 2) * 2 * sizeof(uint32_t);
+    if (!pm_mem_take(bytes)) {
+        return;
+    }
+    free(t->buckets);
+    free(t->xbuckets);
+    set_buckets(t, nb);
+    /* Oldest first, so that each chain ends up most recently active first; the SYN class
+     * last, so that unanswered SYNs (what ICMP quotes and other vantages look for) lead. */
+    static const uint8_t order[PM_FC__COUNT] = {PM_FC_EST, PM_FC_DONE, PM_FC_SYN};
+    for (int c = 0; c < PM_FC__COUNT; c++) {
+        for (uint32_t i = t->head[order[c]]; i != NIL; i = t->slots[i].lnext) {
+            chain_in(t, i);
+        }
+    }
+}
+
 struct pm_flow *pm_flowtab_find(struct pm_flowtab *t, const struct pm_flowkey *k)
 {
     for (uint32_t i = t->buckets[hash_key(t, k)]; i != NIL; i = t->slots[i].hnext) {
@@ -210,13 +268,22 @@ struct pm_flow *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowkey 
                                   enum pm_flow_class cls)
 {
     uint32_t i;
+    t->mem_full = false;
     if (t->free_head != NIL) {
         i = t->free_head;
         t->free_head = t->slots[i].hnext;
     } else if (t->bump < t->cap) {
+        /* A slot never used before: its pages (and its extension's) get touched now. */
+        if (!pm_mem_take(sizeof(struct slot) + sizeof(struct pm_flow_ext))) {
+            t->mem_full = true;
+            return NULL;
+        }
         i = t->bump++;
     } else {
         return NULL;
+    }
+    if (t->count >= t->mask + 1 && t->mask + 1 < t->nbuckets_max) {
+        rehash(t);
     }
     struct slot *s = &t->slots[i];
     memset(&s->f, 0, sizeof(s->f));
@@ -227,20 +294,7 @@ struct pm_flow *pm_flowtab_insert(struct pm_flowtab *t, const struct pm_flowkey 
     memcpy(s->f.cli, k->cli, 16);
     memcpy(s->f.srv, k->srv, 16);
     s->live = 1;
-    uint32_t b = hash_key(t, k);
-    s->hprev = NIL;
-    s->hnext = t->buckets[b];
-    if (s->hnext != NIL) {
-        t->slots[s->hnext].hprev = i;
-    }
-    t->buckets[b] = i;
-    uint32_t xb = hash_dst(t, k->family, k->srv, k->dport);
-    s->xprev = NIL;
-    s->xnext = t->xbuckets[xb];
-    if (s->xnext != NIL) {
-        t->slots[s->xnext].xprev = i;
-    }
-    t->xbuckets[xb] = i;
+    chain_in(t, i);
     lru_append(t, s, (uint8_t)cls);
     t->count++;
     if (t->count > t->peak) {
@@ -313,6 +367,7 @@ struct pm_flow *pm_flowtab_oldest(struct pm_flowtab *t, enum pm_flow_class cls)
 uint32_t pm_flowtab_count(const struct pm_flowtab *t) { return t->count; }
 uint32_t pm_flowtab_capacity(const struct pm_flowtab *t) { return t->cap; }
 uint32_t pm_flowtab_peak(const struct pm_flowtab *t) { return t->peak; }
+bool pm_flowtab_mem_full(const struct pm_flowtab *t) { return t->mem_full; }
 
 struct pm_flow_ext *pm_flowtab_ext(struct pm_flowtab *t, struct pm_flow *f)
 {

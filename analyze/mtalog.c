@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "mtalog_int.h"
+#include "tables.h"
 #include "util.h"
 
 /* ---- names ---- */
@@ -503,7 +504,7 @@ int pm_log_parse_line(const char *line, size_t len, const struct pm_log_options 
 #define MERGE_WINDOW PM_SEC(5)    /* summary line vs the line it repeats */
 #define ADOPT_WINDOW PM_SEC(3600) /* per-address lines vs their delivery's status line */
 #define SCAN_BACK 64              /* Exim/Sendmail: how far back a summary looks */
-#define DEFAULT_MAX_ENTRIES 1000000
+#define DEFAULT_MAX_ENTRIES ((size_t)1 << 28) /* no count cap: the memory budget decides */
 
 /* Postfix per-process state: entries logged since the process's last status line wait for
  * that line's queue id (a Postfix pid lives on across deliveries; pids repeat per host). */
@@ -527,8 +528,36 @@ struct loader {
     size_t procs_cap, procs_used;
     uint64_t fmt_count[PM_LF__COUNT];
     uint64_t mta_parsed[4], mta_seen[4];
-    bool warned_cap;
 };
+
+bool pm_logset_reserve(struct pm_logset *set, size_t max)
+{
+    if (set->n >= max) {
+        set->dropped++;
+        pm_table_lost(PM_TAB_LOGS, 1, false);
+        return false;
+    }
+    if (set->n == set->cap) {
+        size_t ncap = set->cap ? set->cap * 2 : 1024;
+        size_t more = (ncap - set->cap) * sizeof(*set->e);
+        struct pm_logentry *ne = NULL;
+        if (pm_mem_take(more)) {
+            ne = realloc(set->e, ncap * sizeof(*ne));
+            if (!ne) {
+                pm_mem_give(more);
+            }
+        }
+        if (!ne) {
+            set->dropped++;
+            pm_table_lost(PM_TAB_LOGS, 1, true);
+            return false;
+        }
+        set->charged += more;
+        set->e = ne;
+        set->cap = ncap;
+    }
+    return true;
+}
 
 static struct pm_logentry *E(struct loader *L, int64_t i)
 {
@@ -538,18 +567,8 @@ static struct pm_logentry *E(struct loader *L, int64_t i)
 static int64_t push(struct loader *L, const struct pm_logentry *e)
 {
     struct pm_logset *set = L->set;
-    if (set->n >= L->max) {
-        set->dropped++;
-        if (!L->warned_cap) {
-            L->warned_cap = true;
-            pm_warn("%s: more than %zu MTA log entries; the rest are counted, not kept",
-                    L->st->path, L->max);
-        }
+    if (!pm_logset_reserve(set, L->max)) {
         return -1;
-    }
-    if (set->n == set->cap) {
-        set->cap = set->cap ? set->cap * 2 : 1024;
-        set->e = pm_xreallocarray(set->e, set->cap, sizeof(*set->e));
     }
     size_t rel = set->n - L->start;
     if (rel >= L->prev_cap) {
@@ -1001,5 +1020,6 @@ void pm_logset_free(struct pm_logset *set)
     }
     free(set->files);
     free(set->e);
+    pm_mem_give(set->charged);
     memset(set, 0, sizeof(*set));
 }

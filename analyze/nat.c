@@ -9,9 +9,11 @@
 
 #include <stdarg.h>
 
+#include "tables.h"
 #include "util.h"
 
-#define LINK_CAP 262144  /* linked attempts remembered (two entries per pair) */
+#define LINK_START 1024u      /* the link table starts here and doubles as it fills */
+#define LINK_MAX (1u << 26)   /* entries at most (two per pair); the memory budget decides */
 #define PUBLIC_MAX 32
 #define CHANGE_MAX 1024
 
@@ -22,6 +24,7 @@ struct pm_nat {
     struct pm_link_info *links; /* open addressing by id; id 0 = empty */
     uint32_t cap, n;
     uint64_t overflow;
+    size_t charged;             /* bytes taken from the memory budget by growth */
     int rank[64];
     pm_ns win_start[64], win_end[64];
     pm_addr publics[PUBLIC_MAX];
@@ -40,7 +43,7 @@ struct pm_nat *pm_nat_new(int nvantage, const pm_addr *expect, int nexpect)
     for (int i = 0; i < nexpect && i < 16; i++) {
         n->expect[n->nexpect++] = expect[i];
     }
-    n->cap = nvantage > 1 ? LINK_CAP : 16;
+    n->cap = nvantage > 1 ? LINK_START : 16;
     n->links = pm_xcalloc(n->cap, sizeof(*n->links));
     for (int v = 0; v < 64; v++) {
         n->rank[v] = v;
@@ -52,12 +55,13 @@ struct pm_nat *pm_nat_new(int nvantage, const pm_addr *expect, int nexpect)
 void pm_nat_free(struct pm_nat *n)
 {
     if (n) {
+        pm_mem_give(n->charged);
         free(n->links);
         free(n);
     }
 }
 
-static struct pm_link_info *slot(struct pm_nat *n, uint32_t id, bool create)
+static struct pm_link_info *find_slot(struct pm_nat *n, uint32_t id, bool create)
 {
     uint32_t mask = n->cap - 1;
     for (uint32_t i = (id * 2654435761u) & mask, k = 0; k < n->cap; i = (i + 1) & mask, k++) {
@@ -68,16 +72,65 @@ static struct pm_link_info *slot(struct pm_nat *n, uint32_t id, bool create)
             if (!create) {
                 return NULL;
             }
-            if (n->n >= n->cap / 2) {
-                n->overflow++;
-                return NULL;
-            }
             n->n++;
             n->links[i].id = id;
             return &n->links[i];
         }
     }
     return NULL;
+}
+
+/* Double the table (open addressing, load at most 1/2) within LINK_MAX and the budget. */
+static bool grow(struct pm_nat *n)
+{
+    if (n->cap >= LINK_MAX || n->nvantage < 2) {
+        return false;
+    }
+    size_t more = (size_t)n->cap * sizeof(*n->links);
+    if (!pm_mem_take(more)) {
+        return false;
+    }
+    struct pm_link_info *old = n->links;
+    uint32_t ocap = n->cap;
+    n->links = calloc((size_t)ocap * 2, sizeof(*n->links));
+    if (!n->links) {
+        n->links = old;
+        pm_mem_give(more);
+        return false;
+    }
+    n->cap = ocap * 2;
+    n->n = 0;
+    n->charged += more;
+    for (uint32_t i = 0; i < ocap; i++) {
+        struct pm_link_info *l = old[i].id ? find_slot(n, old[i].id, true) : NULL;
+        if (l) {
+            *l = old[i];
+        }
+    }
+    free(old);
+    return true;
+}
+
+static struct pm_link_info *slot(struct pm_nat *n, uint32_t id, bool create)
+{
+    if (create && n->n >= n->cap / 2) {
+        struct pm_link_info *l = find_slot(n, id, false);
+        if (l) {
+            return l;
+        }
+        if (!grow(n)) {
+            n->overflow++;
+            pm_table_lost(PM_TAB_LINKS, 1, n->cap < LINK_MAX);
+            return NULL;
+        }
+    }
+    return find_slot(n, id, create);
+}
+
+bool pm_nat_view_lost(const struct pm_nat *n, const struct pm_attempt *a)
+{
+    struct pm_nat *mn = (struct pm_nat *)(uintptr_t)n; /* lookups do not modify */
+    return a->peer.id && n->overflow && !slot(mn, a->peer.id, false);
 }
 
 static void store(struct pm_nat *n, const struct pm_attempt *a)

@@ -10,6 +10,7 @@
 
 #include "json.h"
 #include "ttl.h"
+#include "tables.h"
 #include "util.h"
 
 struct pm_report {
@@ -66,6 +67,7 @@ static void json_flags(struct pm_json *j, uint32_t fl)
         {PM_AF_ISN_REUSED, "replaced-by-new-isn"}, {PM_AF_SELF_RST, "client-reset-syn-ack"},
         {PM_AF_UNREADABLE_ANSWER, "unreadable-answer"},
         {PM_AF_SRV_REPLIES_UNREAD, "server-replies-unread"},
+        {PM_AF_TABLE_FULL, "table-full"},
     };
     pm_json_key(j, "flags");
     pm_json_arr_begin(j);
@@ -462,6 +464,39 @@ static void json_counts(struct pm_json *j, const char *key, const uint64_t *c, i
 static const char *oname(int i) { return pm_outcome_name((enum pm_outcome)i); }
 static const char *vname(int i) { return pm_verdict_name((enum pm_verdict)i); }
 
+/* The bounded tables (include/tables.h): per table its count cap (null: only the memory
+ * budget), how full it got, what it lost and the option that raises the bound. */
+static void json_limits(struct pm_json *j)
+{
+    pm_json_key(j, "limits");
+    pm_json_obj_begin(j);
+    pm_json_kuint(j, "max_memory", pm_mem_budget());
+    pm_json_kuint(j, "memory_peak", pm_mem_peak());
+    pm_json_kbool(j, "partial", pm_tables_partial());
+    pm_json_key(j, "tables");
+    pm_json_obj_begin(j);
+    for (int t = 0; t < PM_TAB__COUNT; t++) {
+        const struct pm_table_state *st = pm_table_state((enum pm_table)t);
+        pm_json_key(j, pm_table_key((enum pm_table)t));
+        pm_json_obj_begin(j);
+        pm_json_key(j, "bound");
+        if (st->cap) {
+            pm_json_uint(j, st->cap);
+        } else {
+            pm_json_null(j);
+        }
+        pm_json_kuint(j, "peak", st->peak);
+        pm_json_kuint(j, "lost", st->lost);
+        pm_json_kstr(j, "full_by", !st->lost ? NULL
+                                   : t == PM_TAB_SPOOL ? "disk"
+                                   : st->by_memory || !st->cap ? "memory" : "bound");
+        pm_json_kstr(j, "option", pm_table_option((enum pm_table)t));
+        pm_json_obj_end(j);
+    }
+    pm_json_obj_end(j);
+    pm_json_obj_end(j);
+}
+
 static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint64_t overflow)
 {
     const struct pm_track_counters *tc = s->tc;
@@ -593,6 +628,7 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     pm_json_kuint(j, "sessions_dropped", tc->sessions_dropped);
     pm_json_kuint(j, "destinations_overflow", overflow);
     pm_json_obj_end(j);
+    json_limits(j);
 
     pm_json_key(j, "attempts");
     pm_json_obj_begin(j);
@@ -756,6 +792,15 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
         fprintf(o, "        %s%llu attempt%s where the log and the packets disagree (see "
                    "evidence)%s\n", r->color ? C_YELLOW : "", (unsigned long long)s->inconsistent,
                 s->inconsistent == 1 ? "" : "s", X);
+    }
+    for (int t = 0; t < PM_TAB__COUNT; t++) {
+        const struct pm_table_state *st = pm_table_state((enum pm_table)t);
+        if (st->lost) {
+            fprintf(o, "        %sLimit: the %s table was full: %llu %s lost (raise %s); results "
+                       "are partial%s\n", r->color ? C_YELLOW : "", pm_table_key((enum pm_table)t),
+                    (unsigned long long)st->lost, pm_table_entry((enum pm_table)t),
+                    pm_table_option((enum pm_table)t), X);
+        }
     }
     if (s->live && s->privileges[0]) {
         fprintf(o, "        %s\n", s->privileges);

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 
+#include "tables.h"
 #include "util.h"
 
 #define SRV_LINE 512  /* RFC 5321 §4.5.3.1.5: reply line limit 512 octets incl. CRLF */
@@ -35,16 +36,22 @@ struct pm_session {
     uint32_t next_free;
 };
 
+/* Sessions live in chunks allocated as needed (never moved: a handle stays valid), each
+ * charged to the memory budget; `cap` is an explicit count cap (--max-sessions), 0 none. */
+#define CHUNK_BITS 10u
+#define CHUNK (1u << CHUNK_BITS)             /* sessions per chunk (~2 MB) */
+#define MAX_CHUNKS ((1u << 24) >> CHUNK_BITS) /* at most 16 M sessions */
+
 struct pm_session_pool {
-    struct pm_session *s;
+    struct pm_session *chunk[MAX_CHUNKS];
     uint32_t cap, bump, free_head, used, peak;
+    bool mem_full;
 };
 
 struct pm_session_pool *pm_session_pool_new(uint32_t capacity)
 {
     struct pm_session_pool *p = pm_xcalloc(1, sizeof(*p));
-    p->cap = capacity ? capacity : 1;
-    p->s = pm_xcalloc(p->cap, sizeof(struct pm_session));
+    p->cap = capacity && capacity < CHUNK * MAX_CHUNKS ? capacity : CHUNK * MAX_CHUNKS;
     p->free_head = 0;
     return p;
 }
@@ -52,23 +59,46 @@ struct pm_session_pool *pm_session_pool_new(uint32_t capacity)
 void pm_session_pool_free(struct pm_session_pool *p)
 {
     if (p) {
-        free(p->s);
+        for (uint32_t c = 0; c < MAX_CHUNKS && p->chunk[c]; c++) {
+            free(p->chunk[c]);
+            pm_mem_give((size_t)CHUNK * sizeof(struct pm_session));
+        }
         free(p);
     }
+}
+
+static struct pm_session *at(const struct pm_session_pool *p, uint32_t h)
+{
+    return &p->chunk[(h - 1) >> CHUNK_BITS][(h - 1) & (CHUNK - 1)];
 }
 
 uint32_t pm_session_alloc(struct pm_session_pool *p)
 {
     uint32_t h;
+    p->mem_full = false;
     if (p->free_head) {
         h = p->free_head;
-        p->free_head = p->s[h - 1].next_free;
+        p->free_head = at(p, h)->next_free;
     } else if (p->bump < p->cap) {
+        uint32_t c = p->bump >> CHUNK_BITS;
+        if (!p->chunk[c]) {
+            size_t bytes = (size_t)CHUNK * sizeof(struct pm_session);
+            if (!pm_mem_take(bytes)) {
+                p->mem_full = true;
+                return 0;
+            }
+            p->chunk[c] = malloc(bytes);
+            if (!p->chunk[c]) {
+                pm_mem_give(bytes);
+                p->mem_full = true;
+                return 0;
+            }
+        }
         h = ++p->bump;
     } else {
         return 0;
     }
-    memset(&p->s[h - 1], 0, sizeof(struct pm_session));
+    memset(at(p, h), 0, sizeof(struct pm_session));
     p->used++;
     if (p->used > p->peak) {
         p->peak = p->used;
@@ -78,7 +108,7 @@ uint32_t pm_session_alloc(struct pm_session_pool *p)
 
 struct pm_session *pm_session_get(struct pm_session_pool *p, uint32_t h)
 {
-    return (h && h <= p->bump) ? &p->s[h - 1] : NULL;
+    return (h && h <= p->bump) ? at(p, h) : NULL;
 }
 
 void pm_session_release(struct pm_session_pool *p, uint32_t h)
@@ -86,10 +116,12 @@ void pm_session_release(struct pm_session_pool *p, uint32_t h)
     if (!h || h > p->bump) {
         return;
     }
-    p->s[h - 1].next_free = p->free_head;
+    at(p, h)->next_free = p->free_head;
     p->free_head = h;
     p->used--;
 }
+
+bool pm_session_mem_full(const struct pm_session_pool *p) { return p->mem_full; }
 
 uint32_t pm_session_peak(const struct pm_session_pool *p) { return p->peak; }
 

@@ -26,6 +26,7 @@
 #include "track.h"
 
 #include "flow.h"
+#include "tables.h"
 #include "util.h"
 
 #define LINK_WINDOW PM_SEC(2) /* the same SYN at two vantage points: this close in time */
@@ -285,6 +286,7 @@ static void evict_one(struct pm_tracker *t)
             victim = a;
         }
     }
+    pm_table_lost(PM_TAB_FLOWS, 1, pm_flowtab_mem_full(t->flows));
     if (victim) {
         t->n.evictions++;
         finalize(t, victim, PM_AF_EVICTED);
@@ -456,6 +458,7 @@ static void start_session(struct pm_tracker *t, struct pm_flow *a, struct pm_flo
     if (!x->session) {
         a->flags |= PM_AF_SMTP_DROPPED;
         t->n.sessions_dropped++;
+        pm_table_lost(PM_TAB_SESSIONS, 1, pm_session_mem_full(t->sessions));
         return;
     }
     struct pm_session *s = pm_session_get(t->sessions, x->session);

@@ -115,7 +115,7 @@ static void usage_capture(FILE *f)
             "  -m, --mta-log FILE      follow the MTA's log (like tail -F; - for stdin)\n"
             "      --log-tz ZONE, --log-year YEAR, --log-offset SECS\n"
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
-            "      --max-flows N, --max-sessions N, --max-dests N\n"
+            "      --max-memory SIZE, --max-flows N, --max-sessions N, --max-dests N\n"
             "      --bundle DIR        write an evidence bundle into the new directory DIR\n"
             "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
             "      --color / --no-color\n"

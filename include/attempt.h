@@ -73,6 +73,9 @@ enum {
     PM_AF_SELF_RST = 1u << 15,        /* our own stack reset a SYN-ACK (probe traffic) */
     PM_AF_UNREADABLE_ANSWER = 1u << 16, /* a reply arrived but the snaplen cut what it was */
     PM_AF_SRV_REPLIES_UNREAD = 1u << 17, /* after the greeting, server bytes were cut or lost */
+    /* a bounded table (destinations, hop references, cross-vantage links) could not keep
+     * something this attempt's report rests on (include/tables.h); high bit: kept apart */
+    PM_AF_TABLE_FULL = 1u << 30,
 };
 
 /* Who closed an established connection and how. */

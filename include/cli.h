@@ -25,6 +25,7 @@ enum {
     PM_OPT_NO_COLOR,
     PM_OPT_NO_PROGRESS,
     PM_OPT_SIGN_KEY,
+    PM_OPT_MAX_MEMORY,
     PM_OPT__NEXT = 1100, /* subcommands number their own options from here */
 };
 
@@ -46,6 +47,7 @@ uint64_t pm_cli_seed(void);
         {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
         {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \
         {"max-dests", required_argument, NULL, PM_OPT_MAX_DESTS},                             \
+        {"max-memory", required_argument, NULL, PM_OPT_MAX_MEMORY},                           \
         {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
         {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},                               \
         {"color", no_argument, NULL, PM_OPT_COLOR},                                           \

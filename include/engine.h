@@ -22,9 +22,10 @@ enum pm_format { PM_FMT_TEXT, PM_FMT_JSONL };
 struct pm_engine_config {
     uint16_t ports[PM_MAX_PORTS];
     int nports;
-    uint32_t max_flows;
-    uint32_t max_sessions;
-    uint32_t max_dests;
+    uint32_t max_flows;            /* 0: as many as --max-memory allows */
+    uint32_t max_sessions;         /* 0: no count cap, only the memory budget */
+    uint32_t max_dests;            /* 0: no count cap, only the memory budget */
+    uint64_t max_memory;           /* bytes all growing tables may take (0: 1 GiB) */
     enum pm_format format;
     FILE *out;
     bool color;
@@ -46,6 +47,9 @@ struct pm_engine_config {
 
 /* Build the BPF expression that keeps what the analysis needs for these ports. */
 void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len);
+
+/* The flow table's capacity when --max-flows is not given: what the memory budget allows. */
+uint32_t pm_engine_default_flows(uint64_t max_memory);
 
 /* Analyse the given (already opened) input set. Returns the exit status. */
 int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in);

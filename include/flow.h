@@ -82,6 +82,8 @@ struct pm_flow *pm_flowtab_oldest(struct pm_flowtab *t, enum pm_flow_class cls);
 uint32_t pm_flowtab_count(const struct pm_flowtab *t);
 uint32_t pm_flowtab_capacity(const struct pm_flowtab *t);
 uint32_t pm_flowtab_peak(const struct pm_flowtab *t);
+/* The last failed insert failed on the memory budget (--max-memory), not the capacity. */
+bool pm_flowtab_mem_full(const struct pm_flowtab *t);
 /* The extension of f, allocated on first use; NULL only when that pool is exhausted
  * (it has the table's capacity, so never while the table itself has room). */
 struct pm_flow_ext *pm_flowtab_ext(struct pm_flowtab *t, struct pm_flow *f);

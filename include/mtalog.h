@@ -96,7 +96,7 @@ struct pm_log_options {
                                * "+01:00", or a tz database name */
     int year;                 /* year for syslog times; 0 = infer from ref_time */
     pm_ns ref_time;           /* capture start, for year inference (PM_NS_NONE: now) */
-    size_t max_entries;       /* cap on entries kept (0 = default 1,000,000) */
+    size_t max_entries;       /* cap on entries kept (0 = none: the memory budget decides) */
 };
 
 struct pm_logset {
@@ -104,8 +104,14 @@ struct pm_logset {
     size_t n, cap;
     struct pm_logfile_stats *files;
     uint32_t nfiles;
-    uint64_t dropped;         /* entries over max_entries */
+    uint64_t dropped;         /* entries over max_entries or the memory budget */
+    size_t charged;           /* bytes of e[] taken from the memory budget */
 };
+
+/* Room for one more entry in set->e (at most `max` entries; growth charged to the memory
+ * budget). False when there is none: the entry is counted as dropped and the loss reported
+ * (include/tables.h). */
+bool pm_logset_reserve(struct pm_logset *set, size_t max);
 
 /* Load one file ("-" = standard input; gzip-compressed files are detected by magic and
  * decompressed with zlib). Returns 0, or PM_EXIT_UNREADABLE after printing what failed

@@ -59,6 +59,8 @@ void pm_nat_facts(struct pm_nat *n, const struct pm_attempt *a, bool answered,
                   struct pm_nat_facts *out);
 /* Live: add a link seen now (the far view may still be open). */
 void pm_nat_learn_snapshot(struct pm_nat *n, const struct pm_attempt *far);
+/* The far view of this linked attempt was not kept (the link table was full). */
+bool pm_nat_view_lost(const struct pm_nat *n, const struct pm_attempt *a);
 uint32_t pm_nat_links(const struct pm_nat *n);
 /* Public addresses seen at later vantages (for the summary). */
 int pm_nat_public_addresses(const struct pm_nat *n, const pm_addr **out);

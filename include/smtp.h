@@ -44,6 +44,8 @@ struct pm_smtp_summary {
 struct pm_session;
 struct pm_session_pool;
 
+/* capacity: an explicit cap on concurrent sessions (--max-sessions); 0 = only the memory
+ * budget. Sessions are allocated in chunks as needed. */
 struct pm_session_pool *pm_session_pool_new(uint32_t capacity);
 void pm_session_pool_free(struct pm_session_pool *p);
 /* 1-based handle, 0 when the pool is full. */
@@ -51,6 +53,8 @@ uint32_t pm_session_alloc(struct pm_session_pool *p);
 struct pm_session *pm_session_get(struct pm_session_pool *p, uint32_t handle);
 void pm_session_release(struct pm_session_pool *p, uint32_t handle);
 uint32_t pm_session_peak(const struct pm_session_pool *p);
+/* The last failed pm_session_alloc failed on the memory budget, not the count cap. */
+bool pm_session_mem_full(const struct pm_session_pool *p);
 
 /* In-order bytes of each direction (the tracker handles sequence numbers). */
 void pm_smtp_server_bytes(struct pm_session *s, const uint8_t *p, size_t n);

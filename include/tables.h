@@ -1,0 +1,61 @@
+/*
+ * tables.h — the run's bounded tables and its memory budget (--max-memory). Every table
+ * that can fill (flows, SMTP sessions, destinations, hop references, the spool, MTA log
+ * entries, cross-vantage links) grows on demand, charging what it allocates to one budget,
+ * up to that budget or an explicit count cap (--max-flows, --max-sessions, --max-dests).
+ * When a table cannot take an entry it reports the loss here: counted per table, said once
+ * on standard error at once, listed in the summary (`limits`), and the run exits 4
+ * (results partial). No silent degradation (issue 15).
+ */
+#ifndef PM_TABLES_H
+#define PM_TABLES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pm_table {
+    PM_TAB_FLOWS,     /* open attempts */
+    PM_TAB_SESSIONS,  /* SMTP dialogues being recorded */
+    PM_TAB_DESTS,     /* destinations summarised */
+    PM_TAB_HOPREFS,   /* hop references per host and prefix */
+    PM_TAB_SPOOL,     /* finished attempts spooled to $TMPDIR (offline) */
+    PM_TAB_LOGS,      /* MTA log entries kept */
+    PM_TAB_LINKS,     /* attempts linked across vantage points */
+    PM_TAB__COUNT
+};
+
+#define PM_DEFAULT_MAX_MEMORY (1ull << 30) /* 1 GiB */
+
+struct pm_table_state {
+    uint64_t cap;     /* explicit count cap, 0 = only the memory budget */
+    uint64_t peak;    /* most entries held at once (or in all, for append-only tables) */
+    uint64_t lost;    /* entries (attempts, dialogues, lines, ...) the table could not take */
+    bool by_memory;   /* the first loss came from the memory budget, not the count cap */
+};
+
+/* Start a run: forget earlier counts, set the budget in bytes (0: the default). */
+void pm_tables_reset(uint64_t max_memory);
+void pm_table_set_cap(enum pm_table t, uint64_t cap);
+/* Take `bytes` from the budget; false (nothing taken) when it would go over. */
+bool pm_mem_take(size_t bytes);
+void pm_mem_give(size_t bytes);
+uint64_t pm_mem_used(void);
+uint64_t pm_mem_peak(void);
+uint64_t pm_mem_budget(void);
+/* `n` entries lost in table t, because of the count cap or (by_memory) the budget. The
+ * first loss of each table is said on standard error at once. */
+void pm_table_lost(enum pm_table t, uint64_t n, bool by_memory);
+void pm_table_peak(enum pm_table t, uint64_t n);
+const struct pm_table_state *pm_table_state(enum pm_table t);
+/* Any table lost anything: the results are partial (exit 4). */
+bool pm_tables_partial(void);
+
+/* Words for the report: JSON key, what an entry is, the options that raise the bound, and
+ * what a loss does to the results. */
+const char *pm_table_key(enum pm_table t);
+const char *pm_table_entry(enum pm_table t);
+const char *pm_table_option(enum pm_table t);
+const char *pm_table_effect(enum pm_table t);
+
+#endif
