@@ -149,6 +149,7 @@ CHECK_SAN_TARGETS := check-unit
 CHECK_ROOT_TARGETS :=
 
 -include tests/golden/rules.mk
+-include tests/limits/rules.mk
 -include tests/bench/rules.mk
 -include tests/fuzz/rules.mk
 -include tests/lab/rules.mk

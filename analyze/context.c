@@ -36,6 +36,7 @@ struct pm_context {
     struct pm_dest *dests;
     uint32_t dests_cap, dests_n, dests_max; /* allocated, used, bound */
     size_t dests_charged;
+    bool dests_full_by_memory;
     uint32_t *dest_slots; /* hash → index+1 */
     uint32_t dest_mask;
     struct pm_scope_facts running; /* the scope facts, kept up to date by each change */
@@ -353,8 +354,9 @@ struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool 
             }
             if (c->dests_n >= c->dests_cap) {
                 if (!dests_grow(c)) {
+                    /* counted per attempt by the caller that reports it (engine) */
                     c->dests_overflow++;
-                    pm_table_lost(PM_TAB_DESTS, 1, c->dests_cap < c->dests_max);
+                    c->dests_full_by_memory = c->dests_cap < c->dests_max;
                     return NULL;
                 }
                 /* the index was rebuilt: find the free slot again */
@@ -454,6 +456,7 @@ size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out)
 
 uint64_t pm_context_dests_overflow(const struct pm_context *c) { return c->dests_overflow; }
 uint64_t pm_context_hosts_overflow(const struct pm_context *c) { return c->hosts_overflow; }
+bool pm_context_dests_full_by_memory(const struct pm_context *c) { return c->dests_full_by_memory; }
 
 void pm_context_sizes(const struct pm_context *c, uint64_t *dests, uint64_t *hoprefs)
 {

@@ -159,6 +159,8 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
 {
     struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
     if (!d) {
+        /* one reported attempt left out of the destination list (flag table-full) */
+        pm_table_lost(PM_TAB_DESTS, 1, pm_context_dests_full_by_memory(e->ctx));
         return;
     }
     d->attempts++;
@@ -256,13 +258,13 @@ static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_add
  * would be compared with. */
 static uint32_t table_full_flag(struct pm_engine *e, const struct pm_attempt *a)
 {
-    if (pm_table_state(PM_TAB_DESTS)->lost && !pm_context_dest(e->ctx, &a->srv, false)) {
+    if (pm_context_dests_overflow(e->ctx) && !pm_context_dest(e->ctx, &a->srv, false)) {
         return PM_AF_TABLE_FULL;
     }
-    if (pm_table_state(PM_TAB_LINKS)->lost && pm_nat_view_lost(e->nat, a)) {
+    if (pm_nat_view_lost(e->nat, a)) {
         return PM_AF_TABLE_FULL;
     }
-    if (pm_table_state(PM_TAB_HOPREFS)->lost &&
+    if (pm_context_hosts_overflow(e->ctx) &&
         (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) &&
         pm_context_hops(e->ctx, a->vantage, &a->srv).hops < 0) {
         return PM_AF_TABLE_FULL;

@@ -796,9 +796,9 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
     for (int t = 0; t < PM_TAB__COUNT; t++) {
         const struct pm_table_state *st = pm_table_state((enum pm_table)t);
         if (st->lost) {
-            fprintf(o, "        %sLimit: the %s table was full: %llu %s lost (raise %s); results "
+            fprintf(o, "        %sLimit: the %s table was full: %llu %s (raise: %s); results "
                        "are partial%s\n", r->color ? C_YELLOW : "", pm_table_key((enum pm_table)t),
-                    (unsigned long long)st->lost, pm_table_entry((enum pm_table)t),
+                    (unsigned long long)st->lost, pm_table_lost_words((enum pm_table)t),
                     pm_table_option((enum pm_table)t), X);
         }
     }

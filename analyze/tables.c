@@ -13,28 +13,35 @@ static struct {
     bool warned[PM_TAB__COUNT];
 } S = {.budget = PM_DEFAULT_MAX_MEMORY};
 
-/* Per table: JSON key, entry, option(s), effect of a loss. */
+/* Per table: JSON key, what an entry is, what was lost, the option(s), effect of a loss. */
 static const struct {
-    const char *key, *entry, *option, *effect;
+    const char *key, *entry, *lost, *option, *effect;
 } info[PM_TAB__COUNT] = {
-    [PM_TAB_FLOWS] = {"flows", "open attempts", "--max-flows or --max-memory",
+    [PM_TAB_FLOWS] = {"flows", "open attempts", "attempts evicted early",
+                      "--max-flows or --max-memory",
                       "the least recently active attempt was finalised early (flag "
                       "\"evicted\", outcome often incomplete)"},
-    [PM_TAB_SESSIONS] = {"smtp_sessions", "SMTP dialogues", "--max-sessions or --max-memory",
+    [PM_TAB_SESSIONS] = {"smtp_sessions", "SMTP dialogues", "SMTP dialogues not recorded",
+                         "--max-sessions or --max-memory",
                          "the dialogue was not recorded (flag \"smtp-not-recorded\"): no "
                          "banner, so the attempt is incomplete"},
-    [PM_TAB_DESTS] = {"destinations", "destinations", "--max-dests or --max-memory",
+    [PM_TAB_DESTS] = {"destinations", "destinations", "attempts left out of the destination list",
+                      "--max-dests or --max-memory",
                       "the destination is missing from the destination list and the scope "
                       "(flag \"table-full\" on its attempts)"},
-    [PM_TAB_HOPREFS] = {"hop_references", "hop references", "--max-memory",
+    [PM_TAB_HOPREFS] = {"hop_references", "hop references", "hop references not kept",
+                        "--max-memory",
                         "hop counts not learnt: a forged RST or a router's ICMP may not be "
-                        "told from the destination's own answer"},
-    [PM_TAB_SPOOL] = {"spool", "finished attempts", "free space in $TMPDIR",
+                        "told from the destination's own answer (flag \"table-full\")"},
+    [PM_TAB_SPOOL] = {"spool", "finished attempts", "finished attempts not spooled, not reported",
+                      "free space in $TMPDIR (or a larger file size limit)",
                       "attempts not written to the spool are not reported"},
-    [PM_TAB_LOGS] = {"mta_log_entries", "MTA log entries", "--max-memory",
+    [PM_TAB_LOGS] = {"mta_log_entries", "MTA log entries", "MTA log entries not kept",
+                     "--max-memory",
                      "later log lines are counted, not matched: attempts may lack their "
                      "log line and not-on-wire attempts may be missed"},
-    [PM_TAB_LINKS] = {"vantage_links", "cross-vantage links", "--max-memory",
+    [PM_TAB_LINKS] = {"vantage_links", "cross-vantage links", "cross-vantage views not kept",
+                      "--max-memory",
                       "the far view of a linked attempt was not kept: NAT facts missing "
                       "(flag \"table-full\")"},
 };
@@ -117,5 +124,6 @@ bool pm_tables_partial(void)
 
 const char *pm_table_key(enum pm_table t) { return info[t].key; }
 const char *pm_table_entry(enum pm_table t) { return info[t].entry; }
+const char *pm_table_lost_words(enum pm_table t) { return info[t].lost; }
 const char *pm_table_option(enum pm_table t) { return info[t].option; }
 const char *pm_table_effect(enum pm_table t) { return info[t].effect; }

@@ -99,6 +99,8 @@ void pm_context_drop_hop(struct pm_context *c, const pm_addr *addr, int hop, con
 size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out);
 uint64_t pm_context_dests_overflow(const struct pm_context *c);
 uint64_t pm_context_hosts_overflow(const struct pm_context *c);
+/* The destination table stopped growing on the memory budget (not --max-dests). */
+bool pm_context_dests_full_by_memory(const struct pm_context *c);
 /* Entries held: destinations, and hop references (hosts + prefixes). */
 void pm_context_sizes(const struct pm_context *c, uint64_t *dests, uint64_t *hoprefs);
 

@@ -55,6 +55,7 @@ bool pm_tables_partial(void);
  * what a loss does to the results. */
 const char *pm_table_key(enum pm_table t);
 const char *pm_table_entry(enum pm_table t);
+const char *pm_table_lost_words(enum pm_table t); /* "attempts evicted early", ... */
 const char *pm_table_option(enum pm_table t);
 const char *pm_table_effect(enum pm_table t);
 

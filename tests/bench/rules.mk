@@ -5,8 +5,10 @@
 #
 #   make bench [BENCH_RUNS=5] [BENCH_BIG=1000000000] [BENCH_SMALL=100000000]
 #              [BENCH_STORM=500000000] [BENCH_HALFOPEN=1000000] [BENCH_MAXFLOWS=1048576]
+#              [BENCH_FLOOD=1000000] [BENCH_SMTPSTORM=3000000] [BENCH_ONLY=row,row]
 #              [BENCH_CALLGRIND=1] [BENCH_TIMEOUT=1800] [BENCH_STRICT=1]
-#   (BENCH_STORM=0 / BENCH_HALFOPEN=0 skip the storm / the memory test)
+#   (BENCH_STORM=0 / BENCH_HALFOPEN=0 / BENCH_FLOOD=0 / BENCH_SMTPSTORM=0 skip a row;
+#    BENCH_ONLY=flood-one,smtp-storm runs only those rows)
 #
 # Always measures the release build (optimised, no sanitizers), whatever VARIANT says.
 
