@@ -8,6 +8,11 @@
  * 300 s, Exim/Sendmail 5 min). We never assume a retry schedule: the window is generous and
  * the earliest compatible line wins, which is what the MTA's one-line-per-address order
  * guarantees.
+ *
+ * Cost: the index is sorted by (address, time), so a match starts by binary search at the
+ * first line of its window, and lines already taken are jumped over through `skip` (path
+ * compression: each taken line is stepped over O(1) amortised times). Without both, a flood
+ * of attempts to one address walked every earlier line of that address per attempt.
  */
 #include "correlate.h"
 
@@ -18,10 +23,12 @@
 #define SESSION_MAX PM_SEC(330)    /* greeting timers (300 s) + slack */
 #define OFFSET_SEARCH PM_SEC(600)  /* how far apart log and capture clocks may be */
 #define MAX_SAMPLES 4096
+#define SAMPLE_SCAN 64             /* lines looked at on each side of an answer for a sample */
 
 struct pm_correlator {
     const struct pm_logset *logs;
     uint32_t *byaddr;        /* indices sorted by (address, port, time) */
+    uint32_t *skip;          /* per byaddr position: a later position, all used in between */
     size_t n;
     uint8_t *used;
     size_t indexed;          /* log entries covered by byaddr/used */
@@ -84,7 +91,9 @@ static void build_index(struct pm_correlator *c)
     const struct pm_logset *logs = c->logs;
     size_t total = logs ? logs->n : 0;
     free(c->byaddr);
+    free(c->skip);
     c->byaddr = pm_xcalloc(total ? total : 1, sizeof(uint32_t));
+    c->skip = pm_xcalloc(total ? total : 1, sizeof(uint32_t)); /* 0: the next position */
     uint8_t *used = pm_xcalloc(total ? total : 1, 1);
     if (c->used) {
         memcpy(used, c->used, c->indexed);
@@ -136,6 +145,7 @@ void pm_correlator_free(struct pm_correlator *c)
         return;
     }
     free(c->byaddr);
+    free(c->skip);
     free(c->used);
     free(c);
 }
@@ -158,6 +168,45 @@ static size_t lower_bound(const struct pm_correlator *c, const pm_addr *addr)
     return lo;
 }
 
+/* First index in byaddr at or after (addr, ts): the first line of addr logged at ts or
+ * later, or the first line of the next address. */
+static size_t lower_bound_time(const struct pm_correlator *c, const pm_addr *addr, pm_ns ts)
+{
+    size_t lo = 0, hi = c->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct pm_logentry *e = &c->logs->e[c->byaddr[mid]];
+        int cmp = e->addr.family != addr->family ? (e->addr.family < addr->family ? -1 : 1)
+                                                  : memcmp(e->addr.b, addr->b, 16);
+        if (cmp == 0) {
+            cmp = e->ts < ts ? -1 : 0;
+        }
+        if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* The first position >= i whose line is not taken yet (or c->n). Jumps recorded in skip
+ * are compressed on the way, so a run of taken lines is crossed once, not per call. */
+static size_t next_free(struct pm_correlator *c, size_t i)
+{
+    size_t j = i;
+    while (j < c->n && c->used[c->byaddr[j]]) {
+        size_t nx = c->skip[j] > j ? c->skip[j] : j + 1;
+        j = nx;
+    }
+    for (size_t k = i; k < j && k < c->n;) { /* compress: everything in [i, j) jumps to j */
+        size_t nx = c->skip[k] > k ? c->skip[k] : k + 1;
+        c->skip[k] = (uint32_t)j;
+        k = nx;
+    }
+    return j;
+}
+
 static bool port_ok(const struct pm_logentry *e, uint16_t dport)
 {
     return e->port == dport || (e->port == 0 && dport == 25);
@@ -178,21 +227,42 @@ void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
     if (a->answer != PM_ANS_RST && a->answer != PM_ANS_ICMP) {
         return;
     }
+    /* The nearest sharp line in time on either side of the answer: lines are sorted by time
+     * within the address, so the first fitting line scanning outwards is the nearest on that
+     * side. Each scan is bounded (SAMPLE_SCAN lines) so a flood of lines to one address
+     * costs O(log n) per sample, not O(n). */
     pm_ns best = PM_NS_NONE;
-    for (size_t i = lower_bound(c, &a->srv); i < c->n; i++) {
-        const struct pm_logentry *e = &c->logs->e[c->byaddr[i]];
-        if (!pm_addr_eq(&e->addr, &a->srv)) {
+    size_t first = lower_bound(c, &a->srv);
+    size_t mid = lower_bound_time(c, &a->srv, a->ans.ts);
+    for (int side = 0; side < 2; side++) {
+        for (size_t k = 0; k < SAMPLE_SCAN; k++) {
+            size_t i;
+            if (side == 0) {
+                i = mid + k;
+                if (i >= c->n) {
+                    break;
+                }
+            } else {
+                if (mid < first + k + 1) {
+                    break;
+                }
+                i = mid - k - 1;
+            }
+            const struct pm_logentry *e = &c->logs->e[c->byaddr[i]];
+            if (!pm_addr_eq(&e->addr, &a->srv)) {
+                break;
+            }
+            pm_ns dt = e->ts - a->ans.ts;
+            if (dt < -OFFSET_SEARCH || dt > OFFSET_SEARCH) {
+                break;
+            }
+            if (!may_be_connect_fail(e) || !port_ok(e, a->dport) || e->err == PM_EC_TIMEDOUT) {
+                continue;
+            }
+            if (best == PM_NS_NONE || (dt < 0 ? -dt : dt) < (best < 0 ? -best : best)) {
+                best = dt;
+            }
             break;
-        }
-        if (!may_be_connect_fail(e) || !port_ok(e, a->dport) || e->err == PM_EC_TIMEDOUT) {
-            continue;
-        }
-        pm_ns dt = e->ts - a->ans.ts;
-        if (dt < -OFFSET_SEARCH || dt > OFFSET_SEARCH) {
-            continue;
-        }
-        if (best == PM_NS_NONE || (dt < 0 ? -dt : dt) < (best < 0 ? -best : best)) {
-            best = dt;
         }
     }
     if (best != PM_NS_NONE) {
@@ -225,6 +295,7 @@ void pm_correlator_settle(struct pm_correlator *c)
 void pm_correlator_reset(struct pm_correlator *c)
 {
     memset(c->used, 0, c->indexed);
+    memset(c->skip, 0, (c->n ? c->n : 1) * sizeof(uint32_t));
     uint64_t na = c->st.no_attempt, nad = c->st.no_address;
     pm_ns off = c->st.offset;
     bool given = c->st.offset_given;
@@ -264,13 +335,15 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
         end = a->ans.ts + TOL + PM_SEC(2); /* connect() ends on the answer (or the next SYN) */
     }
     long best = -1, fallback = -1;
-    for (size_t i = lower_bound(c, &a->srv); i < c->n; i++) {
+    /* From the first line of the window (log time = capture time + offset), untaken only. */
+    size_t i0 = lower_bound_time(c, &a->srv, start + c->st.offset);
+    for (size_t i = next_free(c, i0); i < c->n; i = next_free(c, i + 1)) {
         uint32_t idx = c->byaddr[i];
         const struct pm_logentry *e = &c->logs->e[idx];
         if (!pm_addr_eq(&e->addr, &a->srv)) {
             break;
         }
-        if (c->used[idx] || !port_ok(e, a->dport)) {
+        if (!port_ok(e, a->dport)) {
             continue;
         }
         pm_ns t = pm_correlator_to_capture(c, e->ts);
@@ -297,21 +370,19 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
     /* Fold in lines that say the same thing about the same attempt (a status line the
      * parser could not merge, one line per recipient). */
     const struct pm_logentry *m = &c->logs->e[pick];
-    for (size_t i = lower_bound(c, &a->srv); i < c->n; i++) {
+    for (size_t i = next_free(c, lower_bound_time(c, &a->srv, m->ts - TOL)); i < c->n;
+         i = next_free(c, i + 1)) {
         uint32_t idx = c->byaddr[i];
         const struct pm_logentry *e = &c->logs->e[idx];
-        if (!pm_addr_eq(&e->addr, &a->srv)) {
+        if (!pm_addr_eq(&e->addr, &a->srv) || e->ts - m->ts > TOL) {
             break;
         }
-        if (c->used[idx] || e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
+        if (e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
             !same_writer(e, m)) {
             continue;
         }
-        pm_ns dt = e->ts - m->ts;
-        if (dt >= -TOL && dt <= TOL) {
-            c->used[idx] = 1;
-            c->st.absorbed++;
-        }
+        c->used[idx] = 1;
+        c->st.absorbed++;
     }
     return m;
 }

@@ -195,6 +195,9 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     if (f->log && f->log->host[0]) {
         pm_context_dest_name(e->ctx, dst, f->log->host);
     }
+    if (e->cfg.format != PM_FMT_TEXT) {
+        return; /* the samples are for the text report only: JSON lists every attempt */
+    }
     /* Samples for the text report: failures displace successes; kept in time order. */
     struct pm_dest_sample smp = {.id = f->id, .ts = ts, .dport = dport,
                                  .outcome = (uint8_t)f->outcome, .verdict = (uint8_t)f->verdict,
@@ -207,8 +210,15 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     if (d->nsamples < PM_DEST_SAMPLES && d->nsamples == d->samples_cap) {
         uint8_t ncap = d->samples_cap ? (uint8_t)(d->samples_cap * 2) : 1;
         ncap = ncap > PM_DEST_SAMPLES ? PM_DEST_SAMPLES : ncap;
-        struct pm_dest_sample *ns = realloc(d->samples, ncap * sizeof(*ns));
-        if (ns) { /* out of memory: the sample is counted as dropped below */
+        size_t more = (size_t)(ncap - d->samples_cap) * sizeof(*d->samples);
+        struct pm_dest_sample *ns = NULL;
+        if (pm_mem_take(more)) { /* charged to the budget; not given back before the end */
+            ns = realloc(d->samples, ncap * sizeof(*ns));
+            if (!ns) {
+                pm_mem_give(more);
+            }
+        }
+        if (ns) { /* no memory (or budget): the sample is counted as dropped below */
             d->samples = ns;
             d->samples_cap = ncap;
         }

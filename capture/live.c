@@ -81,8 +81,15 @@ struct run {
 };
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_signals; /* how many stop signals arrived */
 
-static void on_signal(int sig) { g_stop = sig; }
+static void on_signal(int sig)
+{
+    g_stop = sig;
+    if (g_signals < 100) {
+        g_signals++;
+    }
+}
 
 static void usage_capture(FILE *f)
 {
@@ -326,12 +333,19 @@ static bool fetch(struct run *r, int i)
     return false;
 }
 
-/* Feed what the handles hold, oldest first across interfaces. */
-static void drain(struct run *r, uint64_t budget)
+/* Feed what the handles hold, oldest first across interfaces. A stop signal ends the round
+ * at once (a flood keeps the handles full: a round must not outlast a SIGINT); after the
+ * stop, `deadline` bounds the final drain and a second signal ends it. */
+static void drain(struct run *r, uint64_t budget, pm_ns deadline)
 {
     bool empty[PM_CAP_MAX_IFACES] = {false};
     for (uint64_t n = 0; n < budget; n++) {
         if (r->o->count && r->packets >= r->o->count) {
+            return;
+        }
+        if (deadline == PM_NS_NONE ? g_stop != 0
+                                   : g_signals > 1 ||
+                                         ((n & 255) == 0 && pm_now_monotonic() >= deadline)) {
             return;
         }
         int best = -1;
@@ -424,7 +438,7 @@ static void loop(struct run *r)
             why = "poll failed";
             break;
         }
-        drain(r, DRAIN_BUDGET);
+        drain(r, DRAIN_BUDGET, PM_NS_NONE);
         mono = pm_now_monotonic();
         if (mono >= next_tick) {
             bool name_check = mono >= next_name_check;
@@ -446,8 +460,8 @@ static void loop(struct run *r)
     uint64_t before;
     do {
         before = r->packets;
-        drain(r, DRAIN_BUDGET);
-    } while (r->packets != before && pm_now_monotonic() < limit);
+        drain(r, DRAIN_BUDGET, limit);
+    } while (r->packets != before && pm_now_monotonic() < limit && g_signals < 2);
     for (int i = 0; i < r->nfollow; i++) {
         pm_follow_poll(r->follow[i], true);
     }
