@@ -80,7 +80,7 @@ UNIT_SRCS := \
 	tests/unit/test_priv.c \
 	tests/unit/test_probe.c \
 	tests/unit/pktbuild.c tests/unit/test_decode.c tests/unit/test_pcapng.c \
-	tests/unit/test_capin.c tests/unit/test_flow.c tests/unit/test_track.c \
+	tests/unit/test_capin.c tests/unit/test_flow.c tests/unit/test_tables.c tests/unit/test_track.c \
 	tests/unit/test_attempt.c tests/unit/test_smtp.c tests/unit/test_ttl.c \
 	tests/unit/test_rules.c tests/unit/test_attribute.c tests/unit/test_correlate.c \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
