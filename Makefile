@@ -62,7 +62,7 @@ ANALYZE_SRCS := \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
 	analyze/bundle_manifest.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
-	analyze/mtalog_sendmail.c analyze/lines.c
+	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=
@@ -153,6 +153,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/fuzz/rules.mk
 -include tests/lab/rules.mk
 -include tests/bundle/rules.mk
+-include tests/output/rules.mk
 -include tests/live/rules.mk
 -include tests/probe/rules.mk
 

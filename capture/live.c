@@ -34,6 +34,7 @@
 #include "context.h"
 #include "decode.h"
 #include "engine.h"
+#include "output.h"
 #include "priv.h"
 #include "util.h"
 
@@ -402,9 +403,11 @@ static void loop(struct run *r)
             why = "every capture failed";
             break;
         }
-        if (ferror(r->cfg->out)) {
-            pm_err("writing the report failed: %s; stopping", strerror(errno ? errno : EIO));
-            why = "the report output failed";
+        int oerr = pm_out_error(r->cfg->out);
+        if (oerr) {
+            /* The reason is said once, at the end (pm_out_close); EPIPE is no error. */
+            why = oerr == EPIPE ? "the reader of the report went away"
+                                : "the report cannot be written";
             break;
         }
         int n = 0;
@@ -658,7 +661,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a closed report pipe is a write error we report */
+    signal(SIGPIPE, SIG_IGN); /* a closed report pipe is an EPIPE (output.h) */
 
     r->margin = o->h.immediate ? PM_MS(20) : PM_MS(PM_CAP_BLOCK_TIMEOUT_MS + 50);
     /* The window began at activation: the handles have been capturing since then, and
@@ -794,11 +797,5 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
                 "removed by its helper)");
     }
     cleanup(&r, true);
-    if (cfg.out != stdout) {
-        if (fclose(cfg.out) != 0 && rc == 0) {
-            pm_err("writing the report failed: %s", strerror(errno));
-            rc = PM_EXIT_UNREADABLE;
-        }
-    }
-    return rc;
+    return pm_out_close(cfg.out, rc); /* a write error: said here, exit 3 (output.h) */
 }
