@@ -143,6 +143,7 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
 {
     struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
     if (!d) {
+        pm_context_dest_overflowed(e->ctx); /* once per reported attempt */
         return;
     }
     d->attempts++;
