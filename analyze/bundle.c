@@ -1389,8 +1389,8 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
             }
             if (pm_verbosity >= 0) {
                 /* Say where it is: the report itself went to standard output. */
-                fprintf(stderr, "%s: bundle %s written: %zu files%s\n", pm_progname, b->dir,
-                        nfiles, sign_key ? ", manifest signed" : "");
+                pm_say("bundle %s written: %zu files%s", b->dir, nfiles,
+                       sign_key ? ", manifest signed" : "");
             }
             bundle_free(b);
             return 0;

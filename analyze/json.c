@@ -72,51 +72,6 @@ void pm_json_arr_end(struct pm_json *j)
  * the second line of defence, and what keeps file names and the tool's own words intact.
  */
 
-/* Length of the well-formed UTF-8 sequence at s (at most n bytes), 0 if there is none;
- * *cp gets its code point. RFC 3629 §4's table of well-formed byte sequences. */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        *cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        *cp = c & 0x0fu;
-        if (c == 0xe0) {
-            lo = 0xa0; /* overlong below U+0800 */
-        } else if (c == 0xed) {
-            hi = 0x9f; /* U+D800-U+DFFF: surrogates */
-        }
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        *cp = c & 0x07u;
-        if (c == 0xf0) {
-            lo = 0x90; /* overlong below U+10000 */
-        } else if (c == 0xf4) {
-            hi = 0x8f; /* above U+10FFFF */
-        }
-    } else {
-        return 0; /* 80-BF continuation, C0/C1 overlong, F5-FF never used */
-    }
-    if (n < len || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    *cp = (*cp << 6) | (s[1] & 0x3fu);
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xbf) {
-            return 0;
-        }
-        *cp = (*cp << 6) | (s[i] & 0x3fu);
-    }
-    return len;
-}
-
 /* The next unit at s: returns the input bytes it takes; esc gets the escape to write
  * instead of them, or "" when they are copied. */
 static size_t json_unit(const unsigned char *s, size_t n, char esc[8])
@@ -139,11 +94,10 @@ static size_t json_unit(const unsigned char *s, size_t n, char esc[8])
     }
     if (c < 0x80) {
         cp = c; /* C0 control or DEL */
-    } else if ((len = utf8_seq(s, n, &cp)) == 0) {
+    } else if ((len = pm_utf8_seq(s, n, &cp)) == 0) {
         cp = 0xfffd; /* not well-formed: this byte is replaced */
         len = 1;
-    } else if (!(cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
-                 (cp >= 0x2066 && cp <= 0x2069))) {
+    } else if (!pm_unicode_unsafe(cp)) {
         return len; /* well-formed and harmless: copied */
     }
     esc[0] = '\\';

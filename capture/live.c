@@ -456,8 +456,7 @@ static void loop(struct run *r)
     }
     pm_engine_tick(r->e, pm_now_realtime());
     if (pm_verbosity >= 0 && why) {
-        fprintf(stderr, "%s: stopping (%s) after %llu packets\n", pm_progname, why,
-                (unsigned long long)r->packets);
+        pm_say("stopping (%s) after %llu packets", why, (unsigned long long)r->packets);
     }
 }
 
@@ -471,18 +470,18 @@ static void print_listening(const struct run *r, const struct pm_priv_result *pr
     for (int i = 0; i < r->ncap; i++) {
         const struct pm_capif *c = &r->cap[i];
         const char *dl = pcap_datalink_val_to_name(c->dlt);
-        fprintf(stderr, "%s: listening on %s (%s, snaplen %d, buffer %d KiB, %s)%s\n",
-                pm_progname, c->name, dl ? dl : "?", r->o->h.snaplen, r->o->h.buffer_kib,
-                r->o->h.immediate ? "immediate" : "TPACKET_V3 blocks",
-                c->loopback ? ", loopback" : "");
+        pm_say("listening on %s (%s, snaplen %d, buffer %d KiB, %s)%s", c->name, dl ? dl : "?",
+               r->o->h.snaplen, r->o->h.buffer_kib,
+               r->o->h.immediate ? "immediate" : "TPACKET_V3 blocks",
+               c->loopback ? ", loopback" : "");
     }
     if (pm_verbosity >= 1) {
-        fprintf(stderr, "%s: filter: %s\n", pm_progname, r->cap[0].filter);
+        pm_say("filter: %s", r->cap[0].filter);
     }
     for (int i = 0; i < r->nfollow; i++) {
-        fprintf(stderr, "%s: following %s\n", pm_progname, pm_follow_path(r->follow[i]));
+        pm_say("following %s", pm_follow_path(r->follow[i]));
     }
-    fprintf(stderr, "%s: %s\n", pm_progname, pr->text);
+    pm_say("%s", pr->text);
     fflush(stderr);
 }
 
@@ -516,11 +515,9 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
         st.dropped += ps.ps_drop;
         st.if_dropped += ps.ps_ifdrop;
         if (pm_verbosity >= 0) {
-            fprintf(stderr,
-                    "%s: %s: %u packets captured, %u received by filter, %u dropped by "
-                    "kernel, %u dropped by interface\n",
-                    pm_progname, r->cap[i].name, r->cap[i].frame, ps.ps_recv, ps.ps_drop,
-                    ps.ps_ifdrop);
+            pm_say("%s: %u packets captured, %u received by filter, %u dropped by kernel, %u "
+                   "dropped by interface", r->cap[i].name, r->cap[i].frame, ps.ps_recv,
+                   ps.ps_drop, ps.ps_ifdrop);
         }
         if (ps.ps_drop || ps.ps_ifdrop) {
             pm_warn("%s lost packets: the verdicts that rest on silence (no-response, "
@@ -690,7 +687,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     if (o->wpath && pm_verbosity >= 0) {
         for (int i = 0; i < npaths; i++) {
-            fprintf(stderr, "%s: wrote %s\n", pm_progname, paths[i]);
+            pm_say("wrote %s", paths[i]);
         }
     }
     return rc;

@@ -10,6 +10,9 @@
 #     before the first write, which gives EPIPE every time) is not an error: no message, no
 #     death by SIGPIPE (141), the exit status is the run's own (the same run into
 #     /dev/null), and the bundle is complete and verifies;
+#   - file names with escape sequences, bidi controls and ill-formed UTF-8: sanitised in
+#     every message (their UTF-8 kept), and in the JSON a string jq and python read back
+#     as the name with each ill-formed byte replaced by U+FFFD;
 #   - capture -o /dev/full and capture > /dev/full exit 3 with the message (root only: a
 #     capture on the loopback of a new, empty network namespace, else SKIP);
 #   - no sanitizer report in any run (the ASan+UBSan build runs this too).
@@ -137,6 +140,50 @@ done
 RC=$(closed_pipe "$WORK/epipe-help.err" "$PORTMORTEM" --help)
 [ "$RC" = 0 ] && ! grep -q . "$WORK/epipe-help.err" && pass "--help into a reader-less pipe: exit 0, no message" ||
     fail "--help into a reader-less pipe" "exit $RC" "$(cat "$WORK/epipe-help.err")"
+
+# ---------------------------------------------------------------- names in messages and JSON
+# A file name may hold anything but '/' and NUL. In a diagnostic it is sanitised (no escape
+# sequence, control character or ill-formed UTF-8 reaches the terminal; UTF-8 stays); in the
+# JSON it is a string that jq and python read back: valid UTF-8 kept, controls escaped (the
+# value keeps them), each ill-formed byte U+FFFD.
+NAME=$(printf 'cap-\xc2\xa7\xe2\x80\x94-\xff\xfe-\x1b[31mRED-\xed\xa0\x80-\xe2\x80\xaeexe\x07.pcap')
+LOGN=$(printf 'log-\x1b]0;title\x07-caf\xe9.log')
+cp "$FIX/sender.pcap" "$WORK/$NAME"
+cp "$FIX/maillog" "$WORK/$LOGN"
+an -f jsonl "$WORK/nonexistent-$NAME" >/dev/null 2>"$WORK/name-missing.err"; RC=$?
+WANT="portmortem: cannot open $WORK/nonexistent-cap-"$'\xc2\xa7\xe2\x80\x94'"-??-?[31mRED-???-?exe?.pcap: No such file or directory"
+if [ "$RC" = 3 ] && grep -qxF "$WANT" "$WORK/name-missing.err"; then
+    pass "a missing file's name in the message: sanitised, its UTF-8 kept"
+else
+    fail "a missing file's name in the message" "exit $RC" "$(cat -v "$WORK/name-missing.err")"
+fi
+an -f jsonl -v --mta-log "$WORK/$LOGN" --bundle "$WORK/$NAME.d" "$WORK/$NAME" >"$WORK/name.json" 2>"$WORK/name.err"; RC=$?
+# nothing on stderr but printable ASCII and well-formed UTF-8 without controls
+if [ "$RC" = 1 ] && python3 - "$WORK/name.err" <<'EOF2'
+import sys, unicodedata
+t = open(sys.argv[1], 'rb').read().decode('utf-8')            # raises on ill-formed UTF-8
+bad = [c for c in t if c != '\n' and unicodedata.category(c) in ('Cc', 'Cf', 'Zl', 'Zp')]
+sys.exit(1 if bad or '\u00a7\u2014' not in t else 0)
+EOF2
+then pass "-v run on those names: stderr is clean UTF-8 (no control, bidi or ill-formed byte; the name's § — kept)"
+else fail "-v run on those names: stderr is clean" "exit $RC" "$(cat -v "$WORK/name.err")"; fi
+if jq -e . "$WORK/name.json" >/dev/null 2>&1 && jq -e . "$WORK/$NAME.d/report.json" >/dev/null 2>&1 &&
+    python3 - "$WORK/name.json" "$WORK/$NAME.d/report.json" "$WORK" <<'EOF2'
+import json, sys
+want_cap = sys.argv[3] + '/cap-\u00a7\u2014-\ufffd\ufffd-\x1b[31mRED-\ufffd\ufffd\ufffd-\u202eexe\x07.pcap'
+want_log = sys.argv[3] + '/log-\x1b]0;title\x07-caf\ufffd.log'
+for f in sys.argv[1:3]:
+    raw = open(f, 'rb').read()
+    raw.decode('utf-8')                                           # valid UTF-8, strictly
+    objs = [json.loads(l) for l in raw.split(b'\n') if l]
+    s = objs[-1]
+    assert s['type'] == 'summary', f
+    assert s['inputs']['files'][0]['path'] == want_cap, (f, s['inputs']['files'][0]['path'])
+    assert s['inputs']['mta_logs'][0]['path'] == want_log, (f, s['inputs']['mta_logs'][0]['path'])
+    assert not any(b < 0x20 or b == 0x7f for b in raw.replace(b'\n', b'')), 'a raw control'
+EOF2
+then pass "JSON with those names: jq and python read it; the names come back (UTF-8 kept, controls escaped, ill-formed bytes U+FFFD)"
+else fail "JSON with those names: valid, the names come back"; fi
 
 # ---------------------------------------------------------------- capture
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -n true 2>/dev/null; then
