@@ -62,7 +62,7 @@ ANALYZE_SRCS := \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
 	analyze/bundle_manifest.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
-	analyze/mtalog_sendmail.c
+	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=
@@ -84,7 +84,7 @@ UNIT_SRCS := \
 	tests/unit/test_attempt.c tests/unit/test_smtp.c tests/unit/test_ttl.c \
 	tests/unit/test_rules.c tests/unit/test_attribute.c tests/unit/test_correlate.c \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
-	tests/unit/test_context.c
+	tests/unit/test_context.c tests/unit/test_lines.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 
@@ -154,6 +154,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/fuzz/rules.mk
 -include tests/lab/rules.mk
 -include tests/bundle/rules.mk
+-include tests/output/rules.mk
 -include tests/live/rules.mk
 -include tests/probe/rules.mk
 

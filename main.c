@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "probe.h"
 #include "cli.h"
 #include "engine.h"
+#include "output.h"
 #include "util.h"
 
 static void usage_main(FILE *f)
@@ -99,7 +101,7 @@ void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
     cfg->max_dests = 0;
     cfg->max_memory = 0;
     cfg->format = isatty(STDOUT_FILENO) ? PM_FMT_TEXT : PM_FMT_JSONL;
-    cfg->out = stdout;
+    cfg->out = stdout; /* every write checked (main, output.c) */
     cfg->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     cfg->progress = isatty(STDERR_FILENO);
     cfg->log_offset = PM_NS_NONE;
@@ -139,7 +141,7 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
     case 'o': {
         /* Opened before any privilege drop: never follow a symlink planted at the path. */
         int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        FILE *f = fd >= 0 ? pm_out_open(fd, arg, true) : NULL;
         if (!f) {
             if (fd >= 0) {
                 close(fd);
@@ -147,6 +149,7 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
             pm_err("cannot write %s: %s", arg, strerror(errno));
             return -1;
         }
+        pm_out_close(cfg->out, 0); /* standard output, or an earlier -o: nothing written yet */
         cfg->out = f;
         cfg->color = false;
         return 1;
@@ -311,16 +314,11 @@ static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
     }
     int rc = pm_engine_analyze(&cfg, &in);
     pm_inputset_close(&in);
-    if (cfg.out != stdout) {
-        if (fclose(cfg.out) != 0) {
-            pm_err("writing the report failed: %s", strerror(errno));
-            return PM_EXIT_UNREADABLE;
-        }
-    }
-    return rc;
+    /* A report cut by a write error is not a result: say so, exit 3 (output.h). */
+    return pm_out_close(cfg.out, rc);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2) {
         usage_main(stderr);
@@ -350,4 +348,14 @@ int main(int argc, char **argv)
     pm_err("unknown command '%s'", cmd);
     pm_hint("portmortem --help lists the commands");
     return PM_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    /* A reader that goes away (| head) is an EPIPE on a write, handled where the report is
+     * written (output.c), not a signal that kills the run before its bundle is written. */
+    signal(SIGPIPE, SIG_IGN);
+    /* Every write to standard output is checked: the report, help texts, verify's lines. */
+    stdout = pm_out_stdout();
+    return pm_out_close_stdout(dispatch(argc, argv));
 }

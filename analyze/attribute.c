@@ -227,9 +227,14 @@ static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
     pm_ref_str(env, a->ans.ref, ref, sizeof(ref));
     pm_dur_str(a->ans.ts - (a->syns > 0 ? a->last_syn : a->first_syn), d, sizeof(d));
     if (a->answer == PM_ANS_SYNACK) {
-        pm_finding_add(f, "%s: SYN-ACK from %s TTL %u (%d hops) after %s s, window %u, MSS %u",
-                       ref, dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d, a->ans.win,
-                       a->ans.mss);
+        /* MSS 0 is how the decoder says "no MSS option" (decode.h): then say nothing of it
+         * rather than cite a value that was never on the wire. */
+        char mss[16] = "";
+        if (a->ans.mss) {
+            snprintf(mss, sizeof(mss), ", MSS %u", a->ans.mss);
+        }
+        pm_finding_add(f, "%s: SYN-ACK from %s TTL %u (%d hops) after %s s, window %u%s", ref,
+                       dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d, a->ans.win, mss);
     } else if (a->answer == PM_ANS_RST) {
         pm_finding_add(f, "%s: RST from %s TTL %u (%d hops) after %s s, IP ID %u, window %u, "
                        "ack %s%s", ref, dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d,

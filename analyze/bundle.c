@@ -39,6 +39,7 @@
 #include <pcap/pcap.h>
 #include <zlib.h>
 
+#include "lines.h"
 #include "util.h"
 
 #ifndef PM_BUILD_VARIANT
@@ -50,6 +51,7 @@ bool pm_bundle_no_helper;
 #define DEST_BUCKETS 32768u
 #define NOTES_LEN 4096
 #define LOGREF_TEXT 200
+#define LOGLINE_COPY 2047       /* bytes of a log line copied into mta-log.txt */
 
 struct bdest {
     pm_addr addr;
@@ -994,7 +996,9 @@ static int write_mta_log(struct pm_bundle *b)
         return -1;
     }
     FILE *f = w->f;
-    qsort(b->logrefs, b->nlogrefs, sizeof(*b->logrefs), cmp_logref);
+    if (b->nlogrefs > 1) { /* none matched: logrefs is NULL, which qsort may not be given */
+        qsort(b->logrefs, b->nlogrefs, sizeof(*b->logrefs), cmp_logref);
+    }
     fputs("# MTA log lines matched to the attempts of this run, as FILE:LINE: TEXT.\n"
           "# Sanitised: bytes outside printable ASCII are shown as '?'.\n", f);
     for (int p = 0; p < b->nlogpaths; p++) {
@@ -1005,14 +1009,14 @@ static int write_mta_log(struct pm_bundle *b)
         fputc('\n', f);
     }
     size_t i = 0;
-    char line[2048];
     while (i < b->nlogrefs) {
         uint16_t p = b->logrefs[i].path;
         const char *path = b->logpaths[p];
         const char *label = base_of(path);
-        gzFile gz = strcmp(path, "-") ? gzopen(path, "rb") : NULL;
-        uint32_t cur = 0;
-        bool in_line = false, eof = gz == NULL;
+        /* The same reader as the parser's (lines.c): line N here is the report's line N,
+         * NUL bytes and overlong lines included. */
+        struct pm_lines *lr = strcmp(path, "-") ? pm_lines_open(path, LOGLINE_COPY) : NULL;
+        uint64_t cur = 0;
         uint32_t last = 0;
         for (; i < b->nlogrefs && b->logrefs[i].path == p; i++) {
             const struct logref *r = &b->logrefs[i];
@@ -1020,48 +1024,33 @@ static int write_mta_log(struct pm_bundle *b)
                 continue; /* two attempts matched the same line: copy it once */
             }
             last = r->line;
-            bool found = false;
-            while (!eof) {
-                if (!gzgets(gz, line, (int)sizeof(line))) {
-                    eof = true;
+            const char *text = NULL;
+            size_t n = 0;
+            bool cut = false;
+            while (lr && cur < r->line) {
+                if (pm_lines_next(lr, &text, &n, &cut) <= 0) {
+                    pm_lines_close(lr);
+                    lr = NULL;
                     break;
                 }
-                size_t n = strlen(line);
-                bool ends = n > 0 && line[n - 1] == '\n';
-                if (!in_line) {
-                    cur++;
-                }
-                bool first_piece = !in_line;
-                in_line = !ends;
-                if (cur == r->line && first_piece) {
-                    if (ends) {
-                        line[--n] = '\0';
-                    }
-                    if (n && line[n - 1] == '\r') {
-                        line[--n] = '\0';
-                    }
-                    char clean[sizeof(line)];
-                    pm_sanitize(clean, sizeof(clean), (const uint8_t *)line, n);
-                    pm_bundle_put_clean(f, label);
-                    fprintf(f, ":%u: ", r->line);
-                    pm_bundle_put_clean(f, clean);
-                    fputs(in_line ? " [...]\n" : "\n", f);
-                    found = true;
-                }
-                if (cur >= r->line && !in_line) {
-                    break;
-                }
+                cur = pm_lines_count(lr);
             }
-            if (!found) {
-                pm_bundle_put_clean(f, label);
-                fprintf(f, ":%u: ", r->line);
+            pm_bundle_put_clean(f, label);
+            fprintf(f, ":%u: ", r->line);
+            if (lr && text && cur == r->line) {
+                if (n && text[n - 1] == '\r') {
+                    n--;
+                }
+                char clean[LOGLINE_COPY + 1];
+                pm_sanitize(clean, sizeof(clean), (const uint8_t *)text, n);
+                pm_bundle_put_clean(f, clean);
+                fputs(cut ? " [...]\n" : "\n", f);
+            } else {
                 pm_bundle_put_clean(f, r->text);
                 fputs("   [not read again: the parser's words]\n", f);
             }
         }
-        if (gz) {
-            gzclose(gz);
-        }
+        pm_lines_close(lr);
     }
     if (b->nlogrefs == 0) {
         fputs("# (no log line was matched to an attempt)\n", f);
@@ -1400,8 +1389,8 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
             }
             if (pm_verbosity >= 0) {
                 /* Say where it is: the report itself went to standard output. */
-                fprintf(stderr, "%s: bundle %s written: %zu files%s\n", pm_progname, b->dir,
-                        nfiles, sign_key ? ", manifest signed" : "");
+                pm_say("bundle %s written: %zu files%s", b->dir, nfiles,
+                       sign_key ? ", manifest signed" : "");
             }
             bundle_free(b);
             return 0;

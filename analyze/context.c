@@ -354,8 +354,8 @@ struct pm_dest *pm_context_dest(struct pm_context *c, const pm_addr *addr, bool 
             }
             if (c->dests_n >= c->dests_cap) {
                 if (!dests_grow(c)) {
-                    /* counted per attempt by the caller that reports it (engine) */
-                    c->dests_overflow++;
+                    /* Not counted here: an attempt is looked up more than once (learnt,
+                     * then reported); the engine counts it once (pm_context_dest_overflowed). */
                     c->dests_full_by_memory = c->dests_cap < c->dests_max;
                     return NULL;
                 }
@@ -454,6 +454,7 @@ size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out)
     return c->dests_n;
 }
 
+void pm_context_dest_overflowed(struct pm_context *c) { c->dests_overflow++; }
 uint64_t pm_context_dests_overflow(const struct pm_context *c) { return c->dests_overflow; }
 uint64_t pm_context_hosts_overflow(const struct pm_context *c) { return c->hosts_overflow; }
 bool pm_context_dests_full_by_memory(const struct pm_context *c) { return c->dests_full_by_memory; }

@@ -159,7 +159,9 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
 {
     struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
     if (!d) {
-        /* one reported attempt left out of the destination list (flag table-full) */
+        /* one reported attempt left out of the destination list (flag table-full),
+         * counted once per reported attempt */
+        pm_context_dest_overflowed(e->ctx);
         pm_table_lost(PM_TAB_DESTS, 1, pm_context_dests_full_by_memory(e->ctx));
         return;
     }

@@ -52,27 +52,86 @@ void pm_json_arr_end(struct pm_json *j)
     j->depth--;
 }
 
+/*
+ * Strings are UTF-8 (RFC 8259 §8.1). One classifier decides, for the bytes at s, how many
+ * of them form the next unit and whether that unit is copied as it is or written as an
+ * escape:
+ *   - printable ASCII is copied; '"' and '\' get their two-character escapes;
+ *   - control characters are escaped: \n \r \t by name, every other C0 control, DEL and the
+ *     C1 controls (U+0080-U+009F, which terminals obey as escape sequences) as \u00XX;
+ *   - U+2028/U+2029 (line and paragraph separators) and the bidirectional formatting
+ *     characters (U+202A-U+202E, U+2066-U+2069), which reorder or break what a person sees
+ *     of the raw file, are escaped as \uXXXX: the value is the same, the view is not;
+ *   - any other well-formed UTF-8 sequence (RFC 3629 §4: no overlong forms, no surrogates
+ *     U+D800-U+DFFF, nothing above U+10FFFF) is copied unchanged (the tool's own "§", "—");
+ *   - each byte that does not belong to a well-formed sequence (a stray continuation byte,
+ *     a sequence cut short, C0/C1/F5-FF, an overlong form, an encoded surrogate) becomes
+ *     U+FFFD REPLACEMENT CHARACTER, written as the escape \ufffd, one per byte. The output
+ *     is therefore always valid UTF-8 and valid JSON, whatever the input.
+ * Text from the wire and from logs was already made printable ASCII by pm_sanitize; this is
+ * the second line of defence, and what keeps file names and the tool's own words intact.
+ */
+
+/* The next unit at s: returns the input bytes it takes; esc gets the escape to write
+ * instead of them, or "" when they are copied. */
+static size_t json_unit(const unsigned char *s, size_t n, char esc[8])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char c = s[0];
+    uint32_t cp;
+    size_t len = 1;
+    esc[0] = '\0';
+    switch (c) {
+    case '"': memcpy(esc, "\\\"", 3); return 1;
+    case '\\': memcpy(esc, "\\\\", 3); return 1;
+    case '\n': memcpy(esc, "\\n", 3); return 1;
+    case '\r': memcpy(esc, "\\r", 3); return 1;
+    case '\t': memcpy(esc, "\\t", 3); return 1;
+    default: break;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+        return 1;
+    }
+    if (c < 0x80) {
+        cp = c; /* C0 control or DEL */
+    } else if ((len = pm_utf8_seq(s, n, &cp)) == 0) {
+        cp = 0xfffd; /* not well-formed: this byte is replaced */
+        len = 1;
+    } else if (!pm_unicode_unsafe(cp)) {
+        return len; /* well-formed and harmless: copied */
+    }
+    esc[0] = '\\';
+    esc[1] = 'u';
+    esc[2] = hex[(cp >> 12) & 15];
+    esc[3] = hex[(cp >> 8) & 15];
+    esc[4] = hex[(cp >> 4) & 15];
+    esc[5] = hex[cp & 15];
+    esc[6] = '\0';
+    return len;
+}
+
 static void put_escaped(FILE *f, const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     PUTC('"', f);
-    size_t run = 0; /* start of the current run of bytes that need no escape */
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
+    size_t run = 0; /* start of the current run of bytes copied as they are */
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = u[i];
         if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++; /* the common case: printable ASCII */
             continue;
         }
-        if (i > run) {
-            fwrite_unlocked(s + run, 1, i - run, f);
+        char esc[8];
+        size_t take = json_unit(u + i, n - i, esc);
+        if (esc[0]) {
+            if (i > run) {
+                fwrite_unlocked(s + run, 1, i - run, f);
+            }
+            fputs_unlocked(esc, f);
+            run = i + take;
         }
-        run = i + 1;
-        switch (c) {
-        case '"': fputs_unlocked("\\\"", f); break;
-        case '\\': fputs_unlocked("\\\\", f); break;
-        case '\n': fputs_unlocked("\\n", f); break;
-        case '\r': fputs_unlocked("\\r", f); break;
-        case '\t': fputs_unlocked("\\t", f); break;
-        default: fprintf(f, "\\u%04x", c);
-        }
+        i += take;
     }
     if (n > run) {
         fwrite_unlocked(s + run, 1, n - run, f);
@@ -93,17 +152,19 @@ static void put_u64(FILE *f, unsigned long long v)
 
 size_t pm_json_escape(char *dst, size_t dstlen, const char *s)
 {
-    size_t o = 0;
-    for (; *s && o + 7 < dstlen; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            dst[o++] = '\\';
-            dst[o++] = (char)c;
-        } else if (c < 0x20 || c >= 0x7f) {
-            o += (size_t)snprintf(dst + o, dstlen - o, "\\u%04x", c);
-        } else {
-            dst[o++] = (char)c;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, o = 0;
+    while (i < n) {
+        char esc[8];
+        size_t take = json_unit(u + i, n - i, esc);
+        const char *out = esc[0] ? esc : s + i;
+        size_t len = esc[0] ? strlen(esc) : take;
+        if (o + len >= dstlen) {
+            break; /* never a partial escape or a cut UTF-8 sequence */
         }
+        memcpy(dst + o, out, len);
+        o += len;
+        i += take;
     }
     if (dstlen) {
         dst[o < dstlen ? o : dstlen - 1] = '\0';

@@ -15,8 +15,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
+#include "lines.h"
 #include "mtalog_int.h"
 #include "tables.h"
 #include "util.h"
@@ -500,7 +500,6 @@ int pm_log_parse_line(const char *line, size_t len, const struct pm_log_options 
 /* ---- loader ---- */
 
 #define LINE_MAX_BYTES 8192       /* longer lines are counted unparseable and skipped */
-#define READ_CHUNK (64 * 1024)
 #define MERGE_WINDOW PM_SEC(5)    /* summary line vs the line it repeats */
 #define ADOPT_WINDOW PM_SEC(3600) /* per-address lines vs their delivery's status line */
 #define SCAN_BACK 64              /* Exim/Sendmail: how far back a summary looks */
@@ -889,16 +888,13 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
         open_failed(path, EISDIR);
         return PM_EXIT_UNREADABLE;
     }
-    /* zlib reads gzip (magic 1f 8b) and passes anything else through unchanged. */
-    errno = 0;
-    gzFile gz = gzdopen(fd, "rb");
-    if (!gz) {
-        int err = errno ? errno : ENOMEM;
-        close(fd);
-        open_failed(path, err);
+    /* zlib reads gzip (magic 1f 8b) and passes anything else through unchanged; lines
+     * keep their length (a NUL byte is data), as for the bundle's copy (lines.c). */
+    struct pm_lines *lr = pm_lines_fdopen(fd, LINE_MAX_BYTES);
+    if (!lr) {
+        open_failed(path, errno ? errno : ENOMEM);
         return PM_EXIT_UNREADABLE;
     }
-    gzbuffer(gz, 128 * 1024);
 
     set->files = pm_xreallocarray(set->files, set->nfiles + 1, sizeof(*set->files));
     struct pm_logfile_stats *st = &set->files[set->nfiles];
@@ -919,63 +915,26 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
     L.start = set->n;
     set->nfiles++;
 
-    char *chunk = pm_xmalloc(READ_CHUNK);
-    char *line = pm_xmalloc(LINE_MAX_BYTES);
-    size_t ll = 0;
-    bool overlong = false;
     int rc = 0;
-    for (;;) {
-        int got = gzread(gz, chunk, READ_CHUNK);
-        if (got <= 0) {
-            int zerr = Z_OK;
-            const char *msg = gzerror(gz, &zerr);
-            if (got < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-                /* zlib prefixes its message with "<fd:N>: "; the path says more. */
-                if (msg && strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ": ")) {
-                    msg = strstr(msg, ": ") + 2;
-                }
-                const char *why = zerr == Z_ERRNO  ? strerror(errno)
-                                  : zerr == Z_BUF_ERROR ? "compressed data ends early (truncated)"
-                                                        : msg;
-                if (st->lines == 0 && ll == 0) {
-                    pm_err("cannot read MTA log %s: %s", path, why);
-                    pm_hint("is it a text or gzip-compressed log file?");
-                    rc = PM_EXIT_UNREADABLE;
-                } else {
-                    pm_warn("%s: reading stopped after line %llu: %s; entries from this file "
-                            "are partial", path, (unsigned long long)st->lines + 1, why);
-                }
-                st->damaged = true;
-            }
-            break;
-        }
-        size_t off = 0;
-        while (off < (size_t)got) {
-            const char *nl = memchr(chunk + off, '\n', (size_t)got - off);
-            size_t seg = nl ? (size_t)(nl - (chunk + off)) : (size_t)got - off;
-            if (!overlong) {
-                if (ll + seg <= LINE_MAX_BYTES) {
-                    memcpy(line + ll, chunk + off, seg);
-                    ll += seg;
-                } else {
-                    overlong = true; /* skip to the newline; no unbounded buffer */
-                }
-            }
-            off += seg;
-            if (nl) {
-                take_line(&L, line, ll, overlong);
-                ll = 0;
-                overlong = false;
-                off++;
-            }
-        }
+    const char *text;
+    size_t len;
+    bool cut;
+    int got;
+    while ((got = pm_lines_next(lr, &text, &len, &cut)) > 0) {
+        take_line(&L, text, len, cut); /* a cut line is too long: counted, not parsed */
     }
-    if (ll > 0 || overlong) {
-        take_line(&L, line, ll, overlong); /* last line without a newline */
+    if (got < 0) {
+        if (pm_lines_bytes(lr) == 0) {
+            pm_err("cannot read MTA log %s: %s", path, pm_lines_why(lr));
+            pm_hint("is it a text or gzip-compressed log file?");
+            rc = PM_EXIT_UNREADABLE;
+        } else {
+            pm_warn("%s: reading stopped after line %llu: %s; entries from this file "
+                    "are partial", path, (unsigned long long)st->lines, pm_lines_why(lr));
+        }
+        st->damaged = true;
     }
-    gzclose(gz);
-    free(chunk);
-    free(line);
+    pm_lines_close(lr);
     free(L.prev);
     free(L.procs);
 

@@ -397,6 +397,87 @@ size_t pm_sanitize(char *dst, size_t dstlen, const uint8_t *src, size_t srclen)
     return n;
 }
 
+/* RFC 3629 §4's table of well-formed byte sequences. */
+size_t pm_utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        *cp = c & 0x1fu;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        *cp = c & 0x0fu;
+        if (c == 0xe0) {
+            lo = 0xa0; /* overlong below U+0800 */
+        } else if (c == 0xed) {
+            hi = 0x9f; /* U+D800-U+DFFF: surrogates */
+        }
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        *cp = c & 0x07u;
+        if (c == 0xf0) {
+            lo = 0x90; /* overlong below U+10000 */
+        } else if (c == 0xf4) {
+            hi = 0x8f; /* above U+10FFFF */
+        }
+    } else {
+        return 0; /* 80-BF continuation, C0/C1 overlong, F5-FF never used */
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    *cp = (*cp << 6) | (s[1] & 0x3fu);
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xbf) {
+            return 0;
+        }
+        *cp = (*cp << 6) | (s[i] & 0x3fu);
+    }
+    return len;
+}
+
+bool pm_unicode_unsafe(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+size_t pm_sanitize_display(char *dst, size_t dstlen, const char *src, size_t srclen)
+{
+    if (dstlen == 0) {
+        return 0;
+    }
+    const uint8_t *s = (const uint8_t *)src;
+    size_t n = 0, i = 0;
+    while (i < srclen) {
+        uint32_t cp;
+        size_t len = pm_utf8_seq(s + i, srclen - i, &cp);
+        if (len > 1 && !pm_unicode_unsafe(cp)) {
+            if (n + len >= dstlen) {
+                break; /* never half a character */
+            }
+            memcpy(dst + n, s + i, len);
+            n += len;
+            i += len;
+            continue;
+        }
+        if (n + 1 >= dstlen) {
+            break;
+        }
+        /* ASCII as pm_sanitize keeps it; an unsafe character or an ill-formed byte: one ? */
+        uint8_t c = s[i];
+        dst[n++] = c == '\r' || c == '\n' || c == '\t' ? ' ' : c >= 0x20 && c < 0x7f ? (char)c : '?';
+        i += len > 1 ? len : 1;
+    }
+    dst[n] = '\0';
+    return n;
+}
+
 size_t pm_strlcpy(char *dst, const char *src, size_t size)
 {
     size_t n = strlen(src);
@@ -461,11 +542,30 @@ int pm_parse_ports(const char *s, uint16_t *ports, int max)
 
 /* ---- diagnostics ---- */
 
+/* THE way a diagnostic reaches the terminal: the whole message, file names, interface
+ * names and anything else a user or a file gave included, goes through
+ * pm_sanitize_display(), so that no escape sequence, control character or ill-formed byte
+ * from a name reaches stderr, while the tool's own UTF-8 (— §) and UTF-8 names stay. */
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "%s%s", prefix, prefix[0] ? "" : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char raw[2048], clean[sizeof(raw)];
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
+    if (n < 0) {
+        n = 0;
+        raw[0] = '\0';
+    }
+    size_t len = (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1;
+    pm_sanitize_display(clean, sizeof(clean), raw, len);
+    fprintf(stderr, "%s%s%s\n", prefix, clean, (size_t)n >= sizeof(raw) ? " [...]" : "");
+}
+
+void pm_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", pm_progname);
+    vmsg("", fmt, ap);
+    va_end(ap);
 }
 
 void pm_err(const char *fmt, ...)

@@ -34,6 +34,7 @@
 #include "context.h"
 #include "decode.h"
 #include "engine.h"
+#include "output.h"
 #include "priv.h"
 #include "util.h"
 
@@ -416,9 +417,11 @@ static void loop(struct run *r)
             why = "every capture failed";
             break;
         }
-        if (ferror(r->cfg->out)) {
-            pm_err("writing the report failed: %s; stopping", strerror(errno ? errno : EIO));
-            why = "the report output failed";
+        int oerr = pm_out_error(r->cfg->out);
+        if (oerr) {
+            /* The reason is said once, at the end (pm_out_close); EPIPE is no error. */
+            why = oerr == EPIPE ? "the reader of the report went away"
+                                : "the report cannot be written";
             break;
         }
         int n = 0;
@@ -467,8 +470,7 @@ static void loop(struct run *r)
     }
     pm_engine_tick(r->e, pm_now_realtime());
     if (pm_verbosity >= 0 && why) {
-        fprintf(stderr, "%s: stopping (%s) after %llu packets\n", pm_progname, why,
-                (unsigned long long)r->packets);
+        pm_say("stopping (%s) after %llu packets", why, (unsigned long long)r->packets);
     }
 }
 
@@ -482,18 +484,18 @@ static void print_listening(const struct run *r, const struct pm_priv_result *pr
     for (int i = 0; i < r->ncap; i++) {
         const struct pm_capif *c = &r->cap[i];
         const char *dl = pcap_datalink_val_to_name(c->dlt);
-        fprintf(stderr, "%s: listening on %s (%s, snaplen %d, buffer %d KiB, %s)%s\n",
-                pm_progname, c->name, dl ? dl : "?", r->o->h.snaplen, r->o->h.buffer_kib,
-                r->o->h.immediate ? "immediate" : "TPACKET_V3 blocks",
-                c->loopback ? ", loopback" : "");
+        pm_say("listening on %s (%s, snaplen %d, buffer %d KiB, %s)%s", c->name, dl ? dl : "?",
+               r->o->h.snaplen, r->o->h.buffer_kib,
+               r->o->h.immediate ? "immediate" : "TPACKET_V3 blocks",
+               c->loopback ? ", loopback" : "");
     }
     if (pm_verbosity >= 1) {
-        fprintf(stderr, "%s: filter: %s\n", pm_progname, r->cap[0].filter);
+        pm_say("filter: %s", r->cap[0].filter);
     }
     for (int i = 0; i < r->nfollow; i++) {
-        fprintf(stderr, "%s: following %s\n", pm_progname, pm_follow_path(r->follow[i]));
+        pm_say("following %s", pm_follow_path(r->follow[i]));
     }
-    fprintf(stderr, "%s: %s\n", pm_progname, pr->text);
+    pm_say("%s", pr->text);
     fflush(stderr);
 }
 
@@ -527,11 +529,9 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
         st.dropped += ps.ps_drop;
         st.if_dropped += ps.ps_ifdrop;
         if (pm_verbosity >= 0) {
-            fprintf(stderr,
-                    "%s: %s: %u packets captured, %u received by filter, %u dropped by "
-                    "kernel, %u dropped by interface\n",
-                    pm_progname, r->cap[i].name, r->cap[i].frame, ps.ps_recv, ps.ps_drop,
-                    ps.ps_ifdrop);
+            pm_say("%s: %u packets captured, %u received by filter, %u dropped by kernel, %u "
+                   "dropped by interface", r->cap[i].name, r->cap[i].frame, ps.ps_recv,
+                   ps.ps_drop, ps.ps_ifdrop);
         }
         if (ps.ps_drop || ps.ps_ifdrop) {
             pm_warn("%s lost packets: the verdicts that rest on silence (no-response, "
@@ -672,7 +672,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN); /* a closed report pipe is a write error we report */
+    signal(SIGPIPE, SIG_IGN); /* a closed report pipe is an EPIPE (output.h) */
 
     r->margin = o->h.immediate ? PM_MS(20) : PM_MS(PM_CAP_BLOCK_TIMEOUT_MS + 50);
     /* The window began at activation: the handles have been capturing since then, and
@@ -701,7 +701,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     if (o->wpath && pm_verbosity >= 0) {
         for (int i = 0; i < npaths; i++) {
-            fprintf(stderr, "%s: wrote %s\n", pm_progname, paths[i]);
+            pm_say("wrote %s", paths[i]);
         }
     }
     return rc;
@@ -808,11 +808,5 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
                 "removed by its helper)");
     }
     cleanup(&r, true);
-    if (cfg.out != stdout) {
-        if (fclose(cfg.out) != 0 && rc == 0) {
-            pm_err("writing the report failed: %s", strerror(errno));
-            rc = PM_EXIT_UNREADABLE;
-        }
-    }
-    return rc;
+    return pm_out_close(cfg.out, rc); /* a write error: said here, exit 3 (output.h) */
 }

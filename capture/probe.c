@@ -50,6 +50,7 @@
 #include "engine.h"
 #include "json.h"
 #include "mtalog.h"
+#include "output.h"
 #include "priv.h"
 #include "probe_int.h"
 #include "ttl.h"
@@ -2833,9 +2834,7 @@ int pm_cmd_probe(int argc, char **argv, int full_argc, char **full_argv)
     P->cfg.subcommand = "probe";
     int rc = parse_args(P, argc, argv);
     if (rc != 0) {
-        if (P->cfg.out != stdout) {
-            fclose(P->cfg.out);
-        }
+        pm_out_close(P->cfg.out, 0);
         free(P);
         return rc < 0 ? PM_EXIT_OK : rc;
     }
@@ -2874,10 +2873,7 @@ int pm_cmd_probe(int argc, char **argv, int full_argc, char **full_argv)
     if (P->tls) {
         pm_tls_ctx_free(P->tls);
     }
-    if (P->cfg.out != stdout && fclose(P->cfg.out) != 0) {
-        pm_err("writing the report failed: %s", strerror(errno));
-        rc = PM_MAX(rc, PM_EXIT_UNREADABLE);
-    }
+    rc = pm_out_close(P->cfg.out, rc); /* a write error: said here, exit 3 (output.h) */
     free(P->sent);
     free(P->rep);
     free(P->as);

@@ -97,6 +97,10 @@ void pm_context_dest_name(struct pm_context *c, const pm_addr *addr, const char 
 void pm_context_drop_hop(struct pm_context *c, const pm_addr *addr, int hop, const pm_addr *last);
 /* Iterate destinations in a stable order (failures first, then by address). */
 size_t pm_context_dests_sorted(struct pm_context *c, struct pm_dest ***out);
+/* destinations_overflow: attempts whose destination found the table full, each counted
+ * once, when it is reported (pm_context_dest itself does not count: it is asked more than
+ * once per attempt). */
+void pm_context_dest_overflowed(struct pm_context *c);
 uint64_t pm_context_dests_overflow(const struct pm_context *c);
 uint64_t pm_context_hosts_overflow(const struct pm_context *c);
 /* The destination table stopped growing on the memory budget (not --max-dests). */

@@ -1,7 +1,9 @@
 /*
  * json.h — a minimal streaming JSON writer for JSON Lines: one object per line, strings
- * escaped per RFC 8259 §7 (control characters as \u00XX; bytes >= 0x80 were already
- * replaced by pm_sanitize, and are escaped again here as a second line of defence).
+ * escaped per RFC 8259 §7. Well-formed UTF-8 (RFC 3629) is written as it is; control
+ * characters (C0, DEL, C1), U+2028/U+2029 and the bidirectional formatting characters as
+ * \uXXXX; each byte that is not part of a well-formed UTF-8 sequence as \ufffd (U+FFFD).
+ * The output is valid UTF-8 and valid JSON for any input (analyze/json.c says why).
  */
 #ifndef PM_JSON_H
 #define PM_JSON_H
@@ -42,7 +44,8 @@ void pm_json_kbool(struct pm_json *j, const char *k, bool v);
 void pm_json_kaddr(struct pm_json *j, const char *k, const pm_addr *a);
 void pm_json_ktime(struct pm_json *j, const char *k, pm_ns t);
 
-/* Escape into a buffer (for other writers, e.g. HTML data attributes). */
+/* Escape into a buffer (the same rules, without the quotes), always terminated; stops
+ * before an escape or UTF-8 sequence that would not fit. */
 size_t pm_json_escape(char *dst, size_t dstlen, const char *s);
 
 #endif

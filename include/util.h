@@ -54,6 +54,18 @@ pm_ns pm_now_monotonic(void);
  * CR/LF/TAB become ' '. Returns the number of bytes written. */
 size_t pm_sanitize(char *dst, size_t dstlen, const uint8_t *src, size_t srclen);
 
+/* UTF-8 (RFC 3629): the length of the well-formed sequence at s (at most n bytes), or 0
+ * when the byte there starts none (a continuation byte, C0/C1/F5-FF, an overlong form, a
+ * surrogate, above U+10FFFF, cut short); *cp gets the code point. */
+size_t pm_utf8_seq(const uint8_t *s, size_t n, uint32_t *cp);
+/* Code points that act on a terminal or on how a line is read rather than being read: C0
+ * and C1 controls, DEL, U+2028/U+2029, the bidirectional formatting characters. */
+bool pm_unicode_unsafe(uint32_t cp);
+/* For diagnostics on a terminal: like pm_sanitize, but well-formed UTF-8 that is not
+ * unsafe (above) is kept whole, so "—" and a UTF-8 file name stay readable; every other
+ * byte outside printable ASCII is '?' (CR/LF/TAB ' '). Never cuts a character. */
+size_t pm_sanitize_display(char *dst, size_t dstlen, const char *src, size_t srclen);
+
 /* Copy with truncation, always NUL-terminated (BSD strlcpy). Returns strlen(src). */
 size_t pm_strlcpy(char *dst, const char *src, size_t size);
 
@@ -68,6 +80,8 @@ int pm_parse_ports(const char *s, uint16_t *ports, int max);
 extern const char *pm_progname;
 /* Verbosity: 0 normal, 1 -v, 2 -vv; quiet < 0. */
 extern int pm_verbosity;
+/* Every diagnostic below is sanitised whole (pm_sanitize_display): pass names and other
+ * user- or file-given strings as they are. */
 /* "portmortem: <msg>" on stderr. */
 void pm_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "  hint: <msg>" on stderr: what to try. */
@@ -75,6 +89,9 @@ void pm_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pm_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pm_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pm_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "portmortem: <msg>" on stderr, whatever the verbosity (the caller decides): progress
+ * notes such as "bundle DIR written". */
+void pm_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Warn once per class (a static flag at the call site), then only count. */
 #define PM_WARN_ONCE(...)                                                                     \
     do {                                                                                      \

@@ -19,6 +19,8 @@
 #   - without root privileges (setpriv to nobody; root only, else SKIP) the same works
 #     without the privileged helper;
 #   - hostile log text is sanitised in every file and HTML-escaped in report.html;
+#   - a log with NUL bytes: mta-log.txt line N is the log's line N for every line the report
+#     cites; a log whose lines match nothing gives a bundle that says so (no UBSan report);
 #   - report.html renders in headless chromium: the DOM holds the SVG ladders and verdicts,
 #     the screenshot is not blank and shows the diagrams' colours (skipped with --no-browser
 #     or when chromium is absent).
@@ -310,6 +312,63 @@ done
 ! grep -q "<script" "$HB/report.html" && grep -q "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" "$HB/report.html" &&
     grep -q "&#39;q&#39;" "$HB/report.html" &&
     pass "hostile log text is HTML-escaped in report.html" || fail "hostile log text is HTML-escaped in report.html"
+
+# ---------------------------------------------------------------- a log with NUL bytes
+# A crash leaves zeros in a log (whole lines of them, or inside a line). The parser and the
+# bundle's copy must count lines the same way: mta-log.txt line N is the file's line N (as
+# python splits the file at newlines), sanitised, for every line the report cites.
+NI=$WORK/nul-in
+mkdir -p "$NI"
+python3 - "$FIX/mx-no-listener/maillog" "$NI/maillog" <<'EOF2'
+import sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')
+out = [b'\0' * 64, lines[0][:16] + b'\0\0\0' + lines[0][16:]]
+for l in lines[1:]:
+    out.append(l)
+    if b'postfix/qmgr' in l:            # more damage between the lines that matter
+        out.append(b'\0\0\0\0 half a line after a crash \0')
+open(sys.argv[2], 'wb').write(b'\n'.join(out))
+EOF2
+NB=$WORK/nul
+"$PORTMORTEM" analyze --format jsonl --no-progress --mta-log "$NI/maillog" --bundle "$NB" \
+    "sender=$FIX/mx-no-listener/sender.pcap" >"$NB.out" 2>"$NB.err"
+NRC=$?
+NULCHK=$(python3 - "$NI/maillog" "$NB.out" "$NB/mta-log.txt" <<'EOF2'
+import json, sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')
+clean = lambda b: ''.join(' ' if c in (9, 10, 13) else chr(c) if 32 <= c < 127 else '?' for c in b)
+cited = sorted({o['mta']['line'] for o in map(json.loads, open(sys.argv[2]))
+                if o.get('type') == 'attempt' and o.get('mta')})
+copied = {}
+for l in open(sys.argv[3], encoding='ascii'):
+    if l.startswith('maillog:'):
+        n, text = l[len('maillog:'):].rstrip('\n').split(': ', 1)
+        copied[int(n)] = text
+bad = [n for n in cited if copied.get(n) != clean(lines[n - 1].rstrip(b'\r'))]
+print(len(cited), ' '.join(map(str, cited)), 'bad:' + ','.join(map(str, bad)) if bad else 'ok')
+EOF2
+)
+if [ "$NRC" = 1 ] && [ "${NULCHK%% *}" -ge 2 ] && [ "${NULCHK##* }" = ok ]; then
+    pass "log with NUL bytes: mta-log.txt line N is the file's line N for every cited line ($NULCHK)"
+else
+    fail "log with NUL bytes: mta-log.txt line N is the file's line N" "exit $NRC: $NULCHK" "$(cat "$NB/mta-log.txt" 2>/dev/null)"
+fi
+"$PORTMORTEM" verify "$NB" >/dev/null 2>&1 && pass "log with NUL bytes: the bundle verifies" ||
+    fail "log with NUL bytes: the bundle verifies"
+
+# ---------------------------------------------------------------- log lines that match nothing
+# No logged line matches an attempt: mta-log.txt says so (and the empty list of matches is
+# not sorted: qsort(NULL, 0) is undefined behaviour, which the ASan+UBSan run would report).
+grep -v -e "connect to" -e "status=" "$FIX/mx-no-listener/maillog" >"$WORK/nomatch.log"
+NM=$WORK/nomatch
+"$PORTMORTEM" analyze --format jsonl --no-progress --mta-log "$WORK/nomatch.log" --bundle "$NM" \
+    "sender=$FIX/mx-no-listener/sender.pcap" >"$NM.out" 2>"$NM.err"
+NRC=$?
+[ "$NRC" = 1 ] && grep -q "^# (no log line was matched to an attempt)" "$NM/mta-log.txt" &&
+    [ "$(jq -s '[.[] | select(.type == "attempt" and .mta != null)] | length' "$NM.out")" = 0 ] &&
+    "$PORTMORTEM" verify "$NM" >/dev/null 2>&1 &&
+    pass "log lines matching nothing: mta-log.txt says so, the bundle verifies" ||
+    fail "log lines matching nothing" "exit $NRC" "$(cat "$NM.err")"
 
 # ---------------------------------------------------------------- a full file system
 if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && unshare -m true 2>/dev/null; then

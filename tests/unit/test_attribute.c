@@ -635,6 +635,23 @@ Test(attribute, connected_no_banner_and_closed_early)
     cr_assert(strstr(f.clue, "reset before any greeting") != NULL, "%s", f.clue);
 }
 
+/* MSS 0 is the decoder's "no MSS option": the evidence then says nothing about an MSS;
+ * a real MSS is cited. */
+Test(attribute, synack_mss_only_when_the_option_was_there)
+{
+    struct pm_attempt a = att(SRV, PM_ANS_SYNACK, PM_MS(20));
+    a.n_synack = 1;
+    a.established = 1;
+    a.banner_code = 220;
+    a.ans.mss = 0;
+    struct pm_finding f = run(&a, PM_OUT_CONNECTED, NULL, NULL, NULL);
+    cr_assert(has_evidence(&f, "SYN-ACK from 192.0.2.25"));
+    cr_assert_not(has_evidence(&f, "MSS"), "no MSS option, no MSS in the evidence");
+    a.ans.mss = 1380;
+    f = run(&a, PM_OUT_CONNECTED, NULL, NULL, NULL);
+    cr_assert(has_evidence(&f, ", MSS 1380"));
+}
+
 Test(attribute, incomplete_and_one_sided)
 {
     struct pm_attempt a = att(SRV, PM_ANS_NONE, 0);

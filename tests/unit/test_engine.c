@@ -79,7 +79,7 @@ struct run_out {
     char all[65536];
 };
 
-static void run(const char *path, struct run_out *o)
+static void run_dests(const char *path, struct run_out *o, uint32_t max_dests)
 {
     memset(o, 0, sizeof(*o));
     struct pm_inputset in;
@@ -93,7 +93,7 @@ static void run(const char *path, struct run_out *o)
     cfg.nports = 1;
     cfg.max_flows = 1024;
     cfg.max_sessions = 64;
-    cfg.max_dests = 64;
+    cfg.max_dests = max_dests;
     cfg.format = PM_FMT_JSONL;
     cfg.out = out;
     cfg.logopt.tz = "UTC";
@@ -126,6 +126,11 @@ static void run(const char *path, struct run_out *o)
     }
     free(line);
     fclose(out);
+}
+
+static void run(const char *path, struct run_out *o)
+{
+    run_dests(path, o, 64);
 }
 
 /* The attempt line that mentions `dst`. */
@@ -424,4 +429,31 @@ Test(engine, live_reference_after_the_decision_is_not_used)
     cr_assert(strstr(a, "\"dport\":25,"), "%s", a);
     cr_assert(strstr(a, "\"rule\":\"remote-refused-unverified\""), "%s", a);
     cr_assert(strstr(a, "\"confidence\":\"low\""), "%s", a);
+}
+
+/* destinations_overflow counts each attempt whose destination did not fit once, although
+ * the offline run looks its destination up twice (learnt in pass A, reported in pass B):
+ * 20 attempts to 20 addresses with room for 16 leave 4 out. */
+Test(engine, destinations_overflow_counts_each_attempt_once)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    for (int i = 0; i < 20; i++) {
+        char dst[32];
+        snprintf(dst, sizeof(dst), "203.0.113.%d", 100 + i);
+        frame(&f, T0 + PM_MS(10 * i), CLI, (uint16_t)(41000 + i), dst, 25, PM_TH_SYN,
+              (uint32_t)(1000 * i), 0, NULL, 64);
+    }
+    frame(&f, T0 + PM_SEC(20), CLI, 50000, "192.0.2.80", 443, PM_TH_ACK, 1, 1, NULL, 64);
+    char path[256];
+    pb_tmppath(path, sizeof(path), "dests.pcap");
+    pb_write_pcap(path, PM_LT_ETHERNET, false, false, 262144, f.rec, f.n);
+    struct run_out o;
+    run_dests(path, &o, 16);
+    cr_assert_eq(o.attempts, 20, "every attempt keeps its verdict");
+    cr_assert_eq(o.dests, 16, "the table holds 16 destinations");
+    const char *k = strstr(o.last, "\"destinations_overflow\":");
+    cr_assert_not_null(k, "%s", o.last);
+    k += strlen("\"destinations_overflow\":");
+    cr_assert(k[0] == '4' && (k[1] < '0' || k[1] > '9'), "4 attempts left out, not: %.8s", k);
 }

@@ -1,6 +1,8 @@
 /*
  * test_util.c — the shared helpers (include/util.h, analyze/util.c) and the vocabulary of the
  * output contract (include/pm.h, analyze/vocab.c): pm_sanitize of attacker-controlled text,
+ * pm_sanitize_display and the diagnostics channel (escape sequences and ill-formed UTF-8 in
+ * a name never reach stderr; the tool's own UTF-8 does),
  * pm_strlcpy, address parsing and formatting (IPv4, IPv6, canonical forms, bad input) and
  * the address predicates, RFC 3339 time parsing (Z, offsets, fractions, @epoch, no zone,
  * bad input) and formatting (microseconds, before 1970, none), durations, strict number and
@@ -8,6 +10,7 @@
  * spells it, round-tripped.
  */
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 
 #include <arpa/inet.h>
 #include <string.h>
@@ -41,6 +44,41 @@ Test(util, sanitize_truncates_and_terminates)
     cr_assert_str_eq(out, "");
     cr_assert_eq(n, 0);
     cr_assert_eq(pm_sanitize(out, 0, (const uint8_t *)"abc", 3), 0, "no room: no write");
+}
+
+Test(util, sanitize_display_keeps_utf8_and_nothing_that_acts_on_a_terminal)
+{
+    char out[128];
+    const char in[] = "\xc2\xa7 \xe2\x80\x94 caf\xc3\xa9 "   /* kept: the tool's own, a name */
+                      "\x1b[2J\x07\x7f|\r\n\t|"           /* C0, DEL; CR LF TAB as spaces */
+                      "\xc2\x9b" "31m|"                     /* C1 CSI: one character, one ? */
+                      "\xe2\x80\xae\xe2\x80\xa8|"           /* RLO, line separator */
+                      "\xff\xc0\xaf\xed\xa0\x80\xe2\x80";    /* ill-formed: one ? per byte */
+    size_t n = pm_sanitize_display(out, sizeof(out), in, sizeof(in) - 1);
+    cr_assert_str_eq(out, "\xc2\xa7 \xe2\x80\x94 caf\xc3\xa9 ?[2J??|   |?31m|??|????????");
+    cr_assert_eq(n, strlen(out));
+    /* never half a character: the dash does not fit whole in 4 bytes + NUL after "ab" */
+    char small[5];
+    pm_sanitize_display(small, sizeof(small), "ab\xe2\x80\x94", 5);
+    cr_assert_str_eq(small, "ab");
+    char none[1] = {'Z'};
+    cr_assert_eq(pm_sanitize_display(none, sizeof(none), "abc", 3), 0);
+    cr_assert_eq(none[0], '\0');
+    /* a NUL inside the given length is a control, not the end */
+    pm_sanitize_display(out, sizeof(out), "a\0b", 3);
+    cr_assert_str_eq(out, "a?b");
+}
+
+/* Every diagnostic goes through the same sanitiser, whatever its arguments. */
+Test(util, diagnostics_are_sanitised_whole, .init = cr_redirect_stderr)
+{
+    pm_err("cannot read %s: %s", "x\x1b]0;pwned\x07\xff.log", "\xe2\x80\x94 reason");
+    pm_hint("try %s", "\xe2\x80\xae" "gol.exe");
+    pm_say("bundle %s written", "d\r\nfake: line");
+    fflush(stderr);
+    cr_assert_stderr_eq_str("portmortem: cannot read x?]0;pwned??.log: \xe2\x80\x94 reason\n"
+                            "  hint: try ?gol.exe\n"
+                            "portmortem: bundle d  fake: line written\n");
 }
 
 Test(util, strlcpy)
