@@ -106,6 +106,8 @@ struct pm_bundle {
     struct pm_slice *slice;
     uint64_t attempts, failing;
     char notes[NOTES_LEN];
+    void *key;                  /* the parsed signing key (pm_bundle_load_key), or NULL */
+    char *keypath;
     /* the first write failure */
     int werr;
     char wname[PM_BUNDLE_NAME];
@@ -344,6 +346,8 @@ static void bundle_free(struct pm_bundle *b)
         free(b->logpaths[i]);
     }
     pm_slice_free(b->slice);
+    pm_manifest_key_free(b->key); /* OpenSSL clears the private key's memory as it frees it */
+    free(b->keypath);
     free(b->dir);
     free(b->base);
     free(b->tmpbase);
@@ -370,7 +374,7 @@ static bool start_helper(struct pm_bundle *b)
         pm_strlcpy(tmpbase, b->tmpbase, sizeof(tmpbase));
         pm_strlcpy(base, b->base, sizeof(base));
         int parentfd = b->parentfd, dirfd = b->dirfd;
-        bundle_free(b);
+        bundle_free(b); /* nothing of the parent's, a signing key least of all */
         helper_main(sv[1], parentfd, dirfd, tmpbase, base);
     }
     close(sv[1]);
@@ -635,6 +639,22 @@ struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     return b;
+}
+
+int pm_bundle_load_key(struct pm_bundle *b, const char *keypath)
+{
+    char err[600];
+    int status = 0;
+    void *k = pm_manifest_key_load(keypath, err, sizeof(err), &status);
+    if (!k) {
+        pm_err("%s", err);
+        return status ? status : PM_EXIT_UNREADABLE;
+    }
+    pm_manifest_key_free(b->key);
+    free(b->keypath);
+    b->key = k;
+    b->keypath = pm_xstrdup(keypath);
+    return 0;
 }
 
 /* ---- collecting ---- */
@@ -951,7 +971,8 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
     FILE *f = w->f;
     char notes[1024] = "";
     uint64_t written = 0;
-    if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->ncaptures : 0,
+    if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->capture_fds : NULL,
+                       in ? in->ncaptures : 0,
                        notes, sizeof(notes), &written) != 0) {
         write_failed(b, "evidence.pcap", w->err ? w->err : errno);
     }
@@ -1313,7 +1334,10 @@ static int write_manifest(struct pm_bundle *b, const char *sign_key, int *status
     int rc = write_text_file(b, PM_MANIFEST, text, len);
     if (rc == 0 && sign_key) {
         char sig[128], err[600];
-        int st = pm_manifest_sign(sign_key, text, len, sig, sizeof(sig), err, sizeof(err));
+        int st = b->key ? pm_manifest_sign_with(b->key, b->keypath, text, len, sig, sizeof(sig),
+                                                err, sizeof(err))
+                        : pm_manifest_sign(sign_key, text, len, sig, sizeof(sig), err,
+                                           sizeof(err));
         if (st != 0) {
             pm_err("%s", err);
             *status = st;
@@ -1337,8 +1361,9 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     pm_time_str(pm_now_realtime(), created, sizeof(created));
     int status = PM_EXIT_UNREADABLE;
     const char *sign_key = in ? in->sign_key : NULL;
-    if (sign_key) {
-        /* Check the key before the work, not after it. */
+    if (sign_key && !b->key) {
+        /* Check the key before the work, not after it (the engine loads it at the start,
+         * pm_bundle_load_key; this is for callers that did not). */
         char sig[128], err[600];
         int st = pm_manifest_sign(sign_key, "", 0, sig, sizeof(sig), err, sizeof(err));
         if (st) {

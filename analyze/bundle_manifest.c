@@ -182,14 +182,18 @@ static EVP_PKEY *load_key(const char *path, bool private_key, char *err, size_t 
     return k;
 }
 
-int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, size_t b64len,
-                     char *err, size_t errlen)
+void *pm_manifest_key_load(const char *keypath, char *err, size_t errlen, int *status)
 {
-    int status = 0;
-    EVP_PKEY *k = load_key(keypath, true, err, errlen, &status);
-    if (!k) {
-        return status;
-    }
+    *status = 0;
+    return load_key(keypath, true, err, errlen, status);
+}
+
+void pm_manifest_key_free(void *key) { EVP_PKEY_free(key); }
+
+int pm_manifest_sign_with(void *key, const char *keyname, const void *msg, size_t n, char *b64,
+                          size_t b64len, char *err, size_t errlen)
+{
+    EVP_PKEY *k = key;
     uint8_t sig[64];
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -197,11 +201,10 @@ int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, 
     bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
               EVP_DigestSign(md, sig, &siglen, msg, n) == 1 && siglen == 64;
     EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k);
     if (!ok) {
         char why[200];
         ossl_reason(why, sizeof(why));
-        snprintf(err, errlen, "signing the manifest with %s failed: %s", keypath, why);
+        snprintf(err, errlen, "signing the manifest with %s failed: %s", keyname, why);
         return PM_EXIT_UNREADABLE;
     }
     if (b64len < 90) {
@@ -212,6 +215,19 @@ int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, 
     b64[w] = '\n';
     b64[w + 1] = '\0';
     return 0;
+}
+
+int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, size_t b64len,
+                     char *err, size_t errlen)
+{
+    int status = 0;
+    EVP_PKEY *k = load_key(keypath, true, err, errlen, &status);
+    if (!k) {
+        return status;
+    }
+    int rc = pm_manifest_sign_with(k, keypath, msg, n, b64, b64len, err, errlen);
+    EVP_PKEY_free(k);
+    return rc;
 }
 
 /* ---- verify ---- */

@@ -499,6 +499,9 @@ int pm_log_parse_line(const char *line, size_t len, const struct pm_log_options 
 /* ---- loader ---- */
 
 #define LINE_MAX_BYTES 8192       /* longer lines are counted unparseable and skipped */
+/* A run this long without a newline is not a log (/dev/zero, a disk image, a gzip bomb of
+ * zeros): reading stops there with a message instead of skipping "one line" forever. */
+#define NO_NEWLINE_MAX ((uint64_t)1 << 20)
 #define READ_CHUNK (64 * 1024)
 #define MERGE_WINDOW PM_SEC(5)    /* summary line vs the line it repeats */
 #define ADOPT_WINDOW PM_SEC(3600) /* per-address lines vs their delivery's status line */
@@ -870,6 +873,14 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
         open_failed(path, EISDIR);
         return PM_EXIT_UNREADABLE;
     }
+    if (!is_stdin && fstat(fd, &sb) == 0 && (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode))) {
+        /* /dev/zero, /dev/urandom, a disk: endless or not text. A pipe, a FIFO and standard
+         * input stay allowed (journalctl ... | portmortem analyze --mta-log - ...). */
+        close(fd);
+        pm_err("cannot read MTA log %s: it is a device, not a log file", path);
+        pm_hint("give the log file, a pipe, or - for standard input");
+        return PM_EXIT_USAGE;
+    }
     /* zlib reads gzip (magic 1f 8b) and passes anything else through unchanged. */
     errno = 0;
     gzFile gz = gzdopen(fd, "rb");
@@ -904,8 +915,25 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
     char *line = pm_xmalloc(LINE_MAX_BYTES);
     size_t ll = 0;
     bool overlong = false;
+    uint64_t run = 0; /* bytes since the last newline */
     int rc = 0;
     for (;;) {
+        if (run > NO_NEWLINE_MAX) {
+            if (st->lines == 0) {
+                pm_err("cannot read MTA log %s: no line break in its first %llu bytes: not a "
+                       "text log", path, (unsigned long long)run);
+                pm_hint("give the MTA's text log (plain or gzip), one entry per line");
+                rc = PM_EXIT_UNREADABLE;
+            } else {
+                pm_warn("%s: reading stopped after line %llu: more than %llu bytes without a "
+                        "line break; entries from this file are partial", path,
+                        (unsigned long long)st->lines, (unsigned long long)NO_NEWLINE_MAX);
+            }
+            st->damaged = true;
+            ll = 0;
+            overlong = false; /* the endless "line" is not counted as one */
+            break;
+        }
         int got = gzread(gz, chunk, READ_CHUNK);
         if (got <= 0) {
             int zerr = Z_OK;
@@ -943,10 +971,12 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
                 }
             }
             off += seg;
+            run += seg;
             if (nl) {
                 take_line(&L, line, ll, overlong);
                 ll = 0;
                 overlong = false;
+                run = 0;
                 off++;
             }
         }

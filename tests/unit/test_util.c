@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <string.h>
 
 #include "pktbuild.h"
@@ -188,6 +189,14 @@ Test(util, time_parse_rfc3339)
     cr_assert_eq(parse("2000-02-29T00:00:00Z"), PM_SEC(INT64_C(951782400)), "leap day");
     cr_assert_eq(parse("1999-12-31T23:59:60Z"), PM_SEC(INT64_C(946684800)), "leap second");
     cr_assert_eq(parse("1970-01-01T00:00:00Z"), 0);
+    /* the last day of each month, leap years by the Gregorian rule */
+    parse("2026-01-31");
+    parse("2026-02-28");
+    parse("2028-02-29");
+    parse("2096-02-29");
+    parse("2026-03-31");
+    parse("2026-04-30");
+    parse("2026-12-31");
 }
 
 Test(util, time_parse_epoch)
@@ -206,7 +215,10 @@ Test(util, time_parse_bad_input)
                          "2026-00-10", "2026-11-32", "2026-11-28T24:00:00Z",
                          "2026-11-28T18:60:00Z", "2026-11-28T18:32:61Z",
                          "2026-11-28T18:32:49Zjunk", "2026-11-28T18:32:49+1", "2026-11-28T1",
-                         "2026-11-28T18:3x:49Z", "yesterday", "2026-11-28X18:32:49"};
+                         "2026-11-28T18:3x:49Z", "yesterday", "2026-11-28X18:32:49",
+                         /* days the month does not have (issue 19) */
+                         "2026-02-30", "2026-02-29T00:00:00Z", "1900-02-29", "2026-04-31",
+                         "2026-06-31T12:00:00Z", "2026-09-31", "2026-11-31"};
     for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
         pm_ns t;
         cr_assert_not(pm_time_parse(bad[i], &t), "\"%s\" parsed", bad[i]);
@@ -271,6 +283,63 @@ Test(util, parse_long)
         cr_assert_not(pm_parse_long(bad[i], 1, 65535, &v), "\"%s\"", bad[i]);
     }
     cr_assert_not(pm_parse_long(NULL, 0, 1, &v));
+}
+
+/* Issue 19: NaN compared false with both bounds and passed every range check; strtod also
+ * took "inf", hex, leading blanks and overflowed to HUGE_VAL. One parser refuses them all. */
+Test(util, parse_long_is_strict)
+{
+    long v = 42;
+    const char *bad[] = {" 25", "25 ", "\t25", "+", "-", "2 5", "25\n", "1e3", "25.0",
+                         "nan", "inf", "9223372036854775808", "-9223372036854775809"};
+    for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
+        cr_assert_not(pm_parse_long(bad[i], LONG_MIN, LONG_MAX, &v), "\"%s\"", bad[i]);
+    }
+    cr_assert_eq(v, 42, "a refused value leaves *out alone");
+    cr_assert(pm_parse_long("+25", 1, 65535, &v));
+    cr_assert_eq(v, 25);
+    cr_assert(pm_parse_long("9223372036854775807", 0, LONG_MAX, &v));
+    cr_assert_eq(v, LONG_MAX);
+}
+
+Test(util, parse_double)
+{
+    double d = 7;
+    cr_assert(pm_parse_double("2.5", 0, 10, &d));
+    cr_assert_float_eq(d, 2.5, 1e-12);
+    cr_assert(pm_parse_double("-3600", -86400, 86400, &d));
+    cr_assert_float_eq(d, -3600.0, 1e-12);
+    cr_assert(pm_parse_double(".5", 0, 1, &d));
+    cr_assert_float_eq(d, 0.5, 1e-12);
+    cr_assert(pm_parse_double("5.", 0, 10, &d));
+    cr_assert_float_eq(d, 5.0, 1e-12);
+    cr_assert(pm_parse_double("1e2", 0, 1000, &d));
+    cr_assert_float_eq(d, 100.0, 1e-12);
+    cr_assert(pm_parse_double("0.01", 0.01, 100, &d), "the bounds are inclusive");
+    d = 7;
+    const char *bad[] = {"", "nan", "NaN", "-nan", "nan(0x1)", "inf", "-inf", "infinity",
+                         "1e999", "-1e999", "0x10", "0x1p3", " 1", "1 ", "1s", "1,5", ".",
+                         "-", "e5", "1e", "1e+", "--1", "1..2", "101", "-0.001"};
+    for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
+        cr_assert_not(pm_parse_double(bad[i], 0, 100, &d), "\"%s\"", bad[i]);
+    }
+    cr_assert_float_eq(d, 7.0, 1e-12, "a refused value leaves *out alone");
+    cr_assert_not(pm_parse_double(NULL, 0, 1, &d));
+}
+
+Test(util, parse_secs)
+{
+    pm_ns t = 0;
+    cr_assert(pm_parse_secs("2.5", 0, 10, &t));
+    cr_assert_eq(t, PM_MS(2500));
+    cr_assert(pm_parse_secs("0.1", 0.1, 600, &t));
+    cr_assert_eq(t, PM_MS(100), "rounded, not truncated (0.1 is not exact in binary)");
+    cr_assert(pm_parse_secs("-3600", -31536000, 31536000, &t));
+    cr_assert_eq(t, -PM_SEC(3600));
+    cr_assert_not(pm_parse_secs("nan", 0.05, 30, &t));
+    cr_assert_not(pm_parse_secs("inf", 0.05, 30, &t));
+    cr_assert_not(pm_parse_secs("31", 0.05, 30, &t));
+    cr_assert_not(pm_parse_secs("1", 0, 1e300, &t), "a bound pm_ns cannot hold is refused");
 }
 
 Test(util, parse_ports)
