@@ -11,7 +11,10 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pktbuild.h"
 #include "pm.h"
@@ -359,6 +362,140 @@ Test(util, parse_ports)
         cr_assert_eq(pm_parse_ports(bad[i], p, 16), -1, "\"%s\"", bad[i]);
     }
     cr_assert_eq(pm_parse_ports("1,2,3", p, 2), -1, "more ports than room");
+}
+
+/* ================================ files written as root ================================ */
+
+static char oscratch[64];
+
+static const char *opath(const char *name)
+{
+    static char p[128];
+    snprintf(p, sizeof(p), "%s/%s", oscratch, name);
+    return p;
+}
+
+static void put(const char *name, const char *text, mode_t mode, uid_t uid)
+{
+    FILE *f = fopen(opath(name), "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    cr_assert_eq(chmod(opath(name), mode), 0);
+    cr_assert_eq(chown(opath(name), uid, (gid_t)-1), 0);
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0, "%s", path);
+    return st.st_size;
+}
+
+/* Issue 19: every path opened as root for writing. Run as root (make check is); each case
+ * is what a local user could plant in a shared directory. */
+Test(util, open_output_as_root, .timeout = 20)
+{
+    if (geteuid() != 0) {
+        cr_skip_test("needs root: the rules are those of files written as root");
+    }
+    snprintf(oscratch, sizeof(oscratch), "/tmp/pm-out-XXXXXX");
+    cr_assert_not_null(mkdtemp(oscratch));
+    char why[256];
+    bool created = true;
+    int fd;
+
+    /* a new file: created, 0600 whatever the umask allows more of */
+    mode_t old = umask(0);
+    fd = pm_open_output(opath("new.pcap"), (uid_t)-1, &created, why, sizeof(why));
+    umask(old);
+    cr_assert_geq(fd, 0, "%s", why);
+    cr_assert(created);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0600);
+    close(fd);
+
+    /* a symlink is never followed: its target keeps its bytes */
+    put("target", "precious", 0644, 0);
+    char target[128];
+    snprintf(target, sizeof(target), "%s", opath("target"));
+    cr_assert_eq(symlink(target, opath("link")), 0);
+    fd = pm_open_output(opath("link"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(errno, ELOOP);
+    cr_assert(strstr(why, "symbolic link"), "%s", why);
+    cr_assert_eq(size_of(opath("target")), 8);
+
+    /* a FIFO: refused at once (open(2) without O_NONBLOCK would wait for a reader) */
+    cr_assert_eq(mkfifo(opath("fifo"), 0666), 0);
+    fd = pm_open_output(opath("fifo"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "FIFO"), "%s", why);
+
+    /* a device: refused, neither opened nor handed to anyone */
+    struct stat before, after;
+    cr_assert_eq(stat("/dev/null", &before), 0);
+    fd = pm_open_output("/dev/null", 65534, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "device"), "%s", why);
+    cr_assert_eq(stat("/dev/null", &after), 0);
+    cr_assert_eq(after.st_uid, before.st_uid);
+    cr_assert_eq(after.st_mode, before.st_mode);
+
+    /* a directory */
+    fd = pm_open_output(oscratch, (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+
+    /* a hard link to a file of ours: the other name's content must survive */
+    put("mine", "keep me", 0600, 0);
+    char mine[128];
+    snprintf(mine, sizeof(mine), "%s", opath("mine"));
+    cr_assert_eq(link(mine, opath("hard")), 0);
+    fd = pm_open_output(opath("hard"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(errno, EMLINK);
+    cr_assert_eq(size_of(opath("mine")), 7);
+
+    /* planted by another user, 0666: refused, untouched */
+    put("planted", "theirs", 0666, 1234);
+    fd = pm_open_output(opath("planted"), 65534, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert(strstr(why, "uid 1234"), "%s", why);
+    cr_assert_eq(size_of(opath("planted")), 6);
+
+    /* the -Z user's file as an earlier run left it (0600): replaced; but 0644: refused */
+    put("zuser", "old capture", 0600, 65534);
+    fd = pm_open_output(opath("zuser"), 65534, &created, why, sizeof(why));
+    cr_assert_geq(fd, 0, "%s", why);
+    cr_assert_not(created);
+    close(fd);
+    cr_assert_eq(size_of(opath("zuser")), 0, "truncated");
+    put("zopen", "old capture", 0644, 65534);
+    fd = pm_open_output(opath("zopen"), 65534, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "0644"), "%s", why);
+
+    /* root's own file (tcpdump replaces it too): truncated, owner and mode kept */
+    put("own", "yesterday", 0640, 0);
+    fd = pm_open_output(opath("own"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_geq(fd, 0, "%s", why);
+    cr_assert_not(created);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0640, "the mode of a file we did not create is kept");
+    cr_assert_eq(st.st_size, 0);
+    cr_assert_eq(write(fd, "x", 1), 1);
+    char c;
+    cr_assert_eq(pread(fd, &c, 1, 0), 1, "read-write: the bundle reads it back");
+    close(fd);
+
+    const char *names[] = {"new.pcap", "target", "link", "fifo", "mine", "hard", "planted",
+                           "zuser", "zopen", "own"};
+    for (size_t i = 0; i < PM_ARRAY_LEN(names); i++) {
+        unlink(opath(names[i]));
+    }
+    cr_assert_eq(rmdir(oscratch), 0, "nothing else was created");
 }
 
 /* ================================ vocabulary ================================ */
