@@ -139,14 +139,19 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         }
         return 1;
     case 'o': {
-        /* Opened before any privilege drop: never follow a symlink planted at the path. */
-        int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        /* Opened before any privilege drop, as root for capture and probe: no symlink
+         * followed, only a regular file, an existing one only if ours (util.h). */
+        bool created;
+        char why[256];
+        int fd = pm_open_output(arg, (uid_t)-1, &created, why, sizeof(why));
         FILE *f = fd >= 0 ? pm_out_open(fd, arg, true) : NULL;
         if (!f) {
             if (fd >= 0) {
+                why[0] = '\0';
+                pm_strlcpy(why, strerror(errno), sizeof(why));
                 close(fd);
             }
-            pm_err("cannot write %s: %s", arg, strerror(errno));
+            pm_err("cannot write %s: %s", arg, why);
             return -1;
         }
         pm_out_close(cfg->out, 0); /* standard output, or an earlier -o: nothing written yet */
@@ -162,6 +167,11 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         cfg->mta_logs[cfg->nlogs++] = arg;
         return 1;
     case PM_OPT_LOG_TZ:
+        if (!pm_log_tz_valid(arg)) {
+            pm_err("bad --log-tz '%s': UTC, an offset like +01:00, a tz database name such as "
+                   "Europe/Berlin, or a POSIX TZ rule; not a file name", arg);
+            return -1;
+        }
         cfg->logopt.tz = arg;
         return 1;
     case PM_OPT_LOG_YEAR:
@@ -171,21 +181,19 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         }
         cfg->logopt.year = (int)v;
         return 1;
-    case PM_OPT_LOG_OFFSET: {
-        char *end;
-        double d = strtod(arg, &end);
-        if (*arg == '\0' || *end != '\0' || d < -86400 * 365.0 || d > 86400 * 365.0) {
-            pm_err("bad --log-offset '%s': seconds, e.g. 2.5 or -3600", arg);
+    case PM_OPT_LOG_OFFSET:
+        if (!pm_parse_secs(arg, -86400 * 365.0, 86400 * 365.0, &cfg->log_offset)) {
+            pm_err("bad --log-offset '%s': seconds, -31536000 to 31536000, e.g. 2.5 or -3600",
+                   arg);
             return -1;
         }
-        cfg->log_offset = (pm_ns)(d * 1e9);
         return 1;
-    }
     case PM_OPT_SINCE:
     case PM_OPT_UNTIL: {
         pm_ns t;
         if (!pm_time_parse(arg, &t)) {
-            pm_err("bad time '%s': use RFC 3339 (2026-11-28T18:30:00Z) or @EPOCH", arg);
+            pm_err("bad %s '%s': use a real date and time in RFC 3339 (2026-11-28T18:30:00Z) "
+                   "or @EPOCH", opt == PM_OPT_SINCE ? "--since" : "--until", arg);
             return -1;
         }
         if (opt == PM_OPT_SINCE) {
@@ -275,6 +283,17 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
     }
 }
 
+int pm_cli_check(const struct pm_engine_config *cfg)
+{
+    if (cfg->since != PM_NS_NONE && cfg->until != PM_NS_NONE && cfg->since >= cfg->until) {
+        char a[40], b[40];
+        pm_err("--since %s is not before --until %s: the capture window would be empty",
+               pm_time_str(cfg->since, a, sizeof(a)), pm_time_str(cfg->until, b, sizeof(b)));
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
 {
     struct pm_engine_config cfg;
@@ -296,6 +315,9 @@ static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
             usage_analyze(stderr);
             return PM_EXIT_USAGE;
         }
+    }
+    if (pm_cli_check(&cfg) != 0) {
+        return PM_EXIT_USAGE;
     }
     if (optind >= argc) {
         pm_err("analyze needs at least one capture file");

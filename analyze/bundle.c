@@ -13,15 +13,18 @@
  * does not exist or is complete, and an existing DIR is never replaced, even one created
  * while we wrote. Any failed write removes the temporary directory.
  *
- * Why a helper process when started as root: live capture opens everything as root and
- * then drops to an unprivileged user. That user cannot create files in a root-owned 0700
- * directory nor rename it in DIR's parent. So pm_bundle_open(), while still root, forks a
- * tiny helper that keeps root and does exactly three things on request over a socketpair:
- * create a file with a checked name inside the temporary directory (the descriptor is
- * passed back with SCM_RIGHTS), commit (fsync + rename), abort (remove). It ignores SIGINT
- * and SIGTERM (the capture's own signal handling finishes the bundle) and removes the
- * temporary directory when the main process goes away without committing, so even a
- * killed capture leaves no half bundle. Not root: the same operations are done directly.
+ * Why a helper process: live capture opens everything as root and then drops to an
+ * unprivileged user. That user cannot create files in a root-owned 0700 directory nor
+ * rename it in DIR's parent. So pm_bundle_open(), while still root, forks a tiny helper
+ * that stays uid 0 and does exactly three things on request over a socketpair: create a
+ * file with a checked name inside the temporary directory (the descriptor is passed back
+ * with SCM_RIGHTS), commit (fsync + rename), abort (remove). It keeps no capability but
+ * CAP_DAC_OVERRIDE, and that only when DIR's parent is not writable by uid 0 through its
+ * mode bits (helper_restrict, issue 19). It ignores SIGINT and SIGTERM (the capture's own
+ * signal handling finishes the bundle) and removes the temporary directory when the main
+ * process goes away without committing, so even a killed run leaves no half bundle — which
+ * is why it runs without root too (an interrupted `analyze --bundle`, issue 19), there with
+ * no privilege at all. pm_bundle_no_helper (unit tests) does the same operations directly.
  */
 #include "bundle_int.h"
 
@@ -29,9 +32,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -108,6 +114,8 @@ struct pm_bundle {
     struct pm_slice *slice;
     uint64_t attempts, failing;
     char notes[NOTES_LEN];
+    void *key;                  /* the parsed signing key (pm_bundle_load_key), or NULL */
+    char *keypath;
     /* the first write failure */
     int werr;
     char wname[PM_BUNDLE_NAME];
@@ -236,6 +244,60 @@ static void close_all_but(const int *keep, int n)
     }
 }
 
+/* What the helper keeps of root (issue 19). It stays uid 0, because it owns the temporary
+ * directory (root's, 0700) and creates the files in it as their owner: no capability needed
+ * for that. The only thing uid 0 alone may not do is write into DIR's parent (rename into
+ * place, remove on abort) when that directory belongs to someone else, e.g. --bundle
+ * /home/alice/incident: that takes CAP_DAC_OVERRIDE. So the helper keeps CAP_DAC_OVERRIDE
+ * when the parent's mode bits do not already let uid 0 write and search it, and nothing
+ * else: not in the effective, permitted, inheritable or ambient sets, not in the bounding
+ * set; and no-new-privs, so that nothing it could execute gains any. Returns a short text
+ * for the debug log; failures are not fatal (the helper does no more than before). */
+static const char *helper_restrict(int parentfd)
+{
+    if (geteuid() != 0) {
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        return "not root: no capabilities to drop";
+    }
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct cur[2], data[2];
+    memset(cur, 0, sizeof(cur));
+    if (syscall(SYS_capget, &hdr, cur) != 0) {
+        return "capget failed: capabilities unchanged";
+    }
+    /* 1. Would uid 0 without the DAC capabilities be let in by the parent's mode bits? The
+     * kernel answers for the effective set (AT_EACCESS), lowered for the question only. */
+    const uint32_t dac = (1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH) |
+                         (1u << CAP_FOWNER);
+    memcpy(data, cur, sizeof(data));
+    data[0].effective &= ~dac;
+    bool need = true;
+    if (syscall(SYS_capset, &hdr, data) == 0) {
+        need = faccessat(parentfd, ".", W_OK | X_OK, AT_EACCESS) != 0;
+    }
+    uint32_t keep = need ? cur[0].permitted & (1u << CAP_DAC_OVERRIDE) : 0;
+    /* 2. The bounding set, while CAP_SETPCAP is still effective; then the ambient set. */
+    for (int c = 0; c < 64; c++) {
+        if (!(c < 32 && (keep & (1u << c)))) {
+            prctl(PR_CAPBSET_DROP, c, 0, 0, 0); /* EINVAL past the kernel's last: fine */
+        }
+    }
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    /* 3. Effective and permitted: `keep` only; inheritable: nothing. */
+    memset(data, 0, sizeof(data));
+    data[0].effective = data[0].permitted = keep;
+    if (syscall(SYS_capset, &hdr, data) != 0) {
+        return "capset failed: capabilities unchanged";
+    }
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    memset(cur, 0, sizeof(cur));
+    if (syscall(SYS_capget, &hdr, cur) != 0 || cur[0].permitted != keep || cur[1].permitted) {
+        return "capabilities not as set";
+    }
+    return keep ? "kept CAP_DAC_OVERRIDE only (DIR's parent is not root's to write)"
+                : "no capabilities (uid 0 may write DIR's parent by its mode)";
+}
+
 static _Noreturn void helper_main(int sock, int parentfd, int dirfd, const char *tmpbase,
                                   const char *base)
 {
@@ -247,6 +309,7 @@ static _Noreturn void helper_main(int sock, int parentfd, int dirfd, const char 
     }
     const int keep[] = {sock, parentfd, dirfd};
     close_all_but(keep, 3);
+    pm_debug("bundle helper %d: %s", (int)getpid(), helper_restrict(parentfd));
     for (;;) {
         struct hmsg m;
         ssize_t n = recv(sock, &m, sizeof(m), 0);
@@ -346,6 +409,8 @@ static void bundle_free(struct pm_bundle *b)
         free(b->logpaths[i]);
     }
     pm_slice_free(b->slice);
+    pm_manifest_key_free(b->key); /* OpenSSL clears the private key's memory as it frees it */
+    free(b->keypath);
     free(b->dir);
     free(b->base);
     free(b->tmpbase);
@@ -372,7 +437,7 @@ static bool start_helper(struct pm_bundle *b)
         pm_strlcpy(tmpbase, b->tmpbase, sizeof(tmpbase));
         pm_strlcpy(base, b->base, sizeof(base));
         int parentfd = b->parentfd, dirfd = b->dirfd;
-        bundle_free(b);
+        bundle_free(b); /* nothing of the parent's, a signing key least of all */
         helper_main(sv[1], parentfd, dirfd, tmpbase, base);
     }
     close(sv[1]);
@@ -626,7 +691,9 @@ struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
     b->sock = -1;
     b->slice = pm_slice_new();
     free(path);
-    if (geteuid() == 0 && !pm_bundle_no_helper && !start_helper(b)) {
+    /* Root or not: the helper is also what removes the temporary directory when the run is
+     * interrupted (SIGINT, SIGTERM, even SIGKILL of `analyze`, which has no handler). */
+    if (!pm_bundle_no_helper && !start_helper(b)) {
         pm_debug("bundle: no helper process (%s): writing directly", strerror(errno));
     }
     b->json = open_file(b, "report.json");
@@ -637,6 +704,22 @@ struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     return b;
+}
+
+int pm_bundle_load_key(struct pm_bundle *b, const char *keypath)
+{
+    char err[600];
+    int status = 0;
+    void *k = pm_manifest_key_load(keypath, err, sizeof(err), &status);
+    if (!k) {
+        pm_err("%s", err);
+        return status ? status : PM_EXIT_UNREADABLE;
+    }
+    pm_manifest_key_free(b->key);
+    free(b->keypath);
+    b->key = k;
+    b->keypath = pm_xstrdup(keypath);
+    return 0;
 }
 
 /* ---- collecting ---- */
@@ -953,7 +1036,8 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
     FILE *f = w->f;
     char notes[1024] = "";
     uint64_t written = 0;
-    if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->ncaptures : 0,
+    if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->capture_fds : NULL,
+                       in ? in->ncaptures : 0,
                        notes, sizeof(notes), &written) != 0) {
         write_failed(b, "evidence.pcap", w->err ? w->err : errno);
     }
@@ -986,6 +1070,28 @@ static const char *base_of(const char *p)
     return s ? s + 1 : p;
 }
 
+/* A log read again for its lines: only a regular file, opened without blocking — a FIFO or
+ * `-` was consumed by the parser, and opening a FIFO again would wait for a writer forever
+ * (issue 19). The same reader as the parser's (lines.c), so line N here is the report's line
+ * N, NUL bytes and overlong lines included. NULL: use the parser's words. */
+static struct pm_lines *reopen_log(const char *path)
+{
+    if (!strcmp(path, "-")) {
+        return NULL;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        return NULL;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return pm_lines_fdopen(fd, LOGLINE_COPY); /* closes fd when it fails */
+}
+
 /* The matched lines, read again from the logs in one pass per file (gzip or plain: zlib
  * reads both). A log that cannot be read again (standard input, rotated away, no longer
  * readable after a privilege drop) falls back to the words the parser kept. */
@@ -1013,9 +1119,7 @@ static int write_mta_log(struct pm_bundle *b)
         uint16_t p = b->logrefs[i].path;
         const char *path = b->logpaths[p];
         const char *label = base_of(path);
-        /* The same reader as the parser's (lines.c): line N here is the report's line N,
-         * NUL bytes and overlong lines included. */
-        struct pm_lines *lr = strcmp(path, "-") ? pm_lines_open(path, LOGLINE_COPY) : NULL;
+        struct pm_lines *lr = reopen_log(path);
         uint64_t cur = 0;
         uint32_t last = 0;
         for (; i < b->nlogrefs && b->logrefs[i].path == p; i++) {
@@ -1302,7 +1406,10 @@ static int write_manifest(struct pm_bundle *b, const char *sign_key, int *status
     int rc = write_text_file(b, PM_MANIFEST, text, len);
     if (rc == 0 && sign_key) {
         char sig[128], err[600];
-        int st = pm_manifest_sign(sign_key, text, len, sig, sizeof(sig), err, sizeof(err));
+        int st = b->key ? pm_manifest_sign_with(b->key, b->keypath, text, len, sig, sizeof(sig),
+                                                err, sizeof(err))
+                        : pm_manifest_sign(sign_key, text, len, sig, sizeof(sig), err,
+                                           sizeof(err));
         if (st != 0) {
             pm_err("%s", err);
             *status = st;
@@ -1326,8 +1433,9 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     pm_time_str(pm_now_realtime(), created, sizeof(created));
     int status = PM_EXIT_UNREADABLE;
     const char *sign_key = in ? in->sign_key : NULL;
-    if (sign_key) {
-        /* Check the key before the work, not after it. */
+    if (sign_key && !b->key) {
+        /* Check the key before the work, not after it (the engine loads it at the start,
+         * pm_bundle_load_key; this is for callers that did not). */
         char sig[128], err[600];
         int st = pm_manifest_sign(sign_key, "", 0, sig, sizeof(sig), err, sizeof(err));
         if (st) {

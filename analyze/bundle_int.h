@@ -160,7 +160,8 @@ uint64_t pm_slice_dropped(const struct pm_slice *s);
  * input file and link type, an EPB comment naming the attempt on each packet). Notes about
  * unreadable inputs and caps are appended to `notes`. Returns 0, or -1 when writing `out`
  * failed (errno set). */
-int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, int npaths,
+int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, const int *fds,
+                   int npaths,
                    char *notes, size_t noteslen, uint64_t *written);
 
 /* ---- manifest, signature, verify (bundle_manifest.c) ---- */
@@ -185,6 +186,13 @@ int pm_manifest_write(FILE *out, struct pm_mf_entry *e, size_t n);
  * Returns 0, or an exit status after writing what failed into err. */
 int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, size_t b64len,
                      char *err, size_t errlen);
+/* The same in two steps, so that the key is read and parsed before a privilege drop and
+ * used after it (issue 19): load returns the parsed key (an EVP_PKEY) or NULL with err and
+ * *status (2: not an Ed25519 private key, 3: unreadable); sign_with uses it. */
+void *pm_manifest_key_load(const char *keypath, char *err, size_t errlen, int *status);
+int pm_manifest_sign_with(void *key, const char *keyname, const void *msg, size_t n,
+                          char *b64, size_t b64len, char *err, size_t errlen);
+void pm_manifest_key_free(void *key);
 /* Check a bundle directory. Problems are printed to `out`, one per line, named by file.
  * Returns 0 all good, 1 something differs, 3 unreadable (pm_cmd_verify's exit status). */
 int pm_verify_bundle(const char *dir, const char *pubkey, FILE *out);

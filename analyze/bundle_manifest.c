@@ -182,14 +182,18 @@ static EVP_PKEY *load_key(const char *path, bool private_key, char *err, size_t 
     return k;
 }
 
-int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, size_t b64len,
-                     char *err, size_t errlen)
+void *pm_manifest_key_load(const char *keypath, char *err, size_t errlen, int *status)
 {
-    int status = 0;
-    EVP_PKEY *k = load_key(keypath, true, err, errlen, &status);
-    if (!k) {
-        return status;
-    }
+    *status = 0;
+    return load_key(keypath, true, err, errlen, status);
+}
+
+void pm_manifest_key_free(void *key) { EVP_PKEY_free(key); }
+
+int pm_manifest_sign_with(void *key, const char *keyname, const void *msg, size_t n, char *b64,
+                          size_t b64len, char *err, size_t errlen)
+{
+    EVP_PKEY *k = key;
     uint8_t sig[64];
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -197,11 +201,10 @@ int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, 
     bool ok = md && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1 &&
               EVP_DigestSign(md, sig, &siglen, msg, n) == 1 && siglen == 64;
     EVP_MD_CTX_free(md);
-    EVP_PKEY_free(k);
     if (!ok) {
         char why[200];
         ossl_reason(why, sizeof(why));
-        snprintf(err, errlen, "signing the manifest with %s failed: %s", keypath, why);
+        snprintf(err, errlen, "signing the manifest with %s failed: %s", keyname, why);
         return PM_EXIT_UNREADABLE;
     }
     if (b64len < 90) {
@@ -212,6 +215,19 @@ int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, 
     b64[w] = '\n';
     b64[w + 1] = '\0';
     return 0;
+}
+
+int pm_manifest_sign(const char *keypath, const void *msg, size_t n, char *b64, size_t b64len,
+                     char *err, size_t errlen)
+{
+    int status = 0;
+    EVP_PKEY *k = load_key(keypath, true, err, errlen, &status);
+    if (!k) {
+        return status;
+    }
+    int rc = pm_manifest_sign_with(k, keypath, msg, n, b64, b64len, err, errlen);
+    EVP_PKEY_free(k);
+    return rc;
 }
 
 /* ---- verify ---- */
@@ -236,16 +252,41 @@ static void problem(struct vstate *v, const char *name, const char *fmt, ...)
     v->problems++;
 }
 
+/* Open a file of a bundle to read: never through a symlink, and never blocking — a FIFO
+ * planted under a bundle's name would otherwise hang `verify` in open(2) forever (issue 19).
+ * The type is checked on what was opened (fstat). Returns the descriptor or -1 with errno
+ * (ELOOP: a symlink, EINVAL: not a regular file). */
+static int open_bundle_file(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    struct stat st;
+    int e = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    if (e) {
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static const char *open_error(int e)
+{
+    return e == ELOOP ? "a symbolic link, not the file the manifest lists"
+           : e == EINVAL ? "not a regular file"
+                         : strerror(e);
+}
+
 static int read_small(int dirfd, const char *name, char **buf, size_t *len)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_bundle_file(dirfd, name);
     if (fd < 0) {
         return errno;
     }
     struct stat st;
-    int e = fstat(fd, &st) != 0 ? errno
-            : !S_ISREG(st.st_mode)  ? EINVAL
-            : st.st_size > (off_t)MANIFEST_MAX ? EFBIG : 0;
+    int e = fstat(fd, &st) != 0 ? errno : st.st_size > (off_t)MANIFEST_MAX ? EFBIG : 0;
     if (e) {
         close(fd);
         return e;
@@ -367,7 +408,8 @@ static int check_signature(struct vstate *v, int dirfd, const char *pubkey, cons
         if (e == ENOENT) {
             problem(v, PM_MANIFEST_SIG, "missing (a key was given: the bundle must be signed)");
         } else {
-            problem(v, PM_MANIFEST_SIG, "unreadable: %s", strerror(e));
+            problem(v, PM_MANIFEST_SIG, "%s%s", e == ELOOP || e == EINVAL ? "" : "unreadable: ",
+                    open_error(e));
         }
         EVP_PKEY_free(k);
         return 0;
@@ -421,7 +463,7 @@ int pm_verify_bundle(const char *dir, const char *pubkey, FILE *out)
     if (e) {
         pm_err("cannot read %s/" PM_MANIFEST ": %s", dir,
                e == ENOENT ? "missing" : e == EFBIG ? "too large to be a bundle manifest"
-                                                    : strerror(e));
+                                                    : open_error(e));
         pm_hint("not a portmortem bundle, or its manifest was removed; nothing can be checked");
         close(dirfd);
         return PM_EXIT_UNREADABLE;
@@ -433,22 +475,19 @@ int pm_verify_bundle(const char *dir, const char *pubkey, FILE *out)
     }
     size_t matched = 0;
     for (size_t i = 0; i < n; i++) {
-        int fd = openat(dirfd, ent[i].name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = open_bundle_file(dirfd, ent[i].name);
         if (fd < 0) {
             if (errno == ENOENT) {
                 problem(&v, ent[i].name, "missing");
-            } else if (errno == ELOOP) {
-                problem(&v, ent[i].name, "a symbolic link, not the file the manifest lists");
+            } else if (errno == ELOOP || errno == EINVAL) {
+                problem(&v, ent[i].name, "%s", open_error(errno));
             } else {
                 problem(&v, ent[i].name, "unreadable: %s", strerror(errno));
             }
             continue;
         }
-        struct stat st;
         uint8_t sha[32];
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            problem(&v, ent[i].name, "not a regular file");
-        } else if ((e = pm_sha256_fd(fd, sha)) != 0) {
+        if ((e = pm_sha256_fd(fd, sha)) != 0) {
             problem(&v, ent[i].name, "unreadable: %s", strerror(e));
         } else if (memcmp(sha, ent[i].sha, 32) != 0) {
             /* Either the file or its manifest line changed: name both. */

@@ -406,7 +406,8 @@ static const char *base_name(const char *p)
     return b ? b + 1 : p;
 }
 
-int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, int npaths,
+int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, const int *fds,
+                   int npaths,
                    char *notes, size_t noteslen, uint64_t *written)
 {
     *written = 0;
@@ -425,7 +426,8 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, int 
             continue;
         }
         char err[512];
-        in[i].cf = pm_capfile_open(paths[i], NULL, err, sizeof(err));
+        in[i].cf = fds && fds[i] >= 0 ? pm_capfile_open_fd(fds[i], paths[i], NULL, err, sizeof(err))
+                                      : pm_capfile_open(paths[i], NULL, err, sizeof(err));
         if (!in[i].cf) {
             char clean[600];
             pm_sanitize(clean, sizeof(clean), (const uint8_t *)err, strlen(err));

@@ -17,6 +17,7 @@
 #include "capin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -360,6 +361,9 @@ static int block_next(struct pm_capfile *cf, struct pcap_pkthdr *h, const uint8_
     return 0;
 }
 
+static struct pm_capfile *open_stream(FILE *f, const char *path, const char *filter,
+                                      char *err, size_t errlen);
+
 struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
                                    size_t errlen)
 {
@@ -368,6 +372,28 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return NULL;
     }
+    return open_stream(f, path, filter, err, errlen);
+}
+
+struct pm_capfile *pm_capfile_open_fd(int fd, const char *label, const char *filter, char *err,
+                                      size_t errlen)
+{
+    /* A descriptor of our own (dup) from the start of the file: the caller's stays open. */
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    FILE *f = dfd >= 0 && lseek(dfd, 0, SEEK_SET) == 0 ? fdopen(dfd, "rb") : NULL;
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s again: %s", label, strerror(errno));
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        return NULL;
+    }
+    return open_stream(f, label, filter, err, errlen);
+}
+
+static struct pm_capfile *open_stream(FILE *f, const char *path, const char *filter,
+                                      char *err, size_t errlen)
+{
     struct stat sb;
     memset(&sb, 0, sizeof(sb));
     uint64_t size = 0;

@@ -80,6 +80,7 @@ struct pm_engine {
     pm_ns next_log_scan;
     char *host_context;
     const char *capture_paths[PM_MAX_INPUTS];
+    int capture_fds[PM_MAX_INPUTS]; /* -1: read by path */
     int ncapture_paths;
     uint64_t records;
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
@@ -399,6 +400,15 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
             free(e);
             return NULL;
         }
+        /* The key now, not at the end: a live capture is still root here, and a bad key
+         * should stop the run before it starts rather than lose its bundle at the end. */
+        if (cfg->sign_key && pm_bundle_load_key(e->bundle, cfg->sign_key) != 0) {
+            pm_hint("the bundle was not started; give an unencrypted PEM Ed25519 private key "
+                    "(openssl genpkey -algorithm ed25519 -out key.pem)");
+            pm_bundle_abort(e->bundle);
+            free(e);
+            return NULL;
+        }
     }
     if (!src->live) {
         /* A file size limit (ulimit -f) then fails the write (EFBIG), which is counted like
@@ -511,10 +521,12 @@ void pm_engine_host_context(struct pm_engine *e, const char *text)
     e->host_context = text ? pm_xstrdup(text) : NULL;
 }
 
-void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, int n)
+void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, const int *fds,
+                             int n)
 {
     e->ncapture_paths = 0;
     for (int i = 0; i < n && i < PM_MAX_INPUTS; i++) {
+        e->capture_fds[e->ncapture_paths] = fds ? fds[i] : -1;
         e->capture_paths[e->ncapture_paths++] = paths[i];
     }
 }
@@ -1041,7 +1053,7 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     for (int i = 0; i < in->n; i++) {
         paths[i] = in->in[i].path;
     }
-    pm_engine_capture_files(e, paths, in->n);
+    pm_engine_capture_files(e, paths, NULL, in->n);
 
     struct pm_record rec;
     uint64_t n = 0;
@@ -1204,6 +1216,7 @@ int pm_engine_finish(struct pm_engine *e)
         if (rc == 0) {
             struct pm_bundle_inputs bi = {
                 .capture_paths = e->capture_paths,
+                .capture_fds = e->capture_fds,
                 .ncaptures = e->ncapture_paths,
                 .mta_log_paths = e->cfg.mta_logs,
                 .nmta_logs = e->cfg.nlogs,

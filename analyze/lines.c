@@ -14,6 +14,10 @@
 #include "util.h"
 
 #define CHUNK (64 * 1024)
+/* A run this long without a newline is not a log (/dev/zero on standard input, a disk image,
+ * a gzip bomb of zeros): reading stops there with a reason instead of skipping "one line"
+ * forever. */
+#define NO_NEWLINE_MAX ((uint64_t)1 << 20)
 
 struct pm_lines {
     gzFile gz;
@@ -21,7 +25,8 @@ struct pm_lines {
     size_t have, off; /* bytes in chunk, bytes of them consumed */
     char *line;
     size_t max, ll;
-    bool done;
+    uint64_t run; /* bytes of the current line, skipped ones included */
+    bool done, no_newline;
     int status; /* what next() returns once done: 0 end, -1 error */
     uint64_t lines, bytes;
     char why[200];
@@ -83,7 +88,17 @@ int pm_lines_next(struct pm_lines *r, const char **line, size_t *len, bool *cut)
 {
     bool any = false, over = false;
     r->ll = 0;
+    r->run = 0;
     for (;;) {
+        if (r->run > NO_NEWLINE_MAX) {
+            r->done = true;
+            r->no_newline = true;
+            r->status = -1;
+            snprintf(r->why, sizeof(r->why), "more than %llu bytes without a line break",
+                     (unsigned long long)NO_NEWLINE_MAX);
+            r->off = r->have;
+            return -1; /* the endless "line" is not returned as one */
+        }
         if (r->off == r->have) {
             if (r->done) {
                 if (!any) {
@@ -112,6 +127,7 @@ int pm_lines_next(struct pm_lines *r, const char **line, size_t *len, bool *cut)
         memcpy(r->line + r->ll, s, PM_MIN(seg, room));
         r->ll += PM_MIN(seg, room);
         r->off += seg;
+        r->run += seg;
         if (nl) {
             r->off++;
             break;
@@ -131,6 +147,7 @@ const char *pm_lines_why(const struct pm_lines *r)
     return r->status < 0 ? r->why : NULL;
 }
 
+bool pm_lines_no_newline(const struct pm_lines *r) { return r->no_newline; }
 uint64_t pm_lines_count(const struct pm_lines *r) { return r->lines; }
 uint64_t pm_lines_bytes(const struct pm_lines *r) { return r->bytes; }
 

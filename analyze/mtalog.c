@@ -888,6 +888,14 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
         open_failed(path, EISDIR);
         return PM_EXIT_UNREADABLE;
     }
+    if (!is_stdin && fstat(fd, &sb) == 0 && (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode))) {
+        /* /dev/zero, /dev/urandom, a disk: endless or not text. A pipe, a FIFO and standard
+         * input stay allowed (journalctl ... | portmortem analyze --mta-log - ...). */
+        close(fd);
+        pm_err("cannot read MTA log %s: it is a device, not a log file", path);
+        pm_hint("give the log file, a pipe, or - for standard input");
+        return PM_EXIT_USAGE;
+    }
     /* zlib reads gzip (magic 1f 8b) and passes anything else through unchanged; lines
      * keep their length (a NUL byte is data), as for the bundle's copy (lines.c). */
     struct pm_lines *lr = pm_lines_fdopen(fd, LINE_MAX_BYTES);
@@ -924,7 +932,12 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
         take_line(&L, text, len, cut); /* a cut line is too long: counted, not parsed */
     }
     if (got < 0) {
-        if (pm_lines_bytes(lr) == 0) {
+        if (pm_lines_count(lr) == 0 && pm_lines_no_newline(lr)) {
+            pm_err("cannot read MTA log %s: no line break in its first %llu bytes: not a text log",
+                   path, (unsigned long long)pm_lines_bytes(lr));
+            pm_hint("give the MTA's text log (plain or gzip), one entry per line");
+            rc = PM_EXIT_UNREADABLE;
+        } else if (pm_lines_bytes(lr) == 0) {
             pm_err("cannot read MTA log %s: %s", path, pm_lines_why(lr));
             pm_hint("is it a text or gzip-compressed log file?");
             rc = PM_EXIT_UNREADABLE;

@@ -12,7 +12,9 @@
  */
 #include "mtalog_int.h"
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +102,23 @@ static bool fixed_offset(const char *tz, int32_t *off)
     return true;
 }
 
+/* A regular file that begins with the TZif magic; opened without blocking (a FIFO planted
+ * under TZDIR must not hang the start-up). */
+static bool is_tzif(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    struct stat st;
+    char magic[4];
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+              memcmp(magic, "TZif", 4) == 0;
+    close(fd);
+    return ok;
+}
+
 bool pm_log_tz_valid(const char *tz)
 {
     int32_t off;
@@ -125,15 +144,17 @@ bool pm_log_tz_valid(const char *tz)
         (name[3] == '+' || name[3] == '-')) {
         return false;
     }
-    struct stat st;
+    /* A file name is not a zone: glibc would read any file given as TZ=/path (as root,
+     * during a capture), and one that is not a zone file silently means UTC. */
     if (name[0] == '/') {
-        return stat(name, &st) == 0 && S_ISREG(st.st_mode);
+        return false;
     }
-    /* A tz database name: a file under TZDIR (or the usual place). */
+    /* A tz database name: a zone file (it starts with "TZif", RFC 8536 §3.1) under TZDIR
+     * or the usual place — not zone.tab or another table that lives beside the zones. */
     const char *dir = getenv("TZDIR");
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo", name);
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (is_tzif(path)) {
         return true;
     }
     /* A POSIX TZ rule ("CET-1CEST,M3.5.0,M10.5.0/3", "<+03>-3"): name then offset. */
@@ -155,7 +176,24 @@ bool pm_log_tz_valid(const char *tz)
     if (name[i] == '+' || name[i] == '-') {
         i++;
     }
-    return sp_isdigit(name[i]);
+    /* The offset: hh[:mm[:ss]], hh at most 24 (POSIX), then the end, a DST name or a rule
+     * — so that "iso3166.tab" (a table beside the zones) is not taken for a rule. */
+    int hh = 0, nd = 0;
+    while (sp_isdigit(name[i]) && nd < 3) {
+        hh = hh * 10 + (name[i++] - '0');
+        nd++;
+    }
+    if (nd == 0 || nd > 2 || hh > 24) {
+        return false;
+    }
+    for (int k = 0; k < 2 && name[i] == ':'; k++) {
+        if (!sp_isdigit(name[i + 1]) || !sp_isdigit(name[i + 2])) {
+            return false;
+        }
+        i += 3;
+    }
+    char c = name[i];
+    return c == '\0' || c == ',' || c == '<' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
 /* mktime() in the current TZ environment: offset of `naive` local time. */

@@ -8,10 +8,14 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *pm_progname = "portmortem";
 int pm_verbosity = 0;
@@ -324,7 +328,11 @@ bool pm_time_parse(const char *s, pm_ns *out)
             }
         }
     }
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60) {
+    /* Days of that month in that year (Gregorian leap years): 2026-02-30 is no date. */
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] + (M == 2 && leap) || h > 23 ||
+        mi > 59 || sec > 60) {
         return false;
     }
     int64_t offset = 0;
@@ -491,9 +499,51 @@ size_t pm_strlcpy(char *dst, const char *src, size_t size)
 
 /* ---- parsing ---- */
 
+/* The shape of a plain decimal number: [-+]digits[.digits][e[-+]digits], nothing before or
+ * after. strtol/strtod alone accept leading blanks, "nan", "inf", "0x1p3" and, for strtod,
+ * overflow to HUGE_VAL; every option value goes through this check first, so that none of
+ * those reaches a range check (NaN compares false with everything and passed them all). */
+static bool decimal_shape(const char *s, bool allow_fraction)
+{
+    const char *p = s;
+    if (*p == '-' || *p == '+') {
+        p++;
+    }
+    size_t int_digits = 0, frac_digits = 0;
+    while (*p >= '0' && *p <= '9') {
+        p++;
+        int_digits++;
+    }
+    if (allow_fraction && *p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+            frac_digits++;
+        }
+    }
+    if (int_digits + frac_digits == 0) {
+        return false;
+    }
+    if (allow_fraction && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (*p == '-' || *p == '+') {
+            p++;
+        }
+        size_t exp_digits = 0;
+        while (*p >= '0' && *p <= '9') {
+            p++;
+            exp_digits++;
+        }
+        if (exp_digits == 0) {
+            return false;
+        }
+    }
+    return *p == '\0';
+}
+
 bool pm_parse_long(const char *s, long min, long max, long *out)
 {
-    if (!s || !*s) {
+    if (!s || !decimal_shape(s, false)) {
         return false;
     }
     char *end;
@@ -503,6 +553,33 @@ bool pm_parse_long(const char *s, long min, long max, long *out)
         return false;
     }
     *out = v;
+    return true;
+}
+
+bool pm_parse_double(const char *s, double min, double max, double *out)
+{
+    if (!s || !decimal_shape(s, true)) {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* ERANGE: overflow (HUGE_VAL) or underflow; isfinite() and the range catch the rest. */
+    if (errno || *end != '\0' || !isfinite(v) || !(v >= min && v <= max)) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool pm_parse_secs(const char *s, double min, double max, pm_ns *out)
+{
+    double d;
+    /* pm_ns holds about +-292 years: a bound beyond that would overflow the conversion. */
+    if (!(min >= -9.0e9 && max <= 9.0e9) || !pm_parse_double(s, min, max, &d)) {
+        return false;
+    }
+    *out = (pm_ns)llround(d * 1e9);
     return true;
 }
 
@@ -538,6 +615,107 @@ int pm_parse_ports(const char *s, uint16_t *ports, int max)
         }
     }
     return n > 0 ? n : -1;
+}
+
+/* ---- files written as root ---- */
+
+int pm_open_output(const char *path, uid_t also_owner, bool *created, char *why, size_t whylen)
+{
+    *created = false;
+    why[0] = '\0';
+    bool strict = geteuid() == 0;
+    if (!strict) {
+        /* Nobody's privileges to abuse: a user may write to a pipe, a terminal or /dev/null
+         * as always, but not through a symbolic link planted at the path. */
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EACCES) {
+            fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        }
+        if (fd < 0) {
+            snprintf(why, whylen, "%s%s", strerror(errno),
+                     errno == ELOOP ? " (a symbolic link: portmortem does not follow one)" : "");
+        }
+        return fd;
+    }
+    /* 1. A new file: O_EXCL makes it ours, 0600 (the umask can only take bits away). */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    if (fd >= 0) {
+        *created = true;
+        return fd;
+    }
+    if (errno != EEXIST) {
+        int e = errno;
+        snprintf(why, whylen, "%s%s", strerror(e),
+                 e == ELOOP ? " (a symbolic link: portmortem does not follow one as root)" : "");
+        errno = e;
+        return -1;
+    }
+    /* 2. Something is there. Look before opening (opening a device can have effects of its
+     * own), then open without following and without blocking (a FIFO), and look again at
+     * what was opened: the name may have changed in between. */
+    struct stat st;
+    const char *refuse = NULL;
+    int e = 0;
+    if (lstat(path, &st) != 0) {
+        e = errno;
+    } else if (S_ISLNK(st.st_mode)) {
+        refuse = "it is a symbolic link; portmortem does not follow one as root";
+        e = ELOOP;
+    } else if (!S_ISREG(st.st_mode)) {
+        refuse = S_ISFIFO(st.st_mode)  ? "it is a FIFO, not a regular file"
+                 : S_ISDIR(st.st_mode) ? "it is a directory, not a regular file"
+                 : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "it is a device, not a regular file"
+                                                              : "it is not a regular file";
+        e = EINVAL;
+    } else {
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+            e = errno;
+        } else if (fstat(fd, &st) != 0) {
+            e = errno;
+        } else if (!S_ISREG(st.st_mode)) {
+            refuse = "it is not a regular file";
+            e = EINVAL;
+        } else if (st.st_nlink != 1) {
+            /* A hard link planted to another file (a password database, a log) would make
+             * the truncation below destroy that file. */
+            refuse = "it has more than one name (a hard link); a file with other names is "
+                     "never overwritten";
+            e = EMLINK;
+        } else if (st.st_uid != getuid() && st.st_uid != also_owner) {
+            /* Planted by another user: root would truncate it and fill it with packets that
+             * user can read (its mode is theirs). tcpdump's habit of replacing a file the
+             * user owns stays; anything else is refused. */
+            snprintf(why, whylen, "it exists and belongs to uid %u, not to uid %u running "
+                     "portmortem; an existing file is only replaced when it is ours",
+                     (unsigned)st.st_uid, (unsigned)getuid());
+            e = EPERM;
+        } else if (st.st_uid != getuid() && (st.st_mode & 077)) {
+            /* The -Z user's file, as an earlier run left it (0600) — but this one others may
+             * read or write (mode 0666: whoever made it so would read the packets). */
+            snprintf(why, whylen, "it exists with mode %04o: others could read what is written; "
+                     "an earlier run leaves 0600", (unsigned)(st.st_mode & 07777));
+            e = EPERM;
+        }
+    }
+    if (!e && ftruncate(fd, 0) != 0) {
+        e = errno;
+    }
+    if (e) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (refuse) {
+            pm_strlcpy(why, refuse, whylen);
+        } else if (!why[0]) {
+            pm_strlcpy(why, strerror(e), whylen);
+        }
+        errno = e;
+        return -1;
+    }
+    /* Replaced, not created: its owner and mode are left as they were. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
 }
 
 /* ---- diagnostics ---- */

@@ -61,7 +61,7 @@ struct pm_dump_opts {
     const char *path;     /* -w FILE */
     uint64_t max_bytes;   /* -C (bytes), 0: no rotation */
     int nfiles;           /* -W, 0: no ring */
-    bool temporary;       /* a private temp file (for --bundle without -w): removed at close */
+    bool temporary;       /* a private temp file (for --bundle without -w): never named */
     uid_t owner;          /* chown the files to it (the -Z user), (uid_t)-1: leave */
     gid_t group;
 };
@@ -73,13 +73,20 @@ struct pm_dump *pm_dump_open(pcap_t *p, const char *iface, int nifaces,
                              const struct pm_dump_opts *o);
 void pm_dump_packet(struct pm_dump *d, const struct pcap_pkthdr *h, const u_char *data);
 void pm_dump_flush(struct pm_dump *d);
-/* Files that hold packets, oldest first. Valid until pm_dump_close. */
-int pm_dump_paths(const struct pm_dump *d, const char **paths, int max);
+/* Files that hold packets, oldest first, with their read-write descriptors (fds may be
+ * NULL). A temporary file has no name on disk: its "path" is only a label. Both valid until
+ * pm_dump_close. */
+int pm_dump_paths(const struct pm_dump *d, const char **paths, int *fds, int max);
 uint64_t pm_dump_packets(const struct pm_dump *d);
 /* Flush and close the file being written (the paths stay valid, for the bundle). */
 void pm_dump_end(struct pm_dump *d);
 /* Close everything; `unlink_temp`: remove a temporary file now. */
 void pm_dump_close(struct pm_dump *d, bool unlink_temp);
+/* A private, read-write temporary capture file in $TMPDIR (or /tmp) that has no name: made
+ * with O_TMPFILE, or unlinked at once after mkostemps. *named: it could not be unlinked,
+ * `path` is its name (remove it at the end); else `path` is only a label. -1 after a
+ * message. */
+int pm_temp_capture(const char *tag, char *path, size_t pathlen, bool *named);
 
 /* ---- follow.c: an MTA log followed like tail -F ---- */
 

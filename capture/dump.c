@@ -11,10 +11,12 @@
  * Every file the run may ever write is opened here, as root, before the privilege drop —
  * which is why rotation needs -W (a bounded ring) and never creates files later: after the
  * drop the process may not write the directory. Rotation reuses the open descriptors
- * (truncate, rewrite the header). Files are created 0600, O_NOFOLLOW (a symlink planted in
- * a shared directory cannot redirect root's write), and handed to the -Z user so that the
- * engine can read them back for the bundle after the drop. Each unused ring slot holds an
- * empty but valid capture until its turn.
+ * (truncate, rewrite the header). Every file is opened by pm_open_output() (util.h): never
+ * through a symlink, only a regular file, created 0600 with O_EXCL, or an existing file of
+ * ours replaced; only a file this run created is handed to the -Z user. The descriptors are
+ * read-write, and the engine reads the packets back through them for the bundle (a file
+ * the -Z user cannot open by name, or a temporary one with no name at all). Each unused
+ * ring slot holds an empty but valid capture until its turn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +30,8 @@
 
 struct ring_file {
     char path[PATH_MAX];
-    int fd;
+    int fd;                 /* read-write: the bundle reads the packets back through it */
+    bool unlink_at_close;   /* a temporary file that could not be unlinked at once */
     uint64_t used_seq; /* 0: holds no packet since the run began; else order of first use */
 };
 
@@ -97,33 +100,67 @@ static bool start_file(struct pm_dump *d, int k)
     return true;
 }
 
+/* --bundle without -w: a private file for the bundle's packet slice, with no name from the
+ * start (O_TMPFILE), or unlinked right after mkostemp where the file system cannot do that.
+ * Either way a SIGKILL leaves nothing behind that anyone could read; the engine reads it
+ * back through the descriptor (pm_dump_paths). */
+int pm_temp_capture(const char *tag, char *path, size_t pathlen, bool *named)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp) {
+        tmp = "/tmp";
+    }
+    *named = false;
+    int fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        snprintf(path, pathlen, "%s/portmortem-%s-XXXXXX.pcap", tmp, tag);
+        fd = mkostemps(path, 5, O_CLOEXEC);
+        if (fd >= 0 && unlink(path) != 0) {
+            pm_warn("cannot unlink the temporary capture %s at once: %s", path, strerror(errno));
+            *named = true;
+        }
+    }
+    if (fd < 0) {
+        int e = errno;
+        pm_err("cannot create a temporary capture file in %s: %s", tmp, strerror(e));
+        pm_hint("--bundle without -w keeps packets in $TMPDIR; set TMPDIR or give -w FILE");
+        errno = e;
+        return -1;
+    }
+    if (!*named) {
+        /* No name on disk: a label for the bundle's notes and packet comments. */
+        snprintf(path, pathlen, "portmortem-%s.pcap", tag);
+    }
+    return fd;
+}
+
+static int open_temporary(struct ring_file *f, const char *iface)
+{
+    f->fd = pm_temp_capture(iface, f->path, sizeof(f->path), &f->unlink_at_close);
+    return f->fd < 0 ? -1 : 0;
+}
+
 static int open_one(struct ring_file *f, const struct pm_dump_opts *o, const char *iface)
 {
     if (o->temporary) {
-        const char *tmp = getenv("TMPDIR");
-        if (!tmp || !*tmp) {
-            tmp = "/tmp";
-        }
-        snprintf(f->path, sizeof(f->path), "%s/portmortem-%s-XXXXXX.pcap", tmp, iface);
-        f->fd = mkostemps(f->path, 5, O_CLOEXEC);
-    } else {
-        f->fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        return open_temporary(f, iface);
     }
+    bool created = false;
+    char why[256];
+    f->fd = pm_open_output(f->path, o->owner, &created, why, sizeof(why));
     if (f->fd < 0) {
-        int e = errno;
-        pm_err("cannot write the capture file %s: %s", f->path, strerror(e));
-        if (e == ELOOP) {
-            pm_hint("it is a symbolic link; portmortem does not follow one as root");
-        } else if (o->temporary) {
-            pm_hint("--bundle without -w keeps packets in $TMPDIR; set TMPDIR or give -w FILE");
-        } else {
+        pm_err("cannot write the capture file %s: %s", f->path, why);
+        if (errno == ENOENT || errno == EACCES) {
             pm_hint("check the directory exists and is writable by root");
+        } else {
+            pm_hint("give -w a new file name, or remove what is there first");
         }
         return -1;
     }
-    if (o->owner != (uid_t)-1 && fchown(f->fd, o->owner, o->group) != 0) {
-        pm_warn("cannot hand %s to uid %u: %s (the bundle may not be able to read it back)",
-                f->path, (unsigned)o->owner, strerror(errno));
+    /* Only a file this run created is handed to the -Z user (so that, as with tcpdump -Z,
+     * it belongs to the user that writes it); a replaced file keeps its owner and mode. */
+    if (created && o->owner != (uid_t)-1 && fchown(f->fd, o->owner, o->group) != 0) {
+        pm_warn("cannot hand %s to uid %u: %s", f->path, (unsigned)o->owner, strerror(errno));
     }
     return 0;
 }
@@ -208,7 +245,7 @@ void pm_dump_flush(struct pm_dump *d)
     }
 }
 
-int pm_dump_paths(const struct pm_dump *d, const char **paths, int max)
+int pm_dump_paths(const struct pm_dump *d, const char **paths, int *fds, int max)
 {
     int n = 0;
     if (!d) {
@@ -226,6 +263,9 @@ int pm_dump_paths(const struct pm_dump *d, const char **paths, int max)
         }
         if (best < 0 || n >= max) {
             break;
+        }
+        if (fds) {
+            fds[n] = d->f[best].fd;
         }
         paths[n++] = d->f[best].path;
         last = d->f[best].used_seq;
@@ -253,7 +293,7 @@ void pm_dump_close(struct pm_dump *d, bool unlink_temp)
     for (int k = 0; k < d->nf; k++) {
         if (d->f[k].fd >= 0) {
             close(d->f[k].fd);
-            if (d->temporary && unlink_temp && unlink(d->f[k].path) != 0) {
+            if (d->f[k].unlink_at_close && unlink_temp && unlink(d->f[k].path) != 0) {
                 pm_warn("cannot remove the temporary capture %s: %s", d->f[k].path,
                         strerror(errno));
             }

@@ -223,7 +223,14 @@ struct pm_follow *pm_follow_open(const char *path, bool from_start,
         pm_follow_close(f);
         return NULL;
     }
-    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        /* /dev/zero or a disk is endless or no text; a terminal is what `-` is for. */
+        pm_err("cannot follow the MTA log %s: it is a device, not a log file", path);
+        pm_hint("give the log file, a FIFO, or - for standard input");
+        pm_follow_close(f);
+        return NULL;
+    }
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
         f->stream = true;
         return f;
     }

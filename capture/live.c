@@ -209,16 +209,13 @@ static int capture_option(struct capture_opts *o, int opt, const char *arg)
         o->user = arg;
         o->user_given = true;
         return 1;
-    case OPT_DURATION: {
-        char *end;
-        double d = strtod(arg, &end);
-        if (*arg == '\0' || *end != '\0' || !isfinite(d) || d <= 0 || d > 86400.0 * 366) {
-            pm_err("bad --duration '%s': seconds, e.g. 60 or 0.5", arg);
+    case OPT_DURATION:
+        /* 1 ms at least: 0 (or below) would mean "stop at once" and is a typo, not a wish. */
+        if (!pm_parse_double(arg, 0.001, 86400.0 * 366, &o->duration)) {
+            pm_err("bad --duration '%s': seconds, 0.001 to 31622400, e.g. 60 or 0.5", arg);
             return -1;
         }
-        o->duration = d;
         return 1;
-    }
     case OPT_IMMEDIATE:
         o->h.immediate = true;
         return 1;
@@ -621,7 +618,9 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
         for (int i = 0; i < r->ncap; i++) {
             r->dump[i] = pm_dump_open(r->cap[i].p, r->cap[i].name, r->ncap, &d);
             if (!r->dump[i]) {
-                return PM_EXIT_UNREADABLE;
+                /* -w names something unusable (or TMPDIR is): the caller's to fix, as for
+                 * -o and probe -w. */
+                return PM_EXIT_USAGE;
             }
         }
     }
@@ -684,13 +683,15 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     /* 5. The end. */
     finish_stats(r, &pr);
     const char *paths[PM_MAX_INPUTS];
+    int fds[PM_MAX_INPUTS];
     int npaths = 0;
     for (int i = 0; i < r->ncap; i++) {
         pm_dump_end(r->dump[i]);
-        npaths += pm_dump_paths(r->dump[i], paths + npaths, PM_MAX_INPUTS - npaths);
+        npaths += pm_dump_paths(r->dump[i], paths + npaths, fds + npaths,
+                                PM_MAX_INPUTS - npaths);
     }
     if (npaths) {
-        pm_engine_capture_files(r->e, paths, npaths);
+        pm_engine_capture_files(r->e, paths, fds, npaths);
     }
     note_follow_stats(r);
     pm_engine_host_context(r->e, pm_hostctx_text(r->hc));
@@ -784,6 +785,9 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
     if (o.nfiles * o.nifaces > PM_MAX_INPUTS) {
         pm_warn("-W %d on %d interfaces makes %d files; the bundle cuts its slice from the "
                 "first %d in time", o.nfiles, o.nifaces, o.nfiles * o.nifaces, PM_MAX_INPUTS);
+    }
+    if (pm_cli_check(&cfg) != 0) {
+        return PM_EXIT_USAGE;
     }
     if (!pm_log_tz_valid(cfg.logopt.tz)) {
         pm_err("bad --log-tz '%s': UTC, an offset like +01:00, or a zone name", cfg.logopt.tz);

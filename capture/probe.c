@@ -177,18 +177,6 @@ static void usage_probe(FILE *f)
             "are open). Without root only the DNS and SMTP checks run. See docs/PROBE.md.\n");
 }
 
-static bool parse_secs(const char *s, double min, double max, pm_ns *out)
-{
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || errno || d < min || d > max) {
-        return false;
-    }
-    *out = (pm_ns)(d * 1e9);
-    return true;
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Run state                                                                                */
 
@@ -303,7 +291,8 @@ struct prober {
     bool nano;
     bool ifloop;
     pcap_dumper_t *dump;
-    char *tmp_capture;       /* --bundle without -w: our own temporary capture file */
+    char *tmp_capture;       /* --bundle without -w: our own temporary capture (a label) */
+    bool tmp_named;          /* ... that could not be unlinked at once: remove it at the end */
     uint32_t frame;
     char iface[IF_NAMESIZE + 1];
     char label[128];
@@ -881,9 +870,31 @@ static int open_capture(struct prober *P)
         return -1;
     }
     if (P->o.wfile) {
-        P->dump = pcap_dump_open(P->pc, P->o.wfile);
+        /* As root: no symlink followed, only a regular file, a new one 0600 and handed to
+         * the -Z user, an existing one only if ours (pm_open_output, issue 19). */
+        bool created = false;
+        char why[256];
+        const struct passwd *pw = getpwnam(P->o.user ? P->o.user : PM_PRIV_DEFAULT_USER);
+        uid_t zuid = pw && geteuid() == 0 ? pw->pw_uid : (uid_t)-1;
+        gid_t zgid = pw ? pw->pw_gid : (gid_t)-1;
+        int fd = pm_open_output(P->o.wfile, zuid, &created, why, sizeof(why));
+        if (fd < 0) {
+            pm_err("cannot write %s: %s", P->o.wfile, why);
+            pm_hint("give -w a new file name, or remove what is there first");
+            return -2;
+        }
+        if (created && zuid != (uid_t)-1 && fchown(fd, zuid, zgid) != 0) {
+            pm_warn("cannot hand %s to uid %u: %s", P->o.wfile, (unsigned)zuid, strerror(errno));
+        }
+        FILE *f = fdopen(fd, "w");
+        P->dump = f ? pcap_dump_fopen(P->pc, f) : NULL;
         if (!P->dump) {
-            pm_err("cannot write %s: %s", P->o.wfile, pcap_geterr(P->pc));
+            pm_err("cannot write %s: %s", P->o.wfile, f ? pcap_geterr(P->pc) : strerror(errno));
+            if (f) {
+                fclose(f);
+            } else {
+                close(fd);
+            }
             return -2;
         }
     }
@@ -2199,7 +2210,7 @@ static int parse_args(struct prober *P, int argc, char **argv)
             break;
         case OPT_CONNECT_TMO:
         case OPT_SMTP_TMO:
-            if (!parse_secs(optarg, 0.1, 600, &ns)) {
+            if (!pm_parse_secs(optarg, 0.1, 600, &ns)) {
                 pm_err("bad %s '%s': seconds, 0.1 to 600",
                        opt == OPT_CONNECT_TMO ? "--connect-timeout" : "--smtp-timeout", optarg);
                 return PM_EXIT_USAGE;
@@ -2233,7 +2244,7 @@ static int parse_args(struct prober *P, int argc, char **argv)
             o->tries = (int)v;
             break;
         case OPT_WAIT:
-            if (!parse_secs(optarg, 0.05, 30, &ns)) {
+            if (!pm_parse_secs(optarg, 0.05, 30, &ns)) {
                 pm_err("bad --wait '%s': seconds, 0.05 to 30", optarg);
                 return PM_EXIT_USAGE;
             }
@@ -2246,17 +2257,12 @@ static int parse_args(struct prober *P, int argc, char **argv)
             }
             o->gap_limit = (int)v;
             break;
-        case OPT_RATE: {
-            char *end;
-            errno = 0;
-            double d = strtod(optarg, &end);
-            if (!*optarg || *end || errno || d < 0.01 || d > 100) {
+        case OPT_RATE:
+            if (!pm_parse_double(optarg, 0.01, 100, &o->rate)) {
                 pm_err("bad --rate '%s': test SYNs per second, 0.01 to 100", optarg);
                 return PM_EXIT_USAGE;
             }
-            o->rate = d;
             break;
-        }
         case OPT_MAX_PROBES:
             if (!pm_parse_long(optarg, 1, 10000, &v)) {
                 pm_err("bad --max-probes '%s': 1 to 10000", optarg);
@@ -2498,38 +2504,34 @@ static void print_run(struct prober *P, const char *privileges, const struct pca
     fflush(P->out);
 }
 
-/* --bundle without -w: the bundle's packet slice needs a capture file, so keep one in
- * $TMPDIR for the run (as `capture` does), owned by the user we drop to so that the engine can
- * still read it at the end, and removed on exit. */
+/* --bundle without -w: the bundle's packet slice needs a capture file, so keep a private
+ * one for the run: no name on disk (pm_temp_capture), read back through its descriptor. */
 static int open_temp_capture(struct prober *P)
 {
-    const char *dir = getenv("TMPDIR");
     char path[512];
-    snprintf(path, sizeof(path), "%s/portmortem-probe-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
+    bool named = false;
+    int fd = pm_temp_capture("probe", path, sizeof(path), &named);
     if (fd < 0) {
-        pm_warn("cannot create a temporary capture file in %s (%s): the bundle will have no "
-                "packets; give -w FILE", dir && *dir ? dir : "/tmp", strerror(errno));
+        pm_warn("the bundle will have no packets; give -w FILE");
         return -1;
-    }
-    const struct passwd *pw = getpwnam(P->o.user ? P->o.user : PM_PRIV_DEFAULT_USER);
-    if (pw && geteuid() == 0 && fchown(fd, pw->pw_uid, pw->pw_gid) != 0) {
-        pm_warn("cannot hand %s to %s: %s", path, pw->pw_name, strerror(errno));
     }
     FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-    P->dump = pcap_dump_fopen(P->pc, f);
+    P->dump = f ? pcap_dump_fopen(P->pc, f) : NULL;
     if (!P->dump) {
-        pm_warn("cannot write the temporary capture %s: %s", path, pcap_geterr(P->pc));
-        fclose(f);
-        unlink(path);
+        pm_warn("cannot write the temporary capture %s: %s", path,
+                f ? pcap_geterr(P->pc) : strerror(errno));
+        if (f) {
+            fclose(f);
+        } else {
+            close(fd);
+        }
+        if (named) {
+            unlink(path);
+        }
         return -1;
     }
     P->tmp_capture = pm_xstrdup(path);
+    P->tmp_named = named;
     return 0;
 }
 
@@ -2732,12 +2734,16 @@ static int probe_main(struct prober *P)
         if (!P->eng) {
             return PM_EXIT_USAGE;
         }
+        /* Read back through the descriptor: after the drop the -Z user may not be able to
+         * open a replaced -w file by name, and the temporary one has no name. */
         if (o->wfile) {
             const char *paths[1] = {o->wfile};
-            pm_engine_capture_files(P->eng, paths, 1);
+            int fds[1] = {P->dump ? fileno(pcap_dump_file(P->dump)) : -1};
+            pm_engine_capture_files(P->eng, paths, fds, 1);
         } else if (P->cfg.bundle_dir && open_temp_capture(P) == 0) {
             const char *paths[1] = {P->tmp_capture};
-            pm_engine_capture_files(P->eng, paths, 1);
+            int fds[1] = {fileno(pcap_dump_file(P->dump))};
+            pm_engine_capture_files(P->eng, paths, fds, 1);
         }
         /* The bundle shows the host as it was: addresses, routes, firewall rules (read-only
          * commands, run now while we are still root). Without a bundle the routes suffice. */
@@ -2862,7 +2868,9 @@ int pm_cmd_probe(int argc, char **argv, int full_argc, char **full_argv)
         pcap_dump_close(P->dump);
     }
     if (P->tmp_capture) {
-        unlink(P->tmp_capture);
+        if (P->tmp_named) {
+            unlink(P->tmp_capture);
+        }
         free(P->tmp_capture);
     }
     if (P->pc) {

@@ -20,6 +20,8 @@ struct pm_bundle;
 struct pm_bundle_inputs {
     const char *const *capture_paths;  /* files to cut the pcap slice from (offline inputs,
                                         * or the live/probe capture written with -w) */
+    const int *capture_fds;            /* or NULL: per file, a descriptor to read it through
+                                        * (>= 0, kept open by the caller) or -1: by path */
     int ncaptures;
     const char *const *mta_log_paths;  /* to copy the matched lines from */
     int nmta_logs;
@@ -30,6 +32,10 @@ struct pm_bundle_inputs {
 /* Prepare the bundle (as early as possible: in live mode before privileges are dropped).
  * Refuses an existing DIR. Returns NULL and a message (what failed, what to try). */
 struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen);
+/* Read and parse the signing key now, while the caller may still be root (issue 19: a key
+ * readable only by root used to be read at the end, after the drop, and the whole capture
+ * was lost). Returns 0, or an exit status after printing why; the bundle is unchanged. */
+int pm_bundle_load_key(struct pm_bundle *b, const char *keypath);
 /* Every finding of the run, in report order (the bundle copies what it keeps). */
 void pm_bundle_attempt(struct pm_bundle *b, const struct pm_finding *f,
                        const struct pm_attr_env *env);

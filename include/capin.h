@@ -44,6 +44,11 @@ void pm_filter_with_vlans(const char *expr, char *out, size_t len);
  * (NULL: keep all); where it does not compile for a link type, all records pass. */
 struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
                                    size_t errlen);
+/* The same through a descriptor the caller keeps (read from offset 0 on a duplicate): a
+ * live capture's -w or temporary file, read back after the privilege drop. `label` names
+ * it in messages. */
+struct pm_capfile *pm_capfile_open_fd(int fd, const char *label, const char *filter, char *err,
+                                      size_t errlen);
 /* Next record that passes the filter. DAMAGED: the rest of the file is unreadable; the
  * message is in the stats. */
 enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec);

@@ -32,6 +32,9 @@ enum {
 void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv);
 int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg);
 uint64_t pm_cli_seed(void);
+/* Checks across options, after all are parsed (--since before --until). 0 or -1 after a
+ * message; the caller exits 2. */
+int pm_cli_check(const struct pm_engine_config *cfg);
 
 /* The long options every subcommand accepts (handled by pm_cli_common_option), for a
  * subcommand's own struct option table: {COMMON_LONGOPTS, ..., {NULL, 0, NULL, 0}}. */

@@ -101,8 +101,12 @@ void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const 
 void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st);
 /* Live: host context text for the bundle (addresses, routes, firewall rules). */
 void pm_engine_host_context(struct pm_engine *e, const char *text);
-/* Live: capture files written with -w, for the bundle's pcap slice. */
-void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, int n);
+/* Live: capture files written with -w (or a temporary one), for the bundle's pcap slice.
+ * fds (or NULL): a read-write descriptor per file to read it back through (>= 0), so that
+ * a file the unprivileged user cannot open by name, or one with no name, still serves;
+ * -1 reads that file by its path. The descriptors stay the caller's. */
+void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, const int *fds,
+                             int n);
 /* End of input: final verdicts, destinations, summary, bundle. Returns the exit status
  * and frees the engine. */
 int pm_engine_finish(struct pm_engine *e);

@@ -27,6 +27,8 @@ int pm_lines_next(struct pm_lines *r, const char **line, size_t *len, bool *cut)
 /* Why reading stopped early ("compressed data ends early (truncated)", an errno text, or
  * zlib's message), or NULL when it did not. */
 const char *pm_lines_why(const struct pm_lines *r);
+/* Reading stopped because a line ran past 1 MiB without a line break (not a text log). */
+bool pm_lines_no_newline(const struct pm_lines *r);
 uint64_t pm_lines_count(const struct pm_lines *r);  /* lines returned so far */
 uint64_t pm_lines_bytes(const struct pm_lines *r);  /* bytes read (uncompressed) */
 void pm_lines_close(struct pm_lines *r);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "pm.h"
 
@@ -70,10 +71,33 @@ size_t pm_sanitize_display(char *dst, size_t dstlen, const char *src, size_t src
 size_t pm_strlcpy(char *dst, const char *src, size_t size);
 
 /* ---- parsing helpers ---- */
-/* Strict decimal parse of a whole string into [min,max]. */
+/* The one strict parser of numeric option values (main.c and capture/ use nothing else):
+ * the whole string must be a plain decimal number — an optional sign, digits, and for
+ * pm_parse_double/pm_parse_secs an optional fraction and exponent — with no blanks, no
+ * hex, no "nan"/"inf", no overflow, and within [min,max]. Returns false otherwise and
+ * leaves *out alone. */
 bool pm_parse_long(const char *s, long min, long max, long *out);
+bool pm_parse_double(const char *s, double min, double max, double *out);
+/* Seconds (pm_parse_double) to nanoseconds, rounded to the nearest. */
+bool pm_parse_secs(const char *s, double min, double max, pm_ns *out);
 /* Parse "25,465,587" into a port list; returns count or -1. */
 int pm_parse_ports(const char *s, uint16_t *ports, int max);
+
+/* ---- files written as root (issue 19) ---- */
+/* Open PATH for writing (read-write, close-on-exec) so that nothing written as root can be
+ * turned against the host. As root (euid 0):
+ *   - a symbolic link at PATH is never followed (O_NOFOLLOW), at any point;
+ *   - a new file is created with O_EXCL and mode 0600 (*created = true);
+ *   - an existing PATH is used only if it is a regular file with a single link, owned by
+ *     the real user (tcpdump's replacing of one's own file) or by also_owner (the -Z user,
+ *     (uid_t)-1 for none; and then only with no group/other bits, as an earlier run left
+ *     it); it is truncated, its owner and mode left alone. A FIFO is
+ *     refused without blocking, a device or directory without being opened.
+ * Not root: the file is created or truncated (0600), still without following a symlink;
+ * pipes, terminals and /dev/null stay allowed (read-write when permitted, else write-only).
+ * Returns the descriptor, or -1 with errno set and `why` saying what was refused. The
+ * caller never chowns or chmods a file unless *created. */
+int pm_open_output(const char *path, uid_t also_owner, bool *created, char *why, size_t whylen);
 
 /* ---- diagnostics ---- */
 /* Program name for messages ("portmortem"). */

@@ -16,8 +16,11 @@
 #   - a second run into the same DIR is refused (exit 2) and leaves DIR untouched;
 #   - a full file system (tmpfs in a private mount namespace; root only, else SKIP) fails
 #     cleanly (exit 3, "No space left on device") with nothing left behind;
-#   - without root privileges (setpriv to nobody; root only, else SKIP) the same works
-#     without the privileged helper;
+#   - without root privileges (setpriv to nobody; root only, else SKIP) the same works,
+#     the helper process then holding no privilege;
+#   - verify with a FIFO planted as summary.txt, MANIFEST.sha256 or MANIFEST.sig does not
+#     hang and says "not a regular file"; an analyze --bundle interrupted by SIGINT, SIGTERM
+#     or SIGKILL, as root and as nobody, leaves no temporary directory (issue 19);
 #   - hostile log text is sanitised in every file and HTML-escaped in report.html;
 #   - a log with NUL bytes: mta-log.txt line N is the log's line N for every line the report
 #     cites; a log whose lines match nothing gives a bundle that says so (no UBSan report);
@@ -243,6 +246,20 @@ rm -rf "$T"; cp -a "$S" "$T"; rm "$T/mta-log.txt"; echo extra >"$T/notes.txt"
 OUT=$("$PORTMORTEM" verify "$T" 2>&1); VRC=$?
 [ $VRC = 1 ] && grep -q "^mta-log.txt: missing" <<<"$OUT" && grep -q "^notes.txt: not in the manifest" <<<"$OUT" &&
     pass "verify names a missing and an extra file" || fail "verify names a missing and an extra file" "$OUT"
+# FIFOs planted under a bundle's names (issue 19): verify used to block in open(2) forever.
+for name in summary.txt MANIFEST.sha256 MANIFEST.sig; do
+    T=$WORK/fifo
+    rm -rf "$T"; cp -a "$S" "$T"; rm -f "$T/$name"; mkfifo "$T/$name"
+    OUT=$(timeout -k 2 20 "$PORTMORTEM" verify "$T" --verify-key "$WORK/pub.pem" 2>&1); VRC=$?
+    case $name in
+        MANIFEST.sha256) want=3 ;;  # nothing can be checked without the manifest
+        *) want=1 ;;
+    esac
+    [ "$VRC" = "$want" ] && grep -q "$name: not a regular file" <<<"$OUT" &&
+        pass "verify with $name a FIFO: no hang, exit $want, '$name: not a regular file'" ||
+        fail "verify with $name a FIFO" "exit $VRC (124: it hung): $OUT"
+done
+rm -rf "$WORK/fifo"
 "$PORTMORTEM" verify >/dev/null 2>&1; [ $? = 2 ] && pass "verify without DIR: usage error (exit 2)" || fail "verify without DIR: exit 2"
 "$PORTMORTEM" verify "$WORK/nonexistent" >/dev/null 2>&1; [ $? = 3 ] && pass "verify of a missing DIR: exit 3" || fail "verify of a missing DIR: exit 3"
 "$PORTMORTEM" verify --help | grep -q "exit status" && pass "verify --help documents the exit status" || fail "verify --help"
@@ -414,12 +431,60 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
     OWNER=$(stat -c %U "$U/b" 2>/dev/null)
     if [ "$URC" = 1 ] && [ "$OWNER" = nobody ] && "$PORTMORTEM" verify "$U/b" >/dev/null 2>&1 &&
         no_temp_left "$U"; then
-        pass "unprivileged run (nobody): bundle written directly and verifies"
+        pass "unprivileged run (nobody): bundle written (through its unprivileged helper) and verifies"
     else
         fail "unprivileged run (nobody)" "exit $URC owner $OWNER" "$(cat "$U.err")"
     fi
 else
     skip "unprivileged run: needs root and setpriv"
+fi
+
+# ---------------------------------------------------------------- interrupted runs (issue 19)
+# `analyze --bundle` killed half-way, by SIGINT (Ctrl-C), SIGTERM or SIGKILL, as root and as
+# nobody: the helper process removes the temporary directory; no DIR appears. The run is held
+# half-way by an MTA log read from a FIFO whose writer waits. env --default-signal: a
+# background job of a script would otherwise ignore SIGINT.
+interrupted() {  # interrupted SIGNAL AS-USER(root|nobody) DIR
+    local sig=$1 who=$2 dir=$3 fifo pid i left
+    fifo=$dir.fifo
+    rm -f "$fifo"; mkfifo "$fifo"; chmod 666 "$fifo"
+    local pre=()
+    [ "$who" = nobody ] && pre=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    { cat "$INT_IN/maillog"; sleep 15; } >"$fifo" &
+    local writer=$!
+    "${pre[@]}" env --default-signal=INT timeout -k 2 30 "$INT_BIN" analyze --format jsonl \
+        --no-progress --mta-log "$fifo" --bundle "$dir" "sender=$INT_IN/sender.pcap" \
+        >/dev/null 2>"$dir.err" &
+    pid=$!
+    for i in $(seq 100); do [ -n "$(find "$(dirname "$dir")" -maxdepth 1 -name ".$(basename "$dir").tmp-*")" ] && break; sleep 0.1; done
+    local main
+    main=$(pgrep -P "$pid" -x portmortem | head -1)
+    [ -n "$main" ] && kill "-$sig" "$main"
+    wait "$pid" 2>/dev/null
+    kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null
+    for i in $(seq 30); do
+        left=$(find "$(dirname "$dir")" -maxdepth 1 -name ".$(basename "$dir").tmp-*")
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    if [ -n "$main" ] && [ -z "$left" ] && [ ! -e "$dir" ]; then
+        pass "interrupted by SIG$sig as $who: no temporary directory and no bundle left"
+    else
+        fail "interrupted by SIG$sig as $who" "pid '$main', left: $left $( [ -e "$dir" ] && echo "$dir")" "$(head -c 300 "$dir.err")"
+    fi
+    rm -f "$fifo"
+}
+if command -v setpriv >/dev/null && [ "$(id -u)" = 0 ]; then
+    I=$WORK/int
+    mkdir -p "$I/in" && chmod 1777 "$I"
+    cp "$FIX/mx-no-listener/maillog" "$FIX/mx-no-listener/sender.pcap" "$I/in/"
+    cp "$PORTMORTEM" "$I/portmortem" && chmod -R a+rX "$I/in" "$I/portmortem" && chmod a+x "$WORK"
+    INT_IN=$I/in INT_BIN=$I/portmortem
+    for who in nobody root; do
+        for sig in INT TERM KILL; do interrupted "$sig" "$who" "$I/b-$who-$sig"; done
+    done
+else
+    skip "interrupted runs: needs root (to test both root and nobody) and setpriv"
 fi
 
 # ---------------------------------------------------------------- the HTML in a browser

@@ -980,6 +980,45 @@ Test(mtalog_time, tz_validation)
     cr_assert(!pm_log_tz_valid("Europe/Berlin\n"));
     cr_assert(!pm_log_tz_valid("UTC+1"), "POSIX sign is inverted: ask for +01:00 instead");
     cr_assert(!pm_log_tz_valid("GMT-2"));
+    /* issue 19: a file name is not a zone (glibc would read any file named by TZ=/path),
+     * nor is a table that lives beside the zones */
+    cr_assert(!pm_log_tz_valid("/etc/passwd"));
+    cr_assert(!pm_log_tz_valid(":/etc/passwd"));
+    cr_assert(!pm_log_tz_valid("/usr/share/zoneinfo/Europe/Berlin"));
+    cr_assert(!pm_log_tz_valid("zone.tab"));
+    cr_assert(!pm_log_tz_valid("iso3166.tab"));
+}
+
+/* A zone is a TZif file under TZDIR: a FIFO planted there is refused without blocking. */
+Test(mtalog_time, tz_validation_reads_only_zone_files, .timeout = 10)
+{
+    char dir[] = "/tmp/pm-tzdir-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char p[256];
+    snprintf(p, sizeof(p), "%s/Good", dir);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs("TZif2 and the rest of a zone file", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/Text", dir);
+    f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs("not a zone\n", f);
+    fclose(f);
+    snprintf(p, sizeof(p), "%s/Fifo", dir);
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    setenv("TZDIR", dir, 1);
+    cr_assert(pm_log_tz_valid("Good"));
+    cr_assert(!pm_log_tz_valid("Text"));
+    cr_assert(!pm_log_tz_valid("Fifo"), "a FIFO is no zone, and opening it must not hang");
+    cr_assert(!pm_log_tz_valid("Missing"));
+    unsetenv("TZDIR");
+    const char *names[] = {"Good", "Text", "Fifo"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    rmdir(dir);
 }
 
 /* ---- hostile lines ---- */
@@ -1489,6 +1528,51 @@ Test(mtalog_load, truncated_gzip_is_partial_not_fatal)
     cr_assert_lt(set.n, 3000);
     pm_logset_free(&set);
     free(all);
+    scratch_remove();
+}
+
+/* Issue 19: --mta-log /dev/zero read forever (one endless "overlong line"). A device is
+ * refused outright; a file or stream that runs on without a newline stops at the bound. */
+Test(mtalog_load, devices_are_refused, .timeout = 20)
+{
+    struct pm_logset set;
+    memset(&set, 0, sizeof(set));
+    struct pm_log_options o = opts_utc();
+    cr_assert_eq(pm_logset_load(&set, "/dev/zero", &o), PM_EXIT_USAGE);
+    cr_assert_eq(pm_logset_load(&set, "/dev/urandom", &o), PM_EXIT_USAGE);
+    pm_logset_free(&set);
+}
+
+Test(mtalog_load, no_newline_for_a_megabyte_ends_the_file, .timeout = 20)
+{
+    scratch_make();
+    char path[256];
+    const char *good = "Nov 28 18:32:49 mx postfix/smtp[1]: connect to a[192.0.2.1]:25: "
+                       "Connection refused\n";
+    size_t gl = strlen(good), zeros = (size_t)3 << 20;
+    char *buf = calloc(1, 2 * gl + zeros);
+    cr_assert_not_null(buf);
+    memcpy(buf, good, gl);
+    memcpy(buf + gl + zeros, good, gl); /* past the bound: never reached */
+    /* lines, then zeros: what came before is kept, the file is partial */
+    scratch_path(path, sizeof(path), "zeros.log");
+    write_file(path, buf, 2 * gl + zeros);
+    struct pm_log_options o = opts_utc();
+    struct pm_logset set = load_one(path, &o, 0);
+    cr_assert(set.files[0].damaged);
+    cr_assert_eq(set.files[0].lines, 1, "the endless run is not counted as a line");
+    cr_assert_eq(set.n, 1);
+    pm_logset_free(&set);
+    /* zeros from the first byte: not a text log (exit 3), gzip-compressed the same */
+    scratch_path(path, sizeof(path), "zeros.gz");
+    gzFile gz = gzopen(path, "wb9");
+    cr_assert_not_null(gz);
+    gzwrite(gz, buf + gl, (unsigned)zeros);
+    gzclose(gz);
+    memset(&set, 0, sizeof(set));
+    cr_assert_eq(pm_logset_load(&set, path, &o), PM_EXIT_UNREADABLE);
+    pm_logset_free(&set);
+    free(buf);
     scratch_remove();
 }
 

@@ -13,7 +13,11 @@
 #include <criterion/redirect.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pktbuild.h"
 #include "pm.h"
@@ -226,6 +230,14 @@ Test(util, time_parse_rfc3339)
     cr_assert_eq(parse("2000-02-29T00:00:00Z"), PM_SEC(INT64_C(951782400)), "leap day");
     cr_assert_eq(parse("1999-12-31T23:59:60Z"), PM_SEC(INT64_C(946684800)), "leap second");
     cr_assert_eq(parse("1970-01-01T00:00:00Z"), 0);
+    /* the last day of each month, leap years by the Gregorian rule */
+    parse("2026-01-31");
+    parse("2026-02-28");
+    parse("2028-02-29");
+    parse("2096-02-29");
+    parse("2026-03-31");
+    parse("2026-04-30");
+    parse("2026-12-31");
 }
 
 Test(util, time_parse_epoch)
@@ -244,7 +256,10 @@ Test(util, time_parse_bad_input)
                          "2026-00-10", "2026-11-32", "2026-11-28T24:00:00Z",
                          "2026-11-28T18:60:00Z", "2026-11-28T18:32:61Z",
                          "2026-11-28T18:32:49Zjunk", "2026-11-28T18:32:49+1", "2026-11-28T1",
-                         "2026-11-28T18:3x:49Z", "yesterday", "2026-11-28X18:32:49"};
+                         "2026-11-28T18:3x:49Z", "yesterday", "2026-11-28X18:32:49",
+                         /* days the month does not have (issue 19) */
+                         "2026-02-30", "2026-02-29T00:00:00Z", "1900-02-29", "2026-04-31",
+                         "2026-06-31T12:00:00Z", "2026-09-31", "2026-11-31"};
     for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
         pm_ns t;
         cr_assert_not(pm_time_parse(bad[i], &t), "\"%s\" parsed", bad[i]);
@@ -311,6 +326,63 @@ Test(util, parse_long)
     cr_assert_not(pm_parse_long(NULL, 0, 1, &v));
 }
 
+/* Issue 19: NaN compared false with both bounds and passed every range check; strtod also
+ * took "inf", hex, leading blanks and overflowed to HUGE_VAL. One parser refuses them all. */
+Test(util, parse_long_is_strict)
+{
+    long v = 42;
+    const char *bad[] = {" 25", "25 ", "\t25", "+", "-", "2 5", "25\n", "1e3", "25.0",
+                         "nan", "inf", "9223372036854775808", "-9223372036854775809"};
+    for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
+        cr_assert_not(pm_parse_long(bad[i], LONG_MIN, LONG_MAX, &v), "\"%s\"", bad[i]);
+    }
+    cr_assert_eq(v, 42, "a refused value leaves *out alone");
+    cr_assert(pm_parse_long("+25", 1, 65535, &v));
+    cr_assert_eq(v, 25);
+    cr_assert(pm_parse_long("9223372036854775807", 0, LONG_MAX, &v));
+    cr_assert_eq(v, LONG_MAX);
+}
+
+Test(util, parse_double)
+{
+    double d = 7;
+    cr_assert(pm_parse_double("2.5", 0, 10, &d));
+    cr_assert_float_eq(d, 2.5, 1e-12);
+    cr_assert(pm_parse_double("-3600", -86400, 86400, &d));
+    cr_assert_float_eq(d, -3600.0, 1e-12);
+    cr_assert(pm_parse_double(".5", 0, 1, &d));
+    cr_assert_float_eq(d, 0.5, 1e-12);
+    cr_assert(pm_parse_double("5.", 0, 10, &d));
+    cr_assert_float_eq(d, 5.0, 1e-12);
+    cr_assert(pm_parse_double("1e2", 0, 1000, &d));
+    cr_assert_float_eq(d, 100.0, 1e-12);
+    cr_assert(pm_parse_double("0.01", 0.01, 100, &d), "the bounds are inclusive");
+    d = 7;
+    const char *bad[] = {"", "nan", "NaN", "-nan", "nan(0x1)", "inf", "-inf", "infinity",
+                         "1e999", "-1e999", "0x10", "0x1p3", " 1", "1 ", "1s", "1,5", ".",
+                         "-", "e5", "1e", "1e+", "--1", "1..2", "101", "-0.001"};
+    for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
+        cr_assert_not(pm_parse_double(bad[i], 0, 100, &d), "\"%s\"", bad[i]);
+    }
+    cr_assert_float_eq(d, 7.0, 1e-12, "a refused value leaves *out alone");
+    cr_assert_not(pm_parse_double(NULL, 0, 1, &d));
+}
+
+Test(util, parse_secs)
+{
+    pm_ns t = 0;
+    cr_assert(pm_parse_secs("2.5", 0, 10, &t));
+    cr_assert_eq(t, PM_MS(2500));
+    cr_assert(pm_parse_secs("0.1", 0.1, 600, &t));
+    cr_assert_eq(t, PM_MS(100), "rounded, not truncated (0.1 is not exact in binary)");
+    cr_assert(pm_parse_secs("-3600", -31536000, 31536000, &t));
+    cr_assert_eq(t, -PM_SEC(3600));
+    cr_assert_not(pm_parse_secs("nan", 0.05, 30, &t));
+    cr_assert_not(pm_parse_secs("inf", 0.05, 30, &t));
+    cr_assert_not(pm_parse_secs("31", 0.05, 30, &t));
+    cr_assert_not(pm_parse_secs("1", 0, 1e300, &t), "a bound pm_ns cannot hold is refused");
+}
+
 Test(util, parse_ports)
 {
     uint16_t p[16];
@@ -328,6 +400,140 @@ Test(util, parse_ports)
         cr_assert_eq(pm_parse_ports(bad[i], p, 16), -1, "\"%s\"", bad[i]);
     }
     cr_assert_eq(pm_parse_ports("1,2,3", p, 2), -1, "more ports than room");
+}
+
+/* ================================ files written as root ================================ */
+
+static char oscratch[64];
+
+static const char *opath(const char *name)
+{
+    static char p[128];
+    snprintf(p, sizeof(p), "%s/%s", oscratch, name);
+    return p;
+}
+
+static void put(const char *name, const char *text, mode_t mode, uid_t uid)
+{
+    FILE *f = fopen(opath(name), "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    cr_assert_eq(chmod(opath(name), mode), 0);
+    cr_assert_eq(chown(opath(name), uid, (gid_t)-1), 0);
+}
+
+static off_t size_of(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(lstat(path, &st), 0, "%s", path);
+    return st.st_size;
+}
+
+/* Issue 19: every path opened as root for writing. Run as root (make check is); each case
+ * is what a local user could plant in a shared directory. */
+Test(util, open_output_as_root, .timeout = 20)
+{
+    if (geteuid() != 0) {
+        cr_skip_test("needs root: the rules are those of files written as root");
+    }
+    snprintf(oscratch, sizeof(oscratch), "/tmp/pm-out-XXXXXX");
+    cr_assert_not_null(mkdtemp(oscratch));
+    char why[256];
+    bool created = true;
+    int fd;
+
+    /* a new file: created, 0600 whatever the umask allows more of */
+    mode_t old = umask(0);
+    fd = pm_open_output(opath("new.pcap"), (uid_t)-1, &created, why, sizeof(why));
+    umask(old);
+    cr_assert_geq(fd, 0, "%s", why);
+    cr_assert(created);
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0600);
+    close(fd);
+
+    /* a symlink is never followed: its target keeps its bytes */
+    put("target", "precious", 0644, 0);
+    char target[128];
+    snprintf(target, sizeof(target), "%s", opath("target"));
+    cr_assert_eq(symlink(target, opath("link")), 0);
+    fd = pm_open_output(opath("link"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(errno, ELOOP);
+    cr_assert(strstr(why, "symbolic link"), "%s", why);
+    cr_assert_eq(size_of(opath("target")), 8);
+
+    /* a FIFO: refused at once (open(2) without O_NONBLOCK would wait for a reader) */
+    cr_assert_eq(mkfifo(opath("fifo"), 0666), 0);
+    fd = pm_open_output(opath("fifo"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "FIFO"), "%s", why);
+
+    /* a device: refused, neither opened nor handed to anyone */
+    struct stat before, after;
+    cr_assert_eq(stat("/dev/null", &before), 0);
+    fd = pm_open_output("/dev/null", 65534, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "device"), "%s", why);
+    cr_assert_eq(stat("/dev/null", &after), 0);
+    cr_assert_eq(after.st_uid, before.st_uid);
+    cr_assert_eq(after.st_mode, before.st_mode);
+
+    /* a directory */
+    fd = pm_open_output(oscratch, (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+
+    /* a hard link to a file of ours: the other name's content must survive */
+    put("mine", "keep me", 0600, 0);
+    char mine[128];
+    snprintf(mine, sizeof(mine), "%s", opath("mine"));
+    cr_assert_eq(link(mine, opath("hard")), 0);
+    fd = pm_open_output(opath("hard"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(errno, EMLINK);
+    cr_assert_eq(size_of(opath("mine")), 7);
+
+    /* planted by another user, 0666: refused, untouched */
+    put("planted", "theirs", 0666, 1234);
+    fd = pm_open_output(opath("planted"), 65534, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert_eq(errno, EPERM);
+    cr_assert(strstr(why, "uid 1234"), "%s", why);
+    cr_assert_eq(size_of(opath("planted")), 6);
+
+    /* the -Z user's file as an earlier run left it (0600): replaced; but 0644: refused */
+    put("zuser", "old capture", 0600, 65534);
+    fd = pm_open_output(opath("zuser"), 65534, &created, why, sizeof(why));
+    cr_assert_geq(fd, 0, "%s", why);
+    cr_assert_not(created);
+    close(fd);
+    cr_assert_eq(size_of(opath("zuser")), 0, "truncated");
+    put("zopen", "old capture", 0644, 65534);
+    fd = pm_open_output(opath("zopen"), 65534, &created, why, sizeof(why));
+    cr_assert_eq(fd, -1);
+    cr_assert(strstr(why, "0644"), "%s", why);
+
+    /* root's own file (tcpdump replaces it too): truncated, owner and mode kept */
+    put("own", "yesterday", 0640, 0);
+    fd = pm_open_output(opath("own"), (uid_t)-1, &created, why, sizeof(why));
+    cr_assert_geq(fd, 0, "%s", why);
+    cr_assert_not(created);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 0640, "the mode of a file we did not create is kept");
+    cr_assert_eq(st.st_size, 0);
+    cr_assert_eq(write(fd, "x", 1), 1);
+    char c;
+    cr_assert_eq(pread(fd, &c, 1, 0), 1, "read-write: the bundle reads it back");
+    close(fd);
+
+    const char *names[] = {"new.pcap", "target", "link", "fifo", "mine", "hard", "planted",
+                           "zuser", "zopen", "own"};
+    for (size_t i = 0; i < PM_ARRAY_LEN(names); i++) {
+        unlink(opath(names[i]));
+    }
+    cr_assert_eq(rmdir(oscratch), 0, "nothing else was created");
 }
 
 /* ================================ vocabulary ================================ */
