@@ -57,7 +57,7 @@ ANALYZE_SRCS := \
 	analyze/util.c analyze/vocab.c analyze/json.c \
 	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/pcapng.c \
 	analyze/flow.c analyze/smtp.c analyze/track.c analyze/attempt.c analyze/ttl.c \
-	analyze/context.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
+	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
 	analyze/engine.c analyze/report.c \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
 	analyze/bundle_manifest.c \
