@@ -61,6 +61,11 @@ struct pm_engine {
     struct pm_nat *nat;
     uint64_t merged;          /* far views of linked attempts, reported with the near one */
     uint64_t unplaced_failures; /* failed attempts the full destination table could not hold */
+    struct {
+        pm_addr addr;
+        char next[400];
+    } walks[PM_WALK_NEXTS];   /* a probe's TTL walks: the next step each one gives */
+    int nwalks;
     struct pm_attr_env env;
     struct pm_run_summary sum;
     const struct pm_vantage_state *vsp[PM_MAX_VANTAGES];
@@ -140,12 +145,25 @@ static void find_one_sided(struct pm_engine *e)
     }
 }
 
+static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
+                          pm_ns ts, const pm_addr *src, uint16_t sport);
+
 static void record_dest(struct pm_engine *e, const struct pm_finding *f, const pm_addr *dst,
                         uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
 {
     struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
+    /* A probe's compared ports are evidence: listed with the destination, but its state,
+     * verdict, the scope and the exit status are the diagnosed port's (engine.h). */
+    bool evidence = e->cfg.diag_port && dport != e->cfg.diag_port;
     if (!d) {
-        e->unplaced_failures += pm_outcome_is_failure(f->outcome); /* exit status (scope.c) */
+        if (!evidence) {
+            e->unplaced_failures += pm_outcome_is_failure(f->outcome); /* exit (scope.c) */
+        }
+        return;
+    }
+    if (evidence) {
+        d->evidence++;
+        record_sample(d, f, dport, ts, src, sport);
         return;
     }
     d->attempts++;
@@ -181,7 +199,13 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     if (f->log && f->log->host[0]) {
         pm_context_dest_name(e->ctx, dst, f->log->host);
     }
-    /* Samples for the text report: failures displace successes; kept in time order. */
+    record_sample(d, f, dport, ts, src, sport);
+}
+
+/* Samples for the text report: failures displace successes; kept in time order. */
+static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
+                          pm_ns ts, const pm_addr *src, uint16_t sport)
+{
     struct pm_dest_sample smp = {.id = f->id, .ts = ts, .dport = dport,
                                  .outcome = (uint8_t)f->outcome, .verdict = (uint8_t)f->verdict,
                                  .sport = sport};
@@ -417,6 +441,20 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
 {
     pm_context_add_hopref(e->ctx, h->vantage, &h->host, h->hops, (enum pm_hopsrc)h->src);
+}
+
+void pm_engine_walk_next(struct pm_engine *e, const pm_addr *dst, const char *next)
+{
+    int i = 0;
+    while (i < e->nwalks && !pm_addr_eq(&e->walks[i].addr, dst)) {
+        i++;
+    }
+    if (i == PM_WALK_NEXTS) {
+        return; /* more walked addresses than a probe makes (--max-addrs) */
+    }
+    e->walks[i].addr = *dst;
+    pm_strlcpy(e->walks[i].next, next, sizeof(e->walks[i].next));
+    e->nwalks = i == e->nwalks ? i + 1 : e->nwalks;
 }
 
 void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const pm_addr *last)
@@ -800,6 +838,11 @@ static void scope_words(struct pm_engine *e)
     pm_scope_collect(ds, n, s->by_outcome[PM_OUT_INCOMPLETE], e->unplaced_failures, &in);
     for (int v = 0; v < PM_V__COUNT; v++) {
         in.verdict_next[v] = e->verdict_next[v];
+    }
+    for (int i = 0; in.fail && i < e->nwalks; i++) {
+        if (pm_addr_eq(&e->walks[i].addr, &in.fail->addr)) {
+            in.fail_next = e->walks[i].next; /* a TTL walk ran to it: its result decides */
+        }
     }
     struct pm_scope_out out;
     pm_scope_decide(&in, &out);

@@ -58,7 +58,8 @@ void pm_port_hist_add(struct pm_port_hist *h, pm_ns ts, enum pm_outcome o)
         return;
     }
     if (!pm_outcome_is_failure(o)) {
-        return; /* incomplete: decides nothing */
+        h->nundecided++; /* incomplete: decides nothing */
+        return;
     }
     if (h->nfail++ > 0 && ts <= h->last_fail) {
         return; /* an older failure that ended late changes nothing */
@@ -138,9 +139,8 @@ void pm_dest_view(const struct pm_dest *d, struct pm_dest_view *v)
     v->recovered_exact = true;
     for (int i = 0; i <= PM_DEST_PORTS; i++) {
         const struct pm_port_hist *h = &d->hist[i];
-        bool used = i < d->nports || h->nfail || h->nok;
-        if (!used) {
-            continue;
+        if (!h->nfail && !h->nok && !h->nundecided) {
+            continue; /* no attempt recorded on it (a probe's compared port: evidence only) */
         }
         uint16_t port = i < d->nports && i < PM_DEST_PORTS ? d->ports[i] : 0;
         switch (port_state(h)) {
@@ -218,6 +218,10 @@ void pm_dest_line(const struct pm_dest *d, char *buf, size_t len, enum pm_verdic
     } else {
         snprintf(buf, len, "%u attempts, %u connected, %u %s (%s)", d->attempts, ok, v.verdict_n,
                  pm_verdict_name(v.verdict), pm_owner_name(v.owner));
+    }
+    if (d->evidence) {
+        size_t o = strlen(buf);
+        snprintf(buf + o, len - o, "; %u more on compared ports (evidence only)", d->evidence);
     }
     if (dv) {
         *dv = v.verdict;
@@ -499,7 +503,20 @@ void pm_scope_decide(const struct pm_scope_in *in, struct pm_scope_out *out)
     if (r->next) {
         expand(in, r->next, out->next, sizeof(out->next));
     } else {
-        const char *nx = in->verdict_next[in->top];
-        pm_strlcpy(out->next, nx ? nx : "", sizeof(out->next));
+        const char *nx = in->verdict_next[in->top] ? in->verdict_next[in->top] : "";
+        if (in->fail_next && in->fail_next[0]) {
+            /* A probe's TTL walk ran to it: a step that says to run the walk gives way to
+             * the walk's finding; any other step (ask the provider, tell the postmaster)
+             * stays, with the finding after it. */
+            if (strstr(nx, "--ttl-walk") || !nx[0]) {
+                nx = in->fail_next;
+            } else {
+                snprintf(out->next, sizeof(out->next), "%s %s", nx, in->fail_next);
+                nx = NULL;
+            }
+        }
+        if (nx) {
+            pm_strlcpy(out->next, nx, sizeof(out->next));
+        }
     }
 }

@@ -52,6 +52,7 @@ struct pm_dest_sample {
 #define PM_PORT_OKS 2
 struct pm_port_hist {
     uint32_t nfail, nok;          /* failed / connected attempts (the times below need one) */
+    uint32_t nundecided;          /* incomplete attempts: decide nothing, but the port was tried */
     pm_ns last_fail, last_ok;
     pm_ns ok_after[PM_PORT_OKS];  /* connected after last_fail, earliest first */
     uint8_t nok_after;
@@ -64,6 +65,7 @@ struct pm_dest {
     pm_addr addr;
     char name[96];                 /* MX / host name from a log line, when known */
     uint32_t attempts;
+    uint32_t evidence;             /* probe: attempts to compared ports (listed, not counted) */
     uint32_t by_outcome[PM_OUT__COUNT];
     uint32_t by_verdict[PM_V__COUNT];
     uint8_t verdict_owner[PM_V__COUNT]; /* the owner the rules gave for that verdict here */

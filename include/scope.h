@@ -57,6 +57,8 @@ struct pm_scope_in {
     enum pm_verdict rec_top;           /* most common verdict of the recovered destinations */
     const char *verdict_next[PM_V__COUNT]; /* a next step per verdict (the first attempt's);
                                             * set by the caller after pm_scope_collect */
+    const char *fail_next;             /* the first failing destination's own next step (a
+                                        * probe's TTL walk to it): before the top verdict's */
 };
 void pm_scope_collect(struct pm_dest *const *ds, size_t n, uint64_t undecided,
                       uint64_t unplaced_failures, struct pm_scope_in *in);
@@ -64,7 +66,8 @@ void pm_scope_collect(struct pm_dest *const *ds, size_t n, uint64_t undecided,
 /* A row of the scope table: the first row whose condition holds gives the summary's `scope`
  * word, the owner it points at (`scope_owner`), the Scope line and the run's Next line.
  * Templates: {failing} {total} {top} {dest} {one_net} {also} {rn} {rdest} {rtop} {rat} {rby}
- * {undecided}; next NULL: the next step of the top verdict. */
+ * {undecided}; next NULL: the next step of the top verdict, with fail_next after it (or
+ * instead of it, when that step says to run the TTL walk). */
 #define PM_SCOPE_OWNER_TOP (-1) /* the owner the rules gave the top verdict */
 struct pm_scope_row {
     const char *id;

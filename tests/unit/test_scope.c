@@ -487,3 +487,25 @@ Test(scope, ids_unique_and_last_row_matches_anything)
     memset(&in, 0, sizeof(in));
     cr_assert(pm_scope_rows[pm_nscope_rows - 1].when(&in));
 }
+
+Test(scope, a_walk_result_replaces_a_next_step_that_says_to_walk)
+{
+    /* After a probe's --ttl-walk to the failing destination, Next is the walk's finding, not
+     * "run portmortem probe --ttl-walk" (issue 14.6 d). */
+    reset();
+    b_one();
+    struct pm_scope_in in;
+    pm_scope_collect(DS, ND, 0, 0, &in);
+    in.verdict_next[PM_V_REMOTE_REFUSED] = "Run portmortem probe --ttl-walk 203.0.113.10.";
+    struct pm_scope_out out;
+    pm_scope_decide(&in, &out);
+    cr_assert(strstr(out.next, "--ttl-walk"), "without a walk: %s", out.next);
+    in.fail_next = "The TTL walk shows 203.0.113.10 itself answering RST on port 25.";
+    pm_scope_decide(&in, &out);
+    cr_assert_str_eq(out.next, in.fail_next);
+    /* A step that does not send the user to the walk stays, with the finding after it. */
+    in.verdict_next[PM_V_REMOTE_REFUSED] = "Tell the postmaster of 203.0.113.10.";
+    pm_scope_decide(&in, &out);
+    cr_assert_str_eq(out.next, "Tell the postmaster of 203.0.113.10. The TTL walk shows "
+                               "203.0.113.10 itself answering RST on port 25.");
+}
