@@ -30,6 +30,7 @@
 #include "nat.h"
 #include "report.h"
 #include "tables.h"
+#include "scope.h"
 #include "util.h"
 
 #define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
@@ -65,6 +66,12 @@ struct pm_engine {
     struct pm_bundle *bundle;
     struct pm_nat *nat;
     uint64_t merged;          /* far views of linked attempts, reported with the near one */
+    uint64_t unplaced_failures; /* failed attempts the full destination table could not hold */
+    struct {
+        pm_addr addr;
+        char next[400];
+    } walks[PM_WALK_NEXTS];   /* a probe's TTL walks: the next step each one gives */
+    int nwalks;
     struct pm_attr_env env;
     struct pm_run_summary sum;
     const struct pm_vantage_state *vsp[PM_MAX_VANTAGES];
@@ -155,15 +162,31 @@ static void find_one_sided(struct pm_engine *e)
     }
 }
 
+static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
+                          pm_ns ts, const pm_addr *src, uint16_t sport);
+
 static void record_dest(struct pm_engine *e, const struct pm_finding *f, const pm_addr *dst,
                         uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
 {
     struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
+    /* A probe's compared ports are evidence: listed with the destination, but its state,
+     * verdict, the scope and the exit status are the diagnosed port's (engine.h). */
+    bool evidence = e->cfg.diag_port && dport != e->cfg.diag_port;
     if (!d) {
+        if (!evidence) {
+            e->unplaced_failures += pm_outcome_is_failure(f->outcome); /* exit (scope.c) */
+        }
         /* one reported attempt left out of the destination list (flag table-full),
          * counted once per reported attempt */
         pm_context_dest_overflowed(e->ctx);
         pm_table_lost(PM_TAB_DESTS, 1, pm_context_dests_full_by_memory(e->ctx));
+        return;
+    }
+    if (evidence) {
+        d->evidence++;
+        if (e->cfg.format == PM_FMT_TEXT) {
+            record_sample(d, f, dport, ts, src, sport);
+        }
         return;
     }
     d->attempts++;
@@ -190,6 +213,7 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
         d->port_ok[pi] += f->outcome == PM_OUT_CONNECTED;
         d->port_fail[pi] += pm_outcome_is_failure(f->outcome) ? 1u : 0u;
     }
+    pm_dest_note(d, dport, ts, f->outcome); /* its latest state (scope.c) */
     if (d->nids < PM_DEST_IDS) {
         d->ids[d->nids++] = f->id;
     } else {
@@ -198,10 +222,16 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     if (f->log && f->log->host[0]) {
         pm_context_dest_name(e->ctx, dst, f->log->host);
     }
-    if (e->cfg.format != PM_FMT_TEXT) {
-        return; /* the samples are for the text report only: JSON lists every attempt */
+    if (e->cfg.format == PM_FMT_TEXT) {
+        /* the samples are for the text report only: JSON lists every attempt */
+        record_sample(d, f, dport, ts, src, sport);
     }
-    /* Samples for the text report: failures displace successes; kept in time order. */
+}
+
+/* Samples for the text report: failures displace successes; kept in time order. */
+static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
+                          pm_ns ts, const pm_addr *src, uint16_t sport)
+{
     struct pm_dest_sample smp = {.id = f->id, .ts = ts, .dport = dport,
                                  .outcome = (uint8_t)f->outcome, .verdict = (uint8_t)f->verdict,
                                  .sport = sport};
@@ -498,6 +528,20 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
 {
     pm_context_add_hopref(e->ctx, h->vantage, &h->host, h->hops, (enum pm_hopsrc)h->src);
+}
+
+void pm_engine_walk_next(struct pm_engine *e, const pm_addr *dst, const char *next)
+{
+    int i = 0;
+    while (i < e->nwalks && !pm_addr_eq(&e->walks[i].addr, dst)) {
+        i++;
+    }
+    if (i == PM_WALK_NEXTS) {
+        return; /* more walked addresses than a probe makes (--max-addrs) */
+    }
+    e->walks[i].addr = *dst;
+    pm_strlcpy(e->walks[i].next, next, sizeof(e->walks[i].next));
+    e->nwalks = i == e->nwalks ? i + 1 : e->nwalks;
 }
 
 void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const pm_addr *last)
@@ -912,121 +956,33 @@ static void note_table_peaks(struct pm_engine *e)
     pm_table_peak(PM_TAB_LINKS, (uint64_t)pm_nat_links(e->nat) * 2);
 }
 
+/* The run's scope, from each destination's latest state (analyze/scope.c's table). */
 static void scope_words(struct pm_engine *e)
 {
     struct pm_dest **ds;
     size_t n = pm_context_dests_sorted(e->ctx, &ds);
-    uint32_t failing = 0, ok = 0, counted = 0;
-    const struct pm_dest *first_fail = NULL;
-    int verdict_counts[PM_V__COUNT] = {0};
-    for (size_t i = 0; i < n; i++) {
-        const struct pm_dest *d = ds[i];
-        if (d->attempts == 0) {
-            continue;
-        }
-        counted++;
-        /* Per port: failing on a port with no success on that same port (port 587 working
-         * does not make port 25 work). */
-        bool port_failing = false, all_ok = d->nports > 0;
-        for (int pi = 0; pi < d->nports; pi++) {
-            port_failing |= d->port_fail[pi] > 0 && d->port_ok[pi] == 0;
-            all_ok &= d->port_ok[pi] > 0;
-        }
-        if (port_failing) {
-            failing++;
-            if (!first_fail) {
-                first_fail = d;
-            }
-            for (int v = 0; v < PM_V__COUNT; v++) {
-                verdict_counts[v] += d->by_verdict[v] > 0;
-            }
-        } else if (all_ok) {
-            ok++;
-        }
-    }
     struct pm_run_summary *s = &e->sum;
-    s->dests = counted;
-    s->dests_failing = failing;
-    enum pm_verdict top = PM_V_INCONCLUSIVE;
-    int topn = 0;
+    struct pm_scope_in in;
+    pm_scope_collect(ds, n, s->by_outcome[PM_OUT_INCOMPLETE], e->unplaced_failures, &in);
     for (int v = 0; v < PM_V__COUNT; v++) {
-        if (v != PM_V_OK && verdict_counts[v] > topn) {
-            topn = verdict_counts[v];
-            top = (enum pm_verdict)v;
+        in.verdict_next[v] = e->verdict_next[v];
+    }
+    for (int i = 0; in.fail && i < e->nwalks; i++) {
+        if (pm_addr_eq(&e->walks[i].addr, &in.fail->addr)) {
+            in.fail_next = e->walks[i].next; /* a TTL walk ran to it: its result decides */
         }
     }
-    uint64_t undecided = s->by_outcome[PM_OUT_INCOMPLETE];
-    if (failing == 0) {
-        s->scope = PM_SCOPE_NONE;
-        snprintf(s->scope_text, sizeof(s->scope_text), "%s",
-                 counted == 0 ? "no connection attempts to the watched ports in this input"
-                 : undecided && ok < counted
-                     ? "no destination proven failing, but some attempts are inconclusive "
-                       "(the capture ended or kept too little)"
-                     : "no destination failing: every destination tried connected");
-        snprintf(s->next_step, sizeof(s->next_step), "%s",
-                 counted == 0 ? "Check --ports and that the capture covers a delivery attempt "
-                                "(run postqueue -f while capturing)."
-                 : undecided ? "Capture on the sending host for a minute during a retry "
-                               "(postqueue -f), with a snaplen of 256 or more and the MTA log."
-                             : "Nothing to do; if mail is still stuck, capture during a retry "
-                               "(postqueue -f) with the MTA log.");
-        return;
-    }
-    char a[PM_ADDR_STRLEN];
-    if (failing == counted && counted >= 2) {
-        s->scope = PM_SCOPE_ALL;
-        /* Every destination failing points at the sender's side, unless the verdicts
-         * themselves place the fault elsewhere (a router's ICMP, a forged RST, the MX's own
-         * answer) or all destinations are one recipient's network. */
-        bool elsewhere = top == PM_V_PATH_RST || top == PM_V_PATH_ICMP ||
-                         top == PM_V_REMOTE_REFUSED || top == PM_V_REMOTE_ICMP ||
-                         top == PM_V_SMTP_POLICY || top == PM_V_NO_BANNER;
-        bool sender_side = top == PM_V_LOCAL_FIREWALL || top == PM_V_LOCAL_ROUTING ||
-                           top == PM_V_NAT_DROP || top == PM_V_NAT_REWRITE ||
-                           top == PM_V_PROVIDER_BLOCK;
-        bool one_net = true;
-        for (size_t i = 0; i < n; i++) {
-            if (ds[i]->attempts && first_fail &&
-                !pm_addr_same_prefix(&ds[i]->addr, &first_fail->addr,
-                                     first_fail->addr.family == PM_AF_INET ? 24 : 48)) {
-                one_net = false;
-            }
-        }
-        if (elsewhere) {
-            snprintf(s->scope_text, sizeof(s->scope_text),
-                     "all %u destinations failing, with %s%s: the evidence places the cause "
-                     "(see Next), not the sender's side", failing, pm_verdict_name(top),
-                     one_net ? " (they are one recipient network)" : "");
-        } else if (sender_side) {
-            snprintf(s->scope_text, sizeof(s->scope_text),
-                     "all %u destinations failing (mostly %s): the cause is on the sender's "
-                     "side", failing, pm_verdict_name(top));
-        } else if (one_net) {
-            snprintf(s->scope_text, sizeof(s->scope_text),
-                     "all %u destinations failing (mostly %s), but they are one recipient "
-                     "network: the cause may be that recipient or its path; try another "
-                     "recipient to tell", failing, pm_verdict_name(top));
-        } else {
-            snprintf(s->scope_text, sizeof(s->scope_text),
-                     "all %u destinations failing (mostly %s): the cause is on the sender's "
-                     "side (this host, its network or its provider)", failing,
-                     pm_verdict_name(top));
-        }
-    } else if (failing == 1) {
-        pm_addr_str(&first_fail->addr, a);
-        s->scope = PM_SCOPE_ONE;
-        snprintf(s->scope_text, sizeof(s->scope_text), "one destination failing (%s%s%s, %s)%s",
-                 a, first_fail->name[0] ? " " : "", first_fail->name, pm_verdict_name(top),
-                 ok ? ": others work, so the cause is at that recipient or on its path" : "");
-    } else {
-        s->scope = PM_SCOPE_SOME;
-        snprintf(s->scope_text, sizeof(s->scope_text),
-                 "%u of %u destinations failing (mostly %s): look at what they share "
-                 "(provider, path, recipient)", failing, counted, pm_verdict_name(top));
-    }
-    /* The run's next step: that of the most common failing verdict. */
-    pm_strlcpy(s->next_step, e->verdict_next[top], sizeof(s->next_step));
+    struct pm_scope_out out;
+    pm_scope_decide(&in, &out);
+    s->dests = out.dests;
+    s->dests_failing = out.failing;
+    s->dests_recovered = out.recovered;
+    s->scope = out.scope;
+    s->scope_rule = out.row->id;
+    s->scope_owner = out.owner;
+    s->failures = out.failures;
+    pm_strlcpy(s->scope_text, out.text, sizeof(s->scope_text));
+    pm_strlcpy(s->next_step, out.next, sizeof(s->next_step));
 }
 
 int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in)
@@ -1194,19 +1150,15 @@ int pm_engine_finish(struct pm_engine *e)
     }
     scope_words(e);
     note_table_peaks(e);
-    uint64_t failures = 0;
-    for (int o = 0; o < PM_OUT__COUNT; o++) {
-        if (pm_outcome_is_failure((enum pm_outcome)o)) {
-            failures += s->by_outcome[o];
-        }
-    }
     if (rc != 0) {
         s->exit_status = rc;
     } else if (s->damaged || pm_tables_partial()) {
         /* damaged input, or a bounded table lost something: the results are partial */
         s->exit_status = PM_EXIT_DAMAGED;
     } else {
-        s->exit_status = failures ? PM_EXIT_FAILURES : PM_EXIT_OK;
+        /* 1 when some destination's latest state is failing; 0 when every failure recovered
+         * (the Scope line says so): docs/VERDICTS.md, "Scope and exit status". */
+        s->exit_status = s->failures ? PM_EXIT_FAILURES : PM_EXIT_OK;
     }
     s->elapsed = pm_now_monotonic() - e->t0;
     if (rc == 0) {

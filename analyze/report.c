@@ -362,41 +362,6 @@ void pm_report_attempt(struct pm_report *r, const struct pm_finding *f,
 
 /* ---- destinations ---- */
 
-void pm_dest_line(const struct pm_dest *d, char *buf, size_t len, enum pm_verdict *dv,
-                  enum pm_owner *down)
-{
-    uint32_t ok = d->by_outcome[PM_OUT_CONNECTED];
-    enum pm_verdict top = PM_V_OK;
-    uint32_t topn = 0;
-    for (int v = 0; v < PM_V__COUNT; v++) {
-        if (v != PM_V_OK && d->by_verdict[v] > topn) {
-            topn = d->by_verdict[v];
-            top = (enum pm_verdict)v;
-        }
-    }
-    enum pm_owner owner = topn ? (enum pm_owner)d->verdict_owner[top] : PM_OWN_NONE;
-    if (topn == 0) {
-        snprintf(buf, len, "%u attempt%s, all connected: ok", d->attempts,
-                 d->attempts == 1 ? "" : "s");
-    } else if (top == PM_V_INCONCLUSIVE && topn == d->attempts) {
-        snprintf(buf, len, "%u attempt%s, inconclusive", d->attempts, d->attempts == 1 ? "" : "s");
-    } else if (ok == 0) {
-        snprintf(buf, len, "%u attempt%s, %s: %s (%s)", d->attempts, d->attempts == 1 ? "" : "s",
-                 topn == d->attempts ? (d->attempts == 1 ? "failed" : "all failed")
-                                     : "none connected",
-                 pm_verdict_name(top), pm_owner_name(owner));
-    } else {
-        snprintf(buf, len, "%u attempts, %u connected, %u %s (%s)", d->attempts, ok, topn,
-                 pm_verdict_name(top), pm_owner_name(owner));
-    }
-    if (dv) {
-        *dv = topn ? top : PM_V_OK;
-    }
-    if (down) {
-        *down = owner;
-    }
-}
-
 static void json_dest(struct pm_json *j, const struct pm_dest *d)
 {
     char line[200];
@@ -440,6 +405,10 @@ static void json_dest(struct pm_json *j, const struct pm_dest *d)
     pm_json_kbool(j, "ids_truncated", d->ids_truncated);
     pm_json_kstr(j, "verdict", pm_verdict_name(v));
     pm_json_kstr(j, "owner", pm_owner_name(o));
+    struct pm_dest_view dv;
+    pm_dest_view(d, &dv);
+    pm_json_kstr(j, "state", pm_dest_state_name(dv.state));
+    pm_json_ktime(j, "recovered_at", dv.recovered_at);
     pm_json_kstr(j, "line", line);
     pm_json_ktime(j, "first_ts", d->first_ts);
     pm_json_ktime(j, "last_ts", d->last_ts);
@@ -663,8 +632,11 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     pm_json_obj_begin(j);
     pm_json_kuint(j, "total", s->dests);
     pm_json_kuint(j, "failing", s->dests_failing);
+    pm_json_kuint(j, "recovered", s->dests_recovered);
     pm_json_obj_end(j);
     pm_json_kstr(j, "scope", pm_scope_name(s->scope));
+    pm_json_kstr(j, "scope_rule", s->scope_rule);
+    pm_json_kstr(j, "scope_owner", pm_owner_name(s->scope_owner));
     pm_json_kstr(j, "scope_verdict", s->scope_text);
     pm_json_kstr(j, "next_step", s->next_step);
     if (s->live) {

@@ -1402,6 +1402,66 @@ static void walk_text(const struct walk *w, const struct addrstate *as, char *bu
     }
 }
 
+/* What to do next, from the walk's result: once a walk ran, the run's Next line uses this
+ * instead of a step that says to run the walk (issue 14.6); the engine takes it for the
+ * address when port 25 fails there. Empty when the walk found port 25 open. */
+static void walk_next(const struct walk *w, const struct addrstate *as, char *buf, size_t len)
+{
+    char a[PM_ADDR_STRLEN], d[PM_ADDR_STRLEN];
+    pm_addr_str(&as->ta.addr, d);
+    const struct whop *e = w->end_ttl > 0 ? &w->hop[w->end_ttl] : NULL;
+    buf[0] = '\0';
+    switch (w->end) {
+    case W_RST_FORGED:
+        snprintf(buf, len, "The TTL walk shows RSTs for TCP 25 to %s forged by hop %d%s%s: send "
+                 "the evidence (this report, the -w capture) to the network team of that hop.",
+                 d, w->forged_hop, w->forged_addr.family ? " = " : "",
+                 w->forged_addr.family ? pm_addr_str(&w->forged_addr, a) : "");
+        break;
+    case W_REJECTED:
+        snprintf(buf, len, "The TTL walk shows hop %d (%s) rejecting TCP 25 to %s with ICMP %s: "
+                 "send the evidence to that router's network team.", w->reject_hop,
+                 pm_addr_str(&w->reject_addr, a), d,
+                 e ? pm_icmp_text(as->ta.addr.family, e->r.icmp_type, e->r.icmp_code) : "?");
+        break;
+    case W_SILENT:
+        if (w->last_hop > 0) {
+            pm_addr_str(&w->last_addr, a);
+            snprintf(buf, len, "The TTL walk shows SYNs to %s:25 passing hop %d (%s) and "
+                     "vanishing after it: dropped where %s forwards them or at the next hop; "
+                     "send the evidence to the network team of %s.", d, w->last_hop, a, a, a);
+        } else {
+            snprintf(buf, len, "The TTL walk got no answer from any hop: look at this host's "
+                     "OUTPUT rules and its gateway's firewall for TCP 25 to %s.", d);
+        }
+        break;
+    case W_RST:
+        snprintf(buf, len, "The TTL walk shows %s itself (%d routers away) answering RST on "
+                 "port 25: tell its postmaster (nothing listens, or its own firewall resets).",
+                 d, w->dest_hops);
+        break;
+    case W_DEST_ICMP:
+        snprintf(buf, len, "The TTL walk shows %s itself rejecting port 25 with ICMP %s: tell "
+                 "its postmaster (a host firewall REJECT).", d,
+                 e ? pm_icmp_text(as->ta.addr.family, e->r.icmp_type, e->r.icmp_code) : "?");
+        break;
+    case W_MAXTTL:
+        snprintf(buf, len, "The TTL walk to %s found no end within TTL %d (last answer from hop "
+                 "%d): walk again with a larger --max-ttl.", d, w->top, w->last_hop);
+        break;
+    case W_CAP:
+        snprintf(buf, len, "The TTL walk to %s stopped at --max-probes (TTL %d): walk again with "
+                 "a larger --max-probes.", d, w->top);
+        break;
+    case W_ERROR:
+        snprintf(buf, len, "The TTL walk to %s could not send (%s): fix that and walk again.",
+                 d, w->error);
+        break;
+    default:
+        break; /* reached (port 25 open on the path), interrupted, no result */
+    }
+}
+
 static void print_walk(struct prober *P, const struct addrstate *as)
 {
     const struct walk *w = &as->w;
@@ -1662,6 +1722,11 @@ static void run_walk(struct prober *P, struct addrstate *as)
         if (w->end == W_SILENT) {
             pm_engine_drop_hop(P->eng, &as->ta.addr, w->last_hop,
                                w->last_hop ? &w->last_addr : NULL);
+        }
+        char next[400];
+        walk_next(w, as, next, sizeof(next));
+        if (next[0]) {
+            pm_engine_walk_next(P->eng, &as->ta.addr, next);
         }
     }
     print_walk(P, as);
@@ -2003,9 +2068,9 @@ static void print_stale(struct prober *P)
 static void conclude(struct prober *P, const struct addrstate *as)
 {
     const struct portres *p25 = NULL;
-    int other_ok = 0, other_tried = 0;
-    char okports[64] = "";
-    size_t o = 0;
+    struct pm_probe_facts f;
+    memset(&f, 0, sizeof(f));
+    size_t ook = 0, oans = 0;
     for (int i = 0; i < as->np; i++) {
         const struct portres *pr = &as->p[i];
         if (!pr->ran) {
@@ -2015,45 +2080,39 @@ static void conclude(struct prober *P, const struct addrstate *as)
             p25 = pr;
             continue;
         }
-        other_tried++;
+        f.other_tried++;
         if (pr->r.connected) {
-            other_ok++;
-            append(okports, sizeof(okports), &o, "%s%u", o ? "," : "", pr->port);
+            append(f.other_ok, sizeof(f.other_ok), &ook, "%s%u", ook ? "," : "", pr->port);
+        } else if (pr->r.err == ECONNREFUSED && pr->syn_seen == 1) {
+            /* A RST (or the host's port-unreachable) to a SYN that was on the wire:
+             * something answers for the host, so it is not down. */
+            append(f.other_answered, sizeof(f.other_answered), &oans, "%s%u", oans ? "," : "",
+                   pr->port);
         }
     }
     if (!p25) {
         return;
     }
-    char a[PM_ADDR_STRLEN], text[500];
+    char a[PM_ADDR_STRLEN], wtext[400];
     pm_addr_str(&as->ta.addr, a);
-    const char *verdict;
-    if (p25->r.connected && p25->r.failed_step == PM_SS_DONE) {
-        verdict = "port-25-ok";
-        snprintf(text, sizeof(text), "%s accepts SMTP on port 25 from here", a);
-    } else if (p25->r.connected) {
-        verdict = "port-25-smtp-problem";
-        snprintf(text, sizeof(text), "%s: TCP to port 25 works, the SMTP dialogue does not "
-                 "(%s)", a, p25->r.error);
-    } else if (p25->syn_seen == 0) {
-        verdict = "port-25-stopped-locally";
-        snprintf(text, sizeof(text), "%s: the SYN to port 25 never left this host (%s): a local "
-                 "firewall rule or route", a, p25->r.error);
-    } else if (other_ok) {
-        verdict = "port-25-blocked";
-        snprintf(text, sizeof(text), "%s is up (port %s connects) but port 25 fails (%s): "
-                 "port 25 is blocked on the way or by the host's own filter%s%s", a, okports,
-                 p25->r.error, as->w.ran && as->w.end == W_SILENT ? "; " : "",
-                 as->w.ran && as->w.end == W_SILENT ? "the TTL walk shows where" : "");
-    } else if (other_tried) {
-        verdict = "host-unreachable";
-        snprintf(text, sizeof(text), "%s answers on no port tried (%s on 25): the host is down "
-                 "or everything to it is blocked", a, p25->r.error);
-    } else {
-        verdict = "port-25-failed";
-        snprintf(text, sizeof(text), "%s: port 25 fails (%s); --compare-ports 587,465 tells a "
-                 "port-25 block from a dead host", a, p25->r.error);
+    f.dst = a;
+    f.port = 25;
+    f.connected = p25->r.connected;
+    f.smtp_ok = p25->r.connected && p25->r.failed_step == PM_SS_DONE;
+    f.syn_seen = p25->syn_seen;
+    f.error = p25->r.error;
+    if (as->w.ran) {
+        const struct walk *w = &as->w;
+        walk_text(w, as, wtext, sizeof(wtext));
+        f.walk_ran = true;
+        f.walk_text = wtext;
+        f.walk_host_up = w->end == W_REACHED || w->end == W_RST || w->end == W_DEST_ICMP;
+        f.walk_located = w->end == W_RST_FORGED || w->end == W_REJECTED || w->end == W_SILENT;
     }
-    if (!(p25->r.connected && p25->r.failed_step == PM_SS_DONE) && !as->ta.stale) {
+    struct pm_probe_verdict pv;
+    pm_probe_conclude(&f, &pv);
+    const char *verdict = pv.id, *text = pv.text;
+    if (pv.failed && !as->ta.stale) {
         P->failures++;
     }
     if (P->jsonl) {
@@ -2720,6 +2779,9 @@ static int probe_main(struct prober *P)
     flabel[0] = P->label;
     if (P->pc) {
         P->cfg.subcommand = "probe";
+        /* Port 25 is diagnosed; --compare-ports are evidence about the host and never take
+         * over the destinations' state, the Scope and Next lines or the exit status. */
+        P->cfg.diag_port = 25;
         P->cfg.log_offset = 0; /* our own connect results share the capture's clock */
         P->cfg.nports = 0;
         P->cfg.ports[P->cfg.nports++] = 25;

@@ -343,4 +343,34 @@ void pm_reply_reset(struct pm_reply_reader *r);
 /* Returns the bytes consumed; r->done when a complete reply was read (or r->bad). */
 size_t pm_reply_feed(struct pm_reply_reader *r, const uint8_t *p, size_t n);
 
+/* ---- the per-address conclusion (capture/probe_verdict.c): a table like the engine's ---- */
+/* What the probe established for one address, about the port it diagnoses (25). Compared
+ * ports are evidence about the host (is it up?), never the diagnosis (issue 14.6). */
+struct pm_probe_facts {
+    const char *dst;            /* the address, as text */
+    uint16_t port;              /* the port diagnosed */
+    bool connected;             /* its connect() completed */
+    bool smtp_ok;               /* ... and every SMTP step passed */
+    int syn_seen;               /* -1 unknown (no capture), 0 never left this host, 1 on the wire */
+    const char *error;          /* what failed on it, in words */
+    int other_tried;            /* compared ports checked */
+    char other_ok[64];          /* compared ports that connected ("587,465") */
+    char other_answered[64];    /* compared ports refused by a RST or ICMP that was on the wire:
+                                 * something answers for the host */
+    bool walk_ran;
+    bool walk_host_up;          /* the walk's SYN got the destination's own SYN-ACK, RST or ICMP */
+    bool walk_located;          /* the walk found where it fails (forged RST, a router's reject,
+                                 * silence after a hop) */
+    const char *walk_text;      /* the walk's result in words */
+};
+struct pm_probe_verdict {
+    const char *id;             /* the `ports` object's `verdict` */
+    bool failed;                /* counts for the exit status */
+    char text[700];
+};
+void pm_probe_conclude(const struct pm_probe_facts *f, struct pm_probe_verdict *v);
+/* The rows, first match wins (ids, for the unit test that each has a test). */
+extern const size_t pm_probe_nverdicts;
+const char *pm_probe_verdict_id(size_t i);
+
 #endif

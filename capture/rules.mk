@@ -7,3 +7,5 @@ CAPTURE_SRCS += capture/handle.c capture/dump.c capture/follow.c capture/hostctx
 	capture/priv.c
 # active probe (issue 8): test SYNs (libnet), DNS, the SMTP/STARTTLS check, the token bucket.
 CAPTURE_SRCS += capture/inject.c capture/dns.c capture/smtpcheck.c capture/throttle.c
+# the per-address conclusion of a probe (issue 14.6): a table, testable without root
+CAPTURE_SRCS += capture/probe_verdict.c

@@ -45,10 +45,27 @@ struct pm_dest_sample {
     uint16_t sport;
 };
 
+/* One port's attempts in time, for the destination's latest state (analyze/scope.c): the
+ * latest failed and connected attempt, and the earliest connected attempts after that failure
+ * (kept in order whatever order the attempts end in; a long failure may end after a later
+ * success). The times are first-SYN times (log time when not on the wire). */
+#define PM_PORT_OKS 2
+struct pm_port_hist {
+    uint32_t nfail, nok;          /* failed / connected attempts (the times below need one) */
+    uint32_t nundecided;          /* incomplete attempts: decide nothing, but the port was tried */
+    pm_ns last_fail, last_ok;
+    pm_ns ok_after[PM_PORT_OKS];  /* connected after last_fail, earliest first */
+    uint8_t nok_after;
+    uint8_t later_lost;           /* connected attempts after last_fail left out of ok_after
+                                   * (always later than those kept) */
+    uint8_t inexact;              /* ok_after[0] may not be the earliest (scope.c says when) */
+};
+
 struct pm_dest {
     pm_addr addr;
     char name[96];                 /* MX / host name from a log line, when known */
     uint32_t attempts;
+    uint32_t evidence;             /* probe: attempts to compared ports (listed, not counted) */
     uint32_t by_outcome[PM_OUT__COUNT];
     uint32_t by_verdict[PM_V__COUNT];
     uint8_t verdict_owner[PM_V__COUNT]; /* the owner the rules gave for that verdict here */
@@ -57,6 +74,7 @@ struct pm_dest {
     uint16_t ports[PM_DEST_PORTS];
     uint8_t nports;
     uint32_t port_ok[PM_DEST_PORTS], port_fail[PM_DEST_PORTS]; /* verdict pass, per port */
+    struct pm_port_hist hist[PM_DEST_PORTS + 1]; /* per port; the last: every port beyond */
     uint32_t ids[PM_DEST_IDS];
     uint8_t nids, ids_truncated;
     /* Allocated as they come, up to PM_DEST_SAMPLES: most destinations of a busy relay see

@@ -42,6 +42,9 @@ struct pm_engine_config {
     int argc;
     char **argv;
     const char *subcommand;        /* "analyze", "capture", "probe" */
+    uint16_t diag_port;            /* probe: the port diagnosed; attempts to other ports are
+                                    * reported but are evidence only (not in the destinations'
+                                    * state, scope or exit status); 0: every port counts */
     uint64_t seed;
 };
 
@@ -98,6 +101,10 @@ void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
 /* A probe's TTL walk localised a silent drop: SYNs to dst got time-exceeded up to `hop`
  * (from `last`, may be NULL) and nothing beyond. */
 void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const pm_addr *last);
+/* A probe's TTL walk to dst ended with this next step: the run's Next line uses it for dst
+ * instead of one that says to run the walk (kept for up to PM_WALK_NEXTS addresses). */
+#define PM_WALK_NEXTS 64
+void pm_engine_walk_next(struct pm_engine *e, const pm_addr *dst, const char *next);
 void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st);
 /* Live: host context text for the bundle (addresses, routes, firewall rules). */
 void pm_engine_host_context(struct pm_engine *e, const char *text);

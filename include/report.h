@@ -14,6 +14,7 @@
 #include "context.h"
 #include "correlate.h"
 #include "engine.h"
+#include "scope.h"
 #include "track.h"
 
 struct pm_run_summary {
@@ -37,7 +38,10 @@ struct pm_run_summary {
     uint64_t by_verdict[PM_V__COUNT];
     uint64_t inconsistent;
     enum pm_scope scope;
-    uint32_t dests, dests_failing;
+    uint32_t dests, dests_failing, dests_recovered; /* by latest state (scope.h) */
+    const char *scope_rule;             /* the scope table's row id */
+    enum pm_owner scope_owner;
+    bool failures;                      /* a destination's latest state is failing: exit 1 */
     char scope_text[400];
     char next_step[400];
     pm_ns first_ts, last_ts;
@@ -68,10 +72,6 @@ void pm_report_attempt(struct pm_report *r, const struct pm_finding *f,
 /* Destinations and summary; the text report prints everything here. */
 void pm_report_finish(struct pm_report *r, struct pm_context *ctx,
                       const struct pm_run_summary *s);
-
-/* One destination's one-line verdict ("3 attempts, all refused: path-rst (path)"). */
-void pm_dest_line(const struct pm_dest *d, char *buf, size_t len, enum pm_verdict *dv,
-                  enum pm_owner *down);
 
 /* Write one attempt object (JSONL) to any stream: used by the report and the bundle. */
 void pm_report_attempt_json(FILE *out, const struct pm_finding *f,

@@ -1384,6 +1384,18 @@ void scenario_list(FILE *f)
 
 /* ---- truth file ---- */
 
+/* For the exit status: a failed attempt (incomplete decides nothing), the same destination
+ * address and port. */
+static bool truth_failed(const struct truth *t)
+{
+    return strcmp(t->outcome, "connected") != 0 && strcmp(t->outcome, "incomplete") != 0;
+}
+static bool same_port(const struct truth *a, const struct truth *b)
+{
+    return a->dport == b->dport && a->dst.fam == b->dst.fam &&
+           memcmp(a->dst.b, b->dst.b, a->dst.fam == 4 ? 4 : 16) == 0;
+}
+
 static void write_truth(const struct sc *s, const struct scenario *x, const struct gen_opts *o,
                         uint64_t packets, enum glink link, bool cut)
 {
@@ -1415,11 +1427,27 @@ static void write_truth(const struct sc *s, const struct scenario *x, const stru
         p = p ? p + 1 : "";
     }
     jw_end_arr(&j);
+    /* Exit status (docs/VERDICTS.md, "Scope and exit status"): 1 when some destination and
+     * port's latest decided attempt failed (incomplete decides nothing; a failure and a
+     * success at the same time count as failing); a failure followed by a success on the
+     * same destination and port has recovered. */
     int exit_status = 0;
     for (int i = 0; i < s->ntr; i++) {
-        const char *oc = s->tr[i].outcome;
-        if (strcmp(oc, "connected") != 0 && strcmp(oc, "incomplete") != 0) {
-            exit_status = 1; /* output contract: 1 when any attempt failed */
+        const struct truth *a = &s->tr[i];
+        if (!truth_failed(a)) {
+            continue;
+        }
+        bool latest = true, recovered = false; /* a is the port's latest failure; after it? */
+        for (int k = 0; k < s->ntr; k++) {
+            const struct truth *b = &s->tr[k];
+            if (k == i || !same_port(a, b)) {
+                continue;
+            }
+            latest &= !(truth_failed(b) && (b->ts > a->ts || (b->ts == a->ts && k > i)));
+            recovered |= strcmp(b->outcome, "connected") == 0 && b->ts > a->ts;
+        }
+        if (latest && !recovered) {
+            exit_status = 1;
         }
     }
     jw_int(&j, "exit", exit_status);

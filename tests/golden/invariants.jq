@@ -93,6 +93,28 @@ def violations($attempts):
        "\($who): contradiction: path-rst, but the RST came from as far as the destination (\($a.rst.hops) hops)"
      else empty end);
 
+# Issue 14.6: the destination objects, the summary's scope and the exit status tell one story
+# (docs/VERDICTS.md, "Scope and exit status").
+def scope_violations($lines; $s):
+  [$lines[] | select(.type == "destination")] as $d
+  | ([$d[] | select(.state == "failing")] | length) as $failing
+  | ([$d[] | select(.state == "recovered")] | length) as $recovered
+  | if ([$d[] | select((.state // "") | IN("ok", "recovered", "inconclusive", "failing") | not)]
+        | length) > 0 then "a destination without a state word"
+    elif $s.destinations.failing != $failing then
+      "summary says \($s.destinations.failing) destinations failing, the destination objects \($failing)"
+    elif $s.destinations.recovered != $recovered then
+      "summary says \($s.destinations.recovered) destinations recovered, the destination objects \($recovered)"
+    elif ($s.scope == "none") != ($failing == 0) then
+      "scope \($s.scope) with \($failing) destinations failing"
+    elif ([$d[] | select((.state == "recovered") != (.recovered_at != null))] | length) > 0 then
+      "recovered_at set on a destination that did not recover, or missing on one that did"
+    elif ($s.damaged | not) and ($s.flows.destinations_overflow == 0)
+         and ($s.exit_status == 0 or $s.exit_status == 1)
+         and ($s.exit_status != (if $failing > 0 then 1 else 0 end)) then
+      "exit status \($s.exit_status) with \($failing) destinations failing"
+    else empty end;
+
 # The summary object: exactly one, last, schema 1, counts that add up.
 def summary_violations($lines):
   ([$lines[] | select(.type == "summary")]) as $s
@@ -102,4 +124,4 @@ def summary_violations($lines):
     elif $s[0].schema != 1 then "summary schema \($s[0].schema), expected 1"
     elif ($s[0].attempts.total != $n) then
       "summary counts \($s[0].attempts.total) attempts, the report has \($n)"
-    else empty end;
+    else scope_violations($lines; $s[0]) end;

@@ -2,7 +2,8 @@
 # tests/probe/run.sh — `portmortem probe` (issue 8) against the lab's topology, as root.
 #
 #   tests/probe/run.sh [--keep] [TEST...]
-#   tests: plain tls admin forged provider mxdrop natdrop v6 dns localfw mss dual   (default: all)
+#   tests: plain tls admin forged provider mxdrop natdrop v6 dns localfw mss dual compare
+#          (default: all)
 #
 # The topology is the lab's own (lab/README.md: sender - nat - r1 - r2 - MX LAN with mx1, mx2
 # and a dnsmasq serving example.net MX 10 mx1, MX 20 mx2), built by lab/lab.sh's functions:
@@ -46,6 +47,10 @@
 #             differ from the SYN sent (tcp.mss 1460 -> 1200), hop 1's does not: rewrite at hop 2
 #   dual      both families at once with --source per family and --inject: four addresses,
 #             raw IPv4 and IPv6 SYNs answered, every connect from its --source; --bundle works
+#   compare   issue 14.6: mx1 resets 587: port 25 works, so the run is port-25-ok, no
+#             destination failing, exit 0 (587 is evidence, never the diagnosis); then mx1 also
+#             drops 25: 587's RST proves the host up, so port-25-blocked, not host-unreachable
+# After each walk (admin, forged, provider) Next uses the walk's result, never "run --ttl-walk".
 #
 # Bounded: PROBE_LIMIT seconds (default 300) for the whole script, enforced by the lab's
 # watchdog (its own process: it tears the namespaces down even if this script is SIGKILLed);
@@ -62,12 +67,12 @@ export LAB_TMP=${LAB_TMP:-/tmp}
 
 KEEP=0
 TESTS=()
-ALL=(plain tls admin forged provider mxdrop natdrop v6 dns localfw mss dual)
+ALL=(plain tls admin forged provider mxdrop natdrop v6 dns localfw mss dual compare)
 while [ $# -gt 0 ]; do
     case $1 in
         --keep) KEEP=1; shift ;;
-        -h|--help) sed -n '2,45s/^# \{0,1\}//p' "$0"; exit 0 ;;
-        plain|tls|admin|forged|provider|mxdrop|natdrop|v6|dns|localfw|mss|dual) TESTS+=("$1"); shift ;;
+        -h|--help) sed -n '2,53s/^# \{0,1\}//p' "$0"; exit 0 ;;
+        plain|tls|admin|forged|provider|mxdrop|natdrop|v6|dns|localfw|mss|dual|compare) TESTS+=("$1"); shift ;;
         *) echo "tests/probe/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -375,6 +380,9 @@ t_admin() {
         "$JQ_DEFS"' (attempts("203.0.113.10"; 25) + attempts("203.0.113.20"; 25)) as $a
          | ($a | length) >= 4 and ($a | all(.outcome == "icmp-unreachable" and .verdict == "path-icmp"
            and .icmp.from == "198.51.100.1"))'
+    check admin "after the walk, Next names the rejecting hop, not 'run --ttl-walk'" \
+        'map(select(.type == "summary"))[0].next_step
+         | test("hop 2 \\(198\\.51\\.100\\.1\\) rejecting") and (test("--ttl-walk") | not)'
     check admin "587 still connects" \
         "$JQ_DEFS"' smtp("203.0.113.10"; 587) | .result == "ok"'
     run_text admin-text example.net -4 "${WALKOPTS[@]}" --resolver "$DNS4" --max-addrs 1
@@ -401,6 +409,12 @@ t_forged() {
         --max-addrs 1 --compare-ports 587 && sed 's/^/    | /' "$OUTDIR/forged-text.txt" >&2
     check forged "walk to mx2: forged as well" \
         "$JQ_DEFS"' walk("203.0.113.20") | .end == "forged-rst" and .forged_rst.hop == 3'
+    check forged "after the walk, Next uses its result (hop 3 = 198.51.100.6), not 'run --ttl-walk'" \
+        'map(select(.type == "summary"))[0].next_step
+         | test("forged by hop 3 = 198\\.51\\.100\\.6") and (test("--ttl-walk") | not)'
+    check forged "the conclusion cites the walk: blocked on the path, forged by hop 3" \
+        'map(select(.type == "probe" and .check == "ports" and .dst == "203.0.113.10"))[0]
+         | .verdict == "port-25-blocked" and (.text | test("the TTL walk: .*forged on the path by hop 3"))'
     check forged "the engine: port-25 attempts are refused / path-rst" \
         "$JQ_DEFS"' (attempts("203.0.113.10"; 25) + attempts("203.0.113.20"; 25)) as $a
          | ($a | length) >= 4 and ($a | all(.outcome == "refused" and .verdict == "path-rst"))'
@@ -429,6 +443,9 @@ t_provider() {
     check provider "the engine: port-25 attempts are no-response / provider-block" \
         "$JQ_DEFS"' (attempts("203.0.113.10"; 25) + attempts("203.0.113.20"; 25)) as $a
          | ($a | length) >= 4 and ($a | all(.outcome == "no-response" and .verdict == "provider-block"))'
+    check provider "after the walk, Next names the hop SYNs vanish after, not 'run --ttl-walk'" \
+        'map(select(.type == "summary"))[0].next_step
+         | test("passing hop 2 \\(198\\.51\\.100\\.1\\)") and (test("--ttl-walk") | not)'
     check provider "the engine cites the walk's drop hop" \
         "$JQ_DEFS"' attempts("203.0.113.10"; 25) | any(.evidence | any(test("hop 2")))'
 }
@@ -559,6 +576,36 @@ t_dual() {
     else
         result FAIL "dual: no bundle directory: $(head -c 400 "$OUTDIR/dual.err")"
     fi
+}
+
+# Issue 14.6 c: compared ports are evidence about the host, never the diagnosis.
+t_compare() {
+    flush_rules
+    at mx1 iptables -w -A INPUT -p tcp --dport 587 -j REJECT --reject-with tcp-reset
+    run compare-ok "$MX14" -4 --compare-ports 587 --connect-timeout 3 --smtp-timeout 5
+    check compare-ok "port 25 works, 587 is refused: port-25-ok" \
+        'map(select(.type == "probe" and .check == "ports")) | length == 1
+         and .[0].verdict == "port-25-ok" and .[0].ports["587"] == "no-connect"'
+    check compare-ok "the refused 587 takes over neither Scope nor Next: no destination failing" \
+        'map(select(.type == "summary"))[0]
+         | .scope == "none" and .destinations.failing == 0 and (.next_step | test("587") | not)'
+    check compare-ok "the destination is port 25's: ok, the 587 attempt listed as evidence" \
+        'map(select(.type == "destination" and .dst == "203.0.113.10"))[0]
+         | .state == "ok" and (.line | test("1 more on compared ports"))'
+    rc_is compare-ok 0 "exit status 0: the diagnosed port works, whatever 587 does"
+    at mx1 iptables -w -I INPUT -p tcp --dport 25 -j DROP
+    run compare-rst "$MX14" -4 --compare-ports 587 --connect-timeout 3 --smtp-timeout 5
+    check compare-rst "25 silent, 587 answers with a RST: the host is up, TCP 25 blocked (not host-unreachable)" \
+        'map(select(.type == "probe" and .check == "ports"))[0]
+         | .verdict == "port-25-blocked" and (.text | test("port 587 answers"))
+           and (.text | test("TCP 25 is blocked on the path or at the host"))
+           and (.text | test("down") | not)'
+    check compare-rst "Scope and the destination speak of port 25 (silent-drop), not of 587's RST" \
+        'map(select(.type == "summary"))[0] as $s
+         | map(select(.type == "destination" and .dst == "203.0.113.10"))[0] as $d
+         | $s.scope == "one-destination" and ($s.scope_verdict | test("silent-drop"))
+           and $d.state == "failing" and $d.verdict == "silent-drop"'
+    rc_is compare-rst 1 "exit status 1: port 25 fails"
 }
 
 for t in "${TESTS[@]}"; do

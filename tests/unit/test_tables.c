@@ -202,12 +202,18 @@ Test(tables, destinations_grow_and_keep_their_counts)
     cr_assert_eq(pm_context_dests_overflow(c), 0);
     pm_context_free(c);
     cr_assert_eq(pm_mem_used(), 0);
-    /* with a cap: the overflow is counted, the table says it was not the budget */
+    /* with a cap: the lookups past it fail (the engine counts each reported attempt once,
+     * pm_context_dest_overflowed), the table says it was not the budget */
     c = pm_context_new(1, 0, 100);
+    uint64_t refused = 0;
     for (uint32_t i = 0; i < 150; i++) {
         pm_addr a = nth_addr(i);
-        pm_context_dest(c, &a, true);
+        if (!pm_context_dest(c, &a, true)) {
+            refused++;
+            pm_context_dest_overflowed(c);
+        }
     }
+    cr_assert_eq(refused, 50);
     cr_assert_eq(pm_context_dests_overflow(c), 50);
     cr_assert_not(pm_context_dests_full_by_memory(c));
     pm_context_free(c);
