@@ -22,7 +22,7 @@ struct outstate {
     bool own;
     int err; /* first write errno; 0 while all is well */
     int said; /* the error pm_out_close already reported (stdout) */
-    char name[256];
+    char *name; /* for messages: a path, or "standard output" */
 };
 
 static struct outstate *streams[MAX_STREAMS];
@@ -78,11 +78,12 @@ FILE *pm_out_open(int fd, const char *name, bool own)
     struct outstate *s = pm_xcalloc(1, sizeof(*s));
     s->fd = fd;
     s->own = own;
-    pm_strlcpy(s->name, name, sizeof(s->name));
+    s->name = pm_xstrdup(name);
     cookie_io_functions_t io = {.write = out_write, .close = out_close};
     s->f = fopencookie(s, "w", io);
     if (!s->f) {
         int e = errno;
+        free(s->name);
         free(s);
         errno = e;
         return NULL;
@@ -156,6 +157,7 @@ int pm_out_close(FILE *f, int rc)
         }
     }
     rc = report("report to ", s->name, s->err, rc);
+    free(s->name);
     free(s);
     return rc;
 }

@@ -725,6 +725,8 @@ int pm_open_output(const char *path, uid_t also_owner, bool *created, char *why,
  * pm_sanitize_display(), so that no escape sequence, control character or ill-formed byte
  * from a name reaches stderr, while the tool's own UTF-8 (— §) and UTF-8 names stay. */
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
     char raw[2048], clean[sizeof(raw)];
     int n = vsnprintf(raw, sizeof(raw), fmt, ap);
