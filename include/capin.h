@@ -46,7 +46,8 @@ struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *e
                                    size_t errlen);
 /* The same through a descriptor the caller keeps (read from offset 0 on a duplicate): a
  * live capture's -w or temporary file, read back after the privilege drop. `label` names
- * it in messages. */
+ * it in messages. The duplicate shares the file offset: only for a file no longer written
+ * (the capture has ended). */
 struct pm_capfile *pm_capfile_open_fd(int fd, const char *label, const char *filter, char *err,
                                       size_t errlen);
 /* Next record that passes the filter. DAMAGED: the rest of the file is unreadable; the
