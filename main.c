@@ -62,6 +62,10 @@ static void usage_analyze(FILE *f)
             "      --log-offset SECS   log clock minus capture clock (default: estimated)\n"
             "      --since TIME        the capture window starts at TIME (RFC 3339 or @epoch)\n"
             "      --until TIME        ... and ends at TIME (for sparse captures)\n"
+            "      --mta-connect-timeout SECS\n"
+            "                          the MTA's connect timeout (Postfix smtp_connect_timeout,\n"
+            "                          Exim connect_timeout, Sendmail Timeout.connect; default:\n"
+            "                          30 for Postfix, the kernel's 127 s for the others)\n"
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
             "      --max-flows N       concurrent attempts tracked (default 1048576)\n"
             "      --max-sessions N    concurrent SMTP dialogues recorded (default 16384)\n"
@@ -100,6 +104,7 @@ void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
     cfg->progress = isatty(STDERR_FILENO);
     cfg->log_offset = PM_NS_NONE;
     cfg->since = cfg->until = PM_NS_NONE;
+    cfg->mta_connect_timeout = PM_NS_NONE;
     cfg->logopt.ref_time = PM_NS_NONE;
     cfg->argc = argc;
     cfg->argv = argv;
@@ -172,6 +177,18 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
             return -1;
         }
         cfg->log_offset = (pm_ns)(d * 1e9);
+        return 1;
+    }
+    case PM_OPT_MTA_CONNECT_TIMEOUT: {
+        char *end;
+        double d = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(d >= 0) || d > 86400) {
+            pm_err("bad --mta-connect-timeout '%s': seconds, e.g. 30 (Postfix's "
+                   "smtp_connect_timeout) or 300 (Exim's connect_timeout)", arg);
+            return -1;
+        }
+        /* Sendmail's Timeout.connect 0 means "the kernel's": no shorter than its retries. */
+        cfg->mta_connect_timeout = d == 0 ? PM_SEC(127) : (pm_ns)(d * 1e9);
         return 1;
     }
     case PM_OPT_SINCE:
