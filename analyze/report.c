@@ -186,7 +186,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             pm_json_obj_begin(j);
             pm_json_kuint(j, "ttl", a->ans.ttl);
             pm_json_kint(j, "hops", pm_ttl_hops(a->ans.ttl));
-            json_ms(j, "rtt_ms", a->ans.ts - a->last_syn);
+            json_ms(j, "rtt_ms", pm_attempt_answer_delay(a));
             pm_json_kuint(j, "window", a->ans.win);
             pm_json_kuint(j, "mss", a->ans.mss);
             pm_json_obj_end(j);
@@ -206,7 +206,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             } else {
                 pm_json_null(j);
             }
-            json_ms(j, "delay_ms", a->ans.ts - a->first_syn);
+            json_ms(j, "delay_ms", a->ans.ts >= a->first_syn ? a->ans.ts - a->first_syn : 0);
             pm_json_kuint(j, "count", a->n_icmp);
             pm_json_key(j, "quoted");
             pm_json_obj_begin(j);
@@ -245,7 +245,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             pm_json_kuint(j, "window", a->ans.win);
             pm_json_kbool(j, "ack_ok", a->ans.ack_ok);
             pm_json_kbool(j, "df", a->ans.df);
-            json_ms(j, "delay_ms", a->ans.ts - a->last_syn);
+            json_ms(j, "delay_ms", pm_attempt_answer_delay(a));
             json_ms(j, "rtt_ms", f->rtt_min);
             pm_json_kstr(j, "origin", pm_rst_origin_name(f->rst_origin));
             pm_json_kuint(j, "count", a->n_rst);
