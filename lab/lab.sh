@@ -506,6 +506,7 @@ cmd_run() {
     FAMILY=ipv4 MTA=postfix DESCRIPTION="" SYN_RETRIES=3 SYN_LINEAR=4
     NAT_TARGET=(MASQUERADE)
     RCPTS=() EXPECT=() SETUP=() RUN_DRIVER="" TRUTH_EXTRA="{}" T_SINCE="" T_UNTIL=""
+    EXIM_RETRY_RULE=""  # knob: the Exim sender's retry rule (lab/exim.sh; default F,10m,1m)
     # shellcheck disable=SC2034  # read through ${!name} in start_mx / postfix_instance
     PF_EXTRA_sender="" PF_EXTRA_mx1="" PF_EXTRA_mx2="" MX_PORTS_mx1="25 587" MX_PORTS_mx2="25 587"
     SCN_PHASE=declare "scn_${name//-/_}"
