@@ -443,7 +443,13 @@ static pm_ns connect_max(const struct pm_correlator *c, const struct pm_logentry
         span = timer;
         break;
     }
-    return span < timer ? span : timer;
+    span = span < timer ? span : timer;
+    /* A probe's own connect (no MTA) carries its measured duration, to the millisecond. */
+    if (e->mta == PM_MTA_UNKNOWN && e->conn_delay_ms >= 0) {
+        pm_ns measured = PM_MS(e->conn_delay_ms) + PM_MS(1);
+        span = measured < span ? measured : span;
+    }
+    return span;
 }
 
 /* Latest anchor (the message entered the queue) for (mta, qid) at or before ts. */

@@ -521,3 +521,16 @@ Test(correlate, no_window_judges_nothing)
     add(T0, SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
     cr_assert_eq(judge1(PM_NS_NONE, PM_NS_NONE, PM_NS_NONE), PM_NOWIRE_OUTSIDE);
 }
+
+Test(correlate, a_probe_connect_is_bounded_by_its_measured_duration)
+{
+    /* capture/probe.c feeds its own connects: stamped when connect() failed, to the ns,
+     * with the measured duration: the interval is that connect, not the kernel's 127 s. */
+    struct pm_logentry *e = add(T0 + PM_SEC(5), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_TIMEDOUT);
+    e->mta = PM_MTA_UNKNOWN;
+    e->ts_digits = 9;
+    e->conn_delay_ms = 3000;
+    cr_assert_eq(judge1(T0 + PM_SEC(1), T0 + PM_SEC(6), PM_NS_NONE), PM_NOWIRE_YES);
+    cr_assert_eq(judge1(T0 + PM_SEC(2) + PM_MS(500), T0 + PM_SEC(6), PM_NS_NONE),
+                 PM_NOWIRE_OUTSIDE, "the connect began at T0+2 s");
+}
