@@ -64,6 +64,10 @@ static void usage_analyze(FILE *f)
             "      --log-offset SECS   log clock minus capture clock (default: estimated)\n"
             "      --since TIME        the capture window starts at TIME (RFC 3339 or @epoch)\n"
             "      --until TIME        ... and ends at TIME (for sparse captures)\n"
+            "      --mta-connect-timeout SECS\n"
+            "                          the MTA's connect timeout (Postfix smtp_connect_timeout,\n"
+            "                          Exim connect_timeout, Sendmail Timeout.connect; default:\n"
+            "                          30 for Postfix, the kernel's 127 s for the others)\n"
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
             "      --max-memory SIZE   memory the growing tables may take, e.g. 512M, 4G\n"
             "                          (default 1G); a full table is reported (exit 4)\n"
@@ -106,6 +110,7 @@ void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
     cfg->progress = isatty(STDERR_FILENO);
     cfg->log_offset = PM_NS_NONE;
     cfg->since = cfg->until = PM_NS_NONE;
+    cfg->mta_connect_timeout = PM_NS_NONE;
     cfg->logopt.ref_time = PM_NS_NONE;
     cfg->argc = argc;
     cfg->argv = argv;
@@ -188,6 +193,17 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
             return -1;
         }
         return 1;
+    case PM_OPT_MTA_CONNECT_TIMEOUT: {
+        pm_ns t;
+        if (!pm_parse_secs(arg, 0, 86400, &t)) {
+            pm_err("bad --mta-connect-timeout '%s': seconds, 0 to 86400, e.g. 30 (Postfix's "
+                   "smtp_connect_timeout) or 300 (Exim's connect_timeout)", arg);
+            return -1;
+        }
+        /* Sendmail's Timeout.connect 0 means "the kernel's": no shorter than its retries. */
+        cfg->mta_connect_timeout = t == 0 ? PM_SEC(127) : t;
+        return 1;
+    }
     case PM_OPT_SINCE:
     case PM_OPT_UNTIL: {
         pm_ns t;

@@ -160,3 +160,17 @@ const char *pm_attempt_reason(const struct pm_attempt *a)
         return "no-response";
     }
 }
+
+pm_ns pm_attempt_answer_delay(const struct pm_attempt *a)
+{
+    if (a->answer == PM_ANS_NONE || a->ans.ts == PM_NS_NONE) {
+        return PM_NS_NONE;
+    }
+    if (a->syns > 0 && a->last_syn != PM_NS_NONE && a->last_syn <= a->ans.ts) {
+        return a->ans.ts - a->last_syn;
+    }
+    if (a->first_syn != PM_NS_NONE && a->first_syn <= a->ans.ts) {
+        return a->ans.ts - a->first_syn;
+    }
+    return 0;
+}

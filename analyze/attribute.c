@@ -210,8 +210,8 @@ static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
         pm_ref_str(env, a->syn_ref, ref, sizeof(ref));
         pm_time_short(a->first_syn, t, sizeof(t));
         if (a->syns > 1) {
-            pm_dur_str(a->last_syn - a->first_syn, d, sizeof(d));
-            pm_finding_add(f, "%s: %u SYNs %s:%u > %s:%u at %s over %s s (TTL %u)", ref, a->syns,
+            pm_delay_str(a->last_syn - a->first_syn, d, sizeof(d));
+            pm_finding_add(f, "%s: %u SYNs %s:%u > %s:%u at %s over %s (TTL %u)", ref, a->syns,
                            src, a->sport, dst, a->dport, t, d, a->syn_ttl);
         } else {
             pm_finding_add(f, "%s: SYN %s:%u > %s:%u at %s (TTL %u)", ref, src, a->sport, dst,
@@ -225,7 +225,7 @@ static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
         return;
     }
     pm_ref_str(env, a->ans.ref, ref, sizeof(ref));
-    pm_dur_str(a->ans.ts - (a->syns > 0 ? a->last_syn : a->first_syn), d, sizeof(d));
+    pm_delay_str(pm_attempt_answer_delay(a), d, sizeof(d));
     if (a->answer == PM_ANS_SYNACK) {
         /* MSS 0 is how the decoder says "no MSS option" (decode.h): then say nothing of it
          * rather than cite a value that was never on the wire. */
@@ -233,17 +233,17 @@ static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
         if (a->ans.mss) {
             snprintf(mss, sizeof(mss), ", MSS %u", a->ans.mss);
         }
-        pm_finding_add(f, "%s: SYN-ACK from %s TTL %u (%d hops) after %s s, window %u%s", ref,
+        pm_finding_add(f, "%s: SYN-ACK from %s TTL %u (%d hops) after %s, window %u%s", ref,
                        dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d, a->ans.win, mss);
     } else if (a->answer == PM_ANS_RST) {
-        pm_finding_add(f, "%s: RST from %s TTL %u (%d hops) after %s s, IP ID %u, window %u, "
+        pm_finding_add(f, "%s: RST from %s TTL %u (%d hops) after %s, IP ID %u, window %u, "
                        "ack %s%s", ref, dst, a->ans.ttl, pm_ttl_hops(a->ans.ttl), d,
                        a->ans.ip_id, a->ans.win, a->ans.ack_ok ? "=ISN+1" : "does not match",
                        a->ans.loopback ? ", on loopback" : "");
     } else {
         char from[PM_ADDR_STRLEN];
         pm_addr_str(&a->ans.from, from);
-        pm_finding_add(f, "%s: ICMP%s %u/%u %s from %s TTL %u after %s s, quoting the SYN%s%s",
+        pm_finding_add(f, "%s: ICMP%s %u/%u %s from %s TTL %u after %s, quoting the SYN%s%s",
                        ref, a->family == PM_AF_INET6 ? "v6" : "", a->ans.icmp_type,
                        a->ans.icmp_code,
                        pm_icmp_text(a->family, a->ans.icmp_type, a->ans.icmp_code), from,
@@ -522,10 +522,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             pm_ns delay = a->ans.ts - a->last_syn;
             if (r.rtt_min != PM_NS_NONE && delay >= 0 && delay * 2 < r.rtt_min) {
                 char dd[24], rr[24];
-                pm_finding_add(f, "the RST came after %s s, faster than half the path's RTT "
-                               "(%s s): answered before the SYN could reach %s",
-                               pm_dur_str(delay, dd, sizeof(dd)),
-                               pm_dur_str(r.rtt_min, rr, sizeof(rr)), v.dst);
+                pm_finding_add(f, "the RST came after %s, faster than half the path's RTT "
+                               "(%s): answered before the SYN could reach %s",
+                               pm_delay_str(delay, dd, sizeof(dd)),
+                               pm_delay_str(r.rtt_min, rr, sizeof(rr)), v.dst);
             }
             break;
         }
@@ -588,8 +588,12 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                 ev |= PM_EV(EV_SCOPE_ALL);
             }
             char dd[24];
-            snprintf(spec, sizeof(spec), "%u SYN%s unanswered over %s s", a->syns,
-                     a->syns == 1 ? "" : "s", pm_dur_str(a->last_syn - a->first_syn, dd, sizeof(dd)));
+            if (a->syns > 1) {
+                snprintf(spec, sizeof(spec), "%u SYNs unanswered over %s", a->syns,
+                         pm_delay_str(a->last_syn - a->first_syn, dd, sizeof(dd)));
+            } else {
+                snprintf(spec, sizeof(spec), "%u SYN unanswered", a->syns);
+            }
             if (d && d->drop_after_hop > 0) {
                 char la[PM_ADDR_STRLEN];
                 pm_addr_str(&d->drop_last, la);

@@ -205,8 +205,15 @@ static void draw_arrow(FILE *out, int x1, int y1, int x2, int y2, const char *co
 
 static void fmt_rel(pm_ns d, char *buf, size_t len)
 {
-    double ms = (double)d / 1e6;
-    snprintf(buf, len, "+%.3f ms", ms < 0 ? 0.0 : ms);
+    char x[32];
+    pm_delay_str(d, x, sizeof(x));
+    size_t n = strlen(x);
+    if (n >= 3 && !strcmp(x + n - 3, "\xc2\xb5s")) { /* "µs": the SVG stays ASCII */
+        x[n - 3] = '\0';
+        snprintf(buf, len, "+%s&#181;s", x);
+    } else {
+        snprintf(buf, len, "+%s", x);
+    }
 }
 
 void pm_bundle_write_ladder(FILE *out, const struct pm_bfind *b)
@@ -364,9 +371,9 @@ void pm_bundle_write_ladder(FILE *out, const struct pm_bfind *b)
                      f->log ? "the MTA logged the attempt" : "no packet");
         } else if (lost && a->last_seen != PM_NS_NONE) {
             char d[32];
-            pm_dur_str((a->last_seen > a->last_syn ? a->last_seen : a->last_syn) - a->first_syn,
-                       d, sizeof(d));
-            snprintf(buf, sizeof(buf), "no SYN-ACK, RST or ICMP came back (%s s after the first "
+            pm_delay_str((a->last_seen > a->last_syn ? a->last_seen : a->last_syn) - a->first_syn,
+                         d, sizeof(d));
+            snprintf(buf, sizeof(buf), "no SYN-ACK, RST or ICMP came back (%s after the first "
                      "SYN)", d);
         } else if (b->ev_dropped) {
             snprintf(buf, sizeof(buf), "... %u more packets not drawn (see evidence.pcap)",

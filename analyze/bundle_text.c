@@ -240,8 +240,8 @@ void pm_bundle_result_words(const struct pm_finding *f, char *r, size_t rl, char
     }
     case PM_OUT_NO_RESPONSE:
         if (a) {
-            pm_dur_str(a->last_syn - a->first_syn, dur, sizeof(dur));
-            snprintf(r, rl, "TCP SYNs to port %u unanswered (%u SYN%s over %s s; no SYN-ACK, RST "
+            pm_delay_str(a->last_syn - a->first_syn, dur, sizeof(dur));
+            snprintf(r, rl, "TCP SYNs to port %u unanswered (%u SYN%s over %s; no SYN-ACK, RST "
                      "or ICMP came back)", port, a->syns, a->syns == 1 ? "" : "s", dur);
         } else {
             snprintf(r, rl, "TCP SYNs to port %u unanswered (as the MTA logged)", port);
@@ -273,9 +273,9 @@ void pm_bundle_result_words(const struct pm_finding *f, char *r, size_t rl, char
         break;
     case PM_OUT_NO_BANNER:
         if (a) {
-            pm_dur_str(a->last_seen - a->ans.ts, dur, sizeof(dur));
+            pm_delay_str(a->last_seen - a->ans.ts, dur, sizeof(dur));
             snprintf(r, rl, "TCP port %u connected, but no SMTP greeting came (the server was "
-                     "silent for %s s)", port, dur);
+                     "silent for %s)", port, dur);
         } else {
             snprintf(r, rl, "TCP port %u connected, but no SMTP greeting came", port);
         }

@@ -19,6 +19,22 @@
 #include "util.h"
 
 #define TOL PM_SEC(2)              /* syslog times have 1 s resolution, plus slack */
+/* How long a connect() can last before it fails with each errno (the MTA's timer caps all):
+ * an answer ends it at once, but the answer may come to the first retransmission (IPv6
+ * and Exim's blocking connect fail on the second SYN's ICMP, 1 s later), and an ICMP host
+ * unreachable comes after the last router's ARP/ND gave up (Linux: 3 s). */
+#define SPAN_REFUSED PM_SEC(2)
+#define SPAN_UNREACH PM_SEC(4)
+#define SPAN_LOCAL PM_SEC(1)       /* EPERM, EINVAL, EADDRNOTAVAIL: the local stack */
+/* Defaults of the MTAs' connect timers: Postfix smtp_connect_timeout 30 s; Exim
+ * connect_timeout 5 min and Sendmail Timeout.connect 0 (= the kernel's) are both cut by the
+ * kernel's SYN retries (tcp_syn_retries 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s, given up at
+ * 127 s). One more second for the timer's own granularity. */
+#define TIMER_POSTFIX PM_SEC(30)
+#define TIMER_KERNEL PM_SEC(127)
+#define TIMER_SLACK PM_SEC(1)
+#define EXIM_GREETING PM_SEC(300)  /* Exim's ambiguous timeout may be a greeting timeout */
+#define ANCHOR_SCAN 256            /* entries looked at around a line for its process */
 #define CONNECT_MAX PM_SEC(135)    /* kernel SYN retries (127 s) + slack */
 #define SESSION_MAX PM_SEC(330)    /* greeting timers (300 s) + slack */
 #define OFFSET_SEARCH PM_SEC(600)  /* how far apart log and capture clocks may be */
@@ -35,6 +51,10 @@ struct pm_correlator {
     pm_ns samples[MAX_SAMPLES];
     uint32_t nsamples;
     struct pm_corr_stats st;
+    uint32_t *anchors;       /* indices into logs->anchors sorted by (mta, queue id, time) */
+    size_t nanchors;
+    struct pm_corr_outside *outside; /* the first PM_CORR_OUTSIDE_LIST lines outside */
+    size_t noutside;
 };
 
 static bool is_session_kind(uint8_t k)
@@ -86,6 +106,37 @@ static int cmp_addr_time(const void *x, const void *y)
     return a->line < b->line ? -1 : a->line > b->line;
 }
 
+static int cmp_anchor(const void *x, const void *y)
+{
+    const struct pm_loganchor *a = &sort_logs->anchors[*(const uint32_t *)x];
+    const struct pm_loganchor *b = &sort_logs->anchors[*(const uint32_t *)y];
+    if (a->mta != b->mta) {
+        return a->mta < b->mta ? -1 : 1;
+    }
+    int c = strcmp(a->queue_id, b->queue_id);
+    if (c) {
+        return c;
+    }
+    return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+static void build_anchor_index(struct pm_correlator *c)
+{
+    const struct pm_logset *logs = c->logs;
+    free(c->anchors);
+    c->anchors = NULL;
+    c->nanchors = logs ? logs->nanchors : 0;
+    if (!c->nanchors) {
+        return;
+    }
+    c->anchors = pm_xcalloc(c->nanchors, sizeof(uint32_t));
+    for (size_t i = 0; i < c->nanchors; i++) {
+        c->anchors[i] = (uint32_t)i;
+    }
+    sort_logs = logs;
+    qsort(c->anchors, c->nanchors, sizeof(uint32_t), cmp_anchor);
+}
+
 static void build_index(struct pm_correlator *c)
 {
     const struct pm_logset *logs = c->logs;
@@ -118,6 +169,7 @@ static void build_index(struct pm_correlator *c)
         qsort(c->byaddr, c->n, sizeof(uint32_t), cmp_addr_time);
     }
     c->indexed = total;
+    build_anchor_index(c);
 }
 
 struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns given_offset)
@@ -129,12 +181,18 @@ struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns give
         c->st.offset = given_offset;
         c->st.offset_given = true;
     }
+    c->st.connect_timeout = PM_NS_NONE;
     return c;
+}
+
+void pm_correlator_set_connect_timeout(struct pm_correlator *c, pm_ns t)
+{
+    c->st.connect_timeout = t;
 }
 
 void pm_correlator_refresh(struct pm_correlator *c)
 {
-    if (c->logs && c->logs->n != c->indexed) {
+    if (c->logs && (c->logs->n != c->indexed || c->logs->nanchors != c->nanchors)) {
         build_index(c);
     }
 }
@@ -147,6 +205,8 @@ void pm_correlator_free(struct pm_correlator *c)
     free(c->byaddr);
     free(c->skip);
     free(c->used);
+    free(c->anchors);
+    free(c->outside);
     free(c);
 }
 
@@ -290,6 +350,13 @@ void pm_correlator_settle(struct pm_correlator *c)
     pm_ns median = c->samples[c->nsamples / 2];
     /* Within the log's own resolution the clocks agree: do not shift by noise. */
     c->st.offset = (median > TOL || median < -TOL) ? median : 0;
+    /* How far off the applied offset may be: what it left unapplied, or the spread of the
+     * middle half of the samples, whichever is larger. (Each sample is itself off by up to
+     * the line's resolution, which the window rule adds on its own.) */
+    pm_ns unapplied = median - c->st.offset;
+    unapplied = unapplied < 0 ? -unapplied : unapplied;
+    pm_ns spread = (c->samples[(c->nsamples * 3) / 4] - c->samples[c->nsamples / 4]) / 2;
+    c->st.offset_uncertainty = unapplied > spread ? unapplied : spread;
 }
 
 void pm_correlator_reset(struct pm_correlator *c)
@@ -300,12 +367,16 @@ void pm_correlator_reset(struct pm_correlator *c)
     pm_ns off = c->st.offset;
     bool given = c->st.offset_given;
     uint32_t ns = c->st.offset_samples;
+    pm_ns unc = c->st.offset_uncertainty, ct = c->st.connect_timeout;
     memset(&c->st, 0, sizeof(c->st));
     c->st.no_attempt = na;
     c->st.no_address = nad;
     c->st.offset = off;
     c->st.offset_given = given;
     c->st.offset_samples = ns;
+    c->st.offset_uncertainty = unc;
+    c->st.connect_timeout = ct;
+    c->noutside = 0;
 }
 
 /* Can this line describe an attempt with this outcome? */
@@ -387,6 +458,240 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
     return m;
 }
 
+static void note_outside(struct pm_correlator *c, size_t i, const struct pm_syn_interval *iv)
+{
+    c->st.outside_window++;
+    c->used[i] = 1; /* its status-line duplicates are the same line: not listed twice */
+    if (c->noutside >= PM_CORR_OUTSIDE_LIST) {
+        return;
+    }
+    if (!c->outside) {
+        c->outside = pm_xcalloc(PM_CORR_OUTSIDE_LIST, sizeof(*c->outside));
+    }
+    c->outside[c->noutside].idx = (uint32_t)i;
+    c->outside[c->noutside].iv = *iv;
+    c->noutside++;
+}
+
+size_t pm_correlator_outside(const struct pm_correlator *c, const struct pm_corr_outside **list)
+{
+    *list = c->outside;
+    return c->noutside;
+}
+
+/* The MTA's connect timer for this line: as given, or the MTA's default. */
+static pm_ns mta_timer(const struct pm_correlator *c, const struct pm_logentry *e)
+{
+    if (c->st.connect_timeout != PM_NS_NONE) {
+        return c->st.connect_timeout + TIMER_SLACK;
+    }
+    return (e->mta == PM_MTA_POSTFIX ? TIMER_POSTFIX : TIMER_KERNEL) + TIMER_SLACK;
+}
+
+static pm_ns connect_max(const struct pm_correlator *c, const struct pm_logentry *e)
+{
+    pm_ns timer = mta_timer(c, e);
+    if (e->kind != PM_LK_CONNECT_FAIL) {
+        return timer + EXIM_GREETING; /* Exim's timeout may be a connect or a greeting one */
+    }
+    pm_ns span;
+    switch (e->err) {
+    case PM_EC_REFUSED:
+        span = SPAN_REFUSED;
+        break;
+    case PM_EC_HOSTUNREACH:
+    case PM_EC_HOSTDOWN:
+    case PM_EC_NETUNREACH:
+    case PM_EC_ACCES:
+        span = SPAN_UNREACH;
+        break;
+    case PM_EC_PERM:
+    case PM_EC_INVAL:
+    case PM_EC_ADDRNOTAVAIL:
+        span = SPAN_LOCAL;
+        break;
+    default: /* ETIMEDOUT, and anything unknown: as long as the timer lets it */
+        span = timer;
+        break;
+    }
+    span = span < timer ? span : timer;
+    /* A probe's own connect (no MTA) carries its measured duration, to the millisecond. */
+    if (e->mta == PM_MTA_UNKNOWN && e->conn_delay_ms >= 0) {
+        pm_ns measured = PM_MS(e->conn_delay_ms) + PM_MS(1);
+        span = measured < span ? measured : span;
+    }
+    return span;
+}
+
+/* Latest anchor (the message entered the queue) for (mta, qid) at or before ts. */
+static pm_ns queued_at(const struct pm_correlator *c, uint8_t mta, const char *qid, pm_ns ts)
+{
+    const struct pm_logset *logs = c->logs;
+    size_t lo = 0, hi = c->nanchors;
+    while (lo < hi) { /* first anchor > (mta, qid, ts) */
+        size_t mid = (lo + hi) / 2;
+        const struct pm_loganchor *a = &logs->anchors[c->anchors[mid]];
+        int cmp = a->mta != mta ? (a->mta < mta ? -1 : 1) : strcmp(a->queue_id, qid);
+        if (cmp < 0 || (cmp == 0 && a->ts <= ts)) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == 0) {
+        return PM_NS_NONE;
+    }
+    const struct pm_loganchor *a = &logs->anchors[c->anchors[lo - 1]];
+    return a->mta == mta && !strcmp(a->queue_id, qid) ? a->ts : PM_NS_NONE;
+}
+
+static bool same_process(const struct pm_logentry *a, const struct pm_logentry *b)
+{
+    return a->mta == PM_MTA_POSTFIX && b->mta == PM_MTA_POSTFIX && a->pid && a->pid == b->pid &&
+           a->hosthash == b->hosthash && a->file == b->file;
+}
+
+/* What the log itself says about when this connect began: after the message entered the
+ * queue (its queue id: the line's own, or for a Postfix line the next status line of the
+ * same process), and for Postfix after the same smtp process's previous line (one process
+ * delivers one message at a time and connects to one address at a time). */
+static pm_ns log_anchor(const struct pm_correlator *c, const struct pm_logentry *e,
+                        const char **what)
+{
+    const struct pm_logset *logs = c->logs;
+    pm_ns best = PM_NS_NONE;
+    *what = NULL;
+    size_t idx = (size_t)(e - logs->e);
+    const char *qid = e->queue_id[0] ? e->queue_id : NULL;
+    if (!qid && e->mta == PM_MTA_POSTFIX) {
+        for (size_t j = idx + 1; j < logs->n && j <= idx + ANCHOR_SCAN; j++) {
+            const struct pm_logentry *d = &logs->e[j];
+            if (same_process(d, e) && d->from_status && d->queue_id[0]) {
+                qid = d->queue_id;
+                break;
+            }
+        }
+    }
+    if (qid) {
+        pm_ns q = queued_at(c, e->mta, qid, e->ts);
+        if (q != PM_NS_NONE) {
+            best = q;
+            *what = "queued";
+        }
+    }
+    if (e->mta == PM_MTA_POSTFIX) {
+        for (size_t k = 1; k <= ANCHOR_SCAN && k <= idx; k++) {
+            const struct pm_logentry *d = &logs->e[idx - k];
+            if (same_process(d, e) && d->ts != PM_NS_NONE && d->ts <= e->ts) {
+                if (best == PM_NS_NONE || d->ts > best) {
+                    best = d->ts;
+                    *what = "same process's previous line";
+                }
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+void pm_correlator_syn_interval(const struct pm_correlator *c, const struct pm_logentry *e,
+                                struct pm_syn_interval *iv)
+{
+    memset(iv, 0, sizeof(*iv));
+    iv->anchor = PM_NS_NONE;
+    iv->resolution = pm_logentry_resolution(e);
+    iv->uncertainty = c->st.offset_given ? 0 : c->st.offset_uncertainty;
+    iv->connect_max = connect_max(c, e);
+    if (e->ts == PM_NS_NONE) {
+        iv->lo = iv->hi = PM_NS_NONE;
+        return;
+    }
+    /* Syslog, Postfix, Exim and Sendmail stamp with the time truncated to the shown
+     * precision: the event happened in [ts, ts + resolution). */
+    pm_ns lo = e->ts - iv->connect_max;
+    pm_ns anchor = c->logs ? log_anchor(c, e, &iv->anchor_what) : PM_NS_NONE;
+    if (anchor != PM_NS_NONE && anchor > lo) {
+        lo = anchor;
+        iv->anchor = anchor;
+    } else {
+        iv->anchor_what = NULL;
+    }
+    iv->lo = pm_correlator_to_capture(c, lo) - iv->uncertainty;
+    iv->hi = pm_correlator_to_capture(c, e->ts + iv->resolution) + iv->uncertainty;
+}
+
+/* Duplicates of line i (its status line) are the same attempt. */
+static void fold_duplicates(struct pm_correlator *c, size_t i)
+{
+    const struct pm_logentry *e = &c->logs->e[i];
+    for (size_t j = i + 1; j < c->logs->n; j++) {
+        const struct pm_logentry *d = &c->logs->e[j];
+        if (d->ts - e->ts > TOL) {
+            break;
+        }
+        if (!c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
+            d->err == e->err && d->port == e->port && same_writer(d, e)) {
+            c->used[j] = 1;
+            c->st.absorbed++;
+        }
+    }
+}
+
+enum pm_nowire pm_correlator_judge(struct pm_correlator *c, size_t i, pm_ns win_start,
+                                   pm_ns win_end)
+{
+    if (!c->logs || i >= c->logs->n || i >= c->indexed) {
+        return PM_NOWIRE_SKIP;
+    }
+    const struct pm_logentry *e = &c->logs->e[i];
+    if (c->used[i] || !is_matchable(e)) {
+        return PM_NOWIRE_SKIP;
+    }
+    struct pm_syn_interval iv;
+    pm_correlator_syn_interval(c, e, &iv);
+    if (!may_be_connect_fail(e)) {
+        /* A session line (connected, then lost) without packets is only counted; outside
+         * the window it is counted and listed as such. */
+        pm_ns t = pm_correlator_to_capture(c, e->ts);
+        if (win_start == PM_NS_NONE || t < win_start - TOL || t > win_end + TOL) {
+            note_outside(c, i, &iv);
+            return PM_NOWIRE_OUTSIDE;
+        }
+        c->st.unmatched_session++;
+        return PM_NOWIRE_SKIP;
+    }
+    /* The rule: not-on-wire only when the whole interval in which its SYNs must have left
+     * lies inside the capture window. */
+    if (win_start == PM_NS_NONE || win_end == PM_NS_NONE || iv.lo < win_start ||
+        iv.hi > win_end) {
+        note_outside(c, i, &iv);
+        fold_duplicates(c, i);
+        return PM_NOWIRE_OUTSIDE;
+    }
+    c->used[i] = 1;
+    fold_duplicates(c, i);
+    c->st.not_on_wire++;
+    return PM_NOWIRE_YES;
+}
+
+void pm_syn_interval_words(const struct pm_syn_interval *iv, const struct pm_logentry *e,
+                           char *buf, size_t len)
+{
+    char t[32], d[32];
+    if (iv->anchor_what && iv->anchor != PM_NS_NONE) {
+        snprintf(buf, len, "from the %s at %s", !strcmp(iv->anchor_what, "queued")
+                                                    ? "message's queue entry"
+                                                    : iv->anchor_what,
+                 pm_time_short(iv->anchor, t, sizeof(t)));
+    } else {
+        snprintf(buf, len, "from the line's time minus %s, the longest a connect ending in %s "
+                 "can take", pm_delay_str(iv->connect_max, d, sizeof(d)),
+                 e->kind == PM_LK_CONNECT_FAIL && e->err
+                     ? pm_errclass_name((enum pm_errclass)e->err)
+                     : "a timeout (connect or greeting)");
+    }
+}
+
 const struct pm_logentry *pm_correlator_next_not_on_wire(struct pm_correlator *c,
                                                          pm_ns win_start, pm_ns win_end,
                                                          size_t *cursor)
@@ -396,34 +701,9 @@ const struct pm_logentry *pm_correlator_next_not_on_wire(struct pm_correlator *c
     }
     while (*cursor < c->logs->n) {
         size_t i = (*cursor)++;
-        const struct pm_logentry *e = &c->logs->e[i];
-        if (c->used[i] || !is_matchable(e)) {
-            continue;
+        if (pm_correlator_judge(c, i, win_start, win_end) == PM_NOWIRE_YES) {
+            return &c->logs->e[i];
         }
-        pm_ns t = pm_correlator_to_capture(c, e->ts);
-        if (t < win_start - TOL || t > win_end + TOL) {
-            c->st.outside_window++;
-            continue;
-        }
-        if (!may_be_connect_fail(e)) {
-            c->st.unmatched_session++;
-            continue;
-        }
-        c->used[i] = 1;
-        /* Duplicates of this line (its status line) are the same attempt. */
-        for (size_t j = i + 1; j < c->logs->n; j++) {
-            const struct pm_logentry *d = &c->logs->e[j];
-            if (d->ts - e->ts > TOL) {
-                break;
-            }
-            if (!c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
-                d->err == e->err && d->port == e->port && same_writer(d, e)) {
-                c->used[j] = 1;
-                c->st.absorbed++;
-            }
-        }
-        c->st.not_on_wire++;
-        return e;
     }
     return NULL;
 }

@@ -478,6 +478,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     e->env.vantage_names = src->vantage_names;
     if (src->live) {
         e->corr = pm_correlator_new(&e->logs, cfg->log_offset);
+        pm_correlator_set_connect_timeout(e->corr, cfg->mta_connect_timeout);
         prepare_env(e);
     }
     return e;
@@ -595,6 +596,10 @@ static uint32_t log_file_index(struct pm_engine *e, const char *path)
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le)
 {
     size_t max = e->cfg.logopt.max_entries ? e->cfg.logopt.max_entries : (size_t)1 << 28;
+    if (le->queued) {
+        pm_logset_add_anchor(&e->logs, le); /* when a message was queued: no attempt */
+        return;
+    }
     uint32_t fi = log_file_index(e, path);
     struct pm_logfile_stats *fs = &e->logs.files[fi];
     fs->lines++;
@@ -664,6 +669,18 @@ static void emit_not_on_wire(struct pm_engine *e, const struct pm_logentry *le, 
                    e->src.vantage_names[0], have_host ? " of the sending host (" : "",
                    have_host ? pm_addr_str(&host, h) : "", have_host ? ")" : "",
                    pm_time_short(ws, t1, sizeof(t1)), pm_time_short(we, t2, sizeof(t2)));
+    /* Why the whole time its SYNs could have left is inside that window. */
+    struct pm_syn_interval iv;
+    pm_correlator_syn_interval(e->corr, le, &iv);
+    char why[160], d1[32], d2[32], t3[32], t4[32];
+    pm_syn_interval_words(&iv, le, why, sizeof(why));
+    pm_finding_add(&f, "its SYNs must have left between %s and %s UTC (%s, to the line's time "
+                   "plus its %s stamp resolution%s%s%s): inside the capture",
+                   pm_time_short(iv.lo, t3, sizeof(t3)), pm_time_short(iv.hi, t4, sizeof(t4)),
+                   why, pm_delay_str(iv.resolution, d1, sizeof(d1)),
+                   iv.uncertainty ? ", ± " : "",
+                   iv.uncertainty ? pm_delay_str(iv.uncertainty, d2, sizeof(d2)) : "",
+                   iv.uncertainty ? " of clock offset" : "");
     emit_finding(e, &f, &le->addr, le->port ? le->port : 25,
                  pm_correlator_to_capture(e->corr, le->ts), have_host ? &host : NULL, 0);
 }
@@ -720,16 +737,15 @@ static void live_log_scan(struct pm_engine *e, bool final)
             break; /* too recent: its SYN (if any) may still be in flight */
         }
         e->log_scan++;
-        if (le->kind != PM_LK_CONNECT_FAIL || le->addr.family == 0 || t == PM_NS_NONE ||
-            t < ws - PM_SEC(2) || t > we + PM_SEC(2)) {
+        if (le->kind != PM_LK_CONNECT_FAIL || le->addr.family == 0 || t == PM_NS_NONE) {
             continue;
         }
         if (recent_syn_to(e, &le->addr, le->port ? le->port : 25, t)) {
             continue; /* it did leave: the attempt will carry this line when it ends */
         }
-        size_t cursor = (size_t)(le - e->logs.e);
-        const struct pm_logentry *x = pm_correlator_next_not_on_wire(e->corr, ws, we, &cursor);
-        if (x == le) {
+        /* Judged by the same window rule as offline: a line whose SYNs may have left
+         * before the capture started is outside-window, never not-on-wire. */
+        if (pm_correlator_judge(e->corr, (size_t)(le - e->logs.e), ws, we) == PM_NOWIRE_YES) {
             prepare_env(e);
             emit_not_on_wire(e, le, ws, we);
             fflush(e->cfg.out);
@@ -744,6 +760,7 @@ void pm_engine_tick(struct pm_engine *e, pm_ns now)
     }
     if (e->sum.first_ts == PM_NS_NONE || e->sum.first_ts == 0) {
         e->sum.first_ts = now;
+        pm_time_context(now, now); /* a time on a later day is shown with its date */
     }
     pm_tracker_tick(e->tracker, now);
     if (e->src.live && now >= e->next_log_scan) {
@@ -880,6 +897,7 @@ static int phase2(struct pm_engine *e)
         return rc;
     }
     e->corr = pm_correlator_new(e->cfg.nlogs ? &e->logs : NULL, e->cfg.log_offset);
+    pm_correlator_set_connect_timeout(e->corr, e->cfg.mta_connect_timeout);
     find_one_sided(e);
     /* pass A: learn */
     struct spooled s;
@@ -900,6 +918,18 @@ static int phase2(struct pm_engine *e)
         }
     }
     prepare_env(e);
+    {
+        /* Times in the report carry their date when it spans more than one day. */
+        pm_ns first = PM_NS_NONE, last = PM_NS_NONE;
+        for (int i = 0; e->src.in && i < e->src.in->n; i++) {
+            const struct pm_capfile_stats *st = pm_capfile_stats(e->src.in->in[i].cf);
+            if (st->first_ts != PM_NS_NONE) {
+                first = first == PM_NS_NONE || st->first_ts < first ? st->first_ts : first;
+                last = last == PM_NS_NONE || st->last_ts > last ? st->last_ts : last;
+            }
+        }
+        pm_time_context(first, last);
+    }
     /* pass B: correlate, attribute, report */
     pm_correlator_reset(e->corr);
     if (e->spool_full && readable < e->spooled) {
@@ -1099,6 +1129,7 @@ int pm_engine_finish(struct pm_engine *e)
     }
     s->vs = e->vsp;
     s->corr = e->corr ? pm_correlator_stats(e->corr) : NULL;
+    s->noutside = e->corr ? pm_correlator_outside(e->corr, &s->outside) : 0;
     s->merged = e->merged;
     s->vantage_links = pm_nat_links(e->nat);
     s->npublic = pm_nat_public_addresses(e->nat, &s->publics);

@@ -441,6 +441,9 @@ int pm_mtalog_parse(const char *line, size_t len, const struct pm_log_options *o
         r = pm_mtalog_exim(h.msg, e);
         if (r != 0) {
             m->mta = PM_MTA_EXIM;
+        } else if (pm_mtalog_exim_queued(h.msg, e)) {
+            m->mta = PM_MTA_EXIM;
+            e->queued = 1;
         }
     } else {
         if (h.tagres == TAG_NO) {
@@ -459,9 +462,15 @@ int pm_mtalog_parse(const char *line, size_t len, const struct pm_log_options *o
         switch (mta) {
         case PM_MTA_POSTFIX:
             r = pm_mtalog_postfix(prog, h.msg, e);
+            if (r == 0 && pm_mtalog_postfix_queued(prog, h.msg, e)) {
+                e->queued = 1;
+            }
             break;
         case PM_MTA_SENDMAIL:
             r = pm_mtalog_sendmail(h.msg, e);
+            if (r == 0 && pm_mtalog_sendmail_queued(h.msg, e)) {
+                e->queued = 1;
+            }
             break;
         case PM_MTA_EXIM:
         default: {
@@ -474,6 +483,9 @@ int pm_mtalog_parse(const char *line, size_t len, const struct pm_log_options *o
                 h.ts = it;
             }
             r = pm_mtalog_exim(b, e);
+            if (r == 0 && pm_mtalog_exim_queued(b, e)) {
+                e->queued = 1;
+            }
             break;
         }
         }
@@ -484,6 +496,11 @@ int pm_mtalog_parse(const char *line, size_t len, const struct pm_log_options *o
     e->ts = h.ts.ts;
     e->tskind = h.ts.ts == PM_NS_NONE && !h.ts.bad ? PM_TS_NONE : h.ts.kind;
     e->year_inferred = h.ts.year_inferred;
+    e->ts_digits = h.ts.digits;
+    e->hosthash = m->hosthash;
+    if (e->queued && (r != 0 || e->ts == PM_NS_NONE || h.ts.bad)) {
+        e->queued = 0; /* an anchor needs a time, and is never also a line of interest */
+    }
     if (r == 1 && h.ts.bad) {
         return -1; /* an MTA line with an impossible time (Feb 30, 25:61) */
     }
@@ -798,6 +815,9 @@ static void take_line(struct loader *L, const char *p, size_t n, bool overlong)
     }
     if (r == 0) {
         st->ignored++;
+        if (e.queued) {
+            pm_logset_add_anchor(L->set, &e);
+        }
         return;
     }
     st->parsed++;
@@ -985,6 +1005,34 @@ void pm_logset_finish(struct pm_logset *set)
     }
 }
 
+void pm_logset_add_anchor(struct pm_logset *set, const struct pm_logentry *e)
+{
+    if (!e->queued || e->ts == PM_NS_NONE || !e->queue_id[0]) {
+        return;
+    }
+    if (set->nanchors >= PM_LOG_MAX_ANCHORS) {
+        set->anchors_dropped++; /* a line without its anchor is only judged more cautiously */
+        return;
+    }
+    if (set->nanchors == set->anchors_cap) {
+        set->anchors_cap = set->anchors_cap ? set->anchors_cap * 2 : 256;
+        set->anchors = pm_xreallocarray(set->anchors, set->anchors_cap, sizeof(*set->anchors));
+    }
+    struct pm_loganchor *a = &set->anchors[set->nanchors++];
+    a->ts = e->ts;
+    a->mta = e->mta;
+    memcpy(a->queue_id, e->queue_id, sizeof(a->queue_id));
+}
+
+pm_ns pm_logentry_resolution(const struct pm_logentry *e)
+{
+    pm_ns r = PM_NS_PER_SEC;
+    for (int i = 0; i < e->ts_digits && r > 1; i++) {
+        r /= 10;
+    }
+    return r;
+}
+
 void pm_logset_free(struct pm_logset *set)
 {
     for (uint32_t i = 0; i < set->nfiles; i++) {
@@ -993,5 +1041,6 @@ void pm_logset_free(struct pm_logset *set)
     free(set->files);
     free(set->e);
     pm_mem_give(set->charged);
+    free(set->anchors);
     memset(set, 0, sizeof(*set));
 }

@@ -391,3 +391,26 @@ int pm_mtalog_exim(pm_span body, struct pm_logentry *e)
     }
     return 0;
 }
+
+/* "ID <= SENDER ..." (a message arrived): no delivery of it can start earlier. */
+bool pm_mtalog_exim_queued(pm_span body, struct pm_logentry *e)
+{
+    pm_span s = body;
+    while (sp_eat(&s, " ")) {
+    }
+    if (sp_starts(s, "[")) {
+        pm_span x = sp_from(s, 1);
+        uint64_t v;
+        if (sp_uint(&x, 10, &v) && v <= UINT32_MAX && sp_eat(&x, "] ")) {
+            s = x;
+        }
+    }
+    if (!msgid(&s, e)) {
+        return false;
+    }
+    if (sp_starts(s, "<= ")) {
+        return true;
+    }
+    e->queue_id[0] = '\0';
+    return false;
+}

@@ -157,6 +157,12 @@ int pm_mtalog_exim(pm_span body, struct pm_logentry *e);
 /* Sendmail: the syslog message after "sendmail[pid]: ". */
 int pm_mtalog_sendmail(pm_span msg, struct pm_logentry *e);
 
+/* Anchor lines: a message entered the queue (no connection for it can start earlier).
+ * Each fills e->queue_id and returns true for its MTA's form. */
+bool pm_mtalog_postfix_queued(pm_span prog, pm_span msg, struct pm_logentry *e);
+bool pm_mtalog_exim_queued(pm_span body, struct pm_logentry *e);
+bool pm_mtalog_sendmail_queued(pm_span msg, struct pm_logentry *e);
+
 /* ---- time (mtalog_time.c) ---- */
 
 /* Detected timestamp layout of a line; names in pm_mtalog_fmt_name(). */
@@ -175,6 +181,7 @@ struct pm_mtalog_ts {
     pm_ns ts;              /* PM_NS_NONE when absent or invalid */
     uint8_t kind;          /* enum pm_tskind */
     uint8_t year_inferred;
+    uint8_t digits;        /* fraction digits written (0: whole seconds) */
     bool bad;              /* the shape matched but the values are impossible (Feb 30, 25:00) */
 };
 

@@ -408,3 +408,18 @@ int pm_mtalog_postfix(pm_span prog, pm_span msg, struct pm_logentry *e)
     }
     return pf_reason(rest, e);
 }
+
+/* qmgr's "QID: from=<SENDER>, size=N, nrcpt=N (queue active)" (qmgr_message.c): the message
+ * entered the active queue; every delivery of this try starts after it. */
+bool pm_mtalog_postfix_queued(pm_span prog, pm_span msg, struct pm_logentry *e)
+{
+    pm_span rest = msg;
+    if (!sp_eq(prog, "qmgr") || !queue_id(&rest, e)) {
+        return false;
+    }
+    if (sp_starts(rest, "from=<") && sp_ends(sp_rtrim(rest), "(queue active)")) {
+        return true;
+    }
+    e->queue_id[0] = '\0';
+    return false;
+}

@@ -244,3 +244,18 @@ int pm_mtalog_sendmail(pm_span msg, struct pm_logentry *e)
     }
     return 0;
 }
+
+/* "QID: from=<SENDER>, size=N, ..." (srvrsmtp/collect: the envelope was accepted): no
+ * delivery of the message can start earlier. */
+bool pm_mtalog_sendmail_queued(pm_span msg, struct pm_logentry *e)
+{
+    size_t k = 0;
+    while (k < msg.n && k <= 20 && sp_isalnum(msg.p[k])) {
+        k++;
+    }
+    if (k < 8 || k > 20 || !sp_starts(sp_from(msg, k), ": from=")) {
+        return false;
+    }
+    pm_mtalog_copy(e->queue_id, sizeof(e->queue_id), sp_head(msg, k));
+    return true;
+}

@@ -425,10 +425,12 @@ bool pm_mtalog_ts_syslog(pm_span *s, const struct pm_log_options *o, struct pm_m
         return false;
     }
     *precise = fl > 0;
+    uint8_t digits = (uint8_t)(fl > 1 ? PM_MIN(fl - 1, 9u) : 0);
     *s = sp_from(x, at);
 
     t->kind = PM_TS_SYSLOG;
     t->ts = PM_NS_NONE;
+    t->digits = digits;
     t->bad = true;
     if (c.d < 1 || c.d > 31 || c.h > 23 || c.mi > 59 || c.s > 60) {
         return true;
@@ -550,7 +552,8 @@ bool pm_mtalog_ts_iso(pm_span *s, const struct pm_log_options *o, struct pm_mtal
         return false;
     }
     size_t at = 19;
-    at += fraction(x, at, &c.frac);
+    size_t fl = fraction(x, at, &c.frac);
+    at += fl;
     bool has = false, bad = false;
     int32_t off = 0;
     at += zone_at(x, at, &off, &has, &bad);
@@ -559,6 +562,7 @@ bool pm_mtalog_ts_iso(pm_span *s, const struct pm_log_options *o, struct pm_mtal
     }
     *s = sp_from(x, at);
     t->bad = bad;
+    t->digits = (uint8_t)(fl > 1 ? PM_MIN(fl - 1, 9u) : 0);
     finish_iso(&c, has, off, o, t);
     if (bad) {
         t->bad = true;
@@ -576,7 +580,9 @@ bool pm_mtalog_ts_exim(pm_span *s, const struct pm_log_options *o, struct pm_mta
     }
     size_t at = 19;
     /* log_selector +millisec adds ".mmm"; log_timezone adds " +HHMM" (tod.c %+03d%02d). */
-    at += fraction(x, at, &c.frac);
+    size_t fl = fraction(x, at, &c.frac);
+    at += fl;
+    t->digits = (uint8_t)(fl > 1 ? PM_MIN(fl - 1, 9u) : 0);
     if (at < x.n && x.p[at] != ' ') {
         return false;
     }

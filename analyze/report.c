@@ -8,6 +8,7 @@
 
 #include <unistd.h>
 
+#include "correlate.h"
 #include "json.h"
 #include "ttl.h"
 #include "tables.h"
@@ -187,7 +188,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             pm_json_obj_begin(j);
             pm_json_kuint(j, "ttl", a->ans.ttl);
             pm_json_kint(j, "hops", pm_ttl_hops(a->ans.ttl));
-            json_ms(j, "rtt_ms", a->ans.ts - a->last_syn);
+            json_ms(j, "rtt_ms", pm_attempt_answer_delay(a));
             pm_json_kuint(j, "window", a->ans.win);
             pm_json_kuint(j, "mss", a->ans.mss);
             pm_json_obj_end(j);
@@ -207,7 +208,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             } else {
                 pm_json_null(j);
             }
-            json_ms(j, "delay_ms", a->ans.ts - a->first_syn);
+            json_ms(j, "delay_ms", a->ans.ts >= a->first_syn ? a->ans.ts - a->first_syn : 0);
             pm_json_kuint(j, "count", a->n_icmp);
             pm_json_key(j, "quoted");
             pm_json_obj_begin(j);
@@ -246,7 +247,7 @@ void pm_report_attempt_json(FILE *out, const struct pm_finding *f, const struct 
             pm_json_kuint(j, "window", a->ans.win);
             pm_json_kbool(j, "ack_ok", a->ans.ack_ok);
             pm_json_kbool(j, "df", a->ans.df);
-            json_ms(j, "delay_ms", a->ans.ts - a->last_syn);
+            json_ms(j, "delay_ms", pm_attempt_answer_delay(a));
             json_ms(j, "rtt_ms", f->rtt_min);
             pm_json_kstr(j, "origin", pm_rst_origin_name(f->rst_origin));
             pm_json_kuint(j, "count", a->n_rst);
@@ -466,6 +467,62 @@ static void json_limits(struct pm_json *j)
     pm_json_obj_end(j);
 }
 
+/* One MTA log line outside the capture window: where it is, what it says, and the interval
+ * its SYNs must have left in, which the capture does not cover whole. Never a verdict. */
+static void json_outside_line(struct pm_json *j, const struct pm_run_summary *s,
+                              const struct pm_corr_outside *o)
+{
+    const struct pm_logentry *l = &s->logs->e[o->idx];
+    char why[160];
+    pm_json_obj_begin(j);
+    pm_json_kstr(j, "type", "outside-window");
+    pm_json_kstr(j, "file", l->file < s->logs->nfiles ? s->logs->files[l->file].path : "");
+    pm_json_kuint(j, "line", l->line);
+    pm_json_ktime(j, "ts", l->ts);
+    pm_json_kstr(j, "mta", pm_mta_name((enum pm_mta)l->mta));
+    pm_json_kstr(j, "kind", pm_logkind_name((enum pm_logkind)l->kind));
+    pm_json_kstr(j, "errno", l->err ? pm_errclass_name((enum pm_errclass)l->err) : NULL);
+    pm_json_kstr(j, "error", l->text);
+    pm_json_kaddr(j, "dst", &l->addr);
+    pm_json_kuint(j, "dport", l->port ? l->port : 25);
+    pm_json_kstr(j, "host", l->host[0] ? l->host : NULL);
+    pm_json_kstr(j, "queue_id", l->queue_id[0] ? l->queue_id : NULL);
+    pm_json_ktime(j, "syn_from", o->iv.lo);
+    pm_json_ktime(j, "syn_to", o->iv.hi);
+    pm_syn_interval_words(&o->iv, l, why, sizeof(why));
+    pm_json_kstr(j, "syn_from_why", why);
+    json_ms(j, "resolution_ms", o->iv.resolution);
+    json_ms(j, "offset_uncertainty_ms", o->iv.uncertainty);
+    pm_json_obj_end(j);
+}
+
+static void json_log_lines(struct pm_json *j, const struct pm_run_summary *s)
+{
+    pm_json_key(j, "log_lines");
+    if (!s->corr || !s->logs) {
+        pm_json_null(j);
+        return;
+    }
+    pm_json_obj_begin(j);
+    pm_json_kuint(j, "outside_window", s->corr->outside_window);
+    pm_json_kuint(j, "outside_window_listed", s->noutside);
+    pm_json_key(j, "mta_connect_timeout_s");
+    if (s->corr->connect_timeout == PM_NS_NONE) {
+        pm_json_null(j);
+    } else {
+        pm_json_double(j, (double)s->corr->connect_timeout / 1e9, 3);
+    }
+    pm_json_key(j, "clock_offset_uncertainty_s");
+    pm_json_double(j, (double)s->corr->offset_uncertainty / 1e9, 3);
+    pm_json_key(j, "outside_window_lines");
+    pm_json_arr_begin(j);
+    for (size_t i = 0; i < s->noutside; i++) {
+        json_outside_line(j, s, &s->outside[i]);
+    }
+    pm_json_arr_end(j);
+    pm_json_obj_end(j);
+}
+
 static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint64_t overflow)
 {
     const struct pm_track_counters *tc = s->tc;
@@ -628,6 +685,7 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     } else {
         pm_json_null(j);
     }
+    json_log_lines(j, s);
     pm_json_key(j, "destinations");
     pm_json_obj_begin(j);
     pm_json_kuint(j, "total", s->dests);
@@ -660,6 +718,36 @@ static const char *verdict_color(const struct pm_report *r, enum pm_verdict v)
         return C_GREEN;
     }
     return v == PM_V_INCONCLUSIVE ? C_YELLOW : C_RED;
+}
+
+#define TEXT_OUTSIDE_SHOWN 5
+
+/* The MTA log lines the capture window does not cover: counted, the first few shown, and
+ * never a verdict (docs/VERDICTS.md, "The capture window"). */
+static void text_outside(struct pm_report *r, const struct pm_run_summary *s)
+{
+    if (!s->corr || !s->logs || s->corr->outside_window == 0) {
+        return;
+    }
+    FILE *o = r->out;
+    const char *D = r->color ? C_DIM : "", *X = r->color ? C_OFF : "";
+    fprintf(o, "        MTA log lines outside the capture window: %llu (their SYNs may have left "
+               "while nothing was recorded: no verdict; give --since/--until or capture "
+               "longer)\n", (unsigned long long)s->corr->outside_window);
+    for (size_t i = 0; i < s->noutside && i < TEXT_OUTSIDE_SHOWN; i++) {
+        const struct pm_corr_outside *x = &s->outside[i];
+        const struct pm_logentry *l = &s->logs->e[x->idx];
+        char a[PM_ADDR_STRLEN], t1[40], t2[40];
+        const char *path = l->file < s->logs->nfiles ? s->logs->files[l->file].path : "";
+        const char *b = strrchr(path, '/');
+        fprintf(o, "          %s%s:%u%s  %s:%u  %s  (SYNs %s to %s)\n", D, b ? b + 1 : path,
+                l->line, X, pm_addr_str(&l->addr, a), l->port ? l->port : 25, l->text,
+                pm_time_short(x->iv.lo, t1, sizeof(t1)), pm_time_short(x->iv.hi, t2, sizeof(t2)));
+    }
+    if (s->corr->outside_window > TEXT_OUTSIDE_SHOWN) {
+        fprintf(o, "          %s… %llu more (use --format jsonl for all)%s\n", D,
+                (unsigned long long)(s->corr->outside_window - TEXT_OUTSIDE_SHOWN), X);
+    }
 }
 
 static void text_report(struct pm_report *r, struct pm_context *ctx,
@@ -760,6 +848,7 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
                 pm_dur_str(s->corr->offset, buf, sizeof(buf)),
                 s->corr->offset_given ? " (given)" : "");
     }
+    text_outside(r, s);
     if (s->inconsistent) {
         fprintf(o, "        %s%llu attempt%s where the log and the packets disagree (see "
                    "evidence)%s\n", r->color ? C_YELLOW : "", (unsigned long long)s->inconsistent,

@@ -238,6 +238,24 @@ char *pm_time_str(pm_ns t, char *buf, size_t len)
     return buf;
 }
 
+static int64_t ctx_first_day = INT64_MIN, ctx_last_day = INT64_MIN;
+
+static int64_t utc_day(pm_ns t)
+{
+    int64_t s = t / PM_NS_PER_SEC;
+    return (s >= 0 ? s : s - 86399) / 86400;
+}
+
+void pm_time_context(pm_ns first, pm_ns last)
+{
+    if (first == PM_NS_NONE || last == PM_NS_NONE) {
+        ctx_first_day = ctx_last_day = INT64_MIN;
+        return;
+    }
+    ctx_first_day = utc_day(first < last ? first : last);
+    ctx_last_day = utc_day(first < last ? last : first);
+}
+
 char *pm_time_short(pm_ns t, char *buf, size_t len)
 {
     time_t sec;
@@ -248,8 +266,41 @@ char *pm_time_short(pm_ns t, char *buf, size_t len)
         snprintf(buf, len, "--:--:--");
         return buf;
     }
-    snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
-             nsec / 1000000);
+    int64_t day = utc_day(t);
+    bool dated = ctx_first_day != INT64_MIN &&
+                 (ctx_first_day != ctx_last_day || day != ctx_first_day);
+    if (dated) {
+        snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03ld", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec / 1000000);
+    } else {
+        snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 nsec / 1000000);
+    }
+    return buf;
+}
+
+char *pm_delay_str(pm_ns d, char *buf, size_t len)
+{
+    if (d == PM_NS_NONE || d <= 0) {
+        snprintf(buf, len, "0 µs");
+    } else if (d < PM_NS_PER_MS) {
+        /* below a millisecond: whole microseconds, or nanoseconds below one */
+        snprintf(buf, len, d < 1000 ? "%lld ns" : "%lld µs",
+                 (long long)(d < 1000 ? d : d / 1000));
+    } else if (d < PM_MS(10)) {
+        snprintf(buf, len, "%.2f ms", (double)d / 1e6);
+    } else if (d < PM_MS(100)) {
+        snprintf(buf, len, "%.1f ms", (double)d / 1e6);
+    } else if (d < PM_NS_PER_SEC) {
+        snprintf(buf, len, "%lld ms", (long long)(d / PM_NS_PER_MS));
+    } else if (d % PM_NS_PER_SEC == 0) {
+        snprintf(buf, len, "%lld s", (long long)(d / PM_NS_PER_SEC));
+    } else if (d < PM_SEC(100)) {
+        snprintf(buf, len, "%lld.%03lld s", (long long)(d / PM_NS_PER_SEC),
+                 (long long)((d % PM_NS_PER_SEC) / PM_NS_PER_MS));
+    } else {
+        snprintf(buf, len, "%lld s", (long long)(d / PM_NS_PER_SEC));
+    }
     return buf;
 }
 

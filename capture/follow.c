@@ -68,6 +68,9 @@ static void emit_line(struct pm_follow *f, const char *s, size_t n)
         le.line = f->line;
         f->st.of_interest++;
         f->cb(f->ctx, f->path, &le);
+    } else if (rc == 0 && le.queued) {
+        le.line = f->line; /* a message entered the queue: an anchor, not an attempt */
+        f->cb(f->ctx, f->path, &le);
     } else if (rc < 0) {
         f->st.unparseable++;
     }

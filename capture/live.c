@@ -121,7 +121,7 @@ static void usage_capture(FILE *f)
             "  -f, --format FMT        text (default on a terminal) or jsonl\n"
             "  -o, --output FILE       write the report to FILE instead of standard output\n"
             "  -m, --mta-log FILE      follow the MTA's log (like tail -F; - for stdin)\n"
-            "      --log-tz ZONE, --log-year YEAR, --log-offset SECS\n"
+            "      --log-tz ZONE, --log-year YEAR, --log-offset SECS, --mta-connect-timeout SECS\n"
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
             "      --max-memory SIZE, --max-flows N, --max-sessions N, --max-dests N\n"
             "      --bundle DIR        write an evidence bundle into the new directory DIR\n"

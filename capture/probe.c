@@ -944,7 +944,11 @@ static void feed_not_on_wire(struct prober *P, const struct addrstate *as,
     }
     struct pm_logentry le;
     memset(&le, 0, sizeof(le));
-    le.ts = pm_now_realtime() - pr->r.connect_ns;
+    /* Stamped as an MTA stamps its line: when connect() failed, to the nanosecond; its
+     * measured duration (conn_delay_ms) bounds when the SYN can have left (the capture-window
+     * rule, docs/VERDICTS.md). */
+    le.ts = pm_now_realtime();
+    le.ts_digits = 9;
     le.tskind = PM_TS_ISO_ZONED;
     le.mta = PM_MTA_UNKNOWN;
     le.kind = pr->r.failed_step == PM_SS_BIND ? PM_LK_BIND_FAIL : PM_LK_CONNECT_FAIL;

@@ -127,6 +127,10 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
                                    bool vantage_one_sided);
 /* Zeek conn_state for the attempt's packets. */
 const char *pm_attempt_conn_state(const struct pm_attempt *a);
+/* How long after the SYN it answers the answer came: from the last SYN sent before it (a
+ * retransmission may cross the answer, then the first SYN counts); never negative (files
+ * merged out of order give 0). */
+pm_ns pm_attempt_answer_delay(const struct pm_attempt *a);
 /* nmap --reason word. */
 const char *pm_attempt_reason(const struct pm_attempt *a);
 

@@ -26,6 +26,7 @@ enum {
     PM_OPT_NO_PROGRESS,
     PM_OPT_SIGN_KEY,
     PM_OPT_MAX_MEMORY,
+    PM_OPT_MTA_CONNECT_TIMEOUT,
     PM_OPT__NEXT = 1100, /* subcommands number their own options from here */
 };
 
@@ -46,6 +47,7 @@ int pm_cli_check(const struct pm_engine_config *cfg);
         {"log-offset", required_argument, NULL, PM_OPT_LOG_OFFSET},                           \
         {"since", required_argument, NULL, PM_OPT_SINCE},                                     \
         {"until", required_argument, NULL, PM_OPT_UNTIL},                                     \
+        {"mta-connect-timeout", required_argument, NULL, PM_OPT_MTA_CONNECT_TIMEOUT},         \
         {"expect-source", required_argument, NULL, PM_OPT_EXPECT_SOURCE},                     \
         {"max-flows", required_argument, NULL, PM_OPT_MAX_FLOWS},                             \
         {"max-sessions", required_argument, NULL, PM_OPT_MAX_SESSIONS},                       \

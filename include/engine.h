@@ -35,6 +35,8 @@ struct pm_engine_config {
     struct pm_log_options logopt;
     pm_ns log_offset;              /* PM_NS_NONE: estimate */
     pm_ns since, until;            /* PM_NS_NONE: the capture's own window */
+    pm_ns mta_connect_timeout;     /* the MTA's connect timer as given; PM_NS_NONE: the
+                                    * MTA's default (docs/VERDICTS.md) */
     pm_addr expect_source[PM_MAX_EXPECT];
     int nexpect;
     const char *bundle_dir;        /* NULL: no bundle */

@@ -64,6 +64,13 @@ struct pm_logentry {
     uint8_t err;              /* enum pm_errclass (PM_EC_NONE for SMTP_REJECT/DELIVERED) */
     uint8_t from_status;      /* a summary line (Postfix status=, Exim ==/defer, Sendmail stat=) */
     uint8_t year_inferred;    /* syslog time: the year was chosen, not logged */
+    uint8_t ts_digits;        /* fraction digits the stamp carried: 0 = whole seconds
+                               * (classic syslog), 6 = µs; see pm_logentry_resolution() */
+    uint8_t queued;           /* a line that stands for no attempt but says when a message
+                               * entered the queue (Postfix qmgr "(queue active)", Exim "<=",
+                               * Sendmail "from="): returned as ignored (0) with ts, mta,
+                               * pid and queue_id filled — an anchor for the correlator */
+    uint32_t hosthash;        /* hash of the syslog HOSTNAME (pids are per host), 0 none */
     pm_addr addr;             /* destination address (family 0 when the line has none) */
     uint16_t port;            /* 0 when the line does not say (caller assumes 25) */
     int16_t smtp_code;        /* SMTP_REJECT: the reply code */
@@ -99,9 +106,19 @@ struct pm_log_options {
     size_t max_entries;       /* cap on entries kept (0 = none: the memory budget decides) */
 };
 
+/* When a message entered the queue: no connection for it can have started earlier. */
+struct pm_loganchor {
+    pm_ns ts;
+    uint8_t mta;
+    char queue_id[PM_LOG_QID];
+};
+
 struct pm_logset {
     struct pm_logentry *e;    /* attempts and outcomes, sorted by ts after load */
     size_t n, cap;
+    struct pm_loganchor *anchors; /* queue entries (bounded: PM_LOG_MAX_ANCHORS) */
+    size_t nanchors, anchors_cap;
+    uint64_t anchors_dropped;
     struct pm_logfile_stats *files;
     uint32_t nfiles;
     uint64_t dropped;         /* entries over max_entries or the memory budget */
@@ -119,6 +136,12 @@ bool pm_logset_reserve(struct pm_logset *set, size_t max);
  * times to add files. A file that breaks off (corrupt gzip, read error) still returns 0
  * with what was read and files[i].damaged set. */
 int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_options *o);
+#define PM_LOG_MAX_ANCHORS 262144
+/* Keep an anchor line (e->queued); counted in anchors_dropped past the bound. */
+void pm_logset_add_anchor(struct pm_logset *set, const struct pm_logentry *e);
+/* The time resolution of a line's stamp: 1 s for classic syslog, 1 µs for 6 digits. */
+pm_ns pm_logentry_resolution(const struct pm_logentry *e);
+
 /* Sort entries by time (stable); call after the last load. */
 void pm_logset_finish(struct pm_logset *set);
 void pm_logset_free(struct pm_logset *set);

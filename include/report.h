@@ -30,6 +30,8 @@ struct pm_run_summary {
     const char *const *vantage_names;
     const struct pm_vantage_state *const *vs;
     const struct pm_corr_stats *corr;
+    const struct pm_corr_outside *outside; /* MTA log lines outside the capture window */
+    size_t noutside;                       /* listed (corr->outside_window counts them all) */
     bool live;
     uint64_t kernel_received, kernel_dropped, if_dropped;
     char privileges[160];               /* live: how privileges were dropped */

@@ -39,10 +39,21 @@ bool pm_addr_same_prefix(const pm_addr *a, const pm_addr *b, unsigned bits);
 /* ---- time ---- */
 /* RFC 3339 UTC with microseconds: 2026-11-28T18:32:49.123456Z. buf >= 32. */
 char *pm_time_str(pm_ns t, char *buf, size_t len);
-/* Short form for the text report: 18:32:49.123 (UTC). */
+/* Short form for the text report: 18:32:49.123 (UTC); with the date first
+ * ("2026-11-28 18:32:49.123") when the report spans more than one day or t lies on
+ * another day than the report (pm_time_context). */
 char *pm_time_short(pm_ns t, char *buf, size_t len);
-/* Seconds with millisecond precision, e.g. "3.012". */
+/* What the report covers (UTC): times are shown with their date when first and last lie
+ * on different days, or when a time lies on another day. PM_NS_NONE: no context (time of
+ * day only). Process-wide, like the report it serves. */
+void pm_time_context(pm_ns first, pm_ns last);
+/* Seconds with millisecond precision, e.g. "3.012" (JSON-like contexts; prefer
+ * pm_delay_str for people). */
 char *pm_dur_str(pm_ns d, char *buf, size_t len);
+/* A delay for people, with its unit: "85 µs", "0.42 ms", "42.1 ms", "3.012 s", "127 s".
+ * Never negative: a negative value (clocks out of order) prints as "0 µs"; callers say
+ * what the order was. buf >= 24. */
+char *pm_delay_str(pm_ns d, char *buf, size_t len);
 /* Parse RFC 3339 / ISO 8601 ("2026-11-28T18:32:49Z", "...+01:00", "2026-11-28 18:32:49")
  * or "@EPOCH"; a time without zone is UTC. */
 bool pm_time_parse(const char *s, pm_ns *out);

@@ -97,7 +97,7 @@ remote_smtp:
   hosts_avoid_tls = *
 
 begin retry
-*  *  F,10m,1m
+${EXIM_RETRY_RULE:-*  *  F,10m,1m}
 EOF
     chmod 644 "$d/exim.conf"
 }

@@ -298,6 +298,11 @@ capture() {  # capture ROLE IFACE FILE
     done
     die "tcpdump on $1/$2 did not start (try $i): $(cat "$err")"
 }
+start_captures() {  # the three captures every run keeps (sender LAN, sender lo, NAT outside)
+    capture sender eth0 "$OUTDIR/sender.pcap"
+    capture sender lo "$OUTDIR/sender-lo.pcap"
+    capture nat out0 "$OUTDIR/nat-outside.pcap"
+}
 # SIGINT makes tcpdump flush and close its file; wait for that, but never forever.
 stop_captures() {
     local pid i alive
@@ -500,7 +505,8 @@ cmd_run() {
     # Scenario defaults; the scenario function below changes what it needs.
     FAMILY=ipv4 MTA=postfix DESCRIPTION="" SYN_RETRIES=3 SYN_LINEAR=4
     NAT_TARGET=(MASQUERADE)
-    RCPTS=() EXPECT=() SETUP=()
+    RCPTS=() EXPECT=() SETUP=() RUN_DRIVER="" TRUTH_EXTRA="{}" T_SINCE="" T_UNTIL=""
+    EXIM_RETRY_RULE=""  # knob: the Exim sender's retry rule (lab/exim.sh; default F,10m,1m)
     # shellcheck disable=SC2034  # read through ${!name} in start_mx / postfix_instance
     PF_EXTRA_sender="" PF_EXTRA_mx1="" PF_EXTRA_mx2="" MX_PORTS_mx1="25 587" MX_PORTS_mx2="25 587"
     SCN_PHASE=declare "scn_${name//-/_}"
@@ -525,18 +531,26 @@ cmd_run() {
     if [ "$MTA" = postfix ]; then start_sender; else start_exim; fi
     wait_dns
 
-    capture sender eth0 "$OUTDIR/sender.pcap"
-    capture sender lo "$OUTDIR/sender-lo.pcap"
-    capture nat out0 "$OUTDIR/nat-outside.pcap"
-    start_hook
     local t_send rcpt
-    t_send=$(date +%s.%N)
-    for rcpt in "${RCPTS[@]}"; do submit "$rcpt"; done
-    settle "${#RCPTS[@]}"
-    sleep "$GRACE"
-    stop_hook
-    stop_captures
-    t1=$(date +%s.%N)
+    if [ -n "$RUN_DRIVER" ]; then
+        # Knob RUN_DRIVER=FUNCTION (lab/scenarios.d/window.sh): the scenario runs its own
+        # timeline instead of "captures, all mail, stop" — it submits mail (submit, settle),
+        # starts the captures late (start_captures) and stops them early (stop_captures),
+        # and sets T_SINCE/T_UNTIL: whole seconds the captures surely covered (the truth
+        # file's window). TRUTH_EXTRA (a JSON object) is merged into truth.json.
+        "$RUN_DRIVER"
+        t_send=$T_SINCE t1=$T_UNTIL
+    else
+        start_captures
+        start_hook
+        t_send=$(date +%s.%N)
+        for rcpt in "${RCPTS[@]}"; do submit "$rcpt"; done
+        settle "${#RCPTS[@]}"
+        sleep "$GRACE"
+        stop_hook
+        stop_captures
+        t1=$(date +%s.%N)
+    fi
     stop_mtas
 
     write_truth "$t_send" "$t1"
@@ -601,14 +615,14 @@ write_truth() {
         --arg description "$DESCRIPTION" --arg log "$log_name" \
         --argjson retries "$SYN_RETRIES" --argjson linear "$SYN_LINEAR" \
         --argjson since "$since" --argjson until "$until" \
-        --arg src4 "$NATOUT4" --arg src6 "$SENDER6" \
+        --arg src4 "$NATOUT4" --arg src6 "$SENDER6" --argjson extra "${TRUTH_EXTRA:-{\}}" \
         '{scenario: $scenario, family: $family, mta: $mta, description: $description,
           sysctl: {tcp_syn_retries: $retries, tcp_syn_linear_timeouts: $linear},
           captures: {sender: "sender.pcap", "nat-outside": "nat-outside.pcap"},
           extra_captures: {"sender-lo": "sender-lo.pcap"},
           window: {since: ($since | floor), until: ($until | ceil)},
           ports: [25, 587], expect_source: [$src4, $src6],
-          mta_log: $log, expect: .}' >"$OUTDIR/truth.json"
+          mta_log: $log, expect: .} + $extra' >"$OUTDIR/truth.json"
 }
 
 write_run_json() {

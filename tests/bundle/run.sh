@@ -292,7 +292,11 @@ grep -q "SYN retransmission 4" "$SD/report.html" && pass "silent drop: the ladde
     fail "silent drop: the ladder draws each retransmission"
 
 NW=$WORK/notonwire
-bundle local-fw-drop "$NW"
+# The capture's last record (an ARP at 19:19:00.69) is older than the log's line (19:19:01,
+# whole seconds): only the window the lab recorded (truth.json, as an operator would give it)
+# covers the line whole (issue 14: outside-window otherwise).
+bundle local-fw-drop "$NW" --since "@$(jq -r .window.since "$FIX/local-fw-drop/truth.json")" \
+    --until "@$(jq -r .window.until "$FIX/local-fw-drop/truth.json")"
 NWE=$NW/escalation-203.0.113.10.txt
 [ "$RC" = 1 ] && "$PORTMORTEM" verify "$NW" >/dev/null 2>&1 &&
     grep -qF "Result:          no SYN left the sending host: local firewall (the MTA logged \"connect to mx1.example.net[203.0.113.10]:25: Connection timed out\")" "$NWE" &&
@@ -301,6 +305,19 @@ NWE=$NW/escalation-203.0.113.10.txt
     [ "$(tshark_q "$NW/evidence.pcap" | wc -l)" = 0 ] &&
     pass "not on the wire: escalation says no SYN left (local firewall), empty evidence.pcap, ladder drawn" ||
     fail "not on the wire" "exit $RC" "$(grep -E "Result|Source" "$NWE" 2>/dev/null)"
+# Without the window the capture's own records end before both log lines: both are
+# outside-window, listed in the bundle's summary.txt and report.json, and judged nowhere.
+OW=$WORK/outside
+bundle local-fw-drop "$OW"
+[ "$RC" = 0 ] && "$PORTMORTEM" verify "$OW" >/dev/null 2>&1 &&
+    grep -q "MTA log lines outside the capture window: 2" "$OW/summary.txt" &&
+    grep -q "maillog:6 .*203.0.113.10:25 .*Connection timed out" "$OW/summary.txt" &&
+    [ "$(jq -s '[.[] | select(.type == "summary") | .log_lines.outside_window_lines[]
+                 | select(.type == "outside-window")] | length' "$OW/report.json")" = 2 ] &&
+    [ "$(jq -s '[.[] | select(.type == "attempt")] | length' "$OW/report.json")" = 0 ] &&
+    ! ls "$OW"/escalation-* >/dev/null 2>&1 &&
+    pass "outside the window: both lines listed in summary.txt and report.json, no verdict, no escalation" ||
+    fail "outside the window" "exit $RC" "$(grep -A3 'outside the capture window' "$OW/summary.txt" 2>/dev/null)"
 
 # ---------------------------------------------------------------- hostile log text
 H=$WORK/hostile-in

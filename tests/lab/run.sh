@@ -158,6 +158,7 @@ compare_dir() {  # compare_dir DIR LABEL: run portmortem on one recorded run and
             result "$status" "$label $scenario $check: $detail"
         done < <(jq -r --argjson e "$row" --arg mode "$CULPRIT_MODE" --argjson onwire "$onwire" "$COMPARE" <<<"$attempts")
     done < <(jq -c '.expect[]' "$truth")
+    outside_window_check "$out" "$label" "$scenario" "$truth"
     rm -f "$out" "$err"
     one_vantage_check "$dir" "$label" "$scenario" "$truth"
     log_window_check "$dir" "$label" "$scenario" "$truth"
@@ -191,6 +192,35 @@ log_window_check() {
     else
         result FAIL "$label $scenario log-window: want $want not-on-wire and the shifted lines left out, got $n (outside: $outside)"
     fi
+}
+
+# Issue 14: a truth file that names log lines outside the capture window (their SYNs may have
+# left while nothing was recorded; lab/scenarios.d/window.sh finds them from the order of its
+# delivery rounds) wants each listed as outside-window in the summary and cited by no attempt;
+# the lines it names inside the window must each be cited by an attempt.
+outside_window_check() {
+    local out=$1 label=$2 scenario=$3 truth=$4 line
+    jq -e '.outside_window.lines' "$truth" >/dev/null 2>&1 || return 0
+    local listed cited
+    listed=$(jq -sc '[.[] | select(.type == "summary") | .log_lines.outside_window_lines[]?
+                      | select(.type == "outside-window") | .line]' "$out")
+    cited=$(jq -sc '[.[] | select(.type == "attempt") | .mta.line? | select(. != null)]' "$out")
+    for line in $(jq -r '.outside_window.lines[]' "$truth"); do
+        if jq -e --argjson l "$line" 'index($l) != null' <<<"$cited" >/dev/null; then
+            result FAIL "$label $scenario outside-window: log line $line (outside the capture window) was given a verdict"
+        elif jq -e --argjson l "$line" 'index($l) != null' <<<"$listed" >/dev/null; then
+            result PASS "$label $scenario outside-window: log line $line listed, no verdict"
+        else
+            result FAIL "$label $scenario outside-window: log line $line not listed as outside-window (listed: $listed)"
+        fi
+    done
+    for line in $(jq -r '(.inside_window.lines // [])[]' "$truth"); do
+        if jq -e --argjson l "$line" 'index($l) != null' <<<"$cited" >/dev/null; then
+            result PASS "$label $scenario inside-window: log line $line carried by an attempt"
+        else
+            result FAIL "$label $scenario inside-window: log line $line (inside the capture window) is in no attempt"
+        fi
+    done
 }
 
 # Issue 6: analysed with the inside capture alone, a NAT scenario must not claim more than one

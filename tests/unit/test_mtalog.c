@@ -1866,3 +1866,44 @@ Test(mtalog_lab, every_lab_log_line_is_understood)
     cr_assert_gt(kinds[PM_LK_DELIVERED], 0, "and deliveries");
     cr_assert_gt(rows, 0, "truth.json rows with an MTA error were checked");
 }
+
+/* Issue 14 item 1: the stamp's resolution and the lines that say when a message was queued
+ * (no connection for it can start earlier). */
+Test(mtalog_window, stamp_resolution_is_the_digits_written)
+{
+    struct pm_logentry e;
+    cr_assert_eq(parse(PF "connect to mx[192.0.2.1]:25: Connection refused", &e), 1);
+    cr_assert_eq(e.ts_digits, 0);
+    cr_assert_eq(pm_logentry_resolution(&e), PM_SEC(1), "classic syslog: whole seconds");
+    cr_assert_eq(parse("2026-11-28T18:32:49.123456+00:00 sender postfix/smtp[1]: connect to "
+                       "mx[192.0.2.1]:25: Connection refused", &e), 1);
+    cr_assert_eq(e.ts_digits, 6);
+    cr_assert_eq(pm_logentry_resolution(&e), PM_NS_PER_SEC / 1000000);
+    cr_assert_eq(parse("2025-01-01 10:00:00.123 1tAbCd-000123-AB H=mx [192.0.2.1]: Connection "
+                       "refused", &e), 1);
+    cr_assert_eq(e.ts_digits, 3, "Exim +millisec");
+}
+
+Test(mtalog_window, queue_entries_are_anchors_not_attempts)
+{
+    struct pm_logentry e;
+    cr_assert_eq(parse("Nov 28 18:32:41 sender postfix/qmgr[4996]: 80AE0C1626C: "
+                       "from=<root@sender.example>, size=300, nrcpt=1 (queue active)", &e), 0);
+    cr_assert_eq(e.queued, 1);
+    cr_assert_str_eq(e.queue_id, "80AE0C1626C");
+    cr_assert_neq(e.ts, PM_NS_NONE);
+    cr_assert_eq(parse("Nov 28 18:32:41 sender postfix/qmgr[4996]: 80AE0C1626C: removed", &e), 0);
+    cr_assert_eq(e.queued, 0);
+    cr_assert_eq(parse("2026-11-28 19:21:49 1xXNzZ-000211-0P <= sender@sender.example U=root "
+                       "P=local S=366", &e), 0);
+    cr_assert_eq(e.queued, 1);
+    cr_assert_str_eq(e.queue_id, "1xXNzZ-000211-0P");
+    cr_assert_eq(parse("Nov 28 18:32:41 sender sendmail[77]: 4ASIWfXa012345: from=<a@b>, size=1, "
+                       "class=0, nrcpts=1, msgid=<x@y>, proto=ESMTP, relay=localhost", &e), 0);
+    cr_assert_eq(e.queued, 1);
+    cr_assert_str_eq(e.queue_id, "4ASIWfXa012345");
+    /* an anchor needs its time */
+    cr_assert_eq(parse("postfix/qmgr[4996]: 80AE0C1626C: from=<a@b>, size=1, nrcpt=1 "
+                       "(queue active)", &e), 0);
+    cr_assert_eq(e.queued, 0);
+}

@@ -635,3 +635,35 @@ Test(util, time_parse_out_of_range_is_refused)
     cr_assert(pm_time_parse("2262-01-01T00:00:00Z", &t));
     cr_assert_gt(t, 0);
 }
+
+/* Issue 14 item 8: delays people can read — never "0.000 s", never negative. */
+Test(util, delays_with_their_unit)
+{
+    char b[32];
+    cr_assert_str_eq(pm_delay_str(PM_MS(3012), b, sizeof(b)), "3.012 s");
+    cr_assert_str_eq(pm_delay_str(PM_SEC(127), b, sizeof(b)), "127 s");
+    cr_assert_str_eq(pm_delay_str(PM_SEC(1), b, sizeof(b)), "1 s");
+    cr_assert_str_eq(pm_delay_str(PM_MS(420), b, sizeof(b)), "420 ms");
+    cr_assert_str_eq(pm_delay_str((PM_MS(42) + 100000), b, sizeof(b)), "42.1 ms");
+    cr_assert_str_eq(pm_delay_str((PM_MS(1) + 230000), b, sizeof(b)), "1.23 ms");
+    cr_assert_str_eq(pm_delay_str(85000, b, sizeof(b)), "85 µs", "sub-millisecond in µs");
+    cr_assert_str_eq(pm_delay_str(400, b, sizeof(b)), "400 ns");
+    cr_assert_str_eq(pm_delay_str(0, b, sizeof(b)), "0 µs");
+    cr_assert_str_eq(pm_delay_str(-PM_MS(500), b, sizeof(b)), "0 µs", "never negative");
+}
+
+/* Issue 14 item 8: a report spanning more than one day shows dates. */
+Test(util, times_carry_the_date_across_days)
+{
+    char b[40];
+    pm_ns t = PM_SEC(1700000000) + 123456789; /* 2023-11-14 22:13:20 */
+    pm_time_context(t - PM_SEC(60), t + PM_SEC(60));
+    cr_assert_str_eq(pm_time_short(t, b, sizeof(b)), "22:13:20.123", "one day: time only");
+    cr_assert_str_eq(pm_time_short(t + PM_SEC(7200), b, sizeof(b)), "2023-11-15 00:13:20.123",
+                     "a time on another day than the report's shows its date");
+    pm_time_context(t, t + PM_SEC(7200));
+    cr_assert_str_eq(pm_time_short(t, b, sizeof(b)), "2023-11-14 22:13:20.123",
+                     "a report across midnight dates every time");
+    pm_time_context(PM_NS_NONE, PM_NS_NONE);
+    cr_assert_str_eq(pm_time_short(t + PM_SEC(7200), b, sizeof(b)), "00:13:20.123");
+}
