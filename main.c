@@ -40,7 +40,8 @@ static void usage_main(FILE *f)
             "  portmortem --version\n"
             "\n"
             "exit status: 0 nothing failed, 1 failures found, 2 usage error,\n"
-            "             3 input unreadable or not a capture, 4 input damaged (partial results)\n"
+            "             3 input unreadable or not a capture,\n"
+            "             4 partial results (damaged input, or a bounded table was full)\n"
             "see portmortem(1) in docs/portmortem.1\n");
 }
 

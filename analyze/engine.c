@@ -464,6 +464,9 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     tc.max_flows = cfg->max_flows ? cfg->max_flows : pm_engine_default_flows(cfg->max_memory);
     tc.max_sessions = cfg->max_sessions;
     pm_table_set_cap(PM_TAB_FLOWS, tc.max_flows);
+    if (!cfg->max_flows) {
+        pm_table_cap_derived(PM_TAB_FLOWS);
+    }
     pm_table_set_cap(PM_TAB_SESSIONS, cfg->max_sessions);
     pm_table_set_cap(PM_TAB_DESTS, cfg->max_dests);
     tc.seed = cfg->seed;

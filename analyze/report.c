@@ -459,7 +459,8 @@ static void json_limits(struct pm_json *j)
         pm_json_kuint(j, "lost", st->lost);
         pm_json_kstr(j, "full_by", !st->lost ? NULL
                                    : t == PM_TAB_SPOOL ? "disk"
-                                   : st->by_memory || !st->cap ? "memory" : "bound");
+                                   : st->by_memory || !st->cap || st->cap_derived ? "memory"
+                                                                                  : "bound");
         pm_json_kstr(j, "option", pm_table_option((enum pm_table)t));
         pm_json_obj_end(j);
     }

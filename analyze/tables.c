@@ -53,6 +53,7 @@ void pm_tables_reset(uint64_t max_memory)
 }
 
 void pm_table_set_cap(enum pm_table t, uint64_t cap) { S.t[t].cap = cap; }
+void pm_table_cap_derived(enum pm_table t) { S.t[t].cap_derived = true; }
 
 bool pm_mem_take(size_t bytes)
 {
@@ -90,8 +91,8 @@ void pm_table_lost(enum pm_table t, uint64_t n, bool by_memory)
         snprintf(bound, sizeof(bound), "the memory budget of %llu MiB (--max-memory) is spent",
                  (unsigned long long)(S.budget >> 20));
     } else {
-        snprintf(bound, sizeof(bound), "it holds %llu %s at most", (unsigned long long)s->cap,
-                 info[t].entry);
+        snprintf(bound, sizeof(bound), "it holds %llu %s at most%s", (unsigned long long)s->cap,
+                 info[t].entry, s->cap_derived ? ", what --max-memory allows" : "");
     }
     if (t == PM_TAB_SPOOL) {
         snprintf(bound, sizeof(bound), "writing to $TMPDIR failed");

@@ -32,11 +32,14 @@ struct pm_table_state {
     uint64_t peak;    /* most entries held at once (or in all, for append-only tables) */
     uint64_t lost;    /* entries (attempts, dialogues, lines, ...) the table could not take */
     bool by_memory;   /* the first loss came from the memory budget, not the count cap */
+    bool cap_derived; /* the cap was derived from --max-memory, not given */
 };
 
 /* Start a run: forget earlier counts, set the budget in bytes (0: the default). */
 void pm_tables_reset(uint64_t max_memory);
 void pm_table_set_cap(enum pm_table t, uint64_t cap);
+/* The cap was not given but derived from the budget (the flow table's capacity). */
+void pm_table_cap_derived(enum pm_table t);
 /* Take `bytes` from the budget; false (nothing taken) when it would go over. */
 bool pm_mem_take(size_t bytes);
 void pm_mem_give(size_t bytes);

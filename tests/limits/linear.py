@@ -15,6 +15,7 @@ usage: linear.py PORTMORTEM PMGEN
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,11 +34,18 @@ def cpu_of(argv, out):
 
 
 def main():
+    tmp = tempfile.mkdtemp(prefix="pm-linear.")
+    try:
+        return run(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp):
     if len(sys.argv) != 3:
         print(__doc__.strip().splitlines()[-1], file=sys.stderr)
         return 2
     pm, pmgen = sys.argv[1], sys.argv[2]
-    tmp = tempfile.mkdtemp(prefix="pm-linear.")
     fail = False
     cpu = {}
     attempts = {}
@@ -74,9 +82,6 @@ def main():
         print("check-linear: FAIL: not linear in the attempts to one key (a chain walked on "
               "each removal or lookup?)")
         fail = True
-    for name in os.listdir(tmp):
-        os.unlink(os.path.join(tmp, name))
-    os.rmdir(tmp)
     if not fail:
         print("check-linear: ok")
     return 1 if fail else 0

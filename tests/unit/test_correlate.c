@@ -534,3 +534,41 @@ Test(correlate, a_probe_connect_is_bounded_by_its_measured_duration)
     cr_assert_eq(judge1(T0 + PM_SEC(2) + PM_MS(500), T0 + PM_SEC(6), PM_NS_NONE),
                  PM_NOWIRE_OUTSIDE, "the connect began at T0+2 s");
 }
+/* A flood of attempts to one address, each logged: every attempt takes its own line, in
+ * order, and lines already taken are jumped over (skip pointers): the earliest free line of
+ * the window wins even after thousands of matches to the same address. */
+Test(correlate, flood_to_one_address_matches_each_line_once_in_order)
+{
+    enum { N = 20000 };
+    static struct pm_logentry big[N];
+    memset(big, 0, sizeof(big));
+    struct pm_logset fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.e = big;
+    fl.cap = N;
+    for (int i = 0; i < N; i++) {
+        struct pm_logentry *e = &big[fl.n++];
+        e->ts = T0 + PM_MS(10) * i + PM_MS(5); /* 5 ms after each attempt's RST */
+        e->mta = PM_MTA_POSTFIX;
+        e->kind = PM_LK_CONNECT_FAIL;
+        e->err = PM_EC_REFUSED;
+        e->addr = pb_addr(SRV);
+        e->port = 25;
+        e->line = (uint32_t)i + 1;
+        e->pid = (uint32_t)(1000 + i); /* one smtp process per attempt: never folded */
+    }
+    struct pm_correlator *c = pm_correlator_new(&fl, PM_SEC(0));
+    for (int i = 0; i < N; i++) {
+        /* every attempt's window covers ~400 earlier lines: only the skip pointers keep this
+         * from walking them */
+        struct pm_attempt a = att(SRV, 25, T0 + PM_MS(10) * i, PM_ANS_RST, PM_MS(1));
+        const struct pm_logentry *m = pm_correlator_match(c, &a, PM_OUT_REFUSED);
+        cr_assert_not_null(m, "attempt %d matched", i);
+        cr_assert_eq(m->line, (uint32_t)i + 1, "attempt %d took line %u", i, m->line);
+    }
+    cr_assert_eq(pm_correlator_stats(c)->matched, N);
+    size_t cursor = 0;
+    cr_assert_null(pm_correlator_next_not_on_wire(c, T0, T0 + PM_SEC(1000), &cursor),
+                   "every line was taken");
+    pm_correlator_free(c);
+}
