@@ -507,6 +507,7 @@ cmd_run() {
     NAT_TARGET=(MASQUERADE)
     RCPTS=() EXPECT=() SETUP=() RUN_DRIVER="" TRUTH_EXTRA="{}" T_SINCE="" T_UNTIL=""
     EXIM_RETRY_RULE=""  # knob: the Exim sender's retry rule (lab/exim.sh; default F,10m,1m)
+    LATER_RCPTS=() LATER_STEPS=0 LATER_FINALS=0 SCOPE_EXPECT=""  # the `later` knob, below
     # shellcheck disable=SC2034  # read through ${!name} in start_mx / postfix_instance
     PF_EXTRA_sender="" PF_EXTRA_mx1="" PF_EXTRA_mx2="" MX_PORTS_mx1="25 587" MX_PORTS_mx2="25 587"
     SCN_PHASE=declare "scn_${name//-/_}"
@@ -546,6 +547,16 @@ cmd_run() {
         t_send=$(date +%s.%N)
         for rcpt in "${RCPTS[@]}"; do submit "$rcpt"; done
         settle "${#RCPTS[@]}"
+        # A change in the middle of a run (knob `later`, lab/scenarios.d/scope.sh): once the
+        # first messages reached their final status, the scenario's `later` commands run (a
+        # rule removed, a queue flush), then its `send_later` messages go out, and the run
+        # waits for LATER_FINALS final status lines in all (default: one per message sent).
+        if [ "$LATER_STEPS" -gt 0 ] || [ "${#LATER_RCPTS[@]}" -gt 0 ]; then
+            sleep 1 # the change comes visibly after the first attempts in the captures
+            SCN_PHASE=later "scn_${name//-/_}"
+            for rcpt in "${LATER_RCPTS[@]}"; do submit "$rcpt"; done
+            settle "$(( LATER_FINALS > 0 ? LATER_FINALS : ${#RCPTS[@]} + ${#LATER_RCPTS[@]} ))"
+        fi
         sleep "$GRACE"
         stop_hook
         stop_captures
@@ -623,6 +634,10 @@ write_truth() {
           window: {since: ($since | floor), until: ($until | ceil)},
           ports: [25, 587], expect_source: [$src4, $src6],
           mta_log: $log, expect: .} + $extra' >"$OUTDIR/truth.json"
+    if [ -n "$SCOPE_EXPECT" ]; then  # expect_scope (lab/scenarios.d/scope.sh)
+        jq --argjson scope "$SCOPE_EXPECT" '. + {scope: $scope}' "$OUTDIR/truth.json" \
+            >"$OUTDIR/truth.json.tmp" && mv "$OUTDIR/truth.json.tmp" "$OUTDIR/truth.json"
+    fi
 }
 
 write_run_json() {
@@ -658,7 +673,31 @@ setup() {  # setup ROLE CMD...: run CMD in ROLE's namespace during the setup pha
     SETUP+=("$1: ${*:2}")
     at "$@"
 }
-# expect DST DPORT OUTCOME VERDICT OWNER CULPRIT [KEY-JSON] [VANTAGE]
+# later ROLE CMD...: run CMD in ROLE's namespace after the first messages settled (recorded
+# in run.json as "later ROLE: CMD"); send_later RCPT...: messages submitted after that.
+later() {
+    case $SCN_PHASE in
+        declare) LATER_STEPS=$((LATER_STEPS + 1)) ;;
+        later) SETUP+=("later $1: ${*:2}"); at "$@" ;;
+    esac
+    return 0
+}
+send_later() { [ "$SCN_PHASE" = declare ] && LATER_RCPTS+=("$@"); return 0; }
+# expect_scope SCOPE EXIT [DST=STATE...]: what the run's summary must say (scope word, exit
+# status) and the state of destinations (scope.c); goes into truth.json as "scope".
+expect_scope() {
+    [ "$SCN_PHASE" = declare ] || return 0
+    local scope=$1 exit=$2 states="{}" kv
+    shift 2
+    for kv in "$@"; do
+        states=$(jq -c --arg k "${kv%%=*}" --arg v "${kv#*=}" '. + {($k): $v}' <<<"$states")
+    done
+    SCOPE_EXPECT=$(jq -nc --arg scope "$scope" --argjson exit "$exit" --argjson states "$states" \
+        '{scope: $scope, exit: $exit, states: $states}')
+}
+# expect DST DPORT OUTCOME VERDICT OWNER CULPRIT [KEY-JSON] [VANTAGE] [NTH]
+# NTH (1, 2, ...): the row is about the NTH attempt to DST:DPORT in time (a scenario that
+# tries the same destination more than once); without it, about every attempt to it.
 # CULPRIT "-" when there is none (success). KEY holds the decisive evidence (ICMP type/code,
 # RST TTL, banner code, MTA error text) that `lab.sh verify` checks on the wire and in the log.
 expect() {
@@ -666,10 +705,10 @@ expect() {
     local culprit=${6:--}
     EXPECT+=("$(jq -nc --arg dst "$1" --argjson dport "$2" --arg outcome "$3" --arg verdict "$4" \
         --arg owner "$5" --arg culprit "$culprit" --argjson key "${7:-{\}}" \
-        --arg vantage "${8:-sender}" \
+        --arg vantage "${8:-sender}" --arg nth "${9:-}" \
         '{dst: $dst, dport: $dport, outcome: $outcome, verdict: $verdict, owner: $owner,
           culprit: (if $culprit == "-" then null else $culprit end), vantage: $vantage,
-          key: $key}')")
+          key: $key} + (if $nth == "" then {} else {nth: ($nth | tonumber)} end)')")
 }
 
 # ---------------------------------------------------------------------------------------------

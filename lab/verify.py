@@ -118,12 +118,24 @@ class Run:
         syns = [p for p in tcp if p["dst"] == dst and p["dport"] == dport
                 and p["flags"] & (SYN | ACK) == SYN]
         replies = [p for p in tcp if p["src"] == dst and p["sport"] == dport]
+        nth = row.get("nth")
+        if nth:
+            # The NTH attempt to dst:dport in time: its source port, its packets only.
+            sports = []
+            for p in syns:
+                if p["sport"] not in sports:
+                    sports.append(p["sport"])
+            sp = sports[nth - 1] if len(sports) >= nth else None
+            what += " (attempt %d)" % nth
+            syns = [p for p in syns if p["sport"] == sp]
+            replies = [p for p in replies if p["dport"] == sp]
         synacks = [p for p in replies if p["flags"] & (SYN | ACK) == SYN | ACK]
         rsts = [p for p in replies if p["flags"] & RST]
         data = [p for p in replies if p["payload"]]
         icmps = [p for p in pk if "icmp_type" in p and p["icmp_type"] in ICMP_ERRORS[p["v"]]
                  and p["inner"] and p["inner"].get("dst") == dst
-                 and p["inner"].get("dport") == dport]
+                 and p["inner"].get("dport") == dport
+                 and (not nth or p["inner"].get("sport") == sp)]
         banner = data[0]["payload"][:3].decode("ascii", "replace") if data else None
         facts = "syns=%d synack=%d rst=%d icmp=%d banner=%s" % (
             len(syns), len(synacks), len(rsts), len(icmps), banner)

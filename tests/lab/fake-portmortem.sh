@@ -6,7 +6,8 @@
 # truth.json next to the first capture and prints the attempts a perfect engine would print.
 # FAKE_PM_MODE bends that: perfect (default), wrong-verdict (the first row's verdict is wrong),
 # missing (the first row has no attempt), no-culprit (no address but dst anywhere), crash
-# (exit 3), garbage (not JSON).
+# (exit 3), garbage (not JSON), wrong-scope (a truth's "scope" gets the wrong exit status and
+# destination states).
 set -euo pipefail
 
 [ "${1:-}" = analyze ] || { echo "fake-portmortem: only 'analyze' is faked" >&2; exit 2; }
@@ -31,7 +32,7 @@ esac
 jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
   [.expect | to_entries[] | .key as $i | .value as $e
    | select(($mode == "missing" and $i == 0) | not)
-   | {type: "attempt", id: ($i + 1), ts: "2026-01-01T00:00:00.000000Z",
+   | {type: "attempt", id: ($i + 1), ts: "2026-01-01T00:00:\($i + 10).000000Z",
       family: (if ($e.dst | contains(":")) then "ipv6" else "ipv4" end),
       src: (if $mode == "no-culprit" then null else "192.0.2.10" end),
       sport: 40000, dst: $e.dst, dport: $e.dport, vantage: $e.vantage, syns: 1,
@@ -59,4 +60,15 @@ jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
           {icmp: {type: $e.key.icmp_type, code: $e.key.icmp_code, from: $e.culprit,
                   delay_ms: ($e.key.icmp_delay_s * 1000)}} else {} end)
      + (if $e.key.public_src != null then {translation: {outside_src: $e.key.public_src}} else {} end)
-  ][], {type: "summary", schema: 1, correlation: {outside_capture_window: 1}}' "$dir/truth.json"
+  ][],
+  # A truth with a run-level "scope" (lab.sh expect_scope): the destinations and summary too.
+  ((.scope.states // {}) | to_entries[]
+   | {type: "destination", dst: .key, line: "fake",
+      state: (if $mode == "wrong-scope" then "inconclusive" else .value end)}),
+  {type: "summary", schema: 1, correlation: {outside_capture_window: 1}}
+  + (if .scope then {scope: .scope.scope, scope_verdict: "fake"} else {} end)' "$dir/truth.json"
+# The exit status a truth with a "scope" asks for (0 or 1; both mean "it ran").
+if [ "$mode" = wrong-scope ]; then
+    exit "$(jq '1 - (.scope.exit // 1)' "$dir/truth.json")"
+fi
+exit "$(jq '.scope.exit // 0' "$dir/truth.json")"

@@ -59,9 +59,11 @@ def addr_in($c): [.icmp.from?, .src?, .dst?, (.translation? // null), (.nat? // 
                   ((.evidence? // []) | if type == "array" then join(" ") else tostring end)]
                  | map(select(. != null) | tostring | ascii_downcase) | any(contains($c | ascii_downcase));
 . as $att
-| "\($e.dst):\($e.dport)" as $id
+| "\($e.dst):\($e.dport)\(if $e.nth then " attempt \($e.nth)" else "" end)" as $id
 | [$att[] | select((.dst // "" | tostring | ascii_downcase) == ($e.dst | ascii_downcase)
-                   and .dport == $e.dport and (.vantage // $e.vantage) == $e.vantage)] as $m
+                   and .dport == $e.dport and (.vantage // $e.vantage) == $e.vantage)] as $all
+  # nth (lab/scenarios.d/scope.sh): the row is about the NTH attempt to dst:dport in time
+| (if $e.nth then [($all | sort_by(.ts))[$e.nth - 1] | select(. != null)] else $all end) as $m
 | if ($m | length) == 0 then
     "FAIL\t\($id) attempt\tno attempt at vantage \($e.vantage); attempts seen: \(
       [$att[] | "\(.dst):\(.dport)@\(.vantage)"] | unique | join(", ") | if . == "" then "none" else . end)"
@@ -159,9 +161,32 @@ compare_dir() {  # compare_dir DIR LABEL: run portmortem on one recorded run and
         done < <(jq -r --argjson e "$row" --arg mode "$CULPRIT_MODE" --argjson onwire "$onwire" "$COMPARE" <<<"$attempts")
     done < <(jq -c '.expect[]' "$truth")
     outside_window_check "$out" "$label" "$scenario" "$truth"
+    scope_check "$out" "$rc" "$label" "$scenario" "$truth"
     rm -f "$out" "$err"
     one_vantage_check "$dir" "$label" "$scenario" "$truth"
     log_window_check "$dir" "$label" "$scenario" "$truth"
+}
+
+# Issue 14.6: a truth file's "scope" (lab.sh expect_scope): the summary's scope word, the exit
+# status, and the state of the destinations named, which follow each one's latest attempts.
+scope_check() {
+    local out=$1 rc=$2 label=$3 scenario=$4 truth=$5 want
+    want=$(jq -c '.scope // empty' "$truth")
+    [ -n "$want" ] || return 0
+    while IFS=$'\t' read -r status check detail; do
+        result "$status" "$label $scenario $check: $detail"
+    done < <(jq -rs --argjson w "$want" --argjson rc "$rc" '
+        . as $all
+        | (map(select(.type == "summary"))[0] // {}) as $s
+        | (if $s.scope == $w.scope then "PASS\tscope\t\($w.scope)"
+           else "FAIL\tscope\twant \($w.scope), got \($s.scope): \($s.scope_verdict)" end),
+          (if $rc == $w.exit then "PASS\texit\t\($rc)"
+           else "FAIL\texit\twant \($w.exit), got \($rc): \($s.scope_verdict)" end),
+          ($w.states | to_entries[] as $kv
+           | ($all | map(select(.type == "destination" and .dst == $kv.key))[0] // {}) as $d
+           | if $d.state == $kv.value then "PASS\t\($kv.key) state\t\($kv.value): \($d.line)"
+             else "FAIL\t\($kv.key) state\twant \($kv.value), got \($d.state // "none"): \($d.line // "")" end)' "$out" ||
+             printf 'FAIL\tscope\tthe report is not JSON Lines\n')
 }
 
 # Issue 4: a log that covers far more time than the capture must not produce not-on-wire

@@ -36,6 +36,11 @@ check garbage 1 '^FAIL offline .*not JSON Lines' "$rows" -- FAKE_PM_MODE=garbage
 check no-culprit-strict 1 '^FAIL offline .* culprit: ' 1 -- FAKE_PM_MODE=no-culprit
 check no-culprit-warn 0 '^WARN offline .* culprit: ' 1 -- FAKE_PM_MODE=no-culprit LAB_CULPRIT=warn
 check missing-binary 1 "portmortem not found" "$rows" -- PORTMORTEM=/nonexistent
+scoped=$(cat "$FIX"/*/truth.json 2>/dev/null | jq -s '[.[] | select(.scope)] | length')
+if [ "$scoped" -gt 0 ]; then  # truth files with a run-level scope (lab/scenarios.d/scope.sh)
+    check perfect-covers-every-scope 0 '^PASS offline .* exit: ' "$scoped" -- FAKE_PM_MODE=perfect
+    check wrong-scope 1 '^FAIL offline .* (exit|state): want ' "$((scoped * 2))" -- FAKE_PM_MODE=wrong-scope
+fi
 
 # Live mode without the right to make namespaces must SKIP, not fail.
 # (Only where that user can reach the checkout: a clone inside a mode-0700 directory is not.)
