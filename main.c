@@ -153,7 +153,6 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         FILE *f = fd >= 0 ? pm_out_open(fd, arg, true) : NULL;
         if (!f) {
             if (fd >= 0) {
-                why[0] = '\0';
                 pm_strlcpy(why, strerror(errno), sizeof(why));
                 close(fd);
             }

@@ -58,7 +58,7 @@ expect_bad() {
     local label=$1 v bad=""
     shift
     for v in "${BAD[@]}"; do
-        run "${@:1:$#-1}" "${!#}" "$v"
+        run "${@:1:$#-1}" "$v"
         if [ "$RC" != 2 ] || ! grep -q "bad" "$WORK/err"; then
             bad="$bad [$v]->$RC"
         fi
