@@ -413,6 +413,13 @@ static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_
 
 /* ---- construction and input ---- */
 
+/* The MTA's connect timer as given; 0 or less (a zeroed config) means "not given": the
+ * command line turns Sendmail's "0 = the kernel's" into 127 s before it gets here. */
+static pm_ns connect_timeout_of(const struct pm_engine_config *cfg)
+{
+    return cfg->mta_connect_timeout > 0 ? cfg->mta_connect_timeout : PM_NS_NONE;
+}
+
 struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
                                 const struct pm_engine_source *src)
 {
@@ -481,7 +488,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     e->env.vantage_names = src->vantage_names;
     if (src->live) {
         e->corr = pm_correlator_new(&e->logs, cfg->log_offset);
-        pm_correlator_set_connect_timeout(e->corr, cfg->mta_connect_timeout);
+        pm_correlator_set_connect_timeout(e->corr, connect_timeout_of(cfg));
         prepare_env(e);
     }
     return e;
@@ -900,7 +907,7 @@ static int phase2(struct pm_engine *e)
         return rc;
     }
     e->corr = pm_correlator_new(e->cfg.nlogs ? &e->logs : NULL, e->cfg.log_offset);
-    pm_correlator_set_connect_timeout(e->corr, e->cfg.mta_connect_timeout);
+    pm_correlator_set_connect_timeout(e->corr, connect_timeout_of(&e->cfg));
     find_one_sided(e);
     /* pass A: learn */
     struct spooled s;

@@ -60,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.out = g_null;
     cfg.log_offset = PM_NS_NONE;
     cfg.since = cfg.until = PM_NS_NONE;
+    cfg.mta_connect_timeout = PM_NS_NONE;
     cfg.logopt.ref_time = PM_NS_NONE;
     cfg.argc = 2;
     cfg.argv = argv;

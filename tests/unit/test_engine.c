@@ -100,6 +100,7 @@ static void run_dests(const char *path, struct run_out *o, uint32_t max_dests)
     cfg.logopt.ref_time = PM_NS_NONE;
     cfg.log_offset = PM_NS_NONE;
     cfg.since = cfg.until = PM_NS_NONE;
+    cfg.mta_connect_timeout = PM_NS_NONE;
     cfg.subcommand = "analyze";
     cfg.seed = 1;
     o->rc = pm_engine_analyze(&cfg, &in);
@@ -304,6 +305,7 @@ static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
     cfg.logopt.ref_time = PM_NS_NONE;
     cfg.log_offset = PM_NS_NONE;
     cfg.since = cfg.until = PM_NS_NONE;
+    cfg.mta_connect_timeout = PM_NS_NONE;
     cfg.subcommand = "capture";
     cfg.seed = 1;
     static const char *const names[] = {"eth0"};
