@@ -65,8 +65,20 @@ jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
   ((.scope.states // {}) | to_entries[]
    | {type: "destination", dst: .key, line: "fake",
       state: (if $mode == "wrong-scope" then "inconclusive" else .value end)}),
+  # A truth with log lines inside and outside a capture window (lab/scenarios.d/window.sh): the
+  # lines inside carried by attempts of their own (no destination: no expect row counts them),
+  # the lines outside listed in the summary, never in an attempt.
+  ((.inside_window.lines // [])[]
+   | {type: "attempt", id: (1000 + .), dst: null, dport: null, outcome: "incomplete",
+      verdict: "inconclusive", owner: "unknown", confidence: "low",
+      evidence: ["fake:\(.)"], mta: {line: .}}),
   {type: "summary", schema: 1, correlation: {outside_capture_window: 1}}
-  + (if .scope then {scope: .scope.scope, scope_verdict: "fake"} else {} end)' "$dir/truth.json"
+  + (if .scope then {scope: .scope.scope, scope_verdict: "fake"} else {} end)
+  + (if .outside_window.lines then
+       {log_lines: {outside_window: (.outside_window.lines | length),
+                    outside_window_lines: [.outside_window.lines[]
+                                           | {type: "outside-window", line: .}]}}
+     else {} end)' "$dir/truth.json"
 # The exit status a truth with a "scope" asks for (0 or 1; both mean "it ran").
 if [ "$mode" = wrong-scope ]; then
     exit "$(jq '1 - (.scope.exit // 1)' "$dir/truth.json")"
