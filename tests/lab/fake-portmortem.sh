@@ -6,7 +6,8 @@
 # truth.json next to the first capture and prints the attempts a perfect engine would print.
 # FAKE_PM_MODE bends that: perfect (default), wrong-verdict (the first row's verdict is wrong),
 # missing (the first row has no attempt), no-culprit (no address but dst anywhere), crash
-# (exit 3), garbage (not JSON).
+# (exit 3), garbage (not JSON). A truth file's inside_window.lines are cited by the rows'
+# attempts in order, its outside_window.lines listed in the summary (issue 14).
 set -euo pipefail
 
 [ "${1:-}" = analyze ] || { echo "fake-portmortem: only 'analyze' is faked" >&2; exit 2; }
@@ -29,7 +30,9 @@ case $mode in
 esac
 
 jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
-  [.expect | to_entries[] | .key as $i | .value as $e
+  (.inside_window.lines // []) as $inside
+  | (.outside_window.lines // []) as $outside
+  | [.expect | to_entries[] | .key as $i | .value as $e
    | select(($mode == "missing" and $i == 0) | not)
    | {type: "attempt", id: ($i + 1), ts: "2026-01-01T00:00:00.000000Z",
       family: (if ($e.dst | contains(":")) then "ipv6" else "ipv4" end),
@@ -48,7 +51,7 @@ jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
                   from: (if $mode == "no-culprit" then null else $e.culprit end)}} else {} end)
      + (if $e.key.banner_code != null then {banner: {code: $e.key.banner_code, text: "fake"}} else {} end)
      + (if $e.key.mta_error != null then
-          {mta: {error: $e.key.mta_error,
+          {mta: {error: $e.key.mta_error, line: $inside[$i],
                  kind: (if $e.key.mta_error == "status=sent" or $e.key.mta_error == "=>"
                         then "delivered" else "connect-fail" end)}} else {} end)
      + (if $e.key.rst_ttl != null or $e.key.dst_ttl != null then
@@ -59,4 +62,5 @@ jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
           {icmp: {type: $e.key.icmp_type, code: $e.key.icmp_code, from: $e.culprit,
                   delay_ms: ($e.key.icmp_delay_s * 1000)}} else {} end)
      + (if $e.key.public_src != null then {translation: {outside_src: $e.key.public_src}} else {} end)
-  ][], {type: "summary", schema: 1, correlation: {outside_capture_window: 1}}' "$dir/truth.json"
+  ][], {type: "summary", schema: 1, correlation: {outside_capture_window: 1},
+         log_lines: {outside_window_lines: [$outside[] | {type: "outside-window", line: .}]}}' "$dir/truth.json"
