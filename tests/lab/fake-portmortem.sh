@@ -7,7 +7,8 @@
 # FAKE_PM_MODE bends that: perfect (default), wrong-verdict (the first row's verdict is wrong),
 # missing (the first row has no attempt), no-culprit (no address but dst anywhere), crash
 # (exit 3), garbage (not JSON), wrong-scope (a truth's "scope" gets the wrong exit status and
-# destination states).
+# destination states). A truth file's inside_window.lines are cited by attempts, its
+# outside_window.lines listed in the summary (issue 14).
 set -euo pipefail
 
 [ "${1:-}" = analyze ] || { echo "fake-portmortem: only 'analyze' is faked" >&2; exit 2; }
@@ -30,7 +31,9 @@ case $mode in
 esac
 
 jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
-  [.expect | to_entries[] | .key as $i | .value as $e
+  (.inside_window.lines // []) as $inside
+  | (.outside_window.lines // []) as $outside
+  | [.expect | to_entries[] | .key as $i | .value as $e
    | select(($mode == "missing" and $i == 0) | not)
    | {type: "attempt", id: ($i + 1), ts: "2026-01-01T00:00:\($i + 10).000000Z",
       family: (if ($e.dst | contains(":")) then "ipv6" else "ipv4" end),
@@ -49,7 +52,7 @@ jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
                   from: (if $mode == "no-culprit" then null else $e.culprit end)}} else {} end)
      + (if $e.key.banner_code != null then {banner: {code: $e.key.banner_code, text: "fake"}} else {} end)
      + (if $e.key.mta_error != null then
-          {mta: {error: $e.key.mta_error,
+          {mta: {error: $e.key.mta_error, line: $inside[$i],
                  kind: (if $e.key.mta_error == "status=sent" or $e.key.mta_error == "=>"
                         then "delivered" else "connect-fail" end)}} else {} end)
      + (if $e.key.rst_ttl != null or $e.key.dst_ttl != null then
