@@ -26,6 +26,7 @@ struct pm_session {
     uint8_t first_reply_done;
     uint8_t client_spoke_first;
     uint8_t client_hello;                /* the client's first bytes were a TLS record */
+    uint8_t cli_seen;                    /* the client has sent bytes */
     uint8_t late;                        /* joined late (pm_smtp_joined_late) */
     uint8_t late_synced;                 /* ... and a recognised command was seen since */
     char cmdq[MAX_CMDQ][PM_SMTP_CMD];
@@ -219,6 +220,7 @@ static void pop_command(struct pm_session *s, char *out)
     pm_strlcpy(out, s->cmdq[s->cmdq_head], PM_SMTP_CMD);
     s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % MAX_CMDQ);
     s->cmdq_n--;
+    s->sum.unanswered = s->cmdq_n;
 }
 
 static void push_command(struct pm_session *s, const char *cmd)
@@ -229,6 +231,7 @@ static void push_command(struct pm_session *s, const char *cmd)
     int i = (s->cmdq_head + s->cmdq_n) % MAX_CMDQ;
     pm_strlcpy(s->cmdq[i], cmd, PM_SMTP_CMD);
     s->cmdq_n++;
+    s->sum.unanswered = s->cmdq_n;
 }
 
 /* A complete reply (its last line seen). */
@@ -464,13 +467,23 @@ void pm_smtp_client_bytes(struct pm_session *s, const uint8_t *p, size_t n)
     if (s->cli_stop || n == 0) {
         return;
     }
+    bool first = !s->cli_seen;
+    s->cli_seen = 1;
     if (!s->first_reply_done && s->srv_len == 0 && s->cli_len == 0 && !s->client_spoke_first) {
         s->client_spoke_first = 1;
-        if (p[0] == 0x16) {
-            s->client_hello = 1;
-            s->cli_stop = 1; /* a TLS ClientHello: nothing to parse on this side */
-            return;
+    }
+    if (first && !s->late && p[0] == 0x16 && looks_tls(p, n)) {
+        /* The client's first bytes are a TLS record: a ClientHello (implicit TLS, RFC 8314).
+         * Nothing to parse on this side. Before the greeting, the server's answer says
+         * whether it speaks TLS too; after a plaintext greeting it is already a mismatch
+         * (the greeting and the ClientHello crossed on the wire). */
+        s->client_hello = 1;
+        s->cli_stop = 1;
+        if (s->first_reply_done && s->sum.banner_code >= 200 && !s->sum.tls) {
+            s->sum.tls_mismatch = PM_TLS_MISMATCH_CLIENT_TLS;
+            s->srv_stop = 1;
         }
+        return;
     }
     feed_lines(s, s->cli_buf, &s->cli_len, &s->cli_overflow, sizeof(s->cli_buf), p, n, false);
 }

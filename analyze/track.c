@@ -259,10 +259,13 @@ static void finalize(struct pm_tracker *t, struct pm_flow *f, uint32_t extra_fla
             a.flags |= PM_AF_TLS_MISMATCH;
         }
     }
-    if ((a.flags & PM_AF_CAPTURE_ENDED) && a.established && a.close == PM_CLOSE_NONE &&
+    bool srv_closed = a.close == PM_CLOSE_SRV_FIN || a.close == PM_CLOSE_SRV_RST;
+    bool pending = a.close == PM_CLOSE_NONE || (sum && sum->unanswered > 0);
+    if ((a.flags & PM_AF_CAPTURE_ENDED) && a.established && !srv_closed && pending &&
         !(a.flags & PM_AF_MAIL_ACCEPTED)) {
-        /* Still talking when the capture stopped: whatever the server said next (a 5xx to
-         * RCPT, to the end of DATA) is not in this capture. */
+        /* Still talking when the capture stopped (nobody closed, or the client closed with
+         * commands unanswered: a pipelined MAIL, RCPT, DATA, QUIT): whatever the server said
+         * next (a 5xx to RCPT, to the end of DATA) is not in this capture. */
         a.flags |= PM_AF_DIALOGUE_CUT;
     }
     if (a.banner_code == 0 && a.srv_bytes > 0 && !(sum && sum->tls) &&

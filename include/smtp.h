@@ -42,6 +42,7 @@ struct pm_smtp_summary {
     uint8_t start_unseen;      /* the capture joined the dialogue after it began: the first
                                 * reply seen is not the greeting, commands before are unknown */
     uint8_t tls_mismatch;      /* PM_TLS_MISMATCH_*: one side spoke TLS, the other plaintext */
+    uint8_t unanswered;        /* client commands still waiting for their reply */
 };
 
 /* Implicit TLS (RFC 8314 §3.3: port 465) against plaintext SMTP (RFC 5321, STARTTLS per

@@ -36,9 +36,10 @@ cases=(
     "pcaps/gen/greeting-421-6.eth.pcap pcaps/gen/greeting-421-6.eth.truth.json 2001:db8:1::10"
     "pcaps/gen/success-4.eth.pcap pcaps/gen/success-4.eth.truth.json 192.0.2.10"
 )
-if [ -f "$root/pcaps/lab/rcpt-553/sender.pcap" ]; then
-    cases+=("pcaps/lab/rcpt-553/sender.pcap pcaps/lab/rcpt-553/truth.json 192.0.2.10")
-fi
+for f in rcpt-553 exim-rcpt-553 tls-wrapper-plaintext-465; do
+    [ -f "$root/pcaps/lab/$f/sender.pcap" ] &&
+        cases+=("pcaps/lab/$f/sender.pcap pcaps/lab/$f/truth.json 192.0.2.10")
+done
 
 # The truth as rows {dst, dport, sport?, outcome, verdict}, and the watched ports.
 rows() {

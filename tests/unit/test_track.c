@@ -809,6 +809,40 @@ Test(track, joined_mid_dialogue_without_a_decision_is_incomplete)
 }
 
 /* A greeted dialogue still open at the capture's end is marked cut; one that closed is not. */
+/* Exim pipelines MAIL, RCPT, DATA and closes its side in the same segment: the client's FIN
+ * with commands unanswered is not the end of the dialogue (the lab's exim-rcpt-553 cut
+ * before the 553 said "ok" at high confidence before this). */
+Test(track, client_fin_with_commands_unanswered_is_cut)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct conv v = {.t = t, .ts = T0};
+    handshake(&v);
+    srv_says(&v, "220 mx ESMTP\r\n");
+    cli_says(&v, "EHLO c\r\n");
+    srv_says(&v, "250 PIPELINING\r\n");
+    v.ts += PM_MS(10);
+    const char *pipe = "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
+    seg(t, v.ts, CLI, 40000, SRV, 25, PM_TH_ACK | PM_TH_PSH | PM_TH_FIN, v.c, v.s, pipe, 64);
+    pm_tracker_flush(t);
+    cr_assert(d.has_s[0]);
+    cr_assert_eq(d.s[0].unanswered, 3);
+    cr_assert(d.a[0].flags & PM_AF_DIALOGUE_CUT);
+    pm_tracker_free(t);
+
+    /* QUIT answered, then the client closes: complete, not cut */
+    t = mk(&d, 1, 64, 16);
+    v = (struct conv){.t = t, .ts = T0};
+    handshake(&v);
+    srv_says(&v, "220 mx ESMTP\r\n");
+    cli_says(&v, "QUIT\r\n");
+    srv_says(&v, "221 bye\r\n");
+    cli_flags(&v, PM_TH_FIN | PM_TH_ACK);
+    pm_tracker_flush(t);
+    cr_assert_not(d.a[0].flags & PM_AF_DIALOGUE_CUT);
+    pm_tracker_free(t);
+}
+
 Test(track, dialogue_open_at_the_end_is_cut)
 {
     struct done_log d;
