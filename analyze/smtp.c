@@ -450,6 +450,10 @@ void pm_smtp_server_bytes(struct pm_session *s, const uint8_t *p, size_t n)
             /* A TLS record answering the client's ClientHello: implicit TLS (RFC 8314,
              * port 465); the greeting is encrypted. */
             s->sum.implicit_tls = s->sum.tls = 1;
+        } else if (!s->cli_seen && s->cli_stop) {
+            /* The client's first bytes were cut or lost: a ClientHello (implicit TLS that
+             * works) and plaintext (a mismatch) cannot be told apart. */
+            s->sum.banner_code = PM_BANNER_UNREADABLE;
         } else {
             /* TLS where the plaintext greeting belongs: the server expects implicit TLS
              * and the client did not start it (it waited for a greeting, or sent SMTP). */
@@ -499,6 +503,7 @@ void pm_smtp_server_broken(struct pm_session *s)
 }
 
 void pm_smtp_client_broken(struct pm_session *s) { s->cli_stop = 1; }
+/* (A break before the client's first byte leaves cli_seen 0: see the TLS check above.) */
 
 void pm_smtp_joined_late(struct pm_session *s)
 {

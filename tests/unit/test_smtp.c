@@ -537,3 +537,16 @@ Test(smtp, joined_late)
     cr_assert_str_eq(reply(s, 0)->cmd, "QUIT", "body lines before the first verb are skipped");
     cr_assert_not(m->accepted);
 }
+
+/* The client's first segment cut by the snaplen, then TLS from the server: implicit TLS or a
+ * mismatch cannot be told apart (check-robust found this): unreadable, never a mismatch. */
+Test(smtp, tls_from_the_server_after_an_unread_client_start_is_not_a_mismatch)
+{
+    struct pm_session *s = fresh();
+    pm_smtp_client_broken(s);
+    const uint8_t shello[] = {0x16, 0x03, 0x03, 0x00, 0x7a, 0x02};
+    pm_smtp_server_bytes(s, shello, sizeof(shello));
+    const struct pm_smtp_summary *m = pm_session_summary(s);
+    cr_assert_eq(m->tls_mismatch, PM_TLS_MISMATCH_NONE);
+    cr_assert_eq(m->banner_code, PM_BANNER_UNREADABLE);
+}
