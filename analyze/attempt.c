@@ -16,6 +16,18 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
          * may not be the whole story. */
         return PM_OUT_INCOMPLETE;
     }
+    if (a->flags & PM_AF_MIDSTREAM) {
+        /* The capture joined the dialogue after its start: only what the wire shows from
+         * there decides. A refusal is one (whatever it answered); acceptance of the message
+         * is another; anything else, a greeting and handshake never seen, is partial. */
+        if (a->flags & PM_AF_TLS_MISMATCH) {
+            return PM_OUT_TLS_MISMATCH;
+        }
+        if (a->worst_code >= 400) {
+            return PM_OUT_SMTP_REJECTED;
+        }
+        return (a->flags & PM_AF_MAIL_ACCEPTED) ? PM_OUT_CONNECTED : PM_OUT_INCOMPLETE;
+    }
     switch (a->answer) {
     case PM_ANS_RST:
         return PM_OUT_REFUSED;
@@ -57,6 +69,10 @@ enum pm_outcome pm_attempt_outcome(const struct pm_attempt *a, pm_ns capture_end
         /* Our own stack reset the SYN-ACK: the SYN was a raw probe (no socket behind it),
          * and the SYN-ACK is all it asked for: the port is open on this path. */
         return PM_OUT_CONNECTED;
+    }
+    if (a->flags & PM_AF_TLS_MISMATCH) {
+        /* Implicit TLS against plaintext SMTP: neither side can read the other. */
+        return PM_OUT_TLS_MISMATCH;
     }
     int code = a->banner_code;
     if (code >= 400) {
@@ -105,7 +121,22 @@ const char *pm_attempt_conn_state(const struct pm_attempt *a)
         if (synack) {
             return resp_rst ? "RSTRH" : resp_fin ? "SHR" : "OTH";
         }
-        return "OTH";
+        if (!(a->flags & PM_AF_MIDSTREAM)) {
+            return "OTH";
+        }
+        /* Joined mid-dialogue: both endpoints are TCP_PARTIAL to Zeek, which counts as
+         * inactive in conn_state(): RSTRH/RSTOS0 for resets, SF when both closed, SH/SHR
+         * for one side's FIN, OTH otherwise. */
+        if (resp_rst) {
+            return "RSTRH";
+        }
+        if (orig_rst) {
+            return "RSTOS0";
+        }
+        if (orig_fin && resp_fin) {
+            return "SF";
+        }
+        return orig_fin ? "SH" : resp_fin ? "SHR" : "OTH";
     }
     if (!synack) {
         if (resp_rst) {
@@ -149,6 +180,9 @@ const char *pm_attempt_conn_state(const struct pm_attempt *a)
 
 const char *pm_attempt_reason(const struct pm_attempt *a)
 {
+    if (a->flags & PM_AF_MIDSTREAM) {
+        return NULL; /* no probe and no answer to one: nmap has no word for it */
+    }
     switch (a->answer) {
     case PM_ANS_SYNACK:
         return "syn-ack";

@@ -31,6 +31,8 @@ const char *pm_ev_name(enum pm_ev e)
         [EV_NAT_REWRITE] = "nat-rewrite", [EV_RETURN_DROP] = "return-drop",
         [EV_INCOMPLETE] = "incomplete", [EV_ONE_SIDED] = "one-sided",
         [EV_LOG_GREETING] = "log-greeting", [EV_CAPTURE_CUT] = "capture-cut",
+        [EV_DIALOGUE_CUT] = "dialogue-cut", [EV_REPLY_CMD_UNSEEN] = "reply-command-unseen",
+        [EV_TLS_MISMATCH] = "tls-mismatch", [EV_TLS_SENDER_SIDE] = "tls-sender-side",
     };
     return (unsigned)e < EV__COUNT && n[e] ? n[e] : "?";
 }
@@ -217,6 +219,17 @@ static void wire_evidence(struct pm_finding *f, const struct pm_attr_env *env,
             pm_finding_add(f, "%s: SYN %s:%u > %s:%u at %s (TTL %u)", ref, src, a->sport, dst,
                            a->dport, t, a->syn_ttl);
         }
+    } else if (a->flags & PM_AF_MIDSTREAM) {
+        pm_ref_str(env, a->syn_ref, ref, sizeof(ref));
+        pm_time_short(a->first_syn, t, sizeof(t));
+        pm_finding_add(f, "%s: the %s capture joined %s:%u > %s:%u mid-dialogue at %s (first "
+                       "packet from the %s): its start (SYN, SYN-ACK%s) is not in it",
+                       ref, vname, src, a->sport, dst, a->dport, t,
+                       a->history[0] == '^' ? "server" : "client",
+                       a->dport == 465 ? "" : ", greeting");
+    } else if (a->answer == PM_ANS_SYNACK) {
+        pm_finding_add(f, "SYN %s:%u > %s:%u not in the %s capture: it started after the SYN",
+                       src, a->sport, dst, a->dport, vname);
     } else {
         pm_finding_add(f, "SYN %s:%u > %s:%u not in the %s capture; reconstructed from its "
                        "answer", src, a->sport, dst, a->dport, vname);
@@ -300,6 +313,15 @@ static void flag_evidence(struct pm_finding *f, const struct pm_attempt *a)
     }
     if (a->flags & PM_AF_SMTP_DROPPED) {
         pm_finding_add(f, "no session slot was free: the SMTP dialogue was not recorded");
+    }
+    if (a->flags & PM_AF_RETRY_ANSWERED) {
+        pm_finding_add(f, "the client retried the SYN (same ISN) after the first answer: one "
+                          "attempt for the whole retry series%s",
+                       a->answer == PM_ANS_SYNACK ? "; a retry was accepted" : "");
+    }
+    if (a->flags & PM_AF_DIALOGUE_CUT) {
+        pm_finding_add(f, "the capture ended while the dialogue was still going: what the "
+                          "server said next (a refusal of RCPT or of the message?) is not in it");
     }
 }
 
@@ -437,8 +459,31 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
         }
         wire_evidence(f, env, a);
         switch (outcome) {
+        case PM_OUT_TLS_MISMATCH: {
+            ev |= PM_EV(EV_TLS_MISMATCH);
+            /* RFC 8314 §3.3: 465 is implicit TLS; 25 and 587 greet in plaintext (RFC 5321,
+             * RFC 6409) and upgrade with STARTTLS (RFC 3207). The side off the port's mode
+             * is the one to fix. */
+            bool client_tls = smtp && smtp->tls_mismatch == PM_TLS_MISMATCH_CLIENT_TLS;
+            bool port_tls = a->dport == 465;
+            if (client_tls != port_tls) {
+                ev |= PM_EV(EV_TLS_SENDER_SIDE);
+            }
+            if (client_tls) {
+                snprintf(spec, sizeof(spec), "TLS ClientHello answered in plaintext (%d): "
+                         "implicit TLS against a plaintext SMTP listener on %u",
+                         smtp->banner_code, a->dport);
+            } else {
+                snprintf(spec, sizeof(spec), "TLS where the plaintext greeting belongs: an "
+                         "implicit-TLS listener on %u, the client speaks plaintext", a->dport);
+            }
+            break;
+        }
         case PM_OUT_CONNECTED:
             ev |= PM_EV(EV_CONNECTED);
+            if (a->flags & PM_AF_DIALOGUE_CUT) {
+                ev |= PM_EV(EV_DIALOGUE_CUT);
+            }
             if ((a->flags & PM_AF_SELF_RST) && !a->established) {
                 snprintf(spec, sizeof(spec), "SYN-ACK: port %u open (a raw probe SYN; our own "
                          "stack reset the SYN-ACK)", a->dport);
@@ -446,6 +491,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             break;
         case PM_OUT_SMTP_REJECTED:
             ev |= PM_EV(EV_SMTP_REJECT);
+            if (smtp && smtp->start_unseen && smtp->banner_code < 400 &&
+                !strcmp(smtp->reject_cmd, "UNKNOWN")) {
+                ev |= PM_EV(EV_REPLY_CMD_UNSEEN);
+            }
             if (smtp) {
                 int code = smtp->banner_code >= 400 ? smtp->banner_code : smtp->reject_code;
                 const char *txt = smtp->banner_code >= 400 ? smtp->banner : "";
@@ -460,6 +509,13 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             break;
         case PM_OUT_NO_BANNER:
             ev |= PM_EV(EV_NO_BANNER);
+            if (a->dport == 465 && a->cli_bytes == 0 && a->srv_bytes == 0) {
+                /* Both sides waiting is also what a plaintext client meets at an implicit-
+                 * TLS listener (it waits for a greeting, the server for a ClientHello). */
+                pm_finding_add(f, "port 465 is implicit TLS (RFC 8314): a client that waits "
+                                  "for a plaintext greeting there waits forever; check that "
+                                  "the client speaks TLS first on 465");
+            }
             break;
         case PM_OUT_CLOSED_BEFORE_BANNER:
             ev |= PM_EV(EV_CLOSED_EARLY);
@@ -616,8 +672,22 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             if ((a->flags & PM_AF_ONE_SIDED) ||
                 (a->vantage < PM_MAX_VANTAGES && env->vantage_one_sided[a->vantage])) {
                 ev |= PM_EV(EV_ONE_SIDED);
-                pm_finding_add(f, "the client acknowledges SYN-ACKs this capture never shows: "
-                                  "it sees one direction only");
+                if (a->vantage < PM_MAX_VANTAGES && env->vantage_one_direction[a->vantage] &&
+                    !(a->flags & PM_AF_ONE_SIDED)) {
+                    pm_finding_add(f, "the %s capture holds one direction only: not a single "
+                                      "inbound packet (a capture of outbound traffic only, "
+                                      "tcpdump -Q out, a one-way tap): silence here proves "
+                                      "nothing", env->vantage_names && a->vantage < PM_MAX_VANTAGES
+                                      ? env->vantage_names[a->vantage] : "this");
+                    snprintf(spec, sizeof(spec), "one-direction capture: no inbound packet at "
+                             "all, so an unanswered SYN proves nothing");
+                } else {
+                    pm_finding_add(f, "the client acknowledges SYN-ACKs this capture never "
+                                      "shows: it sees one direction only");
+                }
+            } else if (a->flags & PM_AF_MIDSTREAM) {
+                snprintf(spec, sizeof(spec), "joined mid-dialogue: no refusal and no accepted "
+                         "message in what the capture holds");
             }
             break;
         }

@@ -292,6 +292,16 @@ void pm_bundle_result_words(const struct pm_finding *f, char *r, size_t rl, char
                  f->log ? "\")" : "");
         snprintf(s, sl, "blocked on the sending host (no SYN left)");
         break;
+    case PM_OUT_TLS_MISMATCH:
+        if (sm && sm->tls_mismatch == PM_TLS_MISMATCH_CLIENT_TLS) {
+            snprintf(r, rl, "TCP port %u connected; the client opened TLS (ClientHello) and the "
+                     "server answered in plaintext SMTP (%d)", port, sm->banner_code);
+        } else {
+            snprintf(r, rl, "TCP port %u connected; the server answered in TLS where the "
+                     "plaintext SMTP greeting belongs", port);
+        }
+        snprintf(s, sl, "TLS mode mismatch (implicit TLS against plaintext SMTP)");
+        break;
     case PM_OUT_INCOMPLETE:
         snprintf(r, rl, "outcome unknown: the capture ended or kept too little to tell");
         snprintf(s, sl, "outcome unknown");

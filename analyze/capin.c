@@ -69,6 +69,8 @@ struct pm_capfile {
     } ends[16];
     uint32_t sampled;
     pm_addr first_src[2]; /* source of the first sampled packet per family (v4, v6) */
+    pm_addr srcs[8];      /* recent sources, until a reply proves both directions */
+    uint64_t nsrc;
 };
 
 #define SAMPLE_RECORDS 256
@@ -130,6 +132,39 @@ static void sample(struct pm_capfile *cf, int linktype, const uint8_t *data, uin
     if (!pm_addr_eq(&p.src, &p.dst)) {
         tally(cf, &p.dst);
     }
+}
+
+/* Does the file hold both directions? Every record (filtered or not) is looked at until one
+ * goes to an address that an earlier record came from: a reply (a DNS answer, an ACK, an
+ * ICMP error from a router). A capture of outbound traffic only never proves it. In an
+ * ordinary capture the first exchange settles it, so the decoding stops after a handful of
+ * records. */
+static void watch_direction(struct pm_capfile *cf, int linktype, const uint8_t *data,
+                            uint32_t caplen, uint32_t wirelen)
+{
+    if (cf->st.two_way) {
+        return;
+    }
+    struct pm_pkt p;
+    memset(&p, 0, sizeof(p));
+    pm_decode(&p, linktype, data, caplen, wirelen);
+    if (p.family == 0) {
+        return;
+    }
+    cf->st.ip_records++;
+    size_t n = (size_t)PM_MIN(cf->nsrc, (uint64_t)PM_ARRAY_LEN(cf->srcs));
+    for (size_t i = 0; i < n; i++) {
+        if (pm_addr_eq(&cf->srcs[i], &p.dst)) {
+            cf->st.two_way = 1;
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pm_addr_eq(&cf->srcs[i], &p.src)) {
+            return;
+        }
+    }
+    cf->srcs[cf->nsrc++ % PM_ARRAY_LEN(cf->srcs)] = p.src;
 }
 
 bool pm_capfile_host_address(const struct pm_capfile *cf, uint8_t family, pm_addr *out)
@@ -514,6 +549,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
                 span(cf, r.ts);
             }
             sample(cf, pm_linktype_normalize(r.linktype), r.data, r.caplen, r.wirelen);
+            watch_direction(cf, pm_linktype_normalize(r.linktype), r.data, r.caplen, r.wirelen);
             struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.wirelen};
             if (!ng_filter_pass(cf, r.linktype, &h, r.data)) {
                 continue;
@@ -558,6 +594,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         pm_ns ts = sane_time(PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec); /* usec holds ns */
         span(cf, ts);
         sample(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
+        watch_direction(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
             continue;
         }

@@ -152,13 +152,42 @@ static enum pm_outcome outcome_of(struct pm_engine *e, const struct pm_attempt *
     return pm_attempt_outcome(a, end, one_sided);
 }
 
+/* A capture file set that never shows a reply (a record from an address an earlier record
+ * went to: capin.c) while this vantage sent SYNs holds one direction only (tcpdump -Q out, a
+ * one-way tap). A live capture sees both directions of its interface by construction, and
+ * its kernel filter hides the traffic that would prove it: never judged one-directional. */
+static bool vantage_one_direction(struct pm_engine *e, int v)
+{
+    const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, v);
+    if (e->src.live || !e->src.in || !vs || vs->syns_out == 0 || vs->from_servers > 0) {
+        return false;
+    }
+    uint64_t ip = 0;
+    for (int i = 0; i < e->src.in->n; i++) {
+        const struct pm_input *in = &e->src.in->in[i];
+        if (in->vantage != v) {
+            continue;
+        }
+        const struct pm_capfile_stats *st = pm_capfile_stats(in->cf);
+        if (st->two_way) {
+            return false;
+        }
+        ip += st->ip_records;
+    }
+    return ip > 0;
+}
+
 /* A vantage where clients acknowledge SYN-ACKs we never see, and no server packet at all
- * arrives, is one-sided: its silences prove nothing. */
+ * arrives, is one-sided: its silences prove nothing. So is one that holds no inbound packet
+ * at all (issue 14). */
 static void find_one_sided(struct pm_engine *e)
 {
     for (int v = 0; v < e->src.nvantage && v < PM_MAX_VANTAGES; v++) {
         const struct pm_vantage_state *vs = pm_tracker_vantage(e->tracker, v);
-        e->env.vantage_one_sided[v] = vs && vs->one_sided_evidence > 0 && vs->from_servers == 0;
+        e->env.vantage_one_direction[v] = vantage_one_direction(e, v);
+        e->env.vantage_one_sided[v] =
+            (vs && vs->one_sided_evidence > 0 && vs->from_servers == 0) ||
+            e->env.vantage_one_direction[v];
     }
 }
 
@@ -1145,6 +1174,7 @@ int pm_engine_finish(struct pm_engine *e)
     s->npublic = pm_nat_public_addresses(e->nat, &s->publics);
     for (int v = 0; v < e->src.nvantage && v < PM_MAX_VANTAGES; v++) {
         s->vantage_rank[v] = pm_nat_rank(e->nat, v);
+        s->vantage_one_direction[v] = e->env.vantage_one_direction[v];
     }
     s->nports = e->cfg.nports;
     for (int i = 0; i < e->cfg.nports; i++) {

@@ -69,6 +69,9 @@ static void json_flags(struct pm_json *j, uint32_t fl)
         {PM_AF_UNREADABLE_ANSWER, "unreadable-answer"},
         {PM_AF_SRV_REPLIES_UNREAD, "server-replies-unread"},
         {PM_AF_TABLE_FULL, "table-full"},
+        {PM_AF_MIDSTREAM, "midstream"}, {PM_AF_DIALOGUE_CUT, "dialogue-cut"},
+        {PM_AF_RETRY_ANSWERED, "retried-after-answer"}, {PM_AF_MAIL_ACCEPTED, "mail-accepted"},
+        {PM_AF_TLS_MISMATCH, "tls-mismatch"},
     };
     pm_json_key(j, "flags");
     pm_json_arr_begin(j);
@@ -600,6 +603,9 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
         pm_json_ktime(j, "first", vs ? vs->first_ts : PM_NS_NONE);
         pm_json_ktime(j, "last", vs ? vs->last_ts : PM_NS_NONE);
         pm_json_kuint(j, "records", vs ? vs->records : 0);
+        /* issue 14: no inbound packet at all; attempts picked up after their start */
+        pm_json_kbool(j, "one_direction", s->vantage_one_direction[v]);
+        pm_json_kuint(j, "late_joined", vs ? vs->late_joined : 0);
         pm_json_key(j, "local_addresses");
         pm_json_arr_begin(j);
         for (int i = 0; vs && i < vs->nlocal; i++) {
@@ -663,6 +669,8 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
     pm_json_kuint(j, "syn_retransmissions", tc->syn_retransmissions);
     pm_json_kuint(j, "isn_reuse", tc->isn_reuse);
     pm_json_kuint(j, "syn_not_captured", tc->syn_not_captured);
+    pm_json_kuint(j, "late_joined", tc->late_joined);
+    pm_json_kuint(j, "answered_closed_early", tc->answered_closed_early);
     pm_json_kuint(j, "duplicate_records", tc->duplicates);
     pm_json_kuint(j, "inconsistent_with_log", s->inconsistent);
     json_counts(j, "outcomes", s->by_outcome, PM_OUT__COUNT, oname);

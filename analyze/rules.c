@@ -134,6 +134,28 @@ const struct pm_rule pm_rules[] = {
      "Send the evidence to the network team of {router} (hop {hop}): it rejects TCP {dport} "
      "to {dst}."},
 
+    /* --- the edges of the evidence (issue 14): a mode mismatch, a dialogue the capture
+     * joined late or left early. Before the rows they refine. --- */
+    {"tls-mismatch-sender", E(TLS_MISMATCH) | E(TLS_SENDER_SIDE), 0, PM_V_TLS_MISMATCH,
+     PM_OWN_SENDER_HOST, PM_CONF_HIGH,
+     "implicit TLS against plaintext SMTP: the sending MTA uses the wrong mode for port {dport}",
+     "Fix the sending MTA's TLS mode for port {dport}: implicit TLS (Postfix "
+     "smtp_tls_wrappermode = yes) on 465 only, plaintext then STARTTLS on 25 and 587."},
+    {"tls-mismatch", E(TLS_MISMATCH), 0, PM_V_TLS_MISMATCH, PM_OWN_RECIPIENT_POSTMASTER,
+     PM_CONF_HIGH,
+     "implicit TLS against plaintext SMTP: {dst} speaks the wrong mode on port {dport}",
+     "Tell the postmaster of {name}: port {dport} on {dst} must speak implicit TLS on 465 "
+     "(RFC 8314) and plaintext with STARTTLS on 25/587; this listener does the other."},
+    {"smtp-policy-start-unseen", E(SMTP_REJECT) | E(REPLY_CMD_UNSEEN), 0, PM_V_SMTP_POLICY,
+     PM_OWN_RECIPIENT_POSTMASTER, PM_CONF_MEDIUM,
+     "the server refused with 4xx/5xx; the command it answered is before the capture",
+     "Read the reply text and contact the postmaster of {name}; capture from the start of a "
+     "delivery (postqueue -f while capturing) to see what it refused."},
+    {"ok-dialogue-cut", E(CONNECTED) | E(DIALOGUE_CUT), 0, PM_V_OK, PM_OWN_NONE, PM_CONF_LOW,
+     "connected and greeted; the capture ended before the dialogue did",
+     "The network path works; capture until the delivery ends (the MTA's log says how) to "
+     "see whether the mail itself was accepted."},
+
     /* --- the handshake completed --- */
     {"smtp-policy", E(SMTP_REJECT), 0, PM_V_SMTP_POLICY, PM_OWN_RECIPIENT_POSTMASTER,
      PM_CONF_HIGH, "the server answered 4xx/5xx: a policy decision past the network",

@@ -26,6 +26,10 @@ struct pm_session {
     uint8_t in_reply;                    /* inside a multi-line reply */
     uint8_t first_reply_done;
     uint8_t client_spoke_first;
+    uint8_t client_hello;                /* the client's first bytes were a TLS record */
+    uint8_t cli_seen;                    /* the client has sent bytes */
+    uint8_t late;                        /* joined late (pm_smtp_joined_late) */
+    uint8_t late_synced;                 /* ... and a recognised command was seen since */
     char cmdq[MAX_CMDQ][PM_SMTP_CMD];
     char cur_text[PM_SMTP_TEXT];
     uint16_t cur_len;
@@ -184,13 +188,19 @@ bool pm_smtp_text_blocklist(const char *text)
 /* Which commands' replies we keep, and which refuse the mail when 4xx/5xx. */
 static bool cmd_is(const char *cmd, const char *name) { return strcmp(cmd, name) == 0; }
 
-static bool reply_refuses_mail(const char *cmd, int code)
+static bool reply_refuses_mail(const struct pm_session *s, const char *cmd, int code)
 {
     if (code < 400) {
         return false;
     }
     if (code == 421) {
         return true; /* service closing transmission channel, whatever the command */
+    }
+    if (s->late && cmd_is(cmd, "UNKNOWN")) {
+        /* Joined late: the command was before the capture. A 4xx/5xx refuses, except the
+         * syntax and sequence codes (RFC 5321 §4.2.3: 500-504 answer a bad or unsupported
+         * command, not the mail). */
+        return !(code >= 500 && code <= 504);
     }
     return cmd_is(cmd, "GREETING") || cmd_is(cmd, "MAIL") || cmd_is(cmd, "RCPT") ||
            cmd_is(cmd, "DATA") || cmd_is(cmd, "DATA-END") || cmd_is(cmd, "HELO") ||
@@ -242,6 +252,7 @@ static void pop_command(struct pm_session *s, char *out)
     pm_strlcpy(out, s->cmdq[s->cmdq_head], PM_SMTP_CMD);
     s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % MAX_CMDQ);
     s->cmdq_n--;
+    s->sum.unanswered = s->cmdq_n;
 }
 
 static void push_command(struct pm_session *s, const char *cmd)
@@ -252,6 +263,7 @@ static void push_command(struct pm_session *s, const char *cmd)
     int i = (s->cmdq_head + s->cmdq_n) % MAX_CMDQ;
     pm_strlcpy(s->cmdq[i], cmd, PM_SMTP_CMD);
     s->cmdq_n++;
+    s->sum.unanswered = s->cmdq_n;
 }
 
 /* A complete reply (its last line seen). */
@@ -265,6 +277,13 @@ static void reply_done(struct pm_session *s)
          * A client that spoke first (pipelining the greeting) still gets it as GREETING. */
         snprintf(cmd, sizeof(cmd), "GREETING");
         s->first_reply_done = 1;
+        if (s->client_hello) {
+            /* A plaintext reply to a TLS ClientHello: the client expects implicit TLS
+             * (RFC 8314), the server speaks plaintext SMTP. Nothing after it is readable
+             * to either side. */
+            sum->tls_mismatch = PM_TLS_MISMATCH_CLIENT_TLS;
+            s->srv_stop = s->cli_stop = 1;
+        }
         sum->banner_code = (int16_t)code;
         pm_strlcpy(sum->banner, s->cur_text, sizeof(sum->banner));
         if (pm_smtp_text_masked(s->cur_text)) {
@@ -295,7 +314,7 @@ static void reply_done(struct pm_session *s)
     }
     /* Once the message was accepted, a later 4xx (an idle client timed out, 421 at QUIT)
      * does not unsay it. */
-    if (reply_refuses_mail(cmd, code) && sum->reject_code == 0 && !sum->accepted) {
+    if (reply_refuses_mail(s, cmd, code) && sum->reject_code == 0 && !sum->accepted) {
         sum->reject_code = (int16_t)code;
         pm_strlcpy(sum->reject_cmd, cmd, sizeof(sum->reject_cmd));
     }
@@ -369,6 +388,21 @@ static void client_line(struct pm_session *s, const uint8_t *l, size_t n)
         w++;
     }
     word[w] = '\0';
+    if (s->late && !s->late_synced) {
+        /* Joined late, perhaps inside a message body: lines count as commands from the
+         * first SMTP verb on (RFC 5321 §4.1, RFC 3207, RFC 4954, RFC 3030). */
+        static const char *const verbs[] = {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "QUIT",
+                                            "RSET", "NOOP", "VRFY", "EXPN", "HELP",
+                                            "STARTTLS", "AUTH", "BDAT"};
+        bool verb = false;
+        for (size_t i = 0; i < PM_ARRAY_LEN(verbs) && !verb; i++) {
+            verb = strcmp(word, verbs[i]) == 0 && (w == n || l[w] == ' ' || l[w] == ':');
+        }
+        if (!verb) {
+            return;
+        }
+        s->late_synced = 1;
+    }
     if (w == 0 || (w < n && l[w] != ' ' && l[w] != ':')) {
         /* Not a command word (an AUTH continuation, binary garbage): it still gets a reply. */
         snprintf(word, sizeof(word), "OTHER");
@@ -426,17 +460,39 @@ static void feed_lines(struct pm_session *s, uint8_t *buf, uint16_t *len, uint8_
     }
 }
 
+/* The start of a TLS record (RFC 8446 §5.1): content type alert (21), handshake (22) or
+ * application data (23), then legacy version 3.x. A reply line starts with a digit. */
+static bool looks_tls(const uint8_t *p, size_t n)
+{
+    if (p[0] < 0x15 || p[0] > 0x17) {
+        return false;
+    }
+    return n < 2 || (p[1] == 0x03 && (n < 3 || p[2] <= 0x04));
+}
+
 void pm_smtp_server_bytes(struct pm_session *s, const uint8_t *p, size_t n)
 {
     if (s->srv_stop || n == 0) {
         return;
     }
-    if (!s->first_reply_done && s->srv_len == 0 && p[0] == 0x16 && s->client_spoke_first) {
-        /* A TLS handshake record (RFC 8446 §5.1 type 22) answering the client's
-         * ClientHello: implicit TLS (RFC 8314, port 465); the greeting is encrypted. */
-        s->sum.implicit_tls = s->sum.tls = 1;
+    if (!s->first_reply_done && s->srv_len == 0 && looks_tls(p, n)) {
         s->first_reply_done = 1;
         s->srv_stop = s->cli_stop = 1;
+        if (s->client_hello) {
+            /* A TLS record answering the client's ClientHello: implicit TLS (RFC 8314,
+             * port 465); the greeting is encrypted. */
+            s->sum.implicit_tls = s->sum.tls = 1;
+        } else if (!s->cli_seen && s->cli_stop) {
+            /* The client's first bytes were cut or lost: a ClientHello (implicit TLS that
+             * works) and plaintext (a mismatch) cannot be told apart. */
+            s->sum.banner_code = PM_BANNER_UNREADABLE;
+        } else {
+            /* TLS where the plaintext greeting belongs: the server expects implicit TLS
+             * and the client did not start it (it waited for a greeting, or sent SMTP). */
+            s->sum.tls_mismatch = PM_TLS_MISMATCH_SERVER_TLS;
+            s->sum.banner_code = PM_BANNER_NOT_SMTP;
+            snprintf(s->sum.banner, sizeof(s->sum.banner), "(TLS, not an SMTP greeting)");
+        }
         return;
     }
     feed_lines(s, s->srv_buf, &s->srv_len, &s->srv_overflow, sizeof(s->srv_buf), p, n, true);
@@ -447,12 +503,23 @@ void pm_smtp_client_bytes(struct pm_session *s, const uint8_t *p, size_t n)
     if (s->cli_stop || n == 0) {
         return;
     }
-    if (!s->first_reply_done && s->srv_len == 0) {
+    bool first = !s->cli_seen;
+    s->cli_seen = 1;
+    if (!s->first_reply_done && s->srv_len == 0 && s->cli_len == 0 && !s->client_spoke_first) {
         s->client_spoke_first = 1;
-        if (p[0] == 0x16) {
-            s->cli_stop = 1; /* a TLS ClientHello: nothing to parse on this side */
-            return;
+    }
+    if (first && !s->late && p[0] == 0x16 && looks_tls(p, n)) {
+        /* The client's first bytes are a TLS record: a ClientHello (implicit TLS, RFC 8314).
+         * Nothing to parse on this side. Before the greeting, the server's answer says
+         * whether it speaks TLS too; after a plaintext greeting it is already a mismatch
+         * (the greeting and the ClientHello crossed on the wire). */
+        s->client_hello = 1;
+        s->cli_stop = 1;
+        if (s->first_reply_done && s->sum.banner_code >= 200 && !s->sum.tls) {
+            s->sum.tls_mismatch = PM_TLS_MISMATCH_CLIENT_TLS;
+            s->srv_stop = 1;
         }
+        return;
     }
     feed_lines(s, s->cli_buf, &s->cli_len, &s->cli_overflow, sizeof(s->cli_buf), p, n, false);
 }
@@ -468,3 +535,11 @@ void pm_smtp_server_broken(struct pm_session *s)
 }
 
 void pm_smtp_client_broken(struct pm_session *s) { s->cli_stop = 1; }
+/* (A break before the client's first byte leaves cli_seen 0: see the TLS check above.) */
+
+void pm_smtp_joined_late(struct pm_session *s)
+{
+    s->late = 1;
+    s->first_reply_done = 1; /* what comes first is not known to be the greeting */
+    s->sum.start_unseen = 1;
+}

@@ -50,6 +50,7 @@ static const pm_ns class_timeout[PM_FC__COUNT] = {
     [PM_FC_SYN] = PM_TMO_SYN,
     [PM_FC_DONE] = PM_TMO_DONE,
     [PM_FC_EST] = PM_TMO_EST,
+    [PM_FC_ANSWERED] = PM_TMO_RETRY,
 };
 
 struct pm_tracker *pm_tracker_new(const struct pm_track_config *cfg, pm_attempt_done_fn done,
@@ -252,8 +253,24 @@ static void finalize(struct pm_tracker *t, struct pm_flow *f, uint32_t extra_fla
         if (sum->replies_unread && !sum->accepted) {
             a.flags |= PM_AF_SRV_REPLIES_UNREAD;
         }
+        if (sum->accepted) {
+            a.flags |= PM_AF_MAIL_ACCEPTED;
+        }
+        if (sum->tls_mismatch) {
+            a.flags |= PM_AF_TLS_MISMATCH;
+        }
     }
-    if (a.banner_code == 0 && a.srv_bytes > 0 && !(sum && sum->tls)) {
+    bool srv_closed = a.close == PM_CLOSE_SRV_FIN || a.close == PM_CLOSE_SRV_RST;
+    bool pending = a.close == PM_CLOSE_NONE || (sum && sum->unanswered > 0);
+    if ((a.flags & PM_AF_CAPTURE_ENDED) && a.established && !srv_closed && pending &&
+        !(a.flags & PM_AF_MAIL_ACCEPTED)) {
+        /* Still talking when the capture stopped (nobody closed, or the client closed with
+         * commands unanswered: a pipelined MAIL, RCPT, DATA, QUIT): whatever the server said
+         * next (a 5xx to RCPT, to the end of DATA) is not in this capture. */
+        a.flags |= PM_AF_DIALOGUE_CUT;
+    }
+    if (a.banner_code == 0 && a.srv_bytes > 0 && !(sum && sum->tls) &&
+        !(a.flags & PM_AF_MIDSTREAM)) {
         /* The server sent bytes and no reply line came out of them. */
         a.banner_code = PM_BANNER_UNREADABLE;
         a.flags |= PM_AF_SRV_DATA_UNREAD;
@@ -276,9 +293,18 @@ static void sweep(struct pm_tracker *t)
     }
 }
 
-/* The table is full: finalise the least recently active attempt of any class. */
+/* The table is full: finalise the least recently active attempt of any class. An attempt
+ * that was answered (RST/ICMP) and has lingered as long as any answer used to goes first,
+ * and is not marked evicted: its answer is complete; only a later retry of its SYN, should
+ * one come, would now count as a new attempt (counted: answered_closed_early). */
 static void evict_one(struct pm_tracker *t)
 {
+    struct pm_flow *ans = pm_flowtab_oldest(t->flows, PM_FC_ANSWERED);
+    if (ans && ans->last_seen + PM_TMO_DONE <= t->now) {
+        t->n.answered_closed_early++;
+        finalize(t, ans, 0);
+        return;
+    }
     struct pm_flow *victim = NULL;
     for (int c = 0; c < PM_FC__COUNT; c++) {
         struct pm_flow *a = pm_flowtab_oldest(t->flows, (enum pm_flow_class)c);
@@ -397,6 +423,11 @@ static void on_syn(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         }
         if (a->answer == PM_ANS_NONE) {
             pm_flowtab_touch(t->flows, a, PM_FC_SYN);
+        } else if (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) {
+            /* The client retries after an answer (Windows after an ICMP error, 3 s then
+             * 6 s later): the same attempt, kept for the rest of the retry span. */
+            a->flags |= PM_AF_RETRY_ANSWERED;
+            pm_flowtab_touch(t->flows, a, PM_FC_ANSWERED);
         }
         return;
     }
@@ -487,10 +518,25 @@ static void on_synack(struct pm_tracker *t, struct pm_flow *a, const struct pm_p
         }
         start_session(t, a, x, p->seq);
         pm_flowtab_touch(t->flows, a, PM_FC_EST);
+    } else if ((a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) &&
+               a->syns > x->syns_at_answer && !x->established) {
+        /* The client retried the SYN after the first answer, and the retry was accepted:
+         * the earlier refusal was of its time (a router's transient error, a listener that
+         * came back), not a race for the same SYN. What decides is the handshake. */
+        a->flags |= PM_AF_RETRY_ANSWERED;
+        a->answer = PM_ANS_SYNACK;
+        fill_answer_ip(&x->ans, p, file);
+        x->ans.win = p->win;
+        x->ans.mss = p->opts.mss;
+        x->ans.ack_ok = (p->flags & PM_TH_ACK) && p->ack == a->isn + 1;
+        x->ans.icmp_type = x->ans.icmp_code = 0;
+        memset(&x->ans.from, 0, sizeof(x->ans.from));
+        start_session(t, a, x, p->seq);
+        pm_flowtab_touch(t->flows, a, PM_FC_EST);
     } else if (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) {
-        /* A SYN-ACK after a RST/ICMP: the earlier answer raced the real server. A real
-         * stack does not accept and refuse the same SYN: the first answer was forged on
-         * the path (Weaver et al., NDSS 2009). */
+        /* A SYN-ACK after a RST/ICMP for the same SYN: the earlier answer raced the real
+         * server. A real stack does not accept and refuse the same SYN: the first answer
+         * was forged on the path (Weaver et al., NDSS 2009). */
         a->flags |= PM_AF_ANSWER_RACE;
     }
 }
@@ -593,15 +639,22 @@ static void on_server_segment(struct pm_tracker *t, struct pm_flow *a, const str
     if (f & PM_TH_RST) {
         hist(a, 'r');
         x->n_rst++;
-        if (a->answer == PM_ANS_NONE) {
+        if (a->flags & PM_AF_MIDSTREAM) {
+            /* A reset of a connection whose start we never saw: a close, not a refusal. */
+            set_close(x, PM_CLOSE_SRV_RST, p, file);
+            pm_flowtab_touch(t->flows, a, PM_FC_DONE);
+        } else if (a->answer == PM_ANS_NONE) {
             a->answer = PM_ANS_RST;
             fill_answer_ip(&x->ans, p, file);
             x->ans.win = p->win;
             x->ans.ack_ok = (f & PM_TH_ACK) && p->ack == a->isn + 1;
             x->ans.payload = (uint16_t)PM_MIN(p->payload_wire, 65535u);
-            pm_flowtab_touch(t->flows, a, PM_FC_DONE);
+            x->syns_at_answer = a->syns;
+            pm_flowtab_touch(t->flows, a, PM_FC_ANSWERED);
         } else if (a->answer == PM_ANS_ICMP) {
-            a->flags |= PM_AF_ANSWER_RACE;
+            if (a->syns == x->syns_at_answer) {
+                a->flags |= PM_AF_ANSWER_RACE; /* two answers to the same SYN */
+            }
         } else if (a->answer == PM_ANS_SYNACK) {
             set_close(x, PM_CLOSE_SRV_RST, p, file);
             pm_flowtab_touch(t->flows, a, PM_FC_DONE);
@@ -643,9 +696,10 @@ static void on_client_segment(struct pm_tracker *t, struct pm_flow *a, const str
     } else if ((f & PM_TH_ACK) && !(f & (PM_TH_FIN | PM_TH_RST))) {
         hist(a, 'A');
     }
+    bool midstream = (a->flags & PM_AF_MIDSTREAM) != 0;
     if (f & PM_TH_RST) {
         hist(a, 'R');
-        if (a->answer == PM_ANS_NONE) {
+        if (a->answer == PM_ANS_NONE && !midstream) {
             a->flags |= PM_AF_CLIENT_GAVE_UP;
         } else if (a->answer == PM_ANS_SYNACK && !x->established) {
             /* Our own stack reset a SYN-ACK: it never sent that SYN (a raw probe), or the
@@ -658,13 +712,71 @@ static void on_client_segment(struct pm_tracker *t, struct pm_flow *a, const str
     }
     if (f & PM_TH_FIN) {
         hist(a, 'F');
-        if (a->answer == PM_ANS_NONE) {
+        if (a->answer == PM_ANS_NONE && !midstream) {
             a->flags |= PM_AF_CLIENT_GAVE_UP;
         }
         set_close(x, PM_CLOSE_CLI_FIN, p, file);
+        bool talking = a->answer == PM_ANS_SYNACK || midstream;
         pm_flowtab_touch(t->flows, a,
-                         strchr(a->history, 'f') || a->answer != PM_ANS_SYNACK ? PM_FC_DONE
-                                                                              : PM_FC_EST);
+                         strchr(a->history, 'f') || !talking ? PM_FC_DONE : PM_FC_EST);
+    }
+}
+
+/* A segment of a watched-port connection whose SYN this capture does not hold: it started
+ * before the capture did. Picked up as Zeek keeps a partial connection: the watched port is
+ * the server's, the start is marked unseen (syn-not-captured; with no SYN-ACK either, the
+ * handshake too: midstream, Zeek's OTH), and a first packet from the server is Zeek's
+ * flipped direction ('^' in the history). The SMTP parser starts where the capture does:
+ * the first reply is not taken for the greeting unless the SYN-ACK fixed where the
+ * server's stream begins. */
+static void on_late_join(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file,
+                         bool from_server)
+{
+    struct pm_flowkey k;
+    if (from_server) {
+        pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
+    } else {
+        pm_flowkey_make(&k, p->vantage, &p->src, &p->dst, p->sport, p->dport);
+    }
+    struct pm_flow *a = new_attempt(t, &k);
+    if (!a) {
+        return;
+    }
+    t->n.late_joined++;
+    t->vs[p->vantage].late_joined++;
+    a->flags |= PM_AF_SYN_NOT_CAPTURED;
+    a->first_syn = a->last_syn = a->last_seen = p->ts;
+    a->syn_ref = ref_of(p, file);
+    if (p->status == PM_PKT_TRUNC) {
+        a->flags |= PM_AF_TRUNCATED;
+    }
+    if (from_server) {
+        hist(a, '^');
+        t->vs[p->vantage].from_servers++;
+    }
+    uint8_t f = p->flags;
+    if (from_server && (f & PM_TH_SYN) && (f & PM_TH_ACK)) {
+        /* After the SYN, before or with the SYN-ACK: the server's stream starts here. */
+        a->isn = p->ack - 1;
+        on_synack(t, a, p, file);
+        return;
+    }
+    a->flags |= PM_AF_MIDSTREAM;
+    a->isn = from_server ? p->ack - 1 : p->seq - 1; /* a guess, only for a later SYN */
+    struct pm_flow_ext *x = X(t, a);
+    x->established = 1; /* segments other than SYNs flow: the handshake was before us */
+    start_session(t, a, x, 0);
+    struct pm_session *s = x->session ? pm_session_get(t->sessions, x->session) : NULL;
+    if (s) {
+        pm_session_srvseq(s)->known = 0; /* both streams start at their first byte seen */
+        pm_session_cliseq(s)->known = 0;
+        pm_smtp_joined_late(s);
+    }
+    pm_flowtab_touch(t->flows, a, PM_FC_EST);
+    if (from_server) {
+        on_server_segment(t, a, p, file);
+    } else {
+        on_client_segment(t, a, p, file);
     }
 }
 
@@ -674,6 +786,7 @@ static void on_orphan_rst(struct pm_tracker *t, const struct pm_pkt *p, uint16_t
 {
     if (!p->on_loopback || !(p->flags & PM_TH_ACK)) {
         t->n.orphan_rst++;
+        on_late_join(t, p, file, true);
         return;
     }
     struct pm_flowkey k;
@@ -730,12 +843,20 @@ static void on_tcp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
             return;
         }
     }
-    if (from_watched) {
-        if ((f & PM_TH_SYN) && (f & PM_TH_ACK)) {
+    if (f & PM_TH_SYN) {
+        /* A SYN from a watched port, or a SYN-ACK to one: not the shape of a client. */
+        if (from_watched && (f & PM_TH_ACK)) {
             t->n.synack_without_syn++;
-        } else if (f & PM_TH_RST) {
-            on_orphan_rst(t, p, file);
+            on_late_join(t, p, file, true);
         }
+        return;
+    }
+    if (from_watched && (f & PM_TH_RST)) {
+        on_orphan_rst(t, p, file);
+    } else {
+        /* Mid-dialogue: the capture began after this connection did. The watched port is
+         * the server's; when both are watched, the destination is. */
+        on_late_join(t, p, file, !to_watched);
     }
 }
 
@@ -812,7 +933,7 @@ static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         t->n.frag_needed++;
         return;
     }
-    if (a->answer == PM_ANS_SYNACK || x->established) {
+    if (a->answer == PM_ANS_SYNACK || x->established || (a->flags & PM_AF_MIDSTREAM)) {
         a->flags |= PM_AF_ICMP_ESTABLISHED;
         t->n.icmp_established++;
         return;
@@ -838,7 +959,8 @@ static void on_icmp(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
         ai->qsrc = q->src;
         ai->qsport = q->sport;
     }
-    pm_flowtab_touch(t->flows, a, PM_FC_DONE);
+    x->syns_at_answer = a->syns;
+    pm_flowtab_touch(t->flows, a, PM_FC_ANSWERED);
 }
 
 /* ---- entry points ---- */

@@ -19,6 +19,7 @@ static const char *const outcome_names[PM_OUT__COUNT] = {
     [PM_OUT_NO_RESPONSE] = "no-response",
     [PM_OUT_NOT_ON_WIRE] = "not-on-wire",
     [PM_OUT_INCOMPLETE] = "incomplete",
+    [PM_OUT_TLS_MISMATCH] = "tls-mismatch",
 };
 
 static const char *const verdict_names[PM_V__COUNT] = {
@@ -36,6 +37,7 @@ static const char *const verdict_names[PM_V__COUNT] = {
     [PM_V_NO_BANNER] = "no-banner",
     [PM_V_SMTP_POLICY] = "smtp-policy",
     [PM_V_INCONCLUSIVE] = "inconclusive",
+    [PM_V_TLS_MISMATCH] = "tls-mismatch",
 };
 
 static const char *const owner_names[PM_OWN__COUNT] = {

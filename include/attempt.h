@@ -73,6 +73,14 @@ enum {
     PM_AF_SELF_RST = 1u << 15,        /* our own stack reset a SYN-ACK (probe traffic) */
     PM_AF_UNREADABLE_ANSWER = 1u << 16, /* a reply arrived but the snaplen cut what it was */
     PM_AF_SRV_REPLIES_UNREAD = 1u << 17, /* after the greeting, server bytes were cut or lost */
+    PM_AF_MIDSTREAM = 1u << 18,       /* the capture joined after the handshake: neither the SYN
+                                       * nor the SYN-ACK is in it (Zeek: no S, no h) */
+    PM_AF_DIALOGUE_CUT = 1u << 19,    /* established, and the capture ended before either side
+                                       * closed and before the mail was accepted */
+    PM_AF_RETRY_ANSWERED = 1u << 20,  /* a SYN retried after the first answer (RST/ICMP) of its
+                                       * series; what came after answers the retry */
+    PM_AF_MAIL_ACCEPTED = 1u << 21,   /* the server accepted the message (2xx after DATA) */
+    PM_AF_TLS_MISMATCH = 1u << 22,    /* one side spoke TLS, the other plaintext SMTP */
     /* a bounded table (destinations, hop references, cross-vantage links) could not keep
      * something this attempt's report rests on (include/tables.h); high bit: kept apart */
     PM_AF_TABLE_FULL = 1u << 30,

@@ -54,6 +54,12 @@ enum pm_ev {
     EV_LOG_GREETING,       /* the log says connected, then greeting lost/timed out */
     EV_CAPTURE_CUT,        /* this capture cut replies before their flags or quote: what
                             * other attempts would have shown may be missing */
+    /* issue 14: the edges of the evidence */
+    EV_DIALOGUE_CUT,       /* connected, and the capture ended while the dialogue went on */
+    EV_REPLY_CMD_UNSEEN,   /* the refusing reply answers a command from before the capture */
+    EV_TLS_MISMATCH,       /* implicit TLS against plaintext SMTP on one connection */
+    EV_TLS_SENDER_SIDE,    /* ... and the sender is the side off the port's mode (RFC 8314:
+                            * 465 is implicit TLS; 25 and 587 start in plaintext) */
     EV__COUNT
 };
 typedef uint64_t pm_evset;
@@ -129,6 +135,8 @@ struct pm_attr_env {
     uint64_t capture_drops;              /* live: packets the kernel dropped */
     const struct pm_vantage_state *vstate[PM_MAX_VANTAGES];
     bool vantage_one_sided[PM_MAX_VANTAGES];
+    /* issue 14: this vantage's files hold no inbound packet at all (one direction only) */
+    bool vantage_one_direction[PM_MAX_VANTAGES];
 };
 
 /* Attribute a wire attempt (a != NULL) or a not-on-wire log attempt (a == NULL, log set).

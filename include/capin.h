@@ -28,6 +28,10 @@ struct pm_capfile_stats {
     uint64_t bytes;        /* file bytes consumed so far */
     uint64_t file_size;
     pm_ns first_ts, last_ts;   /* recording span: every record, filtered or not */
+    uint64_t ip_records;   /* IP records looked at for their direction (below) */
+    int two_way;           /* a record went to an address an earlier record came from: the
+                            * file holds both directions (not proven: one direction only,
+                            * e.g. tcpdump -Q out) */
     int damaged;           /* the file ended in damage */
     char damage[256];      /* what was wrong and where */
 };

@@ -16,7 +16,9 @@
 /* Timeout classes: how long an attempt may stay idle before it is finalised. */
 enum pm_flow_class {
     PM_FC_SYN,      /* SYN sent, no answer yet */
-    PM_FC_DONE,     /* answered by RST/ICMP, or closed: linger for duplicates */
+    PM_FC_ANSWERED, /* answered by RST/ICMP before any handshake: kept for the client's SYN
+                     * retry span, so that a retransmission (same ISN) still folds in */
+    PM_FC_DONE,     /* closed (or given up): linger for duplicates */
     PM_FC_EST,      /* established, SMTP in progress */
     PM_FC__COUNT
 };
@@ -55,6 +57,7 @@ struct pm_flow {
 struct pm_flow_ext {
     struct pm_answer_info ans;
     uint16_t n_synack, n_rst, n_icmp;
+    uint16_t syns_at_answer; /* SYNs sent when the first answer came (later ones are retries) */
     uint8_t established, close;
     pm_ns close_ts;
     struct pm_pktref close_ref;

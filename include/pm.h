@@ -56,6 +56,7 @@ enum pm_outcome {
     PM_OUT_NO_RESPONSE,
     PM_OUT_NOT_ON_WIRE,
     PM_OUT_INCOMPLETE,
+    PM_OUT_TLS_MISMATCH, /* handshake; one side spoke TLS, the other plaintext SMTP */
     PM_OUT__COUNT
 };
 
@@ -75,6 +76,7 @@ enum pm_verdict {
     PM_V_NO_BANNER,
     PM_V_SMTP_POLICY,
     PM_V_INCONCLUSIVE,
+    PM_V_TLS_MISMATCH,   /* implicit TLS against plaintext SMTP on the same connection */
     PM_V__COUNT
 };
 

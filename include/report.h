@@ -58,6 +58,7 @@ struct pm_run_summary {
     const pm_addr *publics;             /* source addresses seen at later vantages */
     int npublic;
     int vantage_rank[PM_MAX_VANTAGES];  /* 0 = closest to the sender */
+    bool vantage_one_direction[PM_MAX_VANTAGES]; /* no inbound packet at all (issue 14) */
     uint64_t records_read;              /* records in the inputs, before the BPF filter */
     uint64_t records_kept;              /* records the filter passed to the decoder */
 };

@@ -39,6 +39,18 @@ struct pm_smtp_summary {
     uint8_t masked;            /* banner or EHLO masked (XXXX / ****): SMTP inspection */
     uint8_t replies_unread;    /* after the greeting the server's stream was cut or had a gap */
     uint8_t accepted;          /* the message was accepted (2xx after the end of DATA) */
+    uint8_t start_unseen;      /* the capture joined the dialogue after it began: the first
+                                * reply seen is not the greeting, commands before are unknown */
+    uint8_t tls_mismatch;      /* PM_TLS_MISMATCH_*: one side spoke TLS, the other plaintext */
+    uint8_t unanswered;        /* client commands still waiting for their reply */
+};
+
+/* Implicit TLS (RFC 8314 §3.3: port 465) against plaintext SMTP (RFC 5321, STARTTLS per
+ * RFC 3207): which side spoke TLS. */
+enum {
+    PM_TLS_MISMATCH_NONE = 0,
+    PM_TLS_MISMATCH_CLIENT_TLS = 1, /* a ClientHello answered by a plaintext SMTP reply */
+    PM_TLS_MISMATCH_SERVER_TLS = 2, /* TLS records where the plaintext greeting belongs */
 };
 
 struct pm_session;
@@ -62,6 +74,10 @@ void pm_smtp_client_bytes(struct pm_session *s, const uint8_t *p, size_t n);
 /* The stream of a direction has a hole (gap, snaplen cut): stop parsing it. */
 void pm_smtp_server_broken(struct pm_session *s);
 void pm_smtp_client_broken(struct pm_session *s);
+/* The capture joined this dialogue after it began (no SYN-ACK to fix where the server's
+ * stream starts): no reply is taken for the greeting, and client lines count as commands
+ * only from the first recognised SMTP verb on. */
+void pm_smtp_joined_late(struct pm_session *s);
 const struct pm_smtp_summary *pm_session_summary(const struct pm_session *s);
 
 /* Sequence bookkeeping kept with the session (RFC 9293 sequence space, mod 2^32). */

@@ -38,6 +38,7 @@ struct pm_vantage_state {
     uint64_t cut_replies;      /* replies the snaplen cut before their flags or quote */
     uint8_t nlocal;
     uint8_t local_overflow;
+    uint64_t late_joined;      /* attempts whose start (SYN) this capture does not hold */
 };
 
 struct pm_track_counters {
@@ -58,6 +59,9 @@ struct pm_track_counters {
     uint64_t icmp_established; /* ICMP errors for established flows (not rejections) */
     uint64_t frag_needed;
     uint64_t syn_not_captured; /* attempts reconstructed from a RST/ICMP */
+    uint64_t late_joined;      /* attempts picked up after their SYN (SYN-ACK or mid-dialogue) */
+    uint64_t answered_closed_early; /* answered attempts closed before their retry span ended
+                                     * to make room (a later retry would be a new attempt) */
     uint64_t sessions_dropped; /* no session slot: SMTP text not recorded */
     uint64_t time_backwards;   /* records older than the newest seen */
     uint64_t unreadable_answers; /* replies cut before the fields that link them */
@@ -96,5 +100,10 @@ bool pm_tracker_snapshot(struct pm_tracker *t, int vantage, const pm_addr *cli,
 #define PM_TMO_SYN PM_SEC(75)
 #define PM_TMO_DONE PM_SEC(5)
 #define PM_TMO_EST PM_SEC(310)
+/* An attempt answered by a RST or an ICMP error stays open for the client's whole SYN retry
+ * span, as an unanswered one does: Windows retries after an ICMP error (3 s, then 6 s
+ * later), Linux backs off to 32 s gaps and more; a retransmission with the same ISN is the
+ * same attempt, whatever answered the SYNs before it. */
+#define PM_TMO_RETRY PM_TMO_SYN
 
 #endif

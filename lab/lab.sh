@@ -218,7 +218,10 @@ discard   unix  - - n - - discard
 anvil     unix  - - n - 1 anvil
 scache    unix  - - n - 1 scache
 postlog   unix-dgram n - n - 1 postlogd
+tlsmgr    unix  - - n 1000? 1 tlsmgr
 EOF
+    # tlsmgr (issue 14): the smtp client's TLS needs its entropy and session cache, or it
+    # disables TLS ("no entropy for TLS key generation"); it starts only when TLS is used.
 }
 
 # postfix_instance ROLE LOGFILE INET_INTERFACES INET_PROTOCOLS MYHOSTNAME [PORT...]
@@ -510,6 +513,9 @@ cmd_run() {
     LATER_RCPTS=() LATER_STEPS=0 LATER_FINALS=0 SCOPE_EXPECT=""  # the `later` knob, below
     # shellcheck disable=SC2034  # read through ${!name} in start_mx / postfix_instance
     PF_EXTRA_sender="" PF_EXTRA_mx1="" PF_EXTRA_mx2="" MX_PORTS_mx1="25 587" MX_PORTS_mx2="25 587"
+    # Knob (issue 14): the ports the truth file tells portmortem to watch (--ports); a
+    # scenario that delivers to 465 adds it.
+    LAB_PORTS="25 587"
     SCN_PHASE=declare "scn_${name//-/_}"
 
     log "scenario $name ($FAMILY): $DESCRIPTION"
@@ -627,12 +633,13 @@ write_truth() {
         --argjson retries "$SYN_RETRIES" --argjson linear "$SYN_LINEAR" \
         --argjson since "$since" --argjson until "$until" \
         --arg src4 "$NATOUT4" --arg src6 "$SENDER6" --argjson extra "${TRUTH_EXTRA:-{\}}" \
+        --arg ports "$LAB_PORTS" \
         '{scenario: $scenario, family: $family, mta: $mta, description: $description,
           sysctl: {tcp_syn_retries: $retries, tcp_syn_linear_timeouts: $linear},
           captures: {sender: "sender.pcap", "nat-outside": "nat-outside.pcap"},
           extra_captures: {"sender-lo": "sender-lo.pcap"},
           window: {since: ($since | floor), until: ($until | ceil)},
-          ports: [25, 587], expect_source: [$src4, $src6],
+          ports: ($ports | split(" ") | map(tonumber)), expect_source: [$src4, $src6],
           mta_log: $log, expect: .} + $extra' >"$OUTDIR/truth.json"
     if [ -n "$SCOPE_EXPECT" ]; then  # expect_scope (lab/scenarios.d/scope.sh)
         jq --argjson scope "$SCOPE_EXPECT" '. + {scope: $scope}' "$OUTDIR/truth.json" \

@@ -25,7 +25,9 @@ done
 # What a fixture keeps: the SMTP connections and everything that can answer them (ICMP/ICMPv6
 # errors), plus the DNS lookups and ARP/ND that show addresses, hop counts (TTL of the DNS
 # server, which sits beside the MX) and next hops.
-readonly TRIM='tcp port 25 or tcp port 587 or icmp or icmp6 or arp or udp port 53'
+# Port 465 too (issue 14: implicit TLS); no older scenario uses it, so their fixtures would
+# trim the same.
+readonly TRIM='tcp port 25 or tcp port 587 or tcp port 465 or icmp or icmp6 or arp or udp port 53'
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portmortem-lab-record.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT

@@ -137,13 +137,26 @@ class Run:
                  and p["inner"].get("dport") == dport
                  and (not nth or p["inner"].get("sport") == sp)]
         banner = data[0]["payload"][:3].decode("ascii", "replace") if data else None
+        # issue 14: reply codes after the greeting (a 553 to RCPT), and the client's bytes
+        # (a TLS ClientHello where plaintext SMTP was expected, or the reverse)
+        codes = [int(line[:3]) for p in data for line in p["payload"].split(b"\r\n")
+                 if len(line) >= 3 and line[:3].isdigit() and line[:1] in b"2345"]
+        cdata = [p for p in tcp if p["dst"] == dst and p["dport"] == dport and p["payload"]]
         facts = "syns=%d synack=%d rst=%d icmp=%d banner=%s" % (
             len(syns), len(synacks), len(rsts), len(icmps), banner)
 
         if out == "not-on-wire":
             ok = not syns and not replies and not icmps
-        elif out in ("connected", "smtp-rejected"):
-            ok = bool(synacks) and banner is not None and banner[0] in ("2" if out == "connected" else "45")
+        elif out == "connected":
+            ok = bool(synacks) and banner is not None and banner[0] == "2"
+        elif out == "smtp-rejected":
+            ok = (bool(synacks) and banner is not None
+                  and (banner[0] in "45" or any(c >= 400 for c in codes)))
+        elif out == "tls-mismatch":
+            # one side opens with a TLS record (content type 21/22), the other does not
+            client_tls = bool(cdata) and cdata[0]["payload"][:1] == b"\x16"
+            server_tls = bool(data) and data[0]["payload"][:1] in (b"\x15", b"\x16")
+            ok = bool(synacks) and bool(data) and client_tls != server_tls
         elif out == "no-banner":
             ok = bool(synacks) and not data and not rsts
         elif out == "refused":
@@ -158,6 +171,8 @@ class Run:
             ok = False
         self.report(ok, what, facts)
 
+        if "reply_code" in key:
+            self.report(key["reply_code"] in codes, what + " reply code", "got %s" % codes)
         if "banner_code" in key:
             self.report(banner == str(key["banner_code"]), what + " banner", "got %s" % banner)
         if "rst_ttl" in key:

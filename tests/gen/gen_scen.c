@@ -89,6 +89,7 @@ struct truth {
     int icmp_type, icmp_code;
     int rst_hops, rst_expected_hops; /* -1: not checked, -2: must be null */
     int masked;                     /* -1: not checked */
+    const char *confidence;         /* NULL: not checked */
     const char *note;
 };
 
@@ -107,6 +108,10 @@ struct sc {
     uint16_t dns_id;
     uint16_t icmp_ipid;
     const char *ports;
+    /* The capture's window (issue 14): packets outside [from, to) are not written (0: no
+     * bound). The truth still describes every attempt as the packets in the window show it. */
+    int64_t window_from, window_to;
+    bool inbound_hidden;            /* write only what the capturing host sent */
 };
 
 static void ev_add(struct sc *s, int64_t ts, const uint8_t *ip, uint32_t len, int fam,
@@ -1277,6 +1282,206 @@ static void sc_background_only(struct sc *s)
     free(c);
 }
 
+/* ---- issue 14: the edges of the evidence ---- */
+
+/* Windows retries a SYN 3 s and 6 s after the last (TcpMaxConnectRetransmissions 2) with the
+ * same ISN, also when an ICMP error answered the earlier one: one attempt. */
+static void sc_syn_retry_icmp(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    bool v6 = s->fam == 6;
+    static const int at_ms[] = {0, 3000, 9000};
+    for (int i = 0; i < 3; i++) {
+        syn(c, t + MS(at_ms[i]));
+        icmp_about(c, t + MS(at_ms[i]) + MS(20), &s->W.hop2, TTL_HOP(2), v6 ? 1 : 3,
+                   v6 ? 1 : 13, Q_RFC1812, 64 - 2, c->syn, c->synlen, 0, 0);
+    }
+    dns_lookup(s, t + SEC(12), false);
+    struct truth *tr = truth(c, "icmp-unreachable", "path-icmp", "path", 3, "S0",
+                             "admin-prohibited");
+    truth_icmp(tr, &s->W.hop2, v6 ? 1 : 3, v6 ? 1 : 13);
+    tr->note = "SYNs at 0, 3, 9 s with one ISN (Windows), each answered by admin-prohibited "
+               "from hop 2: one attempt";
+    free(c);
+}
+
+/* A SYN refused by a RST, retried with the same ISN 0.5 s later and accepted (a listener
+ * that came back): one attempt, connected, not a forged-RST race. */
+static void sc_syn_retry_rst_then_connect(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    syn(c, t);
+    rst_refuse(c, t + c->rtt, TTL_MX, 0);
+    int64_t u = t + MS(500);
+    syn(c, u);
+    synack(c, u + c->rtt);
+    u += c->rtt + US(80);
+    cack(c, u);
+    u = greet(c, u, banner220);
+    u = envelope(c, u);
+    u = data_ok(c, u);
+    quit_close(c, u);
+    struct truth *tr = truth(c, "connected", "ok", "none", 2, NULL, "syn-ack");
+    tr->banner_code = 220;
+    tr->note = "RST (TTL 61) to the first SYN, the same SYN again 0.5 s later is accepted";
+    free(c);
+}
+
+/* The capture starts after the SYN (between SYN and SYN-ACK): 554 greeting. */
+static void sc_late_join_after_syn(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t = handshake(c, t);
+    s->window_from = c->first_syn + US(10);
+    t = greet(c, t, "554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using "
+                    "zen.spamhaus.org\r\n");
+    quit_close(c, t);
+    struct truth *tr = truth(c, "smtp-rejected", "smtp-policy", "recipient-postmaster", 0, NULL,
+                             "syn-ack");
+    tr->banner_code = 554;
+    tr->confidence = "high";
+    tr->note = "the capture starts after the SYN: SYN-ACK, 554 greeting, QUIT, close";
+    free(c);
+}
+
+/* The capture starts just before the server's 553 to RCPT. */
+static void sc_late_join_553(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t = handshake(c, t);
+    t = greet(c, t, banner220);
+    t = cmd(c, t, "EHLO mail.example.org\r\n", ehlo_reply);
+    t = cmd(c, t, "MAIL FROM:<alice@example.org> SIZE=512\r\n", "250 2.1.0 Ok\r\n");
+    t += US(300);
+    cdata(c, t, "RCPT TO:<bob@example.net>\r\n");
+    t += c->rtt + US(400);
+    s->window_from = t;
+    sdata(c, t, "553 5.7.1 <alice@example.org>: Sender address rejected: not owned by user\r\n");
+    quit_close(c, t);
+    struct truth *tr = truth(c, "smtp-rejected", "smtp-policy", "recipient-postmaster", 0, NULL,
+                             NULL);
+    tr->confidence = "medium";
+    tr->note = "the capture starts with the server's 553 to RCPT: nothing of the handshake, "
+               "the greeting or the command; QUIT, 221, close follow";
+    free(c);
+}
+
+/* The capture starts inside the dialogue, before DATA: the message is accepted in view. */
+static void sc_late_join_delivered(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t = handshake(c, t);
+    t = greet(c, t, banner220);
+    t = envelope(c, t);
+    s->window_from = t + US(100);
+    t = data_ok(c, t);
+    quit_close(c, t);
+    struct truth *tr = truth(c, "connected", "ok", "none", 0, "SF", NULL);
+    tr->note = "the capture starts after RCPT: DATA, 354, the message, 250 queued, QUIT";
+    free(c);
+}
+
+/* The capture ends mid-dialogue (after MAIL's 250): connected, not ok at high confidence. */
+static void sc_dialogue_cut(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t = handshake(c, t);
+    t = greet(c, t, banner220);
+    t = cmd(c, t, "EHLO mail.example.org\r\n", ehlo_reply);
+    t = cmd(c, t, "MAIL FROM:<alice@example.org> SIZE=512\r\n", "250 2.1.0 Ok\r\n");
+    s->window_to = t + US(1);
+    t = cmd(c, t, "RCPT TO:<bob@example.net>\r\n",
+            "550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown\r\n");
+    quit_close(c, t);
+    struct truth *tr = truth(c, "connected", "ok", "none", 1, "S1", "syn-ack");
+    tr->banner_code = 220;
+    tr->confidence = "low";
+    tr->note = "the capture ends after MAIL's 250 (the 550 to RCPT that follows is not in it): "
+               "connected and greeted, the dialogue cut";
+    free(c);
+}
+
+/* Only what the capturing host sent (tcpdump -Q out): SYNs to two MX, DNS queries, no answer
+ * of any kind in the file. */
+static void sc_one_direction(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *a = conn_new(s, &s->W.mx1, 25);
+    struct conn *b = conn_new(s, &s->W.mx2, 25);
+    t = deliver(a, t);
+    syns_unanswered(b, t + SEC(1), backoff4, 4);
+    dns_lookup(s, t + SEC(12), true);
+    s->inbound_hidden = true;
+    truth(a, "incomplete", "inconclusive", "unknown", 1, NULL, NULL)->note =
+        "a delivery, of which the capture holds only the client's packets";
+    truth(b, "incomplete", "inconclusive", "unknown", 4, NULL, NULL)->note =
+        "SYNs at 0, 1, 3, 7 s and nothing inbound in the whole file: not a silent drop";
+    free(a);
+    free(b);
+}
+
+/* A TLS ClientHello (Postfix smtp_tls_wrappermode = yes) answered by a plaintext 220 on 465:
+ * the listener speaks plaintext on the implicit-TLS port. */
+static void sc_tls_plaintext_465(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 465);
+    t = handshake(c, t);
+    uint8_t hello[240];
+    for (uint32_t k = 0; k < sizeof(hello); k++) {
+        hello[k] = (uint8_t)rng_u32(&s->r);
+    }
+    hello[0] = 0x16;
+    hello[1] = 0x03;
+    hello[2] = 0x01;
+    hello[3] = 0;
+    hello[4] = (uint8_t)(sizeof(hello) - 5);
+    t += US(200);
+    cbytes(c, t, hello, sizeof(hello));
+    t = greet(c, t + c->rtt, "220 mx.example.net ESMTP Postfix (Debian/GNU)\r\n");
+    t += US(300);
+    cfin(c, t);
+    t += c->rtt;
+    sfin(c, t);
+    t += US(100);
+    cack(c, t);
+    struct truth *tr = truth(c, "tls-mismatch", "tls-mismatch", "recipient-postmaster", 1, "SF",
+                             "syn-ack");
+    tr->note = "port 465: the client sends a TLS ClientHello, the server greets in plaintext "
+               "(220), the client gives up";
+    free(c);
+}
+
+/* A client that speaks plaintext SMTP to 25 meets a TLS alert: the listener expects TLS. */
+static void sc_tls_alert_on_25(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true) + MS(5);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t = handshake(c, t);
+    t += SEC(2);
+    cdata(c, t, "EHLO mail.example.org\r\n");
+    static const uint8_t alert[7] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46};
+    t += c->rtt;
+    sbytes(c, t, alert, sizeof(alert));
+    t += US(50);
+    sfin(c, t);
+    t += US(300);
+    cfin(c, t);
+    t += c->rtt;
+    sack(c, t);
+    struct truth *tr = truth(c, "tls-mismatch", "tls-mismatch", "recipient-postmaster", 1, "SF",
+                             "syn-ack");
+    tr->note = "port 25: no greeting; the client's EHLO is answered with a TLS alert record: "
+               "an implicit-TLS listener on a plaintext port";
+    free(c);
+}
+
 /* ---- table ---- */
 
 struct scenario {
@@ -1370,6 +1575,24 @@ static const struct scenario scenarios[] = {
      "3/4 (IPv6 packet too big) for a DATA segment of a good session"},
     {"background-only", sc_background_only, F46, 4, "25", false, -1,
      "DNS and HTTPS, no SMTP at all"},
+    {"syn-retry-icmp", sc_syn_retry_icmp, F46, 4, "25", false, -1,
+     "SYNs at 0, 3, 9 s (one ISN), each answered by ICMP: one attempt"},
+    {"syn-retry-rst-then-connect", sc_syn_retry_rst_then_connect, F46, 4, "25", false, -1,
+     "RST, the same SYN again, accepted"},
+    {"late-join-after-syn", sc_late_join_after_syn, F46, 4, "25", false, -1,
+     "capture starts after the SYN: SYN-ACK, 554 greeting"},
+    {"late-join-553", sc_late_join_553, F46, 4, "25", false, -1,
+     "capture starts at the server's 553 to RCPT"},
+    {"late-join-delivered", sc_late_join_delivered, F46, 4, "25", false, -1,
+     "capture starts before DATA: the message is accepted"},
+    {"dialogue-cut", sc_dialogue_cut, F46, 4, "25", false, -1,
+     "capture ends after MAIL's 250"},
+    {"one-direction", sc_one_direction, F46, 4, "25", false, -1,
+     "only the capturing host's packets, nothing inbound"},
+    {"tls-plaintext-465", sc_tls_plaintext_465, F46, 4, "465", false, -1,
+     "ClientHello on 465 answered by a plaintext 220"},
+    {"tls-alert-on-25", sc_tls_alert_on_25, F46, 4, "25", false, -1,
+     "EHLO on 25 answered by a TLS alert"},
 };
 
 void scenario_list(FILE *f)
@@ -1497,6 +1720,9 @@ static void write_truth(const struct sc *s, const struct scenario *x, const stru
         if (t->masked >= 0) {
             jw_bool(&j, "masked", t->masked != 0);
         }
+        if (t->confidence) {
+            jw_str(&j, "confidence", t->confidence);
+        }
         if (t->note) {
             jw_str(&j, "note", t->note);
         }
@@ -1568,6 +1794,10 @@ int scenario_main(const char *name, const struct gen_opts *o)
     struct gw *w = gw_open(o->out, o->fmt, link, o->snaplen);
     for (size_t i = 0; i < s.nev; i++) {
         const struct ev *e = &s.ev[i];
+        if ((s.window_from && e->ts < s.window_from) || (s.window_to && e->ts >= s.window_to) ||
+            (s.inbound_hidden && !(e->flags & GW_OUT))) {
+            continue;
+        }
         gw_packet(w, e->ts, e->data, e->len, e->fam, e->flags);
     }
     uint64_t packets = gw_records(w);

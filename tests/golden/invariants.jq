@@ -18,14 +18,15 @@ def allowed_verdicts:
     "no-response": ["silent-drop", "provider-block", "nat-drop", "local-firewall",
                     "nat-rewrite", "inconclusive"],
     "not-on-wire": ["local-firewall", "local-routing", "inconclusive"],
-    "incomplete": ["inconclusive"]
+    "incomplete": ["inconclusive"],
+    "tls-mismatch": ["tls-mismatch", "nat-rewrite"]
   };
 
 # nmap --reason words an outcome can carry (portreasons.cc).
 def reason_ok($o; $r):
   if $o == "refused" then $r == "reset"
   elif ($o == "connected" or $o == "smtp-rejected" or $o == "no-banner"
-        or $o == "closed-before-banner") then $r == "syn-ack"
+        or $o == "closed-before-banner" or $o == "tls-mismatch") then $r == "syn-ack"
   elif $o == "no-response" then $r == "no-response"
   elif $o == "ttl-exceeded" then $r == "time-exceeded"
   elif $o == "icmp-unreachable" then
@@ -40,16 +41,23 @@ def state_ok($o; $s):
   elif $o == "refused" then ($s | IN("REJ", "RSTO", "RSTOS0", "OTH", "RSTR"))
   elif ($o == "icmp-unreachable" or $o == "ttl-exceeded" or $o == "no-response") then
     ($s | IN("S0", "OTH", "RSTOS0", "SH"))
-  elif ($o == "connected" or $o == "smtp-rejected") then
+  elif ($o == "connected" or $o == "smtp-rejected" or $o == "tls-mismatch") then
     ($s | IN("SF", "S1", "S2", "S3", "RSTO", "RSTR"))
   elif ($o == "no-banner" or $o == "closed-before-banner") then
     ($s | IN("SF", "S1", "S2", "S3", "RSTO", "RSTR", "SH", "SHR"))
   else true end;
 
+# Zeek's conn_state for a connection whose SYN the capture does not hold (issue 14: joined
+# late): both endpoints partial (OTH, SH, SHR, RSTRH, RSTOS0, SF), or the SYN-ACK seen.
+def partial_state_ok($s):
+  $s == null or ($s | IN("OTH", "SH", "SHR", "RSTRH", "RSTOS0", "SF", "RSTR", "RSTO", "REJ"));
+
 def violations($attempts):
   $attempts[]
   | . as $a
   | "attempt \(.id) \(.dst):\(.dport) sport \(.sport)" as $who
+  | ((($a.flags // []) | index("syn-not-captured")) != null) as $partial
+  | ((($a.flags // []) | index("midstream")) != null) as $midstream
   | (allowed_verdicts[$a.outcome] // null) as $vs
   | (if $vs == null then "\($who): unknown outcome \($a.outcome)" else empty end),
     (if $vs != null and ($vs | index($a.verdict)) == null
@@ -59,10 +67,20 @@ def violations($attempts):
      else empty end),
     (if ($a.confidence | IN("high", "medium", "low")) | not
      then "\($who): bad confidence \($a.confidence)" else empty end),
-    (if $a.outcome != "incomplete" and $a.outcome != "not-on-wire" and (reason_ok($a.outcome; $a.reason) | not)
+    (if $a.outcome != "incomplete" and $a.outcome != "not-on-wire" and ($midstream | not)
+        and (reason_ok($a.outcome; $a.reason) | not)
      then "\($who): reason \($a.reason) does not fit outcome \($a.outcome)" else empty end),
-    (if $a.outcome != "incomplete" and (state_ok($a.outcome; $a.conn_state) | not)
+    (if $midstream and $a.reason != null
+     then "\($who): reason \($a.reason) for a connection joined mid-dialogue (no probe, no answer)" else empty end),
+    (if $a.outcome != "incomplete" and ($partial | not) and (state_ok($a.outcome; $a.conn_state) | not)
      then "\($who): conn_state \($a.conn_state) does not fit outcome \($a.outcome)" else empty end),
+    (if $midstream and (partial_state_ok($a.conn_state) | not)
+     then "\($who): conn_state \($a.conn_state) for a connection joined mid-dialogue" else empty end),
+    (if $midstream and $a.confidence == "high" and $a.outcome != "connected"
+        and (($a.evidence // []) | map(test("reply to UNKNOWN")) | any)
+     then "\($who): high confidence on a refusal of a command the capture does not hold" else empty end),
+    (if $a.outcome == "connected" and $a.confidence == "high" and ((($a.flags // []) | index("dialogue-cut")) != null)
+     then "\($who): connected ok at high confidence, but the dialogue was cut" else empty end),
     (if $a.outcome == "refused" and $a.rst == null and $a.syns > 0
      then "\($who): refused without a rst object" else empty end),
     (if ($a.outcome == "icmp-unreachable" or $a.outcome == "ttl-exceeded") and $a.icmp == null

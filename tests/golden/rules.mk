@@ -9,6 +9,8 @@
 #   make check-robust     every golden capture cut at shorter caplens: no crash, no wrong outcome
 #   make check-public     ../shared/pcaps-public (real and malformed captures), when present
 #   make check-readers    our classic-pcap block reader reads every file as libpcap does
+#   make check-cut        recorded dialogues cut at every packet from either end, and their
+#                         outbound half: only the truth or an honest partial (issue 14)
 #   make regen-golden     rewrite pcaps/gen/ from tests/golden/cases.txt (then commit)
 #
 # Knobs (see tests/robust/run.sh): ROBUST_STEP, ROBUST_TAIL, ROBUST_OTHER, ROBUST_OTHER_TAIL
@@ -21,7 +23,7 @@ PMGEN_OBJS := $(patsubst %.c,$(B)/%.o,$(PMGEN_SRCS))
 PMGEN := $(B)/tests/gen/pmgen
 PCAPCUT := $(B)/tests/robust/pcapcut
 
-.PHONY: pmgen check-public check-readers regen-golden
+.PHONY: pmgen check-public check-readers check-cut regen-golden
 
 pmgen: $(PMGEN)
 
@@ -47,8 +49,12 @@ check-public: $(B)/portmortem
 check-readers: $(B)/portmortem
 	$(Q)bash tests/robust/readers.sh $(B)/portmortem
 
+# Captures that start late or stop early (tests/robust/cut.sh; needs editcap and tcpdump).
+check-cut: $(B)/portmortem
+	$(Q)bash tests/robust/cut.sh $(B)/portmortem
+
 regen-golden: $(PMGEN)
 	$(Q)bash tests/golden/regen.sh -p $(PMGEN) -o pcaps/gen
 
-CHECK_TARGETS += check-golden check-robust check-public check-readers
-CHECK_SAN_TARGETS += check-golden check-robust check-public check-readers
+CHECK_TARGETS += check-golden check-robust check-public check-readers check-cut
+CHECK_SAN_TARGETS += check-golden check-robust check-public check-readers check-cut

@@ -251,6 +251,8 @@ Test(attempt_outcome, every_outcome_is_reachable)
     as[n] = answered(PM_ANS_ICMP, 0);
     as[n++].ans.icmp_type = 11;
     as[n++] = base();
+    as[n] = greeted(220);
+    as[n++].flags = PM_AF_TLS_MISMATCH;
     for (int i = 0; i < n; i++) {
         seen[pm_attempt_outcome(&as[i], END_LATE, false)] = true;
     }

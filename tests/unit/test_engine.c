@@ -348,9 +348,9 @@ static void open_session(struct frames *f, pm_ns t, uint16_t sport, const char *
 }
 
 /* mx-no-listener: a RST from 192.0.2.25 (3 hops); 80 ms later a SYN-ACK from 192.0.2.26 in the
- * same /24 (3 hops), whose session is still open when the RST's attempt is decided (5 s after
- * the RST, mid-capture). The open attempt's SYN-ACK is the reference: remote-refused, not
- * remote-refused-unverified. */
+ * same /24 (3 hops), whose session is still open when the RST's attempt is decided (when the
+ * SYN's retry span, PM_TMO_RETRY, has passed, mid-capture). The open attempt's SYN-ACK is the
+ * reference: remote-refused, not remote-refused-unverified. */
 Test(engine, live_uses_the_synack_of_an_attempt_still_open)
 {
     struct frames f;
@@ -360,7 +360,7 @@ Test(engine, live_uses_the_synack_of_an_attempt_still_open)
           61);
     open_session(&f, T0 + PM_MS(80), 40001, "192.0.2.26", 25, 61);
     struct run_out o;
-    live_run(&f, T0 + PM_SEC(7), &o);
+    live_run(&f, T0 + PM_TMO_RETRY + PM_SEC(2), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
     cr_assert(strstr(a, "\"rule\":\"remote-refused\""), "%s", a);
@@ -379,7 +379,7 @@ Test(engine, live_forged_rst_judged_against_port_587_still_open)
           62);
     open_session(&f, T0 + PM_MS(80), 40001, "192.0.2.25", 587, 61);
     struct run_out o;
-    live_run(&f, T0 + PM_SEC(7), &o);
+    live_run(&f, T0 + PM_TMO_RETRY + PM_SEC(2), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
     cr_assert(strstr(a, "\"dport\":25,"), "the port-25 attempt is reported first: %s", a);
@@ -414,8 +414,9 @@ Test(engine, live_stop_learns_from_all_open_attempts_before_deciding)
 }
 
 /* The limit (docs/CAPTURE.md, "Live verdicts"): a reference that arrives after the attempt was
- * decided (here the 587 session starts 6 s after the RST, the attempt was reported at 5 s) is
- * not used: the live verdict stays remote-refused-unverified, low; offline says path-rst. */
+ * decided (here the 587 session starts 1 s after the RST's attempt was reported, at the end of
+ * its retry span) is not used: the live verdict stays remote-refused-unverified, low; offline
+ * says path-rst. */
 Test(engine, live_reference_after_the_decision_is_not_used)
 {
     struct frames f;
@@ -423,9 +424,9 @@ Test(engine, live_reference_after_the_decision_is_not_used)
     frame(&f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
     frame(&f, T0 + PM_MS(1), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
           62);
-    open_session(&f, T0 + PM_SEC(6), 40001, "192.0.2.25", 587, 61);
+    open_session(&f, T0 + PM_MS(1) + PM_TMO_RETRY + PM_SEC(1), 40001, "192.0.2.25", 587, 61);
     struct run_out o;
-    live_run(&f, T0 + PM_SEC(7), &o);
+    live_run(&f, T0 + PM_TMO_RETRY + PM_SEC(3), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
     cr_assert(strstr(a, "\"dport\":25,"), "%s", a);

@@ -79,6 +79,15 @@
          PM_OWN_RECIPIENT_POSTMASTER)                                                         \
     RULE(closed_before_banner, "closed-before-banner", E(CLOSED_EARLY), PM_V_NO_BANNER,       \
          PM_OWN_RECIPIENT_POSTMASTER)                                                         \
+    RULE(tls_mismatch_sender, "tls-mismatch-sender",                                          \
+         E(TLS_MISMATCH) | E(TLS_SENDER_SIDE) | E(CAPTURE_CUT), PM_V_TLS_MISMATCH,             \
+         PM_OWN_SENDER_HOST)                                                                  \
+    RULE(tls_mismatch, "tls-mismatch", E(TLS_MISMATCH), PM_V_TLS_MISMATCH,                    \
+         PM_OWN_RECIPIENT_POSTMASTER)                                                         \
+    RULE(smtp_policy_start_unseen, "smtp-policy-start-unseen",                                \
+         E(SMTP_REJECT) | E(REPLY_CMD_UNSEEN), PM_V_SMTP_POLICY, PM_OWN_RECIPIENT_POSTMASTER)  \
+    RULE(ok_dialogue_cut, "ok-dialogue-cut", E(CONNECTED) | E(DIALOGUE_CUT), PM_V_OK,         \
+         PM_OWN_NONE)                                                                         \
     RULE(ok, "ok", E(CONNECTED), PM_V_OK, PM_OWN_NONE)                                        \
     RULE(silent_drop_one_destination, "silent-drop-one-destination",                          \
          E(NO_RESPONSE) | E(SCOPE_ONE), PM_V_SILENT_DROP, PM_OWN_RECIPIENT_GATEWAY)           \
@@ -278,4 +287,17 @@ Test(rules, evidence_names)
     }
     cr_assert_str_eq(pm_ev_name(EV_RST_HOPS_SHORT), "rst-hops-short");
     cr_assert_str_eq(pm_ev_name(EV__COUNT), "?");
+}
+
+/* issue 14: the rows for the edges of the evidence never claim high confidence on what the
+ * capture does not hold: a cut dialogue is low (a refusal may follow), a reply to an unseen
+ * command medium; a mode mismatch is high (both sides' bytes are on the wire). */
+Test(rules, edge_rows_confidence)
+{
+    cr_assert_eq(pm_rules_match(E(CONNECTED) | E(DIALOGUE_CUT))->confidence, PM_CONF_LOW);
+    cr_assert_eq(pm_rules_match(E(SMTP_REJECT) | E(REPLY_CMD_UNSEEN))->confidence,
+                 PM_CONF_MEDIUM);
+    cr_assert_eq(pm_rules_match(E(CONNECTED))->confidence, PM_CONF_HIGH);
+    cr_assert_eq(pm_rules_match(E(SMTP_REJECT))->confidence, PM_CONF_HIGH);
+    cr_assert_eq(pm_rules_match(E(TLS_MISMATCH))->confidence, PM_CONF_HIGH);
 }

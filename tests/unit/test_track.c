@@ -675,16 +675,186 @@ Test(track, orphan_rst_on_loopback_reconstructs_the_attempt)
     pm_tracker_free(t);
 }
 
-Test(track, orphan_rst_off_loopback_is_only_counted)
+/* Off loopback a lone RST or SYN-ACK is the start of a connection the capture joined late
+ * (issue 14, item 5): picked up as a partial attempt, never as a refusal or a connection
+ * whose SYN we saw. */
+Test(track, orphan_rst_and_synack_off_loopback_are_late_joins)
 {
     struct done_log d;
     struct pm_tracker *t = mk(&d, 1, 64, 16);
     seg(t, T0, SRV, 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, ISN + 1, NULL, 58);
     seg(t, T0, SRV, 25, CLI, 40001, PM_TH_SYN | PM_TH_ACK, SISN, ISN + 1, NULL, 58);
     pm_tracker_flush(t);
-    cr_assert_eq(d.n, 0);
+    cr_assert_eq(d.n, 2);
     cr_assert_eq(pm_tracker_counters(t)->orphan_rst, 1);
     cr_assert_eq(pm_tracker_counters(t)->synack_without_syn, 1);
+    cr_assert_eq(pm_tracker_counters(t)->late_joined, 2);
+    for (int i = 0; i < 2; i++) {
+        const struct pm_attempt *a = &d.a[i];
+        cr_assert(a->flags & PM_AF_SYN_NOT_CAPTURED);
+        cr_assert_eq(a->syns, 0);
+        cr_assert_eq(a->history[0], '^', "first packet from the responder: Zeek's flip");
+        if (a->sport == 40000) {
+            cr_assert(a->flags & PM_AF_MIDSTREAM);
+            cr_assert_neq(a->answer, PM_ANS_RST, "a RST mid-stream is a close, not a refusal");
+            cr_assert_eq(pm_attempt_outcome(a, T0 + PM_SEC(60), false), PM_OUT_INCOMPLETE);
+            cr_assert_str_eq(pm_attempt_conn_state(a), "RSTRH");
+            cr_assert_null(pm_attempt_reason(a));
+        } else {
+            cr_assert_not(a->flags & PM_AF_MIDSTREAM);
+            cr_assert_eq(a->answer, PM_ANS_SYNACK);
+            cr_assert_eq(a->isn, ISN);
+            cr_assert_str_eq(pm_attempt_conn_state(a), "OTH");
+        }
+    }
+    pm_tracker_free(t);
+}
+
+/* The capture starts after the SYN: SYN-ACK, 554 greeting, QUIT, close. The SYN-ACK fixes
+ * where the server's stream starts, so the greeting is read as the greeting. */
+Test(track, joined_after_the_syn_reads_the_greeting)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct conv v = {.t = t, .ts = T0, .c = ISN + 1, .s = SISN + 1};
+    seg(t, v.ts, SRV, 25, CLI, 40000, PM_TH_SYN | PM_TH_ACK, SISN, ISN + 1, NULL, 58);
+    cli_flags(&v, PM_TH_ACK);
+    srv_says(&v, "554 5.7.1 no thanks\r\n");
+    cli_says(&v, "QUIT\r\n");
+    srv_says(&v, "221 bye\r\n");
+    srv_flags(&v, PM_TH_FIN | PM_TH_ACK);
+    cli_flags(&v, PM_TH_FIN | PM_TH_ACK);
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 1);
+    const struct pm_attempt *a = &d.a[0];
+    cr_assert(a->flags & PM_AF_SYN_NOT_CAPTURED);
+    cr_assert_not(a->flags & PM_AF_MIDSTREAM);
+    cr_assert_eq(a->banner_code, 554);
+    cr_assert_eq(pm_attempt_outcome(a, v.ts, false), PM_OUT_SMTP_REJECTED);
+    pm_tracker_free(t);
+}
+
+/* The capture starts just before the server's 553 to RCPT (nothing of the handshake, the
+ * greeting or the command): still a refusal, with the command unknown. */
+Test(track, joined_just_before_a_553_is_a_refusal)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct conv v = {.t = t, .ts = T0, .c = ISN + 200, .s = SISN + 900};
+    srv_says(&v, "553 5.7.1 <x@example.net>: Sender address rejected\r\n");
+    cli_says(&v, "QUIT\r\n");
+    srv_says(&v, "221 bye\r\n");
+    srv_flags(&v, PM_TH_FIN | PM_TH_ACK);
+    cli_flags(&v, PM_TH_FIN | PM_TH_ACK);
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 1);
+    const struct pm_attempt *a = &d.a[0];
+    cr_assert(a->flags & PM_AF_MIDSTREAM);
+    cr_assert(a->flags & PM_AF_SYN_NOT_CAPTURED);
+    cr_assert_eq(a->history[0], '^');
+    cr_assert_eq(a->banner_code, 0, "the first reply seen is not the greeting");
+    cr_assert_eq(a->worst_code, 553);
+    cr_assert(d.has_s[0]);
+    cr_assert(d.s[0].start_unseen);
+    cr_assert_str_eq(d.s[0].reject_cmd, "UNKNOWN");
+    cr_assert_eq(pm_attempt_outcome(a, v.ts, false), PM_OUT_SMTP_REJECTED);
+    cr_assert_str_eq(pm_attempt_conn_state(a), "SF", "both partial endpoints closed");
+    pm_tracker_free(t);
+}
+
+/* Joined mid-dialogue with only successes in view: partial (incomplete), never ok; with the
+ * message accepted in view: connected. */
+Test(track, joined_mid_dialogue_without_a_decision_is_incomplete)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct conv v = {.t = t, .ts = T0, .c = ISN + 200, .s = SISN + 900};
+    cli_says(&v, "the rest of a body line\r\n");
+    cli_says(&v, "QUIT\r\n");
+    srv_says(&v, "221 bye\r\n");
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 1);
+    cr_assert(d.a[0].flags & PM_AF_MIDSTREAM);
+    cr_assert_neq(d.a[0].history[0], '^', "the client spoke first here");
+    cr_assert(d.a[0].flags & PM_AF_DIALOGUE_CUT);
+    cr_assert_eq(pm_attempt_outcome(&d.a[0], v.ts + PM_SEC(60), false), PM_OUT_INCOMPLETE);
+    cr_assert_str_eq(pm_attempt_conn_state(&d.a[0]), "OTH");
+    pm_tracker_free(t);
+
+    t = mk(&d, 1, 64, 16);
+    v = (struct conv){.t = t, .ts = T0, .c = ISN + 200, .s = SISN + 900};
+    cli_says(&v, "Subject: hi\r\n"); /* inside the body: not a command */
+    cli_says(&v, "\r\n.\r\n");
+    srv_says(&v, "250 2.0.0 Ok: queued as ABC\r\n");
+    cli_says(&v, "QUIT\r\n");
+    srv_says(&v, "221 bye\r\n");
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 1);
+    cr_assert_not(d.a[0].flags & PM_AF_MAIL_ACCEPTED,
+                  "the end of DATA was not recognised: the body began before the capture");
+    cr_assert_eq(pm_attempt_outcome(&d.a[0], v.ts + PM_SEC(60), false), PM_OUT_INCOMPLETE);
+    pm_tracker_free(t);
+
+    t = mk(&d, 1, 64, 16);
+    v = (struct conv){.t = t, .ts = T0, .c = ISN + 200, .s = SISN + 900};
+    cli_says(&v, "DATA\r\n");
+    srv_says(&v, "354 go ahead\r\n");
+    cli_says(&v, "Subject: hi\r\n\r\nhello\r\n.\r\n");
+    srv_says(&v, "250 2.0.0 Ok: queued as ABC\r\n");
+    pm_tracker_flush(t);
+    cr_assert(d.a[0].flags & PM_AF_MAIL_ACCEPTED);
+    cr_assert_not(d.a[0].flags & PM_AF_DIALOGUE_CUT, "accepted: nothing decisive is missing");
+    cr_assert_eq(pm_attempt_outcome(&d.a[0], v.ts, false), PM_OUT_CONNECTED);
+    pm_tracker_free(t);
+}
+
+/* A greeted dialogue still open at the capture's end is marked cut; one that closed is not. */
+/* Exim pipelines MAIL, RCPT, DATA and closes its side in the same segment: the client's FIN
+ * with commands unanswered is not the end of the dialogue (the lab's exim-rcpt-553 cut
+ * before the 553 said "ok" at high confidence before this). */
+Test(track, client_fin_with_commands_unanswered_is_cut)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct conv v = {.t = t, .ts = T0};
+    handshake(&v);
+    srv_says(&v, "220 mx ESMTP\r\n");
+    cli_says(&v, "EHLO c\r\n");
+    srv_says(&v, "250 PIPELINING\r\n");
+    v.ts += PM_MS(10);
+    const char *pipe = "MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n";
+    seg(t, v.ts, CLI, 40000, SRV, 25, PM_TH_ACK | PM_TH_PSH | PM_TH_FIN, v.c, v.s, pipe, 64);
+    pm_tracker_flush(t);
+    cr_assert(d.has_s[0]);
+    cr_assert_eq(d.s[0].unanswered, 3);
+    cr_assert(d.a[0].flags & PM_AF_DIALOGUE_CUT);
+    pm_tracker_free(t);
+
+    /* QUIT answered, then the client closes: complete, not cut */
+    t = mk(&d, 1, 64, 16);
+    v = (struct conv){.t = t, .ts = T0};
+    handshake(&v);
+    srv_says(&v, "220 mx ESMTP\r\n");
+    cli_says(&v, "QUIT\r\n");
+    srv_says(&v, "221 bye\r\n");
+    cli_flags(&v, PM_TH_FIN | PM_TH_ACK);
+    pm_tracker_flush(t);
+    cr_assert_not(d.a[0].flags & PM_AF_DIALOGUE_CUT);
+    pm_tracker_free(t);
+}
+
+Test(track, dialogue_open_at_the_end_is_cut)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct conv v = {.t = t, .ts = T0};
+    handshake(&v);
+    srv_says(&v, "220 mx ESMTP\r\n");
+    cli_says(&v, "EHLO c\r\n");
+    pm_tracker_flush(t);
+    cr_assert(d.a[0].flags & PM_AF_DIALOGUE_CUT);
+    cr_assert(d.a[0].flags & PM_AF_CAPTURE_ENDED);
+    cr_assert_eq(pm_attempt_outcome(&d.a[0], v.ts, false), PM_OUT_CONNECTED);
     pm_tracker_free(t);
 }
 
@@ -713,9 +883,13 @@ Test(track, timeouts_per_class)
     struct pm_tracker *t = mk(&d, 1, 64, 16);
     /* SYN sent, unanswered: PM_TMO_SYN */
     syn(t, T0, 40000, ISN);
-    /* answered by a RST: lingers PM_TMO_DONE */
+    /* answered by a RST: kept for the retry span, PM_TMO_RETRY (issue 14, item 4) */
     syn(t, T0, 40001, ISN);
     seg(t, T0 + PM_MS(50), SRV, 25, CLI, 40001, PM_TH_RST | PM_TH_ACK, 0, ISN + 1, NULL, 58);
+    /* closed by the client after the handshake: lingers PM_TMO_DONE */
+    syn(t, T0, 40003, ISN);
+    seg(t, T0 + PM_MS(50), SRV, 25, CLI, 40003, PM_TH_SYN | PM_TH_ACK, SISN, ISN + 1, NULL, 58);
+    seg(t, T0 + PM_MS(50), CLI, 40003, SRV, 25, PM_TH_RST, ISN + 1, 0, NULL, 64);
     /* established and silent: PM_TMO_EST */
     syn(t, T0, 40002, ISN);
     seg(t, T0 + PM_MS(50), SRV, 25, CLI, 40002, PM_TH_SYN | PM_TH_ACK, SISN, ISN + 1, NULL, 58);
@@ -725,22 +899,23 @@ Test(track, timeouts_per_class)
     cr_assert_eq(d.n, 0);
     pm_tracker_tick(t, T0 + PM_MS(50) + PM_TMO_DONE + PM_MS(1));
     cr_assert_eq(d.n, 1);
-    cr_assert_eq(d.a[0].sport, 40001);
+    cr_assert_eq(d.a[0].sport, 40003);
     cr_assert_not(d.a[0].flags & PM_AF_CAPTURE_ENDED, "a timeout is not the capture's end");
     pm_tracker_tick(t, T0 + PM_TMO_SYN - PM_SEC(1));
-    cr_assert_eq(d.n, 1);
-    pm_tracker_tick(t, T0 + PM_TMO_SYN + PM_SEC(1));
-    cr_assert_eq(d.n, 2);
-    cr_assert_eq(d.a[1].sport, 40000);
-    pm_tracker_tick(t, T0 + PM_TMO_EST - PM_SEC(1));
-    cr_assert_eq(d.n, 2);
-    pm_tracker_tick(t, T0 + PM_TMO_EST + PM_SEC(1));
+    cr_assert_eq(d.n, 1, "the RST-answered attempt waits out the retry span");
+    pm_tracker_tick(t, T0 + PM_MS(50) + PM_TMO_RETRY + PM_SEC(1));
     cr_assert_eq(d.n, 3);
-    cr_assert_eq(d.a[2].sport, 40002);
+    cr_assert(d.a[1].sport == 40000 || d.a[2].sport == 40000);
+    cr_assert(d.a[1].sport == 40001 || d.a[2].sport == 40001);
+    pm_tracker_tick(t, T0 + PM_TMO_EST - PM_SEC(1));
+    cr_assert_eq(d.n, 3);
+    pm_tracker_tick(t, T0 + PM_TMO_EST + PM_SEC(1));
+    cr_assert_eq(d.n, 4);
+    cr_assert_eq(d.a[3].sport, 40002);
     /* time never runs backwards */
     pm_tracker_tick(t, T0);
     pm_tracker_flush(t);
-    cr_assert_eq(d.n, 3);
+    cr_assert_eq(d.n, 4);
     pm_tracker_free(t);
 }
 
@@ -756,6 +931,73 @@ Test(track, retransmission_keeps_the_attempt_alive)
     pm_tracker_tick(t, T0 + PM_SEC(60) + PM_TMO_SYN + PM_SEC(1));
     cr_assert_eq(d.n, 1);
     cr_assert_eq(d.a[0].syns, 2);
+    pm_tracker_free(t);
+}
+
+/* Issue 14, item 4: Windows retries a SYN 3 s and 6 s after the first, with the same ISN,
+ * although each was answered by ICMP: one attempt for the whole series. */
+Test(track, syn_retries_after_icmp_answers_are_one_attempt)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    static const int at_ms[] = {0, 3000, 9000};
+    for (int i = 0; i < 3; i++) {
+        pm_ns ts = T0 + PM_MS(at_ms[i]);
+        syn(t, ts, 40000, ISN);
+        uint8_t q[PB_MAX];
+        size_t qn = syn_bytes(q, sizeof(q), CLI, 40000, ISN);
+        icmp_err(t, ts + PM_MS(3), RTR, 3, 13, 0, q, qn, 0);
+    }
+    pm_tracker_tick(t, T0 + PM_SEC(30));
+    cr_assert_eq(d.n, 0, "still inside the retry span");
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 1);
+    cr_assert_eq(d.a[0].syns, 3);
+    cr_assert_eq(d.a[0].n_icmp, 3);
+    cr_assert_eq(d.a[0].answer, PM_ANS_ICMP);
+    cr_assert(d.a[0].flags & PM_AF_RETRY_ANSWERED);
+    cr_assert_not(d.a[0].flags & PM_AF_ANSWER_RACE);
+    cr_assert_eq(pm_tracker_counters(t)->attempts, 1);
+    pm_tracker_free(t);
+}
+
+/* ... also after a RST, and a retry that is then accepted is a connection, not a race. */
+Test(track, syn_retry_after_a_rst_then_accepted_is_not_a_race)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 64, 16);
+    syn(t, T0, 40000, ISN);
+    seg(t, T0 + PM_MS(20), SRV, 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, ISN + 1, NULL, 58);
+    syn(t, T0 + PM_MS(500), 40000, ISN);
+    seg(t, T0 + PM_MS(520), SRV, 25, CLI, 40000, PM_TH_SYN | PM_TH_ACK, SISN, ISN + 1, NULL, 58);
+    seg(t, T0 + PM_MS(521), CLI, 40000, SRV, 25, PM_TH_ACK, ISN + 1, SISN + 1, NULL, 64);
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 1);
+    cr_assert_eq(d.a[0].syns, 2);
+    cr_assert_eq(d.a[0].answer, PM_ANS_SYNACK);
+    cr_assert(d.a[0].flags & PM_AF_RETRY_ANSWERED);
+    cr_assert_not(d.a[0].flags & PM_AF_ANSWER_RACE);
+    cr_assert(d.a[0].established);
+    pm_tracker_free(t);
+}
+
+/* A full table closes an answered attempt that has lingered PM_TMO_DONE first, without
+ * calling it evicted (its answer is complete), and counts it. */
+Test(track, full_table_closes_answered_attempts_first)
+{
+    struct done_log d;
+    struct pm_tracker *t = mk(&d, 1, 16, 16);
+    syn(t, T0, 30000, ISN);
+    seg(t, T0 + PM_MS(10), SRV, 25, CLI, 30000, PM_TH_RST | PM_TH_ACK, 0, ISN + 1, NULL, 58);
+    for (uint16_t i = 1; i < 16; i++) {
+        syn(t, T0 + PM_MS(i), (uint16_t)(30000 + i), ISN + i);
+    }
+    syn(t, T0 + PM_SEC(6), 31000, ISN);
+    cr_assert_eq(d.n, 1);
+    cr_assert_eq(d.a[0].sport, 30000);
+    cr_assert_not(d.a[0].flags & PM_AF_EVICTED);
+    cr_assert_eq(pm_tracker_counters(t)->answered_closed_early, 1);
+    cr_assert_eq(pm_tracker_counters(t)->evictions, 0);
     pm_tracker_free(t);
 }
 

@@ -552,6 +552,7 @@ Test(vocab, outcome_words_match_the_contract)
         [PM_OUT_NO_RESPONSE] = "no-response",
         [PM_OUT_NOT_ON_WIRE] = "not-on-wire",
         [PM_OUT_INCOMPLETE] = "incomplete",
+        [PM_OUT_TLS_MISMATCH] = "tls-mismatch", /* issue 14, item 7: an added word */
     };
     for (int o = 0; o < PM_OUT__COUNT; o++) {
         cr_assert_str_eq(pm_outcome_name((enum pm_outcome)o), words[o]);
@@ -579,6 +580,7 @@ Test(vocab, verdict_words_match_the_contract)
         [PM_V_NO_BANNER] = "no-banner",
         [PM_V_SMTP_POLICY] = "smtp-policy",
         [PM_V_INCONCLUSIVE] = "inconclusive",
+        [PM_V_TLS_MISMATCH] = "tls-mismatch", /* issue 14, item 7: an added word */
     };
     for (int v = 0; v < PM_V__COUNT; v++) {
         cr_assert_str_eq(pm_verdict_name((enum pm_verdict)v), words[v]);
