@@ -6,7 +6,7 @@
 #                       carry the flag, the text report says it, the exit status is 4; the
 #                       same captures at default settings lose nothing (tests/limits/run.sh)
 #   make check-linear   N and 4N attempts to ONE destination and port: 4N must take < 10x
-#                       the CPU time of N (minimum of three runs; tests/limits/linear.py)
+#                       the CPU time of N (minimum of two runs; tests/limits/linear.py)
 #
 # check-limits runs again under ASan+UBSan (the growth paths of every table); check-linear
 # only on the release build (sanitizers change the constant factors, not the shape).
