@@ -380,6 +380,50 @@ static void remember_syn(struct pm_engine *e, const struct pm_pkt *p)
     r->ts = p->ts;
 }
 
+/* Any packet of the capture is a hop reference for its source (context.c), whatever port
+ * or protocol it used: a SYN-ACK on 443, a DNS answer, an ICMP echo reply or error. Not a
+ * RST (what a forger sends, and what is being judged) and not one that never crossed a
+ * wire (a local REJECT answers on loopback in the MX's name). */
+static void hop_reference(struct pm_engine *e, const struct pm_pkt *p, uint16_t file)
+{
+    if (p->family == 0 || p->on_loopback || p->status == PM_PKT_BAD ||
+        (p->proto == 6 && (!p->tcp_flags_ok || (p->flags & PM_TH_RST)))) {
+        return; /* a TCP segment cut before its flags may be a RST: not learnt from */
+    }
+    enum pm_hopkind kind = PM_HK_OTHER;
+    uint16_t port = 0;
+    if (p->frag_later) {
+        kind = PM_HK_OTHER;
+    } else if (p->proto == 6) {
+        kind = (p->flags & (PM_TH_SYN | PM_TH_ACK)) == (PM_TH_SYN | PM_TH_ACK) ? PM_HK_SYNACK
+                                                                               : PM_HK_TCP;
+        port = p->sport;
+    } else if (p->proto == 17) {
+        kind = p->sport == 53 ? PM_HK_DNS : PM_HK_UDP;
+        port = p->sport;
+    } else if (p->proto == 1 || p->proto == 58) {
+        bool echo = p->proto == 1 ? (p->icmp_type == 0 || p->icmp_type == 8)
+                                  : (p->icmp_type == 128 || p->icmp_type == 129);
+        kind = p->icmp_is_error ? PM_HK_ICMP_ERROR : echo ? PM_HK_ICMP_ECHO : PM_HK_ICMP;
+    }
+    struct pm_pktref ref = {.frame = p->frame, .file = file};
+    pm_context_learn_packet(e->ctx, p->vantage, &p->src, p->ttl, ref, kind, port);
+}
+
+/* Offline: a record the attempt filter dropped. Only the headers a reference needs are
+ * decoded; nothing else happens to it. */
+static void side_record(void *ctx, const struct pm_record *rec)
+{
+    struct pm_engine *e = ctx;
+    struct pm_pkt pkt;
+    pkt.ts = rec->ts;
+    pkt.frame = rec->frame;
+    pkt.vantage = rec->vantage;
+    pkt.on_loopback = rec->ifloop;
+    pm_decode_head(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
+    hop_reference(e, &pkt, rec->file);
+}
+
 void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
 {
     struct pm_pkt pkt;
@@ -395,6 +439,7 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
         e->now = rec->ts;
     }
     e->records++;
+    hop_reference(e, &pkt, rec->file);
     pm_tracker_packet(e->tracker, &pkt, rec->file);
     if (e->src.live && pkt.proto == 6 && pkt.tcp_flags_ok &&
         (pkt.flags & (PM_TH_SYN | PM_TH_ACK | PM_TH_RST)) == (PM_TH_SYN | PM_TH_ACK) &&
@@ -928,6 +973,7 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
         paths[i] = in->in[i].path;
     }
     pm_engine_capture_files(e, paths, in->n);
+    pm_inputset_side(in, side_record, e);
 
     struct pm_record rec;
     uint64_t n = 0;

@@ -54,6 +54,12 @@ enum pm_ev {
     EV_LOG_GREETING,       /* the log says connected, then greeting lost/timed out */
     EV_CAPTURE_CUT,        /* this capture cut replies before their flags or quote: what
                             * other attempts would have shown may be missing */
+    /* How good the RST's hop reference is (docs/VERDICTS.md, "Grading a RST's origin"). */
+    EV_RST_SHORT_ONE,      /* the RST is exactly one hop short of the nearest reference */
+    EV_RST_REF_PREFIX,     /* the reference is other hosts of the prefix, not the host */
+    EV_RST_REFS_DISAGREE,  /* the references span several counts and the RST is within
+                            * them: as far as some, short of others */
+    EV_RST_FAST,           /* the RST came faster than half the host's measured RTT */
     EV__COUNT
 };
 typedef uint64_t pm_evset;

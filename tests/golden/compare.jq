@@ -54,7 +54,8 @@ def compare($lbl; $rc; $T; $out):
           (if $t | has("rst_hops") then check("\($k).rst_hops"; $t.rst_hops; $a.rst.hops?) else empty end),
           (if $t | has("rst_expected_hops") then
              check("\($k).rst_expected_hops"; $t.rst_expected_hops; $a.rst.expected_hops?) else empty end),
-          (if $t | has("masked") then check("\($k).masked"; $t.masked; $a.masked) else empty end)
+          (if $t | has("masked") then check("\($k).masked"; $t.masked; $a.masked) else empty end),
+          (if $t | has("confidence") then check("\($k).confidence"; $t.confidence; $a.confidence) else empty end)
         end )
   );
 

@@ -356,7 +356,8 @@ Test(engine, live_uses_the_synack_of_an_attempt_still_open)
     live_run(&f, T0 + PM_SEC(7), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
-    cr_assert(strstr(a, "\"rule\":\"remote-refused\""), "%s", a);
+    /* a neighbour's SYN-ACK is a prefix reference: medium at most (issue 14) */
+    cr_assert(strstr(a, "\"rule\":\"remote-refused-prefix\""), "%s", a);
     cr_assert(strstr(a, "\"expected_hops\":3"), "%s", a);
     cr_assert(!strstr(a, "capture-ended"), "decided while the capture ran: %s", a);
 }
@@ -377,7 +378,8 @@ Test(engine, live_forged_rst_judged_against_port_587_still_open)
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
     cr_assert(strstr(a, "\"dport\":25,"), "the port-25 attempt is reported first: %s", a);
     cr_assert(strstr(a, "\"verdict\":\"path-rst\""), "%s", a);
-    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+    /* one hop short of the host's own SYN-ACK: medium (issue 14's grading) */
+    cr_assert(strstr(a, "\"rule\":\"path-rst-one-hop\""), "%s", a);
 }
 
 /* Stopped before any timeout: every attempt is finalised at the stop. The refused one comes
@@ -399,7 +401,7 @@ Test(engine, live_stop_learns_from_all_open_attempts_before_deciding)
     live_run(&f, T0 + PM_SEC(6), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
-    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+    cr_assert(strstr(a, "\"rule\":\"path-rst-one-hop\""), "%s", a);
     cr_assert(strstr(a, "capture-ended"), "finalised at the stop: %s", a);
     attempt_for(&o, "203.0.113.40", a, sizeof(a));
     cr_assert(strstr(a, "\"outcome\":\"no-response\""), "%s", a);
