@@ -501,6 +501,9 @@ cmd_run() {
     FAMILY=ipv4 MTA=postfix DESCRIPTION="" SYN_RETRIES=3 SYN_LINEAR=4
     NAT_TARGET=(MASQUERADE)
     RCPTS=() EXPECT=() SETUP=()
+    # Knobs of lab/scenarios.d/hops.sh: traffic to make during the capture (`during`), and
+    # what record-fixtures.sh keeps besides its TRIM filter (recorded in run.json).
+    DURING=() TRIM_EXTRA=""
     # shellcheck disable=SC2034  # read through ${!name} in start_mx / postfix_instance
     PF_EXTRA_sender="" PF_EXTRA_mx1="" PF_EXTRA_mx2="" MX_PORTS_mx1="25 587" MX_PORTS_mx2="25 587"
     SCN_PHASE=declare "scn_${name//-/_}"
@@ -529,6 +532,7 @@ cmd_run() {
     capture sender lo "$OUTDIR/sender-lo.pcap"
     capture nat out0 "$OUTDIR/nat-outside.pcap"
     start_hook
+    run_during
     local t_send rcpt
     t_send=$(date +%s.%N)
     for rcpt in "${RCPTS[@]}"; do submit "$rcpt"; done
@@ -621,6 +625,7 @@ write_run_json() {
         --argjson t0 "$t0" --argjson ts "$ts" --argjson t1 "$t1" \
         --argjson retries "$SYN_RETRIES" --argjson linear "$SYN_LINEAR" \
         --arg prefix "$LAB_PREFIX-$RUNID-" --arg hook "$HOOK" --arg hook_rc "$HOOK_RC" \
+        --arg trim_extra "$TRIM_EXTRA" \
         '{command: $cmd, runid: $runid, namespace_prefix: $prefix, date: $date,
           kernel: $kernel, mta_version: $mta_version,
           sysctl: {"net.ipv4.tcp_syn_retries": $retries,
@@ -628,7 +633,8 @@ write_run_json() {
           started: $t0, mail_submitted: $ts, captures_stopped: $t1,
           seconds: (($t1 - $t0) * 10 | round / 10), scenario_setup: .}
          + (if $hook == "" then {} else {sender_hook: {command: $hook,
-              exit_status: ($hook_rc | tonumber? // null)}} end)' >"$OUTDIR/run.json"
+              exit_status: ($hook_rc | tonumber? // null)}} end)
+         + (if $trim_extra == "" then {} else {trim_extra: $trim_extra} end)' >"$OUTDIR/run.json"
 }
 mta_version() {
     if [ "$MTA" = exim ]; then exim_version; else postconf -d -h mail_version 2>/dev/null; fi
@@ -643,6 +649,23 @@ setup() {  # setup ROLE CMD...: run CMD in ROLE's namespace during the setup pha
     [ "$SCN_PHASE" = setup ] || return 0
     SETUP+=("$1: ${*:2}")
     at "$@"
+}
+# during ROLE 'SHELL COMMAND': run it in ROLE's namespace once the captures listen, before the
+# mail is submitted, bounded by 15 s: traffic a scenario needs in the capture besides the mail
+# (another connection to the MX on a port the attempt filter ignores: a hop reference). Shown
+# in run.json's scenario_setup as "ROLE (during the capture): COMMAND".
+during() {
+    [ "$SCN_PHASE" = declare ] || return 0
+    DURING+=("$1" "$2")
+}
+run_during() {
+    local i role
+    for ((i = 0; i < ${#DURING[@]}; i += 2)); do
+        role=${DURING[i]}
+        SETUP+=("$role (during the capture): ${DURING[i + 1]}")
+        timeout 15 ip netns exec "$(ns "$role")" bash -c "${DURING[i + 1]}" </dev/null \
+            >/dev/null 2>&1 || log "warning: '${DURING[i + 1]}' in $role failed"
+    done
 }
 # expect DST DPORT OUTCOME VERDICT OWNER CULPRIT [KEY-JSON] [VANTAGE]
 # CULPRIT "-" when there is none (success). KEY holds the decisive evidence (ICMP type/code,
