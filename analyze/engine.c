@@ -455,6 +455,41 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
     }
 }
 
+void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)
+{
+    side_record(e, rec);
+}
+
+/* The /24 or /48 of an address (what the side filter asks for). */
+static pm_addr side_prefix(const pm_addr *a)
+{
+    pm_addr p = *a;
+    if (a->family == PM_AF_INET) {
+        p.b[3] = 0;
+    } else {
+        memset(p.b + 6, 0, 10);
+    }
+    return p;
+}
+
+int pm_engine_recent_prefixes(const struct pm_engine *e, pm_addr *out, int max)
+{
+    int n = 0;
+    uint32_t have = PM_MIN(e->nrecent, (uint32_t)RECENT_SYNS);
+    for (uint32_t k = 0; k < have && n < max; k++) {
+        const struct recent_syn *r = &e->recent[(e->nrecent - 1 - k) % RECENT_SYNS];
+        pm_addr p = side_prefix(&r->dst);
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++) {
+            seen = pm_addr_eq(&out[j], &p);
+        }
+        if (!seen) {
+            out[n++] = p;
+        }
+    }
+    return n;
+}
+
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
 {
     pm_context_add_hopref(e->ctx, h->vantage, &h->host, h->hops, (enum pm_hopsrc)h->src);
