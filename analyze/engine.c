@@ -1145,6 +1145,15 @@ int pm_engine_finish(struct pm_engine *e)
         }
     }
     scope_words(e);
+    uint64_t side_missed = pm_context_side_overflow(e->ctx);
+    if (side_missed > 0) {
+        /* A bound hit is said out loud: these packets gave no hop reference. */
+        pm_warn("%llu packets of other traffic came from hosts or prefixes beyond the hop "
+                "table's bound and taught nothing: a RST from one of them is judged without "
+                "its reference", (unsigned long long)side_missed);
+        pm_hint("analyse a capture filtered to the mail servers' networks (tcpdump -w ... "
+                "net 203.0.113.0/24) when it holds that much other traffic");
+    }
     uint64_t failures = 0;
     for (int o = 0; o < PM_OUT__COUNT; o++) {
         if (pm_outcome_is_failure((enum pm_outcome)o)) {
