@@ -33,6 +33,7 @@ const char *pm_ev_name(enum pm_ev e)
         [EV_LOG_GREETING] = "log-greeting", [EV_CAPTURE_CUT] = "capture-cut",
         [EV_RST_SHORT_ONE] = "rst-short-one", [EV_RST_REF_PREFIX] = "rst-ref-prefix",
         [EV_RST_REFS_DISAGREE] = "rst-refs-disagree", [EV_RST_FAST] = "rst-fast",
+        [EV_RST_BEYOND_NAT] = "rst-beyond-nat", [EV_RST_FROM_NAT] = "rst-from-nat",
     };
     return (unsigned)e < EV__COUNT && n[e] ? n[e] : "?";
 }
@@ -367,6 +368,28 @@ static pm_evset nat_evidence(struct pm_finding *f, const struct pm_attr_env *env
         if (nat->return_drop && (outcome == PM_OUT_NO_RESPONSE || outcome == PM_OUT_INCOMPLETE)) {
             ev |= PM_EV(EV_RETURN_DROP);
             snprintf(spec, speclen, "%s got an answer; it never came back inside", pv);
+        }
+        /* The same RST at both capture points: a TTL untouched at the outer one means it was
+         * sent on that segment (the device right beyond the NAT); one untouched here and
+         * absent there, the NAT itself. A TTL can only go down on the way in. */
+        if (outcome == PM_OUT_REFUSED && a->answer == PM_ANS_RST && !a->ans.loopback) {
+            int here = pm_ttl_hops(a->ans.ttl);
+            if (p->answer == PM_ANS_RST) {
+                int there = pm_ttl_hops(p->ans_ttl);
+                pm_finding_add(f, "the same RST at %s: TTL %u (%d hops), here TTL %u (%d hops)",
+                               pv, p->ans_ttl, there, a->ans.ttl, here);
+                if (there == 0 && here >= 1 && p->ans_ttl > a->ans.ttl) {
+                    ev |= PM_EV(EV_RST_BEYOND_NAT);
+                    snprintf(spec, speclen, "RST with its TTL untouched at %s (%u): sent by the "
+                             "device right beyond the NAT", pv, p->ans_ttl);
+                }
+            } else if (p->answer == PM_ANS_NONE && here == 0) {
+                ev |= PM_EV(EV_RST_FROM_NAT);
+                pm_finding_add(f, "the SYN reached %s, the RST (TTL %u, untouched) never did: "
+                               "sent between the two capture points", pv, a->ans.ttl);
+                snprintf(spec, speclen, "RST from the NAT itself: TTL untouched inside, never "
+                         "seen at %s", pv);
+            }
         }
     } else if (nat->nat_drop && (outcome == PM_OUT_NO_RESPONSE || outcome == PM_OUT_INCOMPLETE)) {
         const char *lv = env->vantage_names && nat->later_vantage >= 0

@@ -86,6 +86,19 @@ const struct pm_rule pm_rules[] = {
      "a RST and a SYN-ACK both answered: the RST was injected on the path",
      "Send the evidence to the provider/network team: a device on the path injects RSTs for "
      "TCP {dport} to {dst}; find it with portmortem probe --ttl-walk {dst}."},
+    /* Two capture points saw the RST (or only the inner one did): its TTL at both says
+     * where it came from, whatever the destination's distance (docs/VERDICTS.md). */
+    {"rst-from-nat", E(RST) | E(RST_FROM_NAT), 0, PM_V_PATH_RST, PM_OWN_SENDER_NETWORK,
+     PM_CONF_HIGH, "the NAT itself reset the connection: its RST never left it",
+     "Check the NAT/edge firewall for a REJECT (tcp-reset) of TCP {dport} to {dst} in its "
+     "forward rules (nft list ruleset; iptables -S FORWARD)."},
+    {"path-rst-beyond-nat", E(RST) | E(RST_BEYOND_NAT) | E(RST_HOPS_SHORT), 0, PM_V_PATH_RST,
+     PM_OWN_PROVIDER, PM_CONF_HIGH,
+     "the device right beyond the NAT forged the RST (its TTL was untouched at the NAT's "
+     "outside)",
+     "Ask the provider why its first router beyond your NAT resets TCP {dport} to {dst} "
+     "(attach the bundle); relay through its smarthost on 587 meanwhile."},
+
     /* Graded by the quality of the hop reference (docs/VERDICTS.md, "Grading a RST's
      * origin"): the host's own packets and 2+ hops (or a RST faster than half the RTT) are
      * high; one hop (ECMP and asymmetric return paths differ by one) or only neighbours in

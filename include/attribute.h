@@ -60,6 +60,10 @@ enum pm_ev {
     EV_RST_REFS_DISAGREE,  /* the references span several counts and the RST is within
                             * them: as far as some, short of others */
     EV_RST_FAST,           /* the RST came faster than half the host's measured RTT */
+    EV_RST_BEYOND_NAT,     /* the same RST at the NAT's outside capture had an untouched TTL:
+                            * sent by the device right beyond the NAT */
+    EV_RST_FROM_NAT,       /* a RST with an untouched TTL inside, never seen outside, where
+                            * the SYN was: the NAT itself (or a box between the two) sent it */
     EV__COUNT
 };
 typedef uint64_t pm_evset;

@@ -295,6 +295,41 @@ Test(attribute, rst_without_a_reference_does_not_blame_the_postmaster)
     cr_assert(strstr(f.next_step, "other traffic from 198.51.100.7"), "%s", f.next_step);
 }
 
+/* Issue 14: the same RST at two capture points (inside and outside a NAT). */
+Test(attribute, rst_untouched_at_the_nat_outside_comes_from_right_beyond_it)
+{
+    learn_synack(SRV, 61, PM_MS(40)); /* the MX: 3 hops from inside */
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(2));
+    a.ans.ttl = 63; /* 1 hop inside: the NAT decremented it */
+    struct pm_link_info far = {.id = 10, .peer_id = 9, .vantage = 1, .answer = PM_ANS_RST,
+                               .ans_ttl = 64, .sport = 61000, .cli = pb_addr("198.51.100.2")};
+    struct pm_nat_facts nf = {.multi = true, .peer = &far, .later_vantage = 1};
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, &nf);
+    cr_assert_str_eq(f.rule->id, "path-rst-beyond-nat");
+    cr_assert_eq(f.owner, PM_OWN_PROVIDER);
+    cr_assert_eq(f.confidence, PM_CONF_HIGH);
+    cr_assert(has_evidence(&f, "the same RST at outside: TTL 64 (0 hops), here TTL 63"));
+    /* One router beyond it (TTL 63 outside, 62 inside): no longer "right beyond". */
+    far.ans_ttl = 63;
+    a.ans.ttl = 62;
+    f = run(&a, PM_OUT_REFUSED, NULL, NULL, &nf);
+    cr_assert_str_neq(f.rule->id, "path-rst-beyond-nat");
+    cr_assert_eq(f.owner, PM_OWN_PATH, "graded by the hop count alone: %s", f.rule->id);
+}
+
+Test(attribute, rst_untouched_inside_and_absent_outside_is_the_nat_itself)
+{
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(1));
+    a.ans.ttl = 64;
+    struct pm_link_info far = {.id = 10, .peer_id = 9, .vantage = 1, .answer = PM_ANS_NONE,
+                               .sport = 61000, .cli = pb_addr("198.51.100.2")};
+    struct pm_nat_facts nf = {.multi = true, .peer = &far, .later_vantage = 1};
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, &nf);
+    cr_assert_str_eq(f.rule->id, "rst-from-nat");
+    cr_assert_eq(f.owner, PM_OWN_SENDER_NETWORK);
+    cr_assert(has_evidence(&f, "never did"));
+}
+
 Test(attribute, rst_on_loopback_is_the_local_firewall)
 {
     struct pm_attempt a = att(SRV, PM_ANS_RST, US(50));

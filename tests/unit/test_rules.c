@@ -53,6 +53,11 @@
          PM_V_PROVIDER_BLOCK, PM_OWN_PROVIDER)                                                \
     RULE(path_rst_race, "path-rst-race", E(RST) | E(ANSWER_RACE) | E(RST_HOPS_MATCH),         \
          PM_V_PATH_RST, PM_OWN_PATH)                                                          \
+    RULE(rst_from_nat, "rst-from-nat", E(RST) | E(RST_FROM_NAT) | E(RST_HOPS_MATCH),           \
+         PM_V_PATH_RST, PM_OWN_SENDER_NETWORK)                                                \
+    RULE(path_rst_beyond_nat, "path-rst-beyond-nat",                                          \
+         E(RST) | E(RST_BEYOND_NAT) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX), PM_V_PATH_RST,   \
+         PM_OWN_PROVIDER)                                                                     \
     RULE(path_rst_hops, "path-rst-hops", E(RST) | E(RST_HOPS_SHORT) | E(RST_FAST),            \
          PM_V_PATH_RST, PM_OWN_PATH)                                                          \
     RULE(path_rst_one_hop_fast, "path-rst-one-hop-fast",                                      \
