@@ -33,6 +33,9 @@ const char *pm_ev_name(enum pm_ev e)
         [EV_LOG_GREETING] = "log-greeting", [EV_CAPTURE_CUT] = "capture-cut",
         [EV_DIALOGUE_CUT] = "dialogue-cut", [EV_REPLY_CMD_UNSEEN] = "reply-command-unseen",
         [EV_TLS_MISMATCH] = "tls-mismatch", [EV_TLS_SENDER_SIDE] = "tls-sender-side",
+        [EV_RST_SHORT_ONE] = "rst-short-one", [EV_RST_REF_PREFIX] = "rst-ref-prefix",
+        [EV_RST_REFS_DISAGREE] = "rst-refs-disagree", [EV_RST_FAST] = "rst-fast",
+        [EV_RST_BEYOND_NAT] = "rst-beyond-nat", [EV_RST_FROM_NAT] = "rst-from-nat",
     };
     return (unsigned)e < EV__COUNT && n[e] ? n[e] : "?";
 }
@@ -393,6 +396,28 @@ static pm_evset nat_evidence(struct pm_finding *f, const struct pm_attr_env *env
             ev |= PM_EV(EV_RETURN_DROP);
             snprintf(spec, speclen, "%s got an answer; it never came back inside", pv);
         }
+        /* The same RST at both capture points: a TTL untouched at the outer one means it was
+         * sent on that segment (the device right beyond the NAT); one untouched here and
+         * absent there, the NAT itself. A TTL can only go down on the way in. */
+        if (outcome == PM_OUT_REFUSED && a->answer == PM_ANS_RST && !a->ans.loopback) {
+            int here = pm_ttl_hops(a->ans.ttl);
+            if (p->answer == PM_ANS_RST) {
+                int there = pm_ttl_hops(p->ans_ttl);
+                pm_finding_add(f, "the same RST at %s: TTL %u (%d hops), here TTL %u (%d hops)",
+                               pv, p->ans_ttl, there, a->ans.ttl, here);
+                if (there == 0 && here >= 1 && p->ans_ttl > a->ans.ttl) {
+                    ev |= PM_EV(EV_RST_BEYOND_NAT);
+                    snprintf(spec, speclen, "RST with its TTL untouched at %s (%u): sent by the "
+                             "device right beyond the NAT", pv, p->ans_ttl);
+                }
+            } else if (p->answer == PM_ANS_NONE && here == 0) {
+                ev |= PM_EV(EV_RST_FROM_NAT);
+                pm_finding_add(f, "the SYN reached %s, the RST (TTL %u, untouched) never did: "
+                               "sent between the two capture points", pv, a->ans.ttl);
+                snprintf(spec, speclen, "RST from the NAT itself: TTL untouched inside, never "
+                         "seen at %s", pv);
+            }
+        }
     } else if (nat->nat_drop && (outcome == PM_OUT_NO_RESPONSE || outcome == PM_OUT_INCOMPLETE)) {
         const char *lv = env->vantage_names && nat->later_vantage >= 0
                              ? env->vantage_names[nat->later_vantage]
@@ -409,6 +434,80 @@ static pm_evset nat_evidence(struct pm_finding *f, const struct pm_attr_env *env
         }
         ev |= PM_EV(EV_NAT_DROP);
         snprintf(spec, speclen, "SYN seen inside, never at %s: dropped in the NAT", lv);
+    }
+    return ev;
+}
+
+/* A RST's hop count against the destination's references (docs/VERDICTS.md, "Grading a
+ * RST's origin"): below all of them it is forged that many hops short of the nearest; at or
+ * beyond the farthest it is as far as the destination; in between the references disagree
+ * and the hop count cannot decide. How good the reference is (the host itself or only its
+ * neighbours, one hop or more) goes into evidence bits for the rule table to grade. */
+static pm_evset rst_reference(struct pm_finding *f, const struct pm_attr_env *env,
+                              const struct pm_hopref *r, struct tmpl_vars *v, char *spec,
+                              size_t speclen)
+{
+    pm_evset ev = 0;
+    int lo = r->hops, hi = r->hops_hi > r->hops ? r->hops_hi : r->hops;
+    bool prefix = r->src == PM_HOP_PREFIX;
+    f->rst_expected_hops = lo;
+    f->rst_ref_src = r->src;
+    if (prefix) {
+        ev |= PM_EV(EV_RST_REF_PREFIX);
+    }
+    char rref[96], from[PM_ADDR_STRLEN], what[64] = "";
+    pm_ref_str(env, r->ref, rref, sizeof(rref));
+    pm_addr_str(&r->from, from);
+    if (r->kind == PM_HK_SYNACK || ((r->kind == PM_HK_TCP || r->kind == PM_HK_DNS ||
+                                     r->kind == PM_HK_UDP) && r->port)) {
+        snprintf(what, sizeof(what), "%s from port %u", pm_hopkind_name(r->kind), r->port);
+    } else if (r->kind != PM_HK_NONE) {
+        snprintf(what, sizeof(what), "%s", pm_hopkind_name(r->kind));
+    }
+    if (f->rst_hops < lo) {
+        int by = lo - f->rst_hops;
+        ev |= PM_EV(EV_RST_HOPS_SHORT);
+        if (by == 1) {
+            ev |= PM_EV(EV_RST_SHORT_ONE);
+        }
+        f->rst_origin = PM_RST_PATH;
+        snprintf(v->shortby, sizeof(v->shortby), "%d", by);
+        snprintf(spec, speclen, "RST %d hops away, %s is %d%s: forged %d hop%s short",
+                 f->rst_hops, v->dst, lo, prefix ? " (by its neighbours)" : "", by,
+                 by == 1 ? "" : "s");
+    } else if (f->rst_hops < hi) {
+        ev |= PM_EV(EV_RST_REFS_DISAGREE);
+        snprintf(spec, speclen, "RST from %d hops; %s's references give %d to %d hops: they "
+                 "disagree", f->rst_hops, v->dst, lo, hi);
+    } else {
+        ev |= PM_EV(EV_RST_HOPS_MATCH);
+        if (f->rst_origin == PM_RST_UNKNOWN) {
+            f->rst_origin = PM_RST_DESTINATION;
+        }
+        snprintf(spec, speclen, "RST from %d hops, as far as %s%s", f->rst_hops, v->dst,
+                 prefix ? "'s neighbours" : " itself");
+    }
+    if (r->src == PM_HOP_ROUTE) {
+        pm_finding_add(f, "%s is %d hops away (this host's route: %s)", v->dst, lo,
+                       lo == 0 ? "on-link" : "via a gateway");
+    } else if (r->src == PM_HOP_TTL_WALK) {
+        pm_finding_add(f, "%s is %d hops away (the probe's TTL walk)", v->dst, lo);
+    } else if (prefix) {
+        pm_finding_add(f, "no packet from %s itself; its neighbour %s is %d hops away "
+                       "(same-prefix%s%s, TTL %u at %s): a weaker reference", v->dst, from, lo,
+                       what[0] ? ", " : "", what, r->ttl, rref);
+    } else {
+        pm_finding_add(f, "%s is %d hops away (%s%s%s, TTL %u at %s)", v->dst, lo,
+                       pm_hopsrc_name(r->src), what[0] ? ", " : "", what, r->ttl, rref);
+    }
+    if (hi > lo) {
+        pm_finding_add(f, "other %s references give up to %d hops: a return path that "
+                       "varies (ECMP, a route change%s)", prefix ? "same-prefix" : "same-host",
+                       hi, prefix ? ", a neighbour behind another router" : "");
+    }
+    if (f->rst_hops > hi) {
+        pm_finding_add(f, "the RST came from %d hop(s) farther than the reference: "
+                       "a route change, not a forgery closer to us", f->rst_hops - hi);
     }
     return ev;
 }
@@ -537,39 +636,7 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                 f->rst_origin = PM_RST_PATH;
             }
             if (r.hops >= 0) {
-                f->rst_expected_hops = r.hops;
-                f->rst_ref_src = r.src;
-                char rref[96];
-                pm_ref_str(env, r.ref, rref, sizeof(rref));
-                if (f->rst_hops < r.hops) {
-                    ev |= PM_EV(EV_RST_HOPS_SHORT);
-                    f->rst_origin = PM_RST_PATH;
-                    snprintf(v.shortby, sizeof(v.shortby), "%d", r.hops - f->rst_hops);
-                    snprintf(spec, sizeof(spec), "RST %d hops away, %s is %d: forged %d hop%s "
-                             "short", f->rst_hops, v.dst, r.hops, r.hops - f->rst_hops,
-                             r.hops - f->rst_hops == 1 ? "" : "s");
-                } else {
-                    ev |= PM_EV(EV_RST_HOPS_MATCH);
-                    if (f->rst_origin == PM_RST_UNKNOWN) {
-                        f->rst_origin = PM_RST_DESTINATION;
-                    }
-                    snprintf(spec, sizeof(spec), "RST from %d hops, as far as %s itself",
-                             f->rst_hops, v.dst);
-                }
-                if (r.src == PM_HOP_ROUTE) {
-                    pm_finding_add(f, "%s is %d hops away (this host's route: %s)", v.dst, r.hops,
-                                   r.hops == 0 ? "on-link" : "via a gateway");
-                } else if (r.src == PM_HOP_TTL_WALK) {
-                    pm_finding_add(f, "%s is %d hops away (the probe's TTL walk)", v.dst, r.hops);
-                } else {
-                    pm_finding_add(f, "%s is %d hops away (%s, TTL %u at %s)", v.dst, r.hops,
-                                   pm_hopsrc_name(r.src), r.ttl, rref);
-                }
-                if (f->rst_hops > r.hops) {
-                    pm_finding_add(f, "the RST came from %d hop(s) farther than the reference: "
-                                   "a route change, not a forgery closer to us",
-                                   f->rst_hops - r.hops);
-                }
+                ev |= rst_reference(f, env, &r, &v, spec, sizeof(spec));
             } else {
                 ev |= PM_EV(EV_RST_NO_REF);
                 snprintf(spec, sizeof(spec), "RST from %d hops; no reference for %s's distance",
@@ -578,6 +645,7 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             pm_ns delay = a->ans.ts - a->last_syn;
             if (r.rtt_min != PM_NS_NONE && delay >= 0 && delay * 2 < r.rtt_min) {
                 char dd[24], rr[24];
+                ev |= PM_EV(EV_RST_FAST);
                 pm_finding_add(f, "the RST came after %s, faster than half the path's RTT "
                                "(%s): answered before the SYN could reach %s",
                                pm_delay_str(delay, dd, sizeof(dd)),

@@ -71,6 +71,10 @@ struct pm_capfile {
     pm_addr first_src[2]; /* source of the first sampled packet per family (v4, v6) */
     pm_addr srcs[8];      /* recent sources, until a reply proves both directions */
     uint64_t nsrc;
+    /* records the filter drops, handed to the side path (pm_inputset_side) */
+    pm_side_fn side;
+    void *side_ctx;
+    uint16_t side_file, side_vantage;
 };
 
 #define SAMPLE_RECORDS 256
@@ -552,6 +556,14 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             watch_direction(cf, pm_linktype_normalize(r.linktype), r.data, r.caplen, r.wirelen);
             struct pcap_pkthdr h = {.caplen = r.caplen, .len = r.wirelen};
             if (!ng_filter_pass(cf, r.linktype, &h, r.data)) {
+                if (cf->side) {
+                    struct pm_record sr = {.ts = r.ts, .caplen = r.caplen, .wirelen = r.wirelen,
+                                           .linktype = pm_linktype_normalize(r.linktype),
+                                           .data = r.data, .frame = cf->frame,
+                                           .file = cf->side_file, .vantage = cf->side_vantage,
+                                           .ifloop = r.ifloop};
+                    cf->side(cf->side_ctx, &sr);
+                }
                 continue;
             }
             cf->st.filtered++;
@@ -596,6 +608,14 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         sample(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         watch_direction(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
+            if (cf->side) {
+                struct pm_record sr = {.ts = ts, .caplen = h->caplen,
+                                       .wirelen = h->len < h->caplen ? h->caplen : h->len,
+                                       .linktype = cf->linktype, .data = data,
+                                       .frame = cf->frame, .file = cf->side_file,
+                                       .vantage = cf->side_vantage};
+                cf->side(cf->side_ctx, &sr);
+            }
             continue;
         }
         cf->st.filtered++;
@@ -733,6 +753,17 @@ enum pm_read pm_inputset_next(struct pm_inputset *set, struct pm_record *rec)
     *rec = set->in[best].next;
     set->in[best].has_next = 0;
     return PM_READ_OK;
+}
+
+void pm_inputset_side(struct pm_inputset *set, pm_side_fn fn, void *ctx)
+{
+    for (int i = 0; i < set->n; i++) {
+        struct pm_capfile *cf = set->in[i].cf;
+        cf->side = fn;
+        cf->side_ctx = ctx;
+        cf->side_file = (uint16_t)i;
+        cf->side_vantage = set->in[i].vantage;
+    }
 }
 
 void pm_inputset_close(struct pm_inputset *set)

@@ -7,6 +7,14 @@
  * missed. The destination table grows the same way (array and index double together). All
  * growth is charged to the run's memory budget (include/tables.h); a table that reaches its
  * bound or the budget reports the loss there (stderr, summary `limits`, exit 4).
+ *
+ * Two pairs of hop tables: one learnt from the attempts (their SYN-ACKs, the destination's
+ * own ICMP errors, a probe's TTL walk), one from every other packet of the capture (any
+ * port or protocol, also what the attempt filter drops). They are separate so that a
+ * capture full of other traffic cannot fill the table before the attempts, which are learnt
+ * from only after the whole capture was read, get a place; a lookup merges both. Each entry
+ * keeps the smallest and the largest hop count any reference gave: the grading of a RST's
+ * origin (attribute.c) needs to know when references disagree.
  */
 #include "context.h"
 
@@ -33,6 +41,15 @@ struct pm_context {
     struct htab hosts;
     struct htab prefixes;
     uint64_t hosts_overflow;
+    struct htab side, side_prefixes; /* from every other packet (pm_context_learn_packet) */
+    uint64_t side_overflow;
+    struct {                         /* the last packet's host: a stream of packets from one
+                                      * host at one distance changes nothing after its first */
+        bool valid;
+        uint16_t vantage;
+        int hops;
+        pm_addr addr;
+    } last;
     struct pm_dest *dests;
     uint32_t dests_cap, dests_n, dests_max; /* allocated, used, bound */
     size_t dests_charged;
@@ -49,6 +66,14 @@ const char *pm_hopsrc_name(enum pm_hopsrc s)
     static const char *const n[] = {"none", "same-attempt", "same-host", "icmp-from-destination",
                                     "ttl-walk", "same-prefix", "route"};
     return (unsigned)s < PM_ARRAY_LEN(n) ? n[s] : "none";
+}
+
+const char *pm_hopkind_name(enum pm_hopkind k)
+{
+    static const char *const n[] = {"packet", "SYN-ACK", "TCP segment", "DNS answer",
+                                    "UDP datagram", "ICMP error", "ICMP echo", "ICMP message",
+                                    "packet"};
+    return (unsigned)k < PM_ARRAY_LEN(n) ? n[k] : "packet";
 }
 
 const char *pm_scope_name(enum pm_scope s)
@@ -84,6 +109,12 @@ struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max
     c->prefixes.max_cap = pow2_at_least(max_hosts);
     c->prefixes.cap = c->prefixes.max_cap < HTAB_START ? c->prefixes.max_cap : HTAB_START;
     c->prefixes.tab = pm_xcalloc(c->prefixes.cap, sizeof(*c->prefixes.tab));
+    c->side.max_cap = c->hosts.max_cap;
+    c->side.cap = c->hosts.cap;
+    c->side.tab = pm_xcalloc(c->side.cap, sizeof(*c->side.tab));
+    c->side_prefixes.max_cap = c->prefixes.max_cap;
+    c->side_prefixes.cap = c->prefixes.cap;
+    c->side_prefixes.tab = pm_xcalloc(c->side_prefixes.cap, sizeof(*c->side_prefixes.tab));
     c->dests_max = max_dests;
     c->dests_cap = max_dests < DESTS_START ? max_dests : DESTS_START;
     c->dests = pm_xcalloc(c->dests_cap, sizeof(*c->dests));
@@ -98,9 +129,12 @@ void pm_context_free(struct pm_context *c)
     if (!c) {
         return;
     }
-    pm_mem_give(c->hosts.charged + c->prefixes.charged + c->dests_charged);
+    pm_mem_give(c->hosts.charged + c->prefixes.charged + c->side.charged +
+                c->side_prefixes.charged + c->dests_charged);
     free(c->hosts.tab);
     free(c->prefixes.tab);
+    free(c->side.tab);
+    free(c->side_prefixes.tab);
     for (uint32_t i = 0; i < c->dests_n; i++) {
         free(c->dests[i].samples);
     }
@@ -177,7 +211,7 @@ static struct hostent_ *host_slot(struct htab *t, uint64_t *overflow, uint16_t v
             e->used = 1;
             e->vantage = v;
             e->addr = *a;
-            e->ref.hops = -1;
+            e->ref.hops = e->ref.hops_hi = -1;
             e->ref.rtt_min = PM_NS_NONE;
             t->n++;
             return e;
@@ -195,26 +229,34 @@ static pm_addr prefix_of(const pm_addr *a)
     if (a->family == PM_AF_INET) {
         p.b[3] = 0; /* /24 */
     } else {
-        memset(p.b + 8, 0, 8); /* /64 */
+        memset(p.b + 6, 0, 10); /* /48: a site (RFC 6177); its LANs are /64s of it */
     }
     return p;
 }
 
-/* Keep the smallest plausible hop count: a host's own packets can only arrive with fewer
- * decrements if the path got shorter, never because of a forgery (forged RSTs are not
- * learnt from). */
+/* Keep the smallest hop count (and the packet that gave it; at equal counts the better
+ * source) and the largest: a host's own packets can only arrive with fewer decrements if
+ * the path got shorter, never because of a forgery (forged RSTs are not learnt from), and
+ * a spread between the two says the references disagree. */
 static void note_ref(struct hostent_ *e, int hops, uint8_t ttl, struct pm_pktref ref,
-                     enum pm_hopsrc src, pm_ns rtt)
+                     enum pm_hopsrc src, pm_ns rtt, enum pm_hopkind kind, uint16_t port,
+                     const pm_addr *from)
 {
     if (!e) {
         return;
     }
     e->ref.samples++;
-    if (e->ref.hops < 0 || src < e->ref.src || (src == e->ref.src && hops < e->ref.hops)) {
+    if (e->ref.hops < 0 || hops < e->ref.hops || (hops == e->ref.hops && src < e->ref.src)) {
         e->ref.hops = hops;
         e->ref.src = src;
         e->ref.ttl = ttl;
         e->ref.ref = ref;
+        e->ref.kind = (uint8_t)kind;
+        e->ref.port = port;
+        e->ref.from = *from;
+    }
+    if (hops > e->ref.hops_hi) {
+        e->ref.hops_hi = hops;
     }
     if (rtt != PM_NS_NONE && (e->ref.rtt_min == PM_NS_NONE || rtt < e->ref.rtt_min)) {
         e->ref.rtt_min = rtt;
@@ -225,25 +267,57 @@ static void learn_hops(struct pm_context *c, const struct pm_attempt *a)
 {
     int hops = -1;
     enum pm_hopsrc src = PM_HOP_NONE;
+    enum pm_hopkind kind = PM_HK_NONE;
+    uint16_t port = 0;
     pm_ns rtt = PM_NS_NONE;
     if (a->answer == PM_ANS_SYNACK && a->ans.ack_ok && !a->ans.loopback) {
         hops = pm_ttl_hops(a->ans.ttl);
         src = PM_HOP_SAME_HOST;
+        kind = PM_HK_SYNACK;
+        port = a->dport;
         rtt = a->ans.ts - a->last_syn >= 0 ? a->ans.ts - a->last_syn : PM_NS_NONE;
     } else if (a->answer == PM_ANS_ICMP && pm_addr_eq(&a->ans.from, &a->srv) &&
                !a->ans.loopback) {
         hops = pm_ttl_hops(a->ans.ttl);
         src = PM_HOP_ICMP_DST;
+        kind = PM_HK_ICMP_ERROR;
     }
     if (hops < 0 || hops > PM_MAX_HOPS) {
         return;
     }
     struct hostent_ *e = host_slot(&c->hosts, &c->hosts_overflow,
                                    a->vantage, &a->srv, true);
-    note_ref(e, hops, a->ans.ttl, a->ans.ref, src, rtt);
+    note_ref(e, hops, a->ans.ttl, a->ans.ref, src, rtt, kind, port, &a->srv);
     pm_addr p = prefix_of(&a->srv);
     struct hostent_ *pe = host_slot(&c->prefixes, &c->hosts_overflow, a->vantage, &p, true);
-    note_ref(pe, hops, a->ans.ttl, a->ans.ref, PM_HOP_PREFIX, PM_NS_NONE);
+    note_ref(pe, hops, a->ans.ttl, a->ans.ref, PM_HOP_PREFIX, PM_NS_NONE, kind, port, &a->srv);
+}
+
+void pm_context_learn_packet(struct pm_context *c, int vantage, const pm_addr *host,
+                             uint8_t ttl, struct pm_pktref ref, enum pm_hopkind kind,
+                             uint16_t port)
+{
+    int hops = pm_ttl_hops(ttl);
+    if (hops > PM_MAX_HOPS || host->family == 0) {
+        return; /* an initial TTL we cannot guess (or a hostile one): no reference */
+    }
+    uint16_t v = (uint16_t)vantage;
+    if (c->last.valid && c->last.vantage == v && c->last.hops == hops &&
+        pm_addr_eq(&c->last.addr, host)) {
+        return; /* the same host at the same distance as the packet before: nothing new */
+    }
+    struct hostent_ *e = host_slot(&c->side, &c->side_overflow, v, host, true);
+    enum pm_hopsrc src = kind == PM_HK_ICMP_ERROR ? PM_HOP_ICMP_DST : PM_HOP_SAME_HOST;
+    note_ref(e, hops, ttl, ref, src, PM_NS_NONE, kind, port, host);
+    pm_addr p = prefix_of(host);
+    struct hostent_ *pe = host_slot(&c->side_prefixes, &c->side_overflow, v, &p, true);
+    note_ref(pe, hops, ttl, ref, PM_HOP_PREFIX, PM_NS_NONE, kind, port, host);
+    if (e && pe) {
+        c->last.valid = true;
+        c->last.vantage = v;
+        c->last.hops = hops;
+        c->last.addr = *host;
+    }
 }
 
 void pm_context_learn_hops(struct pm_context *c, const struct pm_attempt *a) { learn_hops(c, a); }
@@ -254,27 +328,51 @@ void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *hos
     struct pm_pktref none = {0, 0};
     struct hostent_ *e = host_slot(&c->hosts, &c->hosts_overflow,
                                    (uint16_t)vantage, host, true);
-    note_ref(e, hops, 0, none, src, PM_NS_NONE);
+    note_ref(e, hops, 0, none, src, PM_NS_NONE, PM_HK_NONE, 0, host);
+}
+
+/* One reference from an entry of the attempts' table and one of the other traffic's: the
+ * smallest count and the packet that gave it (at equal counts the attempt's, which has an
+ * RTT, then the better source), the largest count, the samples of both. */
+static struct pm_hopref merge_refs(const struct hostent_ *a, const struct hostent_ *b)
+{
+    struct pm_hopref none = {.hops = -1, .hops_hi = -1, .src = PM_HOP_NONE,
+                             .rtt_min = PM_NS_NONE};
+    const struct pm_hopref *ra = a && a->ref.hops >= 0 ? &a->ref : NULL;
+    const struct pm_hopref *rb = b && b->ref.hops >= 0 ? &b->ref : NULL;
+    if (!ra && !rb) {
+        return none;
+    }
+    if (!ra || !rb) {
+        return ra ? *ra : *rb;
+    }
+    struct pm_hopref r = *ra;
+    if (rb->hops < ra->hops || (rb->hops == ra->hops && rb->src < ra->src)) {
+        r = *rb;
+        r.rtt_min = ra->rtt_min;
+    }
+    r.hops_hi = PM_MAX(ra->hops_hi, rb->hops_hi);
+    r.samples = ra->samples + rb->samples;
+    return r;
 }
 
 struct pm_hopref pm_context_hops(const struct pm_context *c, int vantage, const pm_addr *host)
 {
     struct pm_context *mc = (struct pm_context *)(uintptr_t)c; /* lookups do not modify */
-    struct hostent_ *e = host_slot(&mc->hosts, &mc->hosts_overflow,
-                                   (uint16_t)vantage, host, false);
-    if (e && e->ref.hops >= 0) {
-        return e->ref;
-    }
-    pm_addr p = prefix_of(host);
-    e = host_slot(&mc->prefixes, &mc->hosts_overflow,
-                  (uint16_t)vantage, &p, false);
-    if (e && e->ref.hops >= 0) {
-        struct pm_hopref r = e->ref;
-        r.src = PM_HOP_PREFIX;
+    uint16_t v = (uint16_t)vantage;
+    struct pm_hopref r = merge_refs(host_slot(&mc->hosts, &mc->hosts_overflow, v, host, false),
+                                    host_slot(&mc->side, &mc->side_overflow, v, host, false));
+    if (r.hops >= 0) {
         return r;
     }
-    struct pm_hopref none = {.hops = -1, .src = PM_HOP_NONE, .rtt_min = PM_NS_NONE};
-    return none;
+    pm_addr p = prefix_of(host);
+    r = merge_refs(host_slot(&mc->prefixes, &mc->hosts_overflow, v, &p, false),
+                   host_slot(&mc->side_prefixes, &mc->side_overflow, v, &p, false));
+    if (r.hops >= 0) {
+        r.src = PM_HOP_PREFIX;
+        r.rtt_min = PM_NS_NONE; /* another host's round trip says nothing about this one */
+    }
+    return r;
 }
 
 /* ---- destinations ---- */
@@ -458,11 +556,12 @@ void pm_context_dest_overflowed(struct pm_context *c) { c->dests_overflow++; }
 uint64_t pm_context_dests_overflow(const struct pm_context *c) { return c->dests_overflow; }
 uint64_t pm_context_hosts_overflow(const struct pm_context *c) { return c->hosts_overflow; }
 bool pm_context_dests_full_by_memory(const struct pm_context *c) { return c->dests_full_by_memory; }
+uint64_t pm_context_side_overflow(const struct pm_context *c) { return c->side_overflow; }
 
 void pm_context_sizes(const struct pm_context *c, uint64_t *dests, uint64_t *hoprefs)
 {
     *dests = c->dests_n;
-    *hoprefs = (uint64_t)c->hosts.n + c->prefixes.n;
+    *hoprefs = (uint64_t)c->hosts.n + c->prefixes.n + c->side.n + c->side_prefixes.n;
 }
 
 struct pm_scope_facts pm_context_scope_facts(const struct pm_context *c)

@@ -27,6 +27,7 @@
 
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_TCP_ 6
+#define IPPROTO_UDP_ 17
 #define IPPROTO_ICMPV6_ 58
 
 #define IPV6_MAX_EXT 8 /* extension headers walked before we give up (RFC 8200 §4.1 order) */
@@ -478,10 +479,47 @@ static void decode_icmp(struct pm_pkt *pkt, pm_cur *c, bool v6)
 
 /* ---- network layers ---- */
 
+/* pm_decode_head: the first bytes of the transport header only, for a hop reference's
+ * evidence (a SYN-ACK or a RST, a DNS answer, an ICMP error or echo). Nothing past them. */
+static void decode_transport_head(struct pm_pkt *pkt, pm_cur *c)
+{
+    if (pkt->proto == IPPROTO_TCP_) {
+        size_t start = c->off;
+        pkt->sport = pm_be16(c);
+        pkt->dport = pm_be16(c);
+        pm_skip(c, 9);
+        pkt->flags = pm_u8(c);
+        /* Reads stop at the first failure: c->off tells how far the capture went. */
+        pkt->tcp_ports_ok = c->off - start >= 4;
+        pkt->tcp_flags_ok = c->status == PM_CUR_OK;
+        if (!pkt->tcp_flags_ok) {
+            pkt->flags = 0;
+        }
+    } else if (pkt->proto == IPPROTO_UDP_) {
+        pkt->sport = pm_be16(c);
+        pkt->dport = pm_be16(c);
+    } else if (pkt->proto == IPPROTO_ICMP_ || pkt->proto == IPPROTO_ICMPV6_) {
+        pkt->icmp_type = pm_u8(c);
+        pkt->icmp_code = pm_u8(c);
+        bool v6 = pkt->proto == IPPROTO_ICMPV6_;
+        uint8_t t = pkt->icmp_type;
+        pkt->icmp_is_error = c->status == PM_CUR_OK &&
+                             (v6 ? (t >= 1 && t <= 4) : (t == 3 || t == 4 || t == 11 || t == 12));
+    }
+    stop(pkt, c, PM_L_TCP);
+    if (pkt->status == PM_PKT_OK) {
+        pkt->status = PM_PKT_OTHER;
+    }
+}
+
 static void decode_transport(struct pm_pkt *pkt, pm_cur *c)
 {
     if (pkt->frag_later) {
         pkt->status = PM_PKT_OTHER; /* later fragment: transport header is in the first */
+        return;
+    }
+    if (pkt->head_only) {
+        decode_transport_head(pkt, c);
         return;
     }
     switch (pkt->proto) {
@@ -502,6 +540,13 @@ static void decode_transport(struct pm_pkt *pkt, pm_cur *c)
             pkt->status = PM_PKT_OTHER;
         }
         break;
+    case IPPROTO_UDP_: {
+        /* Only the ports (a DNS answer is a hop reference); never an attempt. */
+        pkt->sport = pm_be16(c);
+        pkt->dport = pm_be16(c);
+        pkt->status = PM_PKT_OTHER;
+        break;
+    }
     default:
         pkt->status = PM_PKT_OTHER;
         break;
@@ -771,8 +816,8 @@ static void decode_nflog(struct pm_pkt *pkt, pm_cur *c)
     pkt->status = PM_PKT_OTHER; /* no payload TLV: a log record without the packet */
 }
 
-void pm_decode(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t caplen,
-               uint32_t wirelen)
+static void decode_frame(struct pm_pkt *pkt, int linktype, const uint8_t *data,
+                         uint32_t caplen, uint32_t wirelen, bool head_only)
 {
     /* Keep the record fields the caller set (ts, frame, vantage), reset the rest. */
     pm_ns ts = pkt->ts;
@@ -785,6 +830,7 @@ void pm_decode(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t c
     pkt->vantage = vantage;
     pkt->on_loopback = loop_hint;
     pkt->linktype = (uint16_t)linktype;
+    pkt->head_only = head_only;
     pkt->caplen = caplen;
     pkt->wirelen = wirelen;
 
@@ -807,6 +853,18 @@ void pm_decode(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t c
         (pm_addr_is_loopback(&pkt->src) || pm_addr_eq(&pkt->src, &pkt->dst))) {
         pkt->on_loopback = 1;
     }
+}
+
+void pm_decode(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t caplen,
+               uint32_t wirelen)
+{
+    decode_frame(pkt, linktype, data, caplen, wirelen, false);
+}
+
+void pm_decode_head(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t caplen,
+                    uint32_t wirelen)
+{
+    decode_frame(pkt, linktype, data, caplen, wirelen, true);
 }
 
 /* ---- ICMP helpers ---- */

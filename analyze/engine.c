@@ -535,6 +535,50 @@ static void remember_syn(struct pm_engine *e, const struct pm_pkt *p)
     r->ts = p->ts;
 }
 
+/* Any packet of the capture is a hop reference for its source (context.c), whatever port
+ * or protocol it used: a SYN-ACK on 443, a DNS answer, an ICMP echo reply or error. Not a
+ * RST (what a forger sends, and what is being judged) and not one that never crossed a
+ * wire (a local REJECT answers on loopback in the MX's name). */
+static void hop_reference(struct pm_engine *e, const struct pm_pkt *p, uint16_t file)
+{
+    if (p->family == 0 || p->on_loopback || p->status == PM_PKT_BAD ||
+        (p->proto == 6 && (!p->tcp_flags_ok || (p->flags & PM_TH_RST)))) {
+        return; /* a TCP segment cut before its flags may be a RST: not learnt from */
+    }
+    enum pm_hopkind kind = PM_HK_OTHER;
+    uint16_t port = 0;
+    if (p->frag_later) {
+        kind = PM_HK_OTHER;
+    } else if (p->proto == 6) {
+        kind = (p->flags & (PM_TH_SYN | PM_TH_ACK)) == (PM_TH_SYN | PM_TH_ACK) ? PM_HK_SYNACK
+                                                                               : PM_HK_TCP;
+        port = p->sport;
+    } else if (p->proto == 17) {
+        kind = p->sport == 53 ? PM_HK_DNS : PM_HK_UDP;
+        port = p->sport;
+    } else if (p->proto == 1 || p->proto == 58) {
+        bool echo = p->proto == 1 ? (p->icmp_type == 0 || p->icmp_type == 8)
+                                  : (p->icmp_type == 128 || p->icmp_type == 129);
+        kind = p->icmp_is_error ? PM_HK_ICMP_ERROR : echo ? PM_HK_ICMP_ECHO : PM_HK_ICMP;
+    }
+    struct pm_pktref ref = {.frame = p->frame, .file = file};
+    pm_context_learn_packet(e->ctx, p->vantage, &p->src, p->ttl, ref, kind, port);
+}
+
+/* Offline: a record the attempt filter dropped. Only the headers a reference needs are
+ * decoded; nothing else happens to it. */
+static void side_record(void *ctx, const struct pm_record *rec)
+{
+    struct pm_engine *e = ctx;
+    struct pm_pkt pkt;
+    pkt.ts = rec->ts;
+    pkt.frame = rec->frame;
+    pkt.vantage = rec->vantage;
+    pkt.on_loopback = rec->ifloop;
+    pm_decode_head(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
+    hop_reference(e, &pkt, rec->file);
+}
+
 void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
 {
     struct pm_pkt pkt;
@@ -550,6 +594,7 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
         e->now = rec->ts;
     }
     e->records++;
+    hop_reference(e, &pkt, rec->file);
     pm_tracker_packet(e->tracker, &pkt, rec->file);
     if (e->src.live && pkt.proto == 6 && pkt.tcp_flags_ok &&
         (pkt.flags & (PM_TH_SYN | PM_TH_ACK | PM_TH_RST)) == (PM_TH_SYN | PM_TH_ACK) &&
@@ -563,6 +608,41 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
             pm_context_learn_hops(e->ctx, &open);
         }
     }
+}
+
+void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)
+{
+    side_record(e, rec);
+}
+
+/* The /24 or /48 of an address (what the side filter asks for). */
+static pm_addr side_prefix(const pm_addr *a)
+{
+    pm_addr p = *a;
+    if (a->family == PM_AF_INET) {
+        p.b[3] = 0;
+    } else {
+        memset(p.b + 6, 0, 10);
+    }
+    return p;
+}
+
+int pm_engine_recent_prefixes(const struct pm_engine *e, pm_addr *out, int max)
+{
+    int n = 0;
+    uint32_t have = PM_MIN(e->nrecent, (uint32_t)RECENT_SYNS);
+    for (uint32_t k = 0; k < have && n < max; k++) {
+        const struct recent_syn *r = &e->recent[(e->nrecent - 1 - k) % RECENT_SYNS];
+        pm_addr p = side_prefix(&r->dst);
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++) {
+            seen = pm_addr_eq(&out[j], &p);
+        }
+        if (!seen) {
+            out[n++] = p;
+        }
+    }
+    return n;
 }
 
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
@@ -1079,6 +1159,7 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
         paths[i] = in->in[i].path;
     }
     pm_engine_capture_files(e, paths, NULL, in->n);
+    pm_inputset_side(in, side_record, e);
 
     struct pm_record rec;
     uint64_t n = 0;
@@ -1221,6 +1302,15 @@ int pm_engine_finish(struct pm_engine *e)
     }
     scope_words(e);
     note_table_peaks(e);
+    uint64_t side_missed = pm_context_side_overflow(e->ctx);
+    if (side_missed > 0) {
+        /* A bound hit is said out loud: these packets gave no hop reference. */
+        pm_warn("%llu packets of other traffic came from hosts or prefixes beyond the hop "
+                "table's bound and taught nothing: a RST from one of them is judged without "
+                "its reference", (unsigned long long)side_missed);
+        pm_hint("analyse a capture filtered to the mail servers' networks (tcpdump -w ... "
+                "net 203.0.113.0/24) when it holds that much other traffic");
+    }
     if (rc != 0) {
         s->exit_status = rc;
     } else if (s->damaged || pm_tables_partial()) {

@@ -152,6 +152,7 @@ static void store(struct pm_nat *n, const struct pm_attempt *a)
     l->cli = a->cli;
     l->first_syn = a->first_syn;
     l->ans_ts = a->answer ? a->ans.ts : PM_NS_NONE;
+    l->ans_ttl = a->answer ? a->ans.ttl : 0;
 }
 
 void pm_nat_learn(struct pm_nat *n, const struct pm_attempt *a)

@@ -86,25 +86,80 @@ const struct pm_rule pm_rules[] = {
      "a RST and a SYN-ACK both answered: the RST was injected on the path",
      "Send the evidence to the provider/network team: a device on the path injects RSTs for "
      "TCP {dport} to {dst}; find it with portmortem probe --ttl-walk {dst}."},
-    {"path-rst-hops", E(RST) | E(RST_HOPS_SHORT), 0, PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_HIGH,
+    /* Two capture points saw the RST (or only the inner one did): its TTL at both says
+     * where it came from, whatever the destination's distance (docs/VERDICTS.md). */
+    {"rst-from-nat", E(RST) | E(RST_FROM_NAT), 0, PM_V_PATH_RST, PM_OWN_SENDER_NETWORK,
+     PM_CONF_HIGH, "the NAT itself reset the connection: its RST never left it",
+     "Check the NAT/edge firewall for a REJECT (tcp-reset) of TCP {dport} to {dst} in its "
+     "forward rules (nft list ruleset; iptables -S FORWARD)."},
+    {"path-rst-beyond-nat", E(RST) | E(RST_BEYOND_NAT) | E(RST_HOPS_SHORT), 0, PM_V_PATH_RST,
+     PM_OWN_PROVIDER, PM_CONF_HIGH,
+     "the device right beyond the NAT forged the RST (its TTL was untouched at the NAT's "
+     "outside)",
+     "Ask the provider why its first router beyond your NAT resets TCP {dport} to {dst} "
+     "(attach the bundle); relay through its smarthost on 587 meanwhile."},
+
+    /* Graded by the quality of the hop reference (docs/VERDICTS.md, "Grading a RST's
+     * origin"): the host's own packets and 2+ hops (or a RST faster than half the RTT) are
+     * high; one hop (ECMP and asymmetric return paths differ by one) or only neighbours in
+     * the prefix are one step lower each; references that disagree, or none, are low. */
+    {"path-rst-hops", E(RST) | E(RST_HOPS_SHORT), E(RST_SHORT_ONE) | E(RST_REF_PREFIX),
+     PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_HIGH,
      "the RST came from fewer hops than the destination: forged on the path",
      "A device {short} hop(s) before {dst} forges RSTs for TCP {dport}: send the evidence to "
      "the network team of that hop (portmortem probe --ttl-walk {dst} names it)."},
-    {"remote-refused", E(RST) | E(RST_HOPS_MATCH), 0, PM_V_REMOTE_REFUSED,
+    {"path-rst-one-hop-fast", E(RST) | E(RST_HOPS_SHORT) | E(RST_SHORT_ONE) | E(RST_FAST),
+     E(RST_REF_PREFIX), PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_HIGH,
+     "the RST came from one hop short of the destination, faster than the SYN could reach it: "
+     "forged on the path",
+     "A device 1 hop before {dst} forges RSTs for TCP {dport}: send the evidence to the "
+     "network team of that hop (portmortem probe --ttl-walk {dst} names it)."},
+    {"path-rst-one-hop", E(RST) | E(RST_HOPS_SHORT) | E(RST_SHORT_ONE), E(RST_REF_PREFIX),
+     PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_MEDIUM,
+     "the RST came from one hop short of the destination: forged on the path, unless the "
+     "return paths differ by a hop",
+     "Confirm with portmortem probe --ttl-walk {dst} (it names the hop that answers the SYN), "
+     "then send the evidence to the network team of the device 1 hop before {dst}."},
+    {"path-rst-prefix", E(RST) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX), E(RST_SHORT_ONE),
+     PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_MEDIUM,
+     "the RST came from fewer hops than every other host of the destination's network",
+     "Confirm with portmortem probe --ttl-walk {dst} ({dst} itself sent nothing to compare "
+     "with), then send the evidence to the network team of the device {short} hop(s) before "
+     "it."},
+    {"path-rst-prefix-one-hop", E(RST) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX) |
+     E(RST_SHORT_ONE), 0, PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_LOW,
+     "the RST came from one hop short of the destination's neighbours; {dst} itself may sit "
+     "one hop closer than they do",
+     "Run portmortem probe --ttl-walk {dst} to learn its own distance, or capture again with "
+     "other traffic from {dst} in it (ping {dst} while the MTA retries)."},
+    {"rst-refs-disagree", E(RST) | E(RST_REFS_DISAGREE), 0, PM_V_REMOTE_REFUSED,
+     PM_OWN_UNKNOWN, PM_CONF_LOW,
+     "a RST answered; the destination's hop references disagree, so its origin is unsure",
+     "Run portmortem probe --ttl-walk {dst}: it names the hop that answers TCP {dport} "
+     "(the references disagree: ECMP, a route change, or a neighbour behind another router)."},
+    {"remote-refused", E(RST) | E(RST_HOPS_MATCH), E(RST_REF_PREFIX), PM_V_REMOTE_REFUSED,
      PM_OWN_RECIPIENT_POSTMASTER, PM_CONF_HIGH,
      "the destination itself reset the connection (nothing listening, or its own firewall)",
      "Tell the postmaster of {name}: {dst} refuses TCP {dport} (no SMTP service listening "
      "or a host firewall REJECT)."},
+    {"remote-refused-prefix", E(RST) | E(RST_HOPS_MATCH) | E(RST_REF_PREFIX), 0,
+     PM_V_REMOTE_REFUSED, PM_OWN_RECIPIENT_POSTMASTER, PM_CONF_MEDIUM,
+     "the RST came from as far as the destination's network (its neighbours; nothing from "
+     "{dst} itself to compare)",
+     "Tell the postmaster of {name}: {dst} refuses TCP {dport}; if they see no such refusal, "
+     "run portmortem probe --ttl-walk {dst} (a device in front of it may answer)."},
     {"rst-reference-cut", E(RST) | E(RST_NO_REF) | E(CAPTURE_CUT), 0, PM_V_INCONCLUSIVE,
      PM_OWN_UNKNOWN, PM_CONF_LOW,
      "a RST answered; the packets that would give the destination's distance were cut",
      "Capture with a snaplen of at least 256 bytes (tcpdump -s 256) so SYN-ACKs are readable, "
      "or run portmortem probe --ttl-walk {dst}."},
     {"remote-refused-unverified", E(RST) | E(RST_NO_REF), 0, PM_V_REMOTE_REFUSED,
-     PM_OWN_RECIPIENT_POSTMASTER, PM_CONF_LOW,
-     "a RST answered; no hop reference to tell the destination from a forger",
-     "Run portmortem probe --ttl-walk {dst} to learn its hop count; meanwhile ask the "
-     "postmaster of {name} whether {dst} listens on TCP {dport}."},
+     PM_OWN_UNKNOWN, PM_CONF_LOW,
+     "a RST answered; with no hop reference, {dst} cannot be told from a forger on the path",
+     "Not settled: run portmortem probe --ttl-walk {dst} (it names the hop that answers TCP "
+     "{dport}), or capture again with other traffic from {dst} or its network in it (ping "
+     "{dst}, or any connection to it, while the MTA retries); only then ask the postmaster of "
+     "{name}."},
 
     /* --- an ICMP error answered --- */
     {"remote-icmp", E(ICMP) | E(ICMP_FROM_DST), 0, PM_V_REMOTE_ICMP,

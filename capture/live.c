@@ -18,6 +18,16 @@
  *      drain what the kernel already holds, pcap_stats per handle, close the -w files,
  *      then pm_engine_finish() writes the last verdicts, the summary and the bundle.
  * Signals only set a flag (async-signal-safe); everything else happens in the loop.
+ *
+ * The side handles (one per interface, docs/CAPTURE.md "Hop references from other traffic"):
+ * the kernel filter passes only what the attempts need, but a forged RST is judged by the
+ * MX's distance, which any other packet of the MX or its network gives. A second handle per
+ * interface, opened with the first (as root), passes nothing at first; about once a second
+ * its filter is set (no privilege needed on a socket already open) to the /24s and /48s of
+ * the destinations of the latest SYNs, minus what the main filter passes. Its packets join
+ * the merge and the -w file (so `analyze` of that file sees the same references), but at
+ * most SIDE_BUDGET per interface per tick: a busy web server beside the MX cannot slow the
+ * attempts down; what the budget leaves waits in its small ring, or is dropped there.
  */
 #include "capture.h"
 
@@ -43,6 +53,11 @@
 #define DRAIN_BUDGET 8192        /* packets per round before ticks and logs get a turn */
 #define FINAL_DRAIN_LIMIT PM_SEC(2)
 #define HOSTCTX_CMD_TIMEOUT_MS 3000
+#define SIDE_BUDGET 200          /* side packets per interface per tick (1,000/s) */
+#define SIDE_PREFIXES 32         /* destinations' prefixes in the side filter */
+#define SIDE_SNAPLEN 128         /* link, IPv6 with extension headers, first transport bytes */
+#define SIDE_BUFFER_KIB 1024
+#define SIDE_UPDATE PM_SEC(1)    /* at most one new side filter per second */
 
 enum {
     OPT_DURATION = PM_OPT__NEXT,
@@ -79,6 +94,14 @@ struct run {
     uint64_t packets;
     bool handle_failed;
     pm_ns margin;       /* ticks stay this far behind the clock: packets still in a block */
+    /* side handles: other traffic from the destinations' networks (hop references) */
+    struct pm_capif side[PM_CAP_MAX_IFACES];
+    int side_left[PM_CAP_MAX_IFACES]; /* budget left in this tick */
+    pm_addr side_pfx[SIDE_PREFIXES];
+    int nside_pfx;
+    pm_ns next_side_update;
+    char main_filter[1024];
+    uint64_t side_packets, side_filters;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -308,6 +331,89 @@ static void feed(struct run *r, int i)
     pm_engine_packet(r->e, &rec);
 }
 
+/* A side packet of interface i: into the -w file (numbered with the interface's main
+ * packets, so its evidence references hold in that file), then a hop reference only. */
+static void feed_side(struct run *r, int i)
+{
+    struct pm_capif *s = &r->side[i];
+    struct pm_capif *c = &r->cap[i];
+    s->has_next = false;
+    r->side_left[i]--;
+    c->frame++;
+    r->side_packets++;
+    pm_dump_packet(r->dump[i], s->hdr, s->data);
+    struct pm_record rec;
+    memset(&rec, 0, sizeof(rec));
+    rec.ts = hdr_ts(s);
+    rec.caplen = s->hdr->caplen;
+    rec.wirelen = s->hdr->len < s->hdr->caplen ? s->hdr->caplen : s->hdr->len;
+    rec.linktype = s->linktype;
+    rec.data = s->data;
+    rec.frame = c->frame;
+    rec.file = (uint16_t)i;
+    rec.vantage = (uint16_t)i;
+    rec.ifloop = c->loopback;
+    pm_engine_side_packet(r->e, &rec);
+}
+
+/* The side handle's look-ahead, within its budget. A failure only ends the side path. */
+static bool fetch_side(struct run *r, int i)
+{
+    struct pm_capif *s = &r->side[i];
+    if (!s->p || s->dead || r->side_left[i] <= 0) {
+        return false;
+    }
+    int rc = pcap_next_ex(s->p, &s->hdr, &s->data);
+    if (rc == 1) {
+        s->has_next = true;
+        return true;
+    }
+    if (rc < 0) {
+        s->dead = true;
+    }
+    return false;
+}
+
+/* Set the side filters to the prefixes of the latest destinations, when they changed. The
+ * main filter is subtracted: those packets already reach the engine. Untagged frames only. */
+static void side_update(struct run *r)
+{
+    pm_addr pfx[SIDE_PREFIXES];
+    int n = pm_engine_recent_prefixes(r->e, pfx, SIDE_PREFIXES);
+    if (n == 0 || (n == r->nside_pfx && !memcmp(pfx, r->side_pfx, sizeof(pfx[0]) * (size_t)n))) {
+        return;
+    }
+    char expr[4096];
+    size_t o = (size_t)snprintf(expr, sizeof(expr), "(");
+    for (int k = 0; k < n && o < sizeof(expr); k++) {
+        char a[PM_ADDR_STRLEN];
+        pm_addr_str(&pfx[k], a);
+        o += (size_t)snprintf(expr + o, sizeof(expr) - o, "%ssrc net %s/%d", k ? " or " : "", a,
+                              pfx[k].family == PM_AF_INET ? 24 : 48);
+    }
+    if (o < sizeof(expr)) {
+        o += (size_t)snprintf(expr + o, sizeof(expr) - o, ") and not (%s)", r->main_filter);
+    }
+    if (o >= sizeof(expr)) {
+        return; /* cannot happen with SIDE_PREFIXES; keep the old filter */
+    }
+    memcpy(r->side_pfx, pfx, sizeof(pfx[0]) * (size_t)n);
+    r->nside_pfx = n;
+    for (int i = 0; i < r->ncap; i++) {
+        struct pm_capif *s = &r->side[i];
+        struct bpf_program prog;
+        if (!s->p || s->dead || pcap_compile(s->p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+            continue;
+        }
+        if (pcap_setfilter(s->p, &prog) != 0) {
+            pm_debug("side filter on %s: %s", s->name, pcap_geterr(s->p));
+        } else {
+            r->side_filters++;
+        }
+        pcap_freecode(&prog);
+    }
+}
+
 /* Take the next packet of handle i into its look-ahead. Returns false when it has none
  * now (or failed). */
 static bool fetch(struct run *r, int i)
@@ -331,12 +437,13 @@ static bool fetch(struct run *r, int i)
     return false;
 }
 
-/* Feed what the handles hold, oldest first across interfaces. A stop signal ends the round
- * at once (a flood keeps the handles full: a round must not outlast a SIGINT); after the
- * stop, `deadline` bounds the final drain and a second signal ends it. */
+/* Feed what the handles hold, oldest first across interfaces and side handles (a side
+ * handle is index ncap + i in this merge). A stop signal ends the round at once (a flood
+ * keeps the handles full: a round must not outlast a SIGINT); after the stop, `deadline`
+ * bounds the final drain and a second signal ends it. */
 static void drain(struct run *r, uint64_t budget, pm_ns deadline)
 {
-    bool empty[PM_CAP_MAX_IFACES] = {false};
+    bool empty[2 * PM_CAP_MAX_IFACES] = {false};
     for (uint64_t n = 0; n < budget; n++) {
         if (r->o->count && r->packets >= r->o->count) {
             return;
@@ -347,6 +454,7 @@ static void drain(struct run *r, uint64_t budget, pm_ns deadline)
             return;
         }
         int best = -1;
+        pm_ns best_ts = 0;
         for (int i = 0; i < r->ncap; i++) {
             struct pm_capif *c = &r->cap[i];
             if (c->dead) {
@@ -355,14 +463,29 @@ static void drain(struct run *r, uint64_t budget, pm_ns deadline)
             if (!c->has_next && !empty[i] && !fetch(r, i)) {
                 empty[i] = true;
             }
-            if (c->has_next && (best < 0 || hdr_ts(c) < hdr_ts(&r->cap[best]))) {
+            if (c->has_next && (best < 0 || hdr_ts(c) < best_ts)) {
                 best = i;
+                best_ts = hdr_ts(c);
+            }
+        }
+        for (int i = 0; i < r->ncap; i++) {
+            struct pm_capif *s = &r->side[i];
+            if (!s->has_next && !empty[r->ncap + i] && !fetch_side(r, i)) {
+                empty[r->ncap + i] = true;
+            }
+            if (s->has_next && (best < 0 || hdr_ts(s) < best_ts)) {
+                best = r->ncap + i;
+                best_ts = hdr_ts(s);
             }
         }
         if (best < 0) {
             return;
         }
-        feed(r, best);
+        if (best >= r->ncap) {
+            feed_side(r, best - r->ncap);
+        } else {
+            feed(r, best);
+        }
     }
 }
 
@@ -453,6 +576,13 @@ static void loop(struct run *r)
             }
             pm_engine_tick(r->e, pm_now_realtime() - r->margin);
             next_tick = mono + TICK_INTERVAL;
+            for (int i = 0; i < r->ncap; i++) {
+                r->side_left[i] = SIDE_BUDGET;
+            }
+            if (mono >= r->next_side_update) {
+                side_update(r);
+                r->next_side_update = mono + SIDE_UPDATE;
+            }
         }
     }
     /* What the kernel already captured belongs to the run: take it (bounded). */
@@ -502,6 +632,7 @@ static void cleanup(struct run *r, bool unlink_temp)
         pm_dump_close(r->dump[i], unlink_temp);
         r->dump[i] = NULL;
         pm_capif_close(&r->cap[i]);
+        pm_capif_close(&r->side[i]);
     }
     for (int i = 0; i < r->nfollow; i++) {
         pm_follow_close(r->follow[i]);
@@ -599,14 +730,27 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     /* 2c. Capture handles with the kernel filter. The capture window starts when the
      * first one is activated. */
     pm_ns t_start = pm_now_realtime();
-    char filter[1024];
-    pm_engine_filter(cfg->ports, cfg->nports, filter, sizeof(filter));
+    char *filter = r->main_filter;
+    pm_engine_filter(cfg->ports, cfg->nports, filter, sizeof(r->main_filter));
     for (int i = 0; i < o->nifaces; i++) {
         int rc = pm_capif_open(&r->cap[i], o->ifaces[i], &o->h, filter);
         if (rc != 0) {
             return rc;
         }
         r->ncap++;
+    }
+    /* The side handles (see the top of the file): small, header-only, passing nothing until
+     * the first destinations are known. Without one the verdicts only lack references. */
+    struct pm_cap_opts so = {.snaplen = SIDE_SNAPLEN, .buffer_kib = SIDE_BUFFER_KIB,
+                             .immediate = o->h.immediate, .promisc = false};
+    for (int i = 0; i < r->ncap; i++) {
+        int rc = pm_capif_open(&r->side[i], o->ifaces[i], &so, "ip and not ip");
+        if (rc != 0) {
+            pm_warn("continuing without the side capture on %s: hop references come from the "
+                    "watched traffic only", o->ifaces[i]);
+            memset(&r->side[i], 0, sizeof(r->side[i]));
+        }
+        r->side_left[i] = SIDE_BUDGET;
     }
 
     /* 2d. -w files, or a temporary one per interface for the bundle's pcap slice. */

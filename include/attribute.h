@@ -60,6 +60,16 @@ enum pm_ev {
     EV_TLS_MISMATCH,       /* implicit TLS against plaintext SMTP on one connection */
     EV_TLS_SENDER_SIDE,    /* ... and the sender is the side off the port's mode (RFC 8314:
                             * 465 is implicit TLS; 25 and 587 start in plaintext) */
+    /* How good the RST's hop reference is (docs/VERDICTS.md, "Grading a RST's origin"). */
+    EV_RST_SHORT_ONE,      /* the RST is exactly one hop short of the nearest reference */
+    EV_RST_REF_PREFIX,     /* the reference is other hosts of the prefix, not the host */
+    EV_RST_REFS_DISAGREE,  /* the references span several counts and the RST is within
+                            * them: as far as some, short of others */
+    EV_RST_FAST,           /* the RST came faster than half the host's measured RTT */
+    EV_RST_BEYOND_NAT,     /* the same RST at the NAT's outside capture had an untouched TTL:
+                            * sent by the device right beyond the NAT */
+    EV_RST_FROM_NAT,       /* a RST with an untouched TTL inside, never seen outside, where
+                            * the SYN was: the NAT itself (or a box between the two) sent it */
     EV__COUNT
 };
 typedef uint64_t pm_evset;

@@ -22,6 +22,9 @@ struct pm_record {
 
 enum pm_read { PM_READ_OK = 0, PM_READ_EOF = 1, PM_READ_DAMAGED = 2 };
 
+/* The side path: called with each record the filter drops (valid during the call only). */
+typedef void (*pm_side_fn)(void *ctx, const struct pm_record *rec);
+
 struct pm_capfile_stats {
     uint64_t records;      /* records read (before filtering) */
     uint64_t filtered;     /* records the BPF filter passed */
@@ -92,6 +95,9 @@ struct pm_inputset {
 int pm_inputset_add(struct pm_inputset *set, const char *spec, const char *filter);
 /* Next record across all files in time order. EOF when all are done. */
 enum pm_read pm_inputset_next(struct pm_inputset *set, struct pm_record *rec);
+/* Hand every record the filter drops to `fn` (NULL: none), as it is read: the hop
+ * references come from all of a capture's traffic, not only what the attempts need. */
+void pm_inputset_side(struct pm_inputset *set, pm_side_fn fn, void *ctx);
 void pm_inputset_close(struct pm_inputset *set);
 
 #endif

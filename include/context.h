@@ -17,15 +17,36 @@ enum pm_hopsrc {
     PM_HOP_SAME_HOST,    /* SYN-ACKs/greetings from the same host in this capture */
     PM_HOP_ICMP_DST,     /* the destination's own ICMP error */
     PM_HOP_TTL_WALK,     /* a probe's TTL walk */
-    PM_HOP_PREFIX,       /* other hosts in the same /24 (IPv4) or /64 (IPv6) */
+    PM_HOP_PREFIX,       /* other hosts in the same /24 (IPv4) or /48 (IPv6) */
     PM_HOP_ROUTE,        /* live: the host's own route (on-link = 0 routers) */
 };
 const char *pm_hopsrc_name(enum pm_hopsrc s);
 
+/* What kind of packet gave a reference: said in the evidence ("SYN-ACK from port 587"). */
+enum pm_hopkind {
+    PM_HK_NONE,
+    PM_HK_SYNACK,     /* a SYN-ACK (an attempt's, or one on any other port) */
+    PM_HK_TCP,        /* any other TCP segment without RST (data, ACK, FIN) */
+    PM_HK_DNS,        /* UDP from port 53 */
+    PM_HK_UDP,        /* other UDP */
+    PM_HK_ICMP_ERROR, /* an ICMP/ICMPv6 error the host itself sent */
+    PM_HK_ICMP_ECHO,  /* an echo request or reply */
+    PM_HK_ICMP,       /* other ICMP/ICMPv6 (ND, router advertisements, ...) */
+    PM_HK_OTHER,      /* any other protocol (GRE, ESP, SCTP, a later fragment) */
+};
+const char *pm_hopkind_name(enum pm_hopkind k);
+
 struct pm_hopref {
-    int hops;              /* routers between the vantage and the host; -1 unknown */
+    int hops;              /* routers between the vantage and the host; -1 unknown: the
+                            * smallest count from the best source */
+    int hops_hi;           /* the largest count any reference of that level gave: hops <
+                            * hops_hi means the references disagree (ECMP, a route change,
+                            * a neighbour behind one more router) */
     enum pm_hopsrc src;
     uint8_t ttl;           /* an observed TTL that gave it */
+    uint8_t kind;          /* enum pm_hopkind of the packet that gave it */
+    uint16_t port;         /* its source port (TCP/UDP), 0 otherwise */
+    pm_addr from;          /* its source (for a prefix reference: which neighbour) */
     struct pm_pktref ref;  /* the packet that gave it */
     uint32_t samples;
     pm_ns rtt_min;         /* SYN → SYN-ACK, PM_NS_NONE unknown */
@@ -102,6 +123,13 @@ void pm_context_learn(struct pm_context *c, const struct pm_attempt *a, enum pm_
  * attempts decided before it ends are judged with them; pm_context_learn later learns the same
  * again, which changes nothing (the smallest count from the best source is kept). */
 void pm_context_learn_hops(struct pm_context *c, const struct pm_attempt *a);
+/* Any packet of the capture that came from `host` (on any port or protocol, whether or not
+ * it belongs to an attempt): a hop reference for the host and its prefix. The hot path of
+ * everything the attempt filter drops: two bounded-table lookups, no allocation once the
+ * tables reached their size. The caller leaves out RSTs (forgeable) and loopback. */
+void pm_context_learn_packet(struct pm_context *c, int vantage, const pm_addr *host,
+                             uint8_t ttl, struct pm_pktref ref, enum pm_hopkind kind,
+                             uint16_t port);
 /* A hop reference from outside the capture (a probe's TTL walk, a live route). */
 void pm_context_add_hopref(struct pm_context *c, int vantage, const pm_addr *host, int hops,
                            enum pm_hopsrc src);
@@ -125,6 +153,8 @@ uint64_t pm_context_hosts_overflow(const struct pm_context *c);
 bool pm_context_dests_full_by_memory(const struct pm_context *c);
 /* Entries held: destinations, and hop references (hosts + prefixes). */
 void pm_context_sizes(const struct pm_context *c, uint64_t *dests, uint64_t *hoprefs);
+/* Packets whose host or prefix found no room in the tables of other traffic. */
+uint64_t pm_context_side_overflow(const struct pm_context *c);
 
 /* Scope facts from the first pass. */
 struct pm_scope_facts {

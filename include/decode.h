@@ -94,6 +94,7 @@ struct pm_pkt {
     uint8_t on_loopback;  /* arrived on a loopback interface (local origin) */
     uint8_t outgoing;     /* link layer says sent by this host (SLL pkttype 4), if known */
 
+    uint8_t head_only;    /* pm_decode_head: transport header beyond its first bytes unread */
     uint8_t status;       /* enum pm_pkt_status */
     uint8_t fail_layer;   /* enum pm_layer where TRUNC/BAD happened */
 
@@ -132,6 +133,13 @@ struct pm_pkt {
 /* Decode one frame. Never fails: the outcome is in pkt->status. */
 void pm_decode(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t caplen,
                uint32_t wirelen);
+
+/* The same checks up to the network header, then only the transport header's first bytes
+ * (TCP ports and flags, UDP ports, ICMP type and code): the cheap path for packets no
+ * attempt needs, which give hop references (the family, source, TTL). UDP ports are also
+ * filled by pm_decode; status is at best PM_PKT_OTHER. */
+void pm_decode_head(struct pm_pkt *pkt, int linktype, const uint8_t *data, uint32_t caplen,
+                    uint32_t wirelen);
 
 /* Helpers on decoded ICMP: */
 bool pm_icmp_is_unreach(const struct pm_pkt *p);    /* v4 type 3 / v6 type 1 */

@@ -100,6 +100,12 @@ void pm_engine_tick(struct pm_engine *e, pm_ns now);
 /* Live: one parsed MTA log line (from a followed log). `path` names its file. */
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le);
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
+/* Live: a packet of the side handle (other traffic from the destinations' networks): a hop
+ * reference for its source, never part of an attempt. */
+void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec);
+/* Live: the /24 (IPv4) or /48 (IPv6) prefixes of the destinations of the most recent SYNs,
+ * newest first, at most `max`: what the side filter should let through. */
+int pm_engine_recent_prefixes(const struct pm_engine *e, pm_addr *out, int max);
 /* A probe's TTL walk localised a silent drop: SYNs to dst got time-exceeded up to `hop`
  * (from `last`, may be NULL) and nothing beyond. */
 void pm_engine_drop_hop(struct pm_engine *e, const pm_addr *dst, int hop, const pm_addr *last);

@@ -23,6 +23,7 @@ struct pm_link_info {
     uint32_t isn;
     pm_addr cli;
     pm_ns first_syn, ans_ts;
+    uint8_t ans_ttl;         /* the answer's TTL there (a RST seen at both: where it came from) */
 };
 
 struct pm_nat_facts {

@@ -511,6 +511,9 @@ cmd_run() {
     RCPTS=() EXPECT=() SETUP=() RUN_DRIVER="" TRUTH_EXTRA="{}" T_SINCE="" T_UNTIL=""
     EXIM_RETRY_RULE=""  # knob: the Exim sender's retry rule (lab/exim.sh; default F,10m,1m)
     LATER_RCPTS=() LATER_STEPS=0 LATER_FINALS=0 SCOPE_EXPECT=""  # the `later` knob, below
+    # Knobs of lab/scenarios.d/hops.sh: traffic to make during the capture (`during`), and
+    # what record-fixtures.sh keeps besides its TRIM filter (recorded in run.json).
+    DURING=() TRIM_EXTRA=""
     # shellcheck disable=SC2034  # read through ${!name} in start_mx / postfix_instance
     PF_EXTRA_sender="" PF_EXTRA_mx1="" PF_EXTRA_mx2="" MX_PORTS_mx1="25 587" MX_PORTS_mx2="25 587"
     # Knob (issue 14): the ports the truth file tells portmortem to watch (--ports); a
@@ -550,6 +553,7 @@ cmd_run() {
     else
         start_captures
         start_hook
+        run_during
         t_send=$(date +%s.%N)
         for rcpt in "${RCPTS[@]}"; do submit "$rcpt"; done
         settle "${#RCPTS[@]}"
@@ -657,6 +661,7 @@ write_run_json() {
         --argjson t0 "$t0" --argjson ts "$ts" --argjson t1 "$t1" \
         --argjson retries "$SYN_RETRIES" --argjson linear "$SYN_LINEAR" \
         --arg prefix "$LAB_PREFIX-$RUNID-" --arg hook "$HOOK" --arg hook_rc "$HOOK_RC" \
+        --arg trim_extra "$TRIM_EXTRA" \
         '{command: $cmd, runid: $runid, namespace_prefix: $prefix, date: $date,
           kernel: $kernel, mta_version: $mta_version,
           sysctl: {"net.ipv4.tcp_syn_retries": $retries,
@@ -664,7 +669,8 @@ write_run_json() {
           started: $t0, mail_submitted: $ts, captures_stopped: $t1,
           seconds: (($t1 - $t0) * 10 | round / 10), scenario_setup: .}
          + (if $hook == "" then {} else {sender_hook: {command: $hook,
-              exit_status: ($hook_rc | tonumber? // null)}} end)' >"$OUTDIR/run.json"
+              exit_status: ($hook_rc | tonumber? // null)}} end)
+         + (if $trim_extra == "" then {} else {trim_extra: $trim_extra} end)' >"$OUTDIR/run.json"
 }
 mta_version() {
     if [ "$MTA" = exim ]; then exim_version; else postconf -d -h mail_version 2>/dev/null; fi
@@ -680,31 +686,6 @@ setup() {  # setup ROLE CMD...: run CMD in ROLE's namespace during the setup pha
     SETUP+=("$1: ${*:2}")
     at "$@"
 }
-# later ROLE CMD...: run CMD in ROLE's namespace after the first messages settled (recorded
-# in run.json as "later ROLE: CMD"); send_later RCPT...: messages submitted after that.
-later() {
-    case $SCN_PHASE in
-        declare) LATER_STEPS=$((LATER_STEPS + 1)) ;;
-        later) SETUP+=("later $1: ${*:2}"); at "$@" ;;
-    esac
-    return 0
-}
-send_later() { [ "$SCN_PHASE" = declare ] && LATER_RCPTS+=("$@"); return 0; }
-# expect_scope SCOPE EXIT [DST=STATE...]: what the run's summary must say (scope word, exit
-# status) and the state of destinations (scope.c); goes into truth.json as "scope".
-expect_scope() {
-    [ "$SCN_PHASE" = declare ] || return 0
-    local scope=$1 exit=$2 states="{}" kv
-    shift 2
-    for kv in "$@"; do
-        states=$(jq -c --arg k "${kv%%=*}" --arg v "${kv#*=}" '. + {($k): $v}' <<<"$states")
-    done
-    SCOPE_EXPECT=$(jq -nc --arg scope "$scope" --argjson exit "$exit" --argjson states "$states" \
-        '{scope: $scope, exit: $exit, states: $states}')
-}
-# expect DST DPORT OUTCOME VERDICT OWNER CULPRIT [KEY-JSON] [VANTAGE] [NTH]
-# NTH (1, 2, ...): the row is about the NTH attempt to DST:DPORT in time (a scenario that
-# tries the same destination more than once); without it, about every attempt to it.
 # CULPRIT "-" when there is none (success). KEY holds the decisive evidence (ICMP type/code,
 # RST TTL, banner code, MTA error text) that `lab.sh verify` checks on the wire and in the log.
 expect() {

@@ -38,13 +38,17 @@ rc=0
 packets() { tcpdump -nr "$1" 2>/dev/null | wc -l; }
 
 record() {  # record RUNDIR: trim, copy and describe one verified run
-    local run=$1 name dst f mta_log kept=()
+    local run=$1 name dst f mta_log kept=() trim=$TRIM extra
     name=$(jq -r .scenario "$run/truth.json")
+    # A scenario may keep more (TRIM_EXTRA in lab.sh, recorded in run.json): e.g. the MX's
+    # traffic on another port, which its hop references come from.
+    extra=$(jq -r '.trim_extra // empty' "$run/run.json")
+    [ -n "$extra" ] && trim="$TRIM or ($extra)"
     dst=$DEST/$name
     rm -rf "$dst.new"
     mkdir -p "$dst.new"
     for f in sender.pcap nat-outside.pcap sender-lo.pcap; do
-        tcpdump -Z root -r "$run/$f" -w "$dst.new/$f" "$TRIM" 2>/dev/null
+        tcpdump -Z root -r "$run/$f" -w "$dst.new/$f" "$trim" 2>/dev/null
         if [ "$f" = sender-lo.pcap ] && [ "$(packets "$dst.new/$f")" = 0 ]; then
             rm -f "$dst.new/$f"  # loopback matters only where a local REJECT answered there
         else
@@ -56,15 +60,15 @@ record() {  # record RUNDIR: trim, copy and describe one verified run
     # Drop the loopback capture from the truth file when it was not kept.
     jq --argjson lo "$([ -f "$dst.new/sender-lo.pcap" ] && echo true || echo false)" \
         'if $lo then . else del(.extra_captures) end' "$run/truth.json" >"$dst.new/truth.json"
-    write_readme "$run" "$dst.new" "${kept[@]}" >"$dst.new/README.md"
+    write_readme "$run" "$dst.new" "$trim" "${kept[@]}" >"$dst.new/README.md"
     rm -rf "$dst"
     mv "$dst.new" "$dst"
     echo "recorded $name"
 }
 
-write_readme() {  # write_readme RUNDIR FIXTUREDIR FILE...
-    local run=$1 fx=$2 f
-    shift 2
+write_readme() {  # write_readme RUNDIR FIXTUREDIR TRIM FILE...
+    local run=$1 fx=$2 trim=$3 f
+    shift 3
     local t=$run/truth.json r=$run/run.json
     cat <<EOF
 # Lab fixture: $(jq -r .scenario "$t")
@@ -74,7 +78,7 @@ $(jq -r .description "$t")
 Recorded by \`lab/record-fixtures.sh\` (the \`make lab\` target), which ran
 \`lab/lab.sh run $(jq -r .scenario "$t") OUTDIR\` in fresh network namespaces
 (prefix \`$(jq -r .namespace_prefix "$r")\`), checked the run with \`lab/lab.sh verify\`, and
-trimmed the captures with the tcpdump filter \`$TRIM\`.
+trimmed the captures with the tcpdump filter \`$trim\`.
 
 | | |
 | --- | --- |

@@ -771,11 +771,143 @@ static void sc_rst_no_reference(struct sc *s)
     t += MS(5);
     syn(c, t);
     rst_refuse(c, t + c->rtt, TTL_MX, 0);
+    /* Issue 14: with no reference the origin is not settled, so nobody is blamed yet. */
+    struct truth *tr = truth(c, "refused", "remote-refused", "unknown", 1, "REJ", "reset");
+    tr->rst_hops = 3;
+    tr->rst_expected_hops = -2;
+    tr->confidence = "low";
+    tr->note = "RST TTL 61 with nothing else from the MX: no hop reference";
+    free(c);
+}
+
+/* A connection to another port of `srv` (not watched: the attempt filter drops it) whose
+ * SYN-ACK and FIN arrive with `ttl`: other traffic of that host in the same capture. */
+static int64_t other_port(struct sc *s, const struct gaddr *srv, uint16_t port, uint8_t ttl,
+                          int64_t t)
+{
+    struct conn *o = conn_new(s, srv, port);
+    o->srv_ttl = ttl;
+    t = handshake(o, t);
+    t += MS(5);
+    sfin(o, t);
+    t += US(200);
+    cfin(o, t);
+    t += o->rtt;
+    sack(o, t);
+    free(o);
+    return t;
+}
+
+/* Issue 14: a RST forged by the router at hop 2 (TTL 63: two hops short of the MX's 61)
+ * where only port 25 is watched; the MX's own SYN-ACK on port 443 (ignored by the attempt
+ * filter) is in the capture. */
+static void sc_forged_rst_other_port(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true);
+    t = other_port(s, &s->W.mx1, 443, TTL_MX, t + MS(5));
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t += SEC(1);
+    syn(c, t);
+    rst_refuse(c, t + MS(10), 63, 0);
+    struct truth *tr = truth(c, "refused", "path-rst", "path", 1, "REJ", "reset");
+    tr->rst_hops = 1;
+    tr->rst_expected_hops = 3;
+    tr->confidence = "high";
+    tr->note = "RST TTL 63 (1 hop) in the MX's name; the MX's SYN-ACK on 443 (TTL 61, not a "
+               "watched port) says 3 hops: forged 2 hops short";
+    free(c);
+}
+
+/* The same forged RST with nothing else from the MX or its network: no reference, so the
+ * honest answer is "refused, origin unknown", not a forgery and not the postmaster. */
+static void sc_forged_rst_alone(struct sc *s)
+{
+    int64_t t = dns_lookup(s, s->t0, true);
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t += MS(5);
+    syn(c, t);
+    rst_refuse(c, t + MS(10), 63, 0);
+    struct truth *tr = truth(c, "refused", "remote-refused", "unknown", 1, "REJ", "reset");
+    tr->rst_hops = 1;
+    tr->rst_expected_hops = -2;
+    tr->confidence = "low";
+    tr->note = "RST TTL 63 and nothing else from the MX or its network: unsettled";
+    free(c);
+}
+
+/* A host beside the MX (same /24 or /48), on port 80. */
+static void neighbour_addr(struct sc *s, struct gaddr *g, int k)
+{
+    char buf[64];
+    if (s->fam == 6) {
+        snprintf(buf, sizeof(buf), "2001:db8:25::%d", 80 + k);
+    } else {
+        snprintf(buf, sizeof(buf), "203.0.113.%d", 80 + k);
+    }
+    gaddr_parse(g, buf);
+}
+
+/* A RST forged one hop short (TTL 62) where only a neighbour of the MX (TTL 61, its web
+ * server on port 80) gives a distance: one hop against a neighbour proves little. */
+static void sc_forged_rst_neighbour(struct sc *s)
+{
+    struct gaddr nb;
+    neighbour_addr(s, &nb, 0);
+    int64_t t = dns_lookup(s, s->t0, true);
+    t = other_port(s, &nb, 80, TTL_MX, t + MS(5));
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t += SEC(1);
+    syn(c, t);
+    rst_refuse(c, t + MS(20), TTL_FORGER, 0);
+    struct truth *tr = truth(c, "refused", "path-rst", "path", 1, "REJ", "reset");
+    tr->rst_hops = 2;
+    tr->rst_expected_hops = 3;
+    tr->confidence = "low";
+    tr->note = "RST TTL 62; only a neighbour of the MX (TTL 61) gives a distance";
+    free(c);
+}
+
+/* The MX's own RST (TTL 61) where the only reference is a neighbour one hop closer (TTL 62,
+ * the recipient's gateway answering on port 80): as far as its network, medium. */
+static void sc_rst_neighbour_closer(struct sc *s)
+{
+    struct gaddr nb;
+    neighbour_addr(s, &nb, 1);
+    int64_t t = dns_lookup(s, s->t0, true);
+    t = other_port(s, &nb, 80, TTL_FORGER, t + MS(5));
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t += SEC(1);
+    syn(c, t);
+    rst_refuse(c, t + c->rtt, TTL_MX, 0);
     struct truth *tr = truth(c, "refused", "remote-refused", "recipient-postmaster", 1, "REJ",
                              "reset");
     tr->rst_hops = 3;
-    tr->rst_expected_hops = -2;
-    tr->note = "RST TTL 61 with nothing else from the MX: no hop reference";
+    tr->rst_expected_hops = 2;
+    tr->confidence = "medium";
+    tr->note = "RST TTL 61; a neighbour of the MX is 2 hops away (TTL 62): one farther, as "
+               "far as that network";
+    free(c);
+}
+
+/* Two neighbours at different distances (TTL 61 and 62) and a RST as far as the nearer: the
+ * references disagree and the hop count cannot say who sent it. */
+static void sc_rst_neighbours_disagree(struct sc *s)
+{
+    struct gaddr n0, n1;
+    neighbour_addr(s, &n0, 0);
+    neighbour_addr(s, &n1, 1);
+    int64_t t = dns_lookup(s, s->t0, true);
+    t = other_port(s, &n0, 80, TTL_MX, t + MS(5));
+    t = other_port(s, &n1, 80, TTL_FORGER, t + MS(5));
+    struct conn *c = conn_new(s, &s->W.mx1, 25);
+    t += SEC(1);
+    syn(c, t);
+    rst_refuse(c, t + MS(20), TTL_FORGER, 0);
+    struct truth *tr = truth(c, "refused", "remote-refused", "unknown", 1, "REJ", "reset");
+    tr->rst_hops = 2;
+    tr->rst_expected_hops = 2;
+    tr->confidence = "low";
+    tr->note = "RST TTL 62; the MX's neighbours are 2 and 3 hops away: references disagree";
     free(c);
 }
 
@@ -1521,6 +1653,16 @@ static const struct scenario scenarios[] = {
      "RST TTL 62 in the MX's name after a good delivery to it"},
     {"rst-no-reference", sc_rst_no_reference, F46, 4, "25", false, -1,
      "a lone RST TTL 61, no hop reference"},
+    {"forged-rst-other-port", sc_forged_rst_other_port, F46, 4, "25", false, -1,
+     "a RST 2 hops short; the MX's SYN-ACK on 443 (not watched) is the reference"},
+    {"forged-rst-alone", sc_forged_rst_alone, F46, 4, "25", false, -1,
+     "a RST 2 hops short with nothing else from the MX or its network"},
+    {"forged-rst-neighbour", sc_forged_rst_neighbour, F46, 4, "25", false, -1,
+     "a RST 1 hop short of the MX's neighbour (its only reference)"},
+    {"rst-neighbour-closer", sc_rst_neighbour_closer, F46, 4, "25", false, -1,
+     "the MX's RST, one hop farther than its only reference, a neighbour"},
+    {"rst-neighbours-disagree", sc_rst_neighbours_disagree, F46, 4, "25", false, -1,
+     "a RST between two neighbours' distances"},
     {"rst-race", sc_rst_race, F46, 4, "25", false, -1,
      "a forged RST, then the real SYN-ACK"},
     {"new-isn", sc_new_isn, F46, 4, "25", false, -1,

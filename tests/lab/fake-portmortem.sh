@@ -44,7 +44,7 @@ jq -c --arg mode "$mode" --argjson ncaps "$ncaps" '
                 # one capture point cannot show a NAT: a perfect engine says less
                 elif $ncaps < 2 and ($e.verdict | startswith("nat-")) then "silent-drop"
                 else $e.verdict end),
-      owner: $e.owner, confidence: "high",
+      owner: $e.owner, confidence: ($e.key.confidence // "high"),
       evidence: (if $mode == "no-culprit" or $e.culprit == null then ["fake#1"]
                  else ["fake#1 from \($e.culprit)"] end)}
      + (if $e.key.icmp_type != null then

@@ -14,8 +14,9 @@
 # each `expect` row of truth.json, the JSONL attempts with the same dst, dport and vantage must
 # all carry the expected outcome, verdict and owner; the culprit's address must appear in
 # icmp.from, src, dst, a translation/nat field or the evidence text; ICMP type/code and banner
-# code must match where the row names them. One PASS/FAIL line per check, a closing
-# "lab: N passed, N failed, N skipped" line, exit 1 on any FAIL.
+# code, and the confidence (key "confidence"), must match where the row names them. One
+# PASS/FAIL line per check, a closing "lab: N passed, N failed, N skipped" line, exit 1 on
+# any FAIL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -102,6 +103,10 @@ def addr_in($c): [.icmp.from?, .src?, .dst?, (.translation? // null), (.nat? // 
     (if ($e.key.public_src // null) == null then empty
      elif ([$m[] | .translation.outside_src?] | all(. == $e.key.public_src)) then "PASS\t\($id) translation\tleaves as \($e.key.public_src)"
      else "FAIL\t\($id) translation\twant outside_src \($e.key.public_src), got \([$m[] | .translation.outside_src?] | map(tostring) | join(","))" end),
+    (if ($e.key.confidence // null) == null then empty
+     else ([$m[] | .confidence] | unique) as $got
+     | if $got == [$e.key.confidence] then "PASS\t\($id) confidence\t\($e.key.confidence)"
+       else "FAIL\t\($id) confidence\twant \($e.key.confidence), got \($got | map(tostring) | join(","))" end end),
     (if ($e.key.banner_code // null) == null then empty
      else ([$m[] | .banner.code?] | unique) as $got
      | if $got == [$e.key.banner_code] or $got == [($e.key.banner_code | tostring)] then "PASS\t\($id) banner\t\($e.key.banner_code)"

@@ -140,16 +140,18 @@ Test(attribute, rst_one_hop_short_of_the_destination_is_path_rst)
     struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(35));
     a.ans.ttl = 59; /* five: forged by the router before it */
     struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
-    cr_assert_str_eq(f.rule->id, "path-rst-hops");
+    /* One hop: real return paths can differ by one (ECMP, asymmetry): medium. */
+    cr_assert_str_eq(f.rule->id, "path-rst-one-hop");
     cr_assert_eq(f.verdict, PM_V_PATH_RST);
     cr_assert_eq(f.owner, PM_OWN_PATH);
-    cr_assert_eq(f.confidence, PM_CONF_HIGH);
+    cr_assert_eq(f.confidence, PM_CONF_MEDIUM);
+    cr_assert(f.ev & PM_EV(EV_RST_SHORT_ONE));
     cr_assert_eq(f.rst_hops, 5);
     cr_assert_eq(f.rst_expected_hops, 6);
     cr_assert_eq(f.rst_origin, PM_RST_PATH);
     cr_assert_eq(f.rst_ref_src, PM_HOP_SAME_HOST);
     cr_assert(strstr(f.clue, "1 hop short") != NULL, "clue: %s", f.clue);
-    cr_assert(strstr(f.next_step, "1 hop(s) before 192.0.2.25") != NULL, "%s", f.next_step);
+    cr_assert(strstr(f.next_step, "1 hop before 192.0.2.25") != NULL, "%s", f.next_step);
     cr_assert(has_evidence(&f, "sender.pcap#3"), "the reference packet is cited");
     cr_assert(has_evidence(&f, "sender.pcap#15: RST from 192.0.2.25 TTL 59"));
     cr_assert(f.ev & PM_EV(EV_RST_HOPS_SHORT));
@@ -204,6 +206,128 @@ Test(attribute, rst_compared_with_another_host_of_the_prefix)
     cr_assert_eq(f.rst_ref_src, PM_HOP_PREFIX);
     cr_assert(strstr(f.clue, "2 hops short") != NULL, "clue: %s", f.clue);
     cr_assert(has_evidence(&f, "same-prefix"));
+}
+
+/* Any other packet of the destination (context.c's side tables): here an ICMP echo reply. */
+static void learn_other(const char *host, uint8_t ttl, enum pm_hopkind kind, uint16_t port,
+                        uint32_t frame)
+{
+    pm_addr h = pb_addr(host);
+    pm_context_learn_packet(ctx, 0, &h, ttl, (struct pm_pktref){frame, 0}, kind, port);
+}
+
+Test(attribute, rst_two_hops_short_of_the_hosts_echo_reply_is_high)
+{
+    learn_other(SRV, 58, PM_HK_ICMP_ECHO, 0, 21); /* six routers */
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(30));
+    a.ans.ttl = 60; /* four: two short */
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "path-rst-hops");
+    cr_assert_eq(f.confidence, PM_CONF_HIGH);
+    cr_assert_eq(f.rst_ref_src, PM_HOP_SAME_HOST);
+    cr_assert(has_evidence(&f, "ICMP echo, TTL 58 at sender.pcap#21"), "the echo reply is cited");
+    cr_assert(strstr(f.next_step, "2 hop(s) before") != NULL, "%s", f.next_step);
+}
+
+Test(attribute, rst_one_hop_short_and_faster_than_half_the_rtt_is_high)
+{
+    learn_synack(SRV, 58, PM_MS(40));
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(5)); /* 5 ms against a 40 ms RTT */
+    a.ans.ttl = 59;
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "path-rst-one-hop-fast");
+    cr_assert_eq(f.confidence, PM_CONF_HIGH);
+    cr_assert(f.ev & PM_EV(EV_RST_FAST));
+}
+
+Test(attribute, rst_one_hop_short_of_a_neighbour_only_is_low)
+{
+    learn_other("192.0.2.53", 58, PM_HK_DNS, 53, 2); /* the DNS server beside the MX */
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(30));
+    a.ans.ttl = 59;
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "path-rst-prefix-one-hop");
+    cr_assert_eq(f.verdict, PM_V_PATH_RST);
+    cr_assert_eq(f.confidence, PM_CONF_LOW);
+    cr_assert_eq(f.rst_ref_src, PM_HOP_PREFIX);
+    cr_assert(has_evidence(&f, "its neighbour 192.0.2.53 is 6 hops away"), "neighbour named");
+    cr_assert(has_evidence(&f, "DNS answer from port 53"));
+}
+
+Test(attribute, rst_one_hop_beyond_a_neighbour_is_remote_refused_medium)
+{
+    learn_other("192.0.2.1", 59, PM_HK_ICMP_ECHO, 0, 2); /* the recipient's gateway, 5 */
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(30));
+    a.ans.ttl = 58; /* 6: one farther than the neighbour */
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "remote-refused-prefix");
+    cr_assert_eq(f.confidence, PM_CONF_MEDIUM);
+}
+
+Test(attribute, rst_within_disagreeing_references_is_low_and_unowned)
+{
+    learn_synack(SRV, 58, PM_MS(40));            /* 6 hops */
+    learn_other(SRV, 57, PM_HK_TCP, 443, 30);    /* 7 hops on another flow (ECMP) */
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(41));
+    a.ans.ttl = 58; /* 6: as far as one reference, one short of the other */
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "rst-refs-disagree");
+    cr_assert_eq(f.verdict, PM_V_REMOTE_REFUSED);
+    cr_assert_eq(f.confidence, PM_CONF_LOW);
+    cr_assert_eq(f.owner, PM_OWN_UNKNOWN);
+    cr_assert(has_evidence(&f, "up to 7 hops"));
+    cr_assert(strstr(f.next_step, "--ttl-walk 192.0.2.25") != NULL, "%s", f.next_step);
+    /* Below every reference the spread does not matter: two short of the nearest. */
+    a.ans.ttl = 60;
+    f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "path-rst-hops");
+    cr_assert_eq(f.confidence, PM_CONF_HIGH);
+}
+
+Test(attribute, rst_without_a_reference_does_not_blame_the_postmaster)
+{
+    struct pm_attempt a = att("198.51.100.7", PM_ANS_RST, PM_MS(30));
+    a.ans.ttl = 50;
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, NULL);
+    cr_assert_str_eq(f.rule->id, "remote-refused-unverified");
+    cr_assert_eq(f.owner, PM_OWN_UNKNOWN);
+    cr_assert(strstr(f.next_step, "--ttl-walk 198.51.100.7"), "%s", f.next_step);
+    cr_assert(strstr(f.next_step, "other traffic from 198.51.100.7"), "%s", f.next_step);
+}
+
+/* Issue 14: the same RST at two capture points (inside and outside a NAT). */
+Test(attribute, rst_untouched_at_the_nat_outside_comes_from_right_beyond_it)
+{
+    learn_synack(SRV, 61, PM_MS(40)); /* the MX: 3 hops from inside */
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(2));
+    a.ans.ttl = 63; /* 1 hop inside: the NAT decremented it */
+    struct pm_link_info far = {.id = 10, .peer_id = 9, .vantage = 1, .answer = PM_ANS_RST,
+                               .ans_ttl = 64, .sport = 61000, .cli = pb_addr("198.51.100.2")};
+    struct pm_nat_facts nf = {.multi = true, .peer = &far, .later_vantage = 1};
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, &nf);
+    cr_assert_str_eq(f.rule->id, "path-rst-beyond-nat");
+    cr_assert_eq(f.owner, PM_OWN_PROVIDER);
+    cr_assert_eq(f.confidence, PM_CONF_HIGH);
+    cr_assert(has_evidence(&f, "the same RST at outside: TTL 64 (0 hops), here TTL 63"));
+    /* One router beyond it (TTL 63 outside, 62 inside): no longer "right beyond". */
+    far.ans_ttl = 63;
+    a.ans.ttl = 62;
+    f = run(&a, PM_OUT_REFUSED, NULL, NULL, &nf);
+    cr_assert_str_neq(f.rule->id, "path-rst-beyond-nat");
+    cr_assert_eq(f.owner, PM_OWN_PATH, "graded by the hop count alone: %s", f.rule->id);
+}
+
+Test(attribute, rst_untouched_inside_and_absent_outside_is_the_nat_itself)
+{
+    struct pm_attempt a = att(SRV, PM_ANS_RST, PM_MS(1));
+    a.ans.ttl = 64;
+    struct pm_link_info far = {.id = 10, .peer_id = 9, .vantage = 1, .answer = PM_ANS_NONE,
+                               .sport = 61000, .cli = pb_addr("198.51.100.2")};
+    struct pm_nat_facts nf = {.multi = true, .peer = &far, .later_vantage = 1};
+    struct pm_finding f = run(&a, PM_OUT_REFUSED, NULL, NULL, &nf);
+    cr_assert_str_eq(f.rule->id, "rst-from-nat");
+    cr_assert_eq(f.owner, PM_OWN_SENDER_NETWORK);
+    cr_assert(has_evidence(&f, "never did"));
 }
 
 Test(attribute, rst_on_loopback_is_the_local_firewall)

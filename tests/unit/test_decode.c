@@ -1262,3 +1262,40 @@ Test(decode_icmp, icmp_header_past_the_ip_length_is_malformed)
     cr_assert_eq(p.fail_layer, PM_L_ICMP);
     cr_assert_eq(p.icmp_is_error, 0);
 }
+
+/* pm_decode_head (the side path, issue 14): the network header and the first transport bytes
+ * only; a segment cut before its flags byte is not taken for one without RST. */
+Test(decode_head, source_ttl_and_first_transport_bytes)
+{
+    uint8_t b[256];
+    size_t n = syn4_opts(b, sizeof(b));
+    struct pm_pkt p;
+    memset(&p, 0, sizeof(p));
+    pm_decode_head(&p, PM_LT_RAW, b, (uint32_t)n, (uint32_t)n);
+    pm_addr s = pb_addr(SRC4);
+    cr_assert_eq(p.family, PM_AF_INET);
+    cr_assert(pm_addr_eq(&p.src, &s));
+    cr_assert_eq(p.ttl, 64);
+    cr_assert_eq(p.sport, 40000);
+    cr_assert_eq(p.flags, PM_TH_SYN);
+    cr_assert(p.tcp_flags_ok);
+    cr_assert_eq(p.opts.mss, 0, "options are not parsed on the side path");
+    cr_assert_eq(p.status, PM_PKT_OTHER);
+    /* cut after 13 bytes of TCP: ports yes, flags no */
+    memset(&p, 0, sizeof(p));
+    pm_decode_head(&p, PM_LT_RAW, b, 20 + 13, (uint32_t)n);
+    cr_assert(p.tcp_ports_ok);
+    cr_assert_not(p.tcp_flags_ok);
+    cr_assert_eq(p.flags, 0);
+    /* ICMP echo reply: type 0, not an error */
+    uint8_t icmp[16], ip[64];
+    size_t in = pb_icmp(icmp, sizeof(icmp), 0, 0, 0x00010001, NULL, 0);
+    struct pb_ip h = {.family = PM_AF_INET, .src = DST4, .dst = SRC4, .proto = 1, .ttl = 61};
+    size_t en = pb_ip(ip, sizeof(ip), &h, icmp, in);
+    memset(&p, 0, sizeof(p));
+    pm_decode_head(&p, PM_LT_RAW, ip, (uint32_t)en, (uint32_t)en);
+    cr_assert_eq(p.proto, 1);
+    cr_assert_eq(p.icmp_type, 0);
+    cr_assert_not(p.icmp_is_error);
+    cr_assert_eq(p.ttl, 61);
+}

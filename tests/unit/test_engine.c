@@ -79,12 +79,12 @@ struct run_out {
     char all[65536];
 };
 
-static void run_dests(const char *path, struct run_out *o, uint32_t max_dests)
+static void run_full(const char *path, const char *filter, struct run_out *o, uint32_t max_dests)
 {
     memset(o, 0, sizeof(*o));
     struct pm_inputset in;
     memset(&in, 0, sizeof(in));
-    cr_assert_eq(pm_inputset_add(&in, path, NULL), 0);
+    cr_assert_eq(pm_inputset_add(&in, path, filter), 0);
     FILE *out = tmpfile();
     cr_assert_not_null(out);
     struct pm_engine_config cfg;
@@ -129,10 +129,15 @@ static void run_dests(const char *path, struct run_out *o, uint32_t max_dests)
     fclose(out);
 }
 
-static void run(const char *path, struct run_out *o)
+static void run_with(const char *path, const char *filter, struct run_out *o)
 {
-    run_dests(path, o, 64);
+    run_full(path, filter, o, 64);
 }
+static void run_dests(const char *path, struct run_out *o, uint32_t max_dests)
+{
+    run_full(path, NULL, o, max_dests);
+}
+static void run(const char *path, struct run_out *o) { run_with(path, NULL, o); }
 
 /* The attempt line that mentions `dst`. */
 static const char *attempt_for(const struct run_out *o, const char *dst, char *buf, size_t len)
@@ -231,6 +236,69 @@ Test(engine, damaged_input_exits_four_with_partial_results)
     cr_assert_eq(o.attempts, 1, "the attempt before the damage is reported");
     cr_assert_eq(o.summaries, 1);
     cr_assert(strstr(o.all, "\"outcome\":\"refused\"") != NULL);
+}
+
+/* Any IP packet with `proto` and the transport bytes `l4` (ICMP echo reply, DNS answer). */
+static void raw_frame(struct frames *f, pm_ns ts, const char *src, const char *dst, uint8_t proto,
+                      const uint8_t *l4, size_t l4len, uint8_t ttl)
+{
+    cr_assert_lt(f->n, 32);
+    uint8_t ip[256];
+    struct pb_ip h = {.family = PM_AF_INET, .src = src, .dst = dst, .proto = proto, .ttl = ttl};
+    size_t n = pb_ip(ip, sizeof(ip), &h, l4, l4len);
+    size_t fl = pb_eth(f->buf[f->n], sizeof(f->buf[0]), NULL, 0, 0x0800, ip, n);
+    f->rec[f->n] = (struct pb_rec){ts, f->buf[f->n], (uint32_t)fl, 0};
+    f->n++;
+}
+
+/* Issue 14, item 2: references from what the attempt filter drops. Only port 25 is watched and
+ * the capture is filtered as `analyze` filters it. 192.0.2.25's RST (TTL 63, 1 hop) against
+ * its ICMP echo reply (TTL 61, 3 hops): forged, high. 198.51.100.9's RST against nothing but
+ * a RST of its own on port 80 (a RST is never a reference): unsettled. 203.0.113.40's RST
+ * against a DNS answer of its neighbour 203.0.113.53: as far as its network, medium. */
+Test(engine, hop_references_from_traffic_the_filter_drops)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    uint8_t echo[64], dns[12] = {0, 53, 0x9c, 0x40, 0, 12, 0, 0, 0x12, 0x34, 0x81, 0x80};
+    size_t en = pb_icmp(echo, sizeof(echo), 0, 0, 0x00010001, (const uint8_t *)"ping", 4);
+    raw_frame(&f, T0, "192.0.2.25", CLI, 1, echo, en, 61);
+    raw_frame(&f, T0 + PM_MS(5), "203.0.113.53", CLI, 17, dns, sizeof(dns), 61);
+    frame(&f, T0 + PM_MS(6), "198.51.100.9", 80, CLI, 40100, PM_TH_RST | PM_TH_ACK, 0, 1, NULL,
+          61);
+    frame(&f, T0 + PM_MS(10), CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(11), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          63);
+    frame(&f, T0 + PM_MS(20), CLI, 40001, "198.51.100.9", 25, PM_TH_SYN, 2000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(21), "198.51.100.9", 25, CLI, 40001, PM_TH_RST | PM_TH_ACK, 0, 2001, NULL,
+          63);
+    frame(&f, T0 + PM_MS(30), CLI, 40002, "203.0.113.40", 25, PM_TH_SYN, 3000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(31), "203.0.113.40", 25, CLI, 40002, PM_TH_RST | PM_TH_ACK, 0, 3001, NULL,
+          61);
+    frame(&f, T0 + PM_SEC(10), CLI, 50000, "192.0.2.80", 443, PM_TH_ACK, 1, 1, NULL, 64);
+    char path[256];
+    pb_tmppath(path, sizeof(path), "hops.pcap");
+    pb_write_pcap(path, PM_LT_ETHERNET, false, false, 262144, f.rec, f.n);
+
+    char filter[1024];
+    const uint16_t ports[] = {25};
+    pm_engine_filter(ports, 1, filter, sizeof(filter));
+    struct run_out o;
+    run_with(path, filter, &o);
+    cr_assert(strstr(o.last, "\"read\":10,\"kept_by_filter\":6"), "the filter dropped the "
+              "echo reply, the DNS answer, the port-80 RST and the 443 ACK: %s", o.last);
+    char a[8192];
+    attempt_for(&o, "192.0.2.25", a, sizeof(a));
+    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+    cr_assert(strstr(a, "\"confidence\":\"high\""), "%s", a);
+    cr_assert(strstr(a, "ICMP echo, TTL 61 at hops.pcap#1"), "the echo reply is cited: %s", a);
+    attempt_for(&o, "198.51.100.9", a, sizeof(a));
+    cr_assert(strstr(a, "\"rule\":\"remote-refused-unverified\""), "%s", a);
+    cr_assert(strstr(a, "\"owner\":\"unknown\""), "%s", a);
+    attempt_for(&o, "203.0.113.40", a, sizeof(a));
+    cr_assert(strstr(a, "\"rule\":\"remote-refused-prefix\""), "%s", a);
+    cr_assert(strstr(a, "its neighbour 203.0.113.53 is 3 hops away"), "%s", a);
+    cr_assert(strstr(a, "DNS answer from port 53"), "%s", a);
 }
 
 Test(engine, bpf_filter_text)
@@ -363,7 +431,8 @@ Test(engine, live_uses_the_synack_of_an_attempt_still_open)
     live_run(&f, T0 + PM_TMO_RETRY + PM_SEC(2), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
-    cr_assert(strstr(a, "\"rule\":\"remote-refused\""), "%s", a);
+    /* a neighbour's SYN-ACK is a prefix reference: medium at most (issue 14) */
+    cr_assert(strstr(a, "\"rule\":\"remote-refused-prefix\""), "%s", a);
     cr_assert(strstr(a, "\"expected_hops\":3"), "%s", a);
     cr_assert(!strstr(a, "capture-ended"), "decided while the capture ran: %s", a);
 }
@@ -384,7 +453,8 @@ Test(engine, live_forged_rst_judged_against_port_587_still_open)
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
     cr_assert(strstr(a, "\"dport\":25,"), "the port-25 attempt is reported first: %s", a);
     cr_assert(strstr(a, "\"verdict\":\"path-rst\""), "%s", a);
-    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+    /* one hop short of the host's own SYN-ACK: medium (issue 14's grading) */
+    cr_assert(strstr(a, "\"rule\":\"path-rst-one-hop\""), "%s", a);
 }
 
 /* Stopped before any timeout: every attempt is finalised at the stop. The refused one comes
@@ -406,7 +476,7 @@ Test(engine, live_stop_learns_from_all_open_attempts_before_deciding)
     live_run(&f, T0 + PM_SEC(6), &o);
     char a[8192];
     attempt_for(&o, "192.0.2.25", a, sizeof(a));
-    cr_assert(strstr(a, "\"rule\":\"path-rst-hops\""), "%s", a);
+    cr_assert(strstr(a, "\"rule\":\"path-rst-one-hop\""), "%s", a);
     cr_assert(strstr(a, "capture-ended"), "finalised at the stop: %s", a);
     attempt_for(&o, "203.0.113.40", a, sizeof(a));
     cr_assert(strstr(a, "\"outcome\":\"no-response\""), "%s", a);

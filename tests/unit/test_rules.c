@@ -53,14 +53,34 @@
          PM_V_PROVIDER_BLOCK, PM_OWN_PROVIDER)                                                \
     RULE(path_rst_race, "path-rst-race", E(RST) | E(ANSWER_RACE) | E(RST_HOPS_MATCH),         \
          PM_V_PATH_RST, PM_OWN_PATH)                                                          \
-    RULE(path_rst_hops, "path-rst-hops", E(RST) | E(RST_HOPS_SHORT), PM_V_PATH_RST,           \
+    RULE(rst_from_nat, "rst-from-nat", E(RST) | E(RST_FROM_NAT) | E(RST_HOPS_MATCH),           \
+         PM_V_PATH_RST, PM_OWN_SENDER_NETWORK)                                                \
+    RULE(path_rst_beyond_nat, "path-rst-beyond-nat",                                          \
+         E(RST) | E(RST_BEYOND_NAT) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX), PM_V_PATH_RST,   \
+         PM_OWN_PROVIDER)                                                                     \
+    RULE(path_rst_hops, "path-rst-hops", E(RST) | E(RST_HOPS_SHORT) | E(RST_FAST),            \
+         PM_V_PATH_RST, PM_OWN_PATH)                                                          \
+    RULE(path_rst_one_hop_fast, "path-rst-one-hop-fast",                                      \
+         E(RST) | E(RST_HOPS_SHORT) | E(RST_SHORT_ONE) | E(RST_FAST), PM_V_PATH_RST,          \
          PM_OWN_PATH)                                                                         \
+    RULE(path_rst_one_hop, "path-rst-one-hop", E(RST) | E(RST_HOPS_SHORT) | E(RST_SHORT_ONE), \
+         PM_V_PATH_RST, PM_OWN_PATH)                                                          \
+    RULE(path_rst_prefix, "path-rst-prefix", E(RST) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX),  \
+         PM_V_PATH_RST, PM_OWN_PATH)                                                          \
+    RULE(path_rst_prefix_one_hop, "path-rst-prefix-one-hop",                                  \
+         E(RST) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX) | E(RST_SHORT_ONE) | E(RST_FAST),     \
+         PM_V_PATH_RST, PM_OWN_PATH)                                                          \
+    RULE(rst_refs_disagree, "rst-refs-disagree", E(RST) | E(RST_REFS_DISAGREE) | E(RST_FAST), \
+         PM_V_REMOTE_REFUSED, PM_OWN_UNKNOWN)                                                 \
     RULE(remote_refused, "remote-refused", E(RST) | E(RST_HOPS_MATCH), PM_V_REMOTE_REFUSED,   \
+         PM_OWN_RECIPIENT_POSTMASTER)                                                         \
+    RULE(remote_refused_prefix, "remote-refused-prefix",                                      \
+         E(RST) | E(RST_HOPS_MATCH) | E(RST_REF_PREFIX), PM_V_REMOTE_REFUSED,                 \
          PM_OWN_RECIPIENT_POSTMASTER)                                                         \
     RULE(rst_reference_cut, "rst-reference-cut", E(RST) | E(RST_NO_REF) | E(CAPTURE_CUT),     \
          PM_V_INCONCLUSIVE, PM_OWN_UNKNOWN)                                                   \
     RULE(remote_refused_unverified, "remote-refused-unverified", E(RST) | E(RST_NO_REF),      \
-         PM_V_REMOTE_REFUSED, PM_OWN_RECIPIENT_POSTMASTER)                                    \
+         PM_V_REMOTE_REFUSED, PM_OWN_UNKNOWN)                                                 \
     RULE(remote_icmp, "remote-icmp", E(ICMP) | E(ICMP_FROM_DST), PM_V_REMOTE_ICMP,            \
          PM_OWN_RECIPIENT_POSTMASTER)                                                         \
     RULE(path_icmp_ttl, "path-icmp-ttl", E(ICMP) | E(ICMP_TTL), PM_V_PATH_ICMP, PM_OWN_PATH)  \
@@ -212,6 +232,16 @@ Test(rules, first_match_order)
     /* a race beats a matching hop count; a short hop count beats "no reference" */
     cr_assert_str_eq(match_id(E(RST) | E(ANSWER_RACE) | E(RST_HOPS_MATCH)), "path-rst-race");
     cr_assert_str_eq(match_id(E(RST) | E(RST_HOPS_SHORT) | E(RST_NO_REF)), "path-rst-hops");
+    /* a RST's origin is graded by the reference (docs/VERDICTS.md, "Grading a RST's origin"):
+     * each weakness (one hop, neighbours only) costs a step, speed makes up for one hop with
+     * the host's own RTT only, disagreeing references are never better than low */
+    cr_assert_str_eq(match_id(E(RST) | E(RST_HOPS_SHORT) | E(RST_SHORT_ONE)), "path-rst-one-hop");
+    cr_assert_str_eq(match_id(E(RST) | E(RST_HOPS_SHORT) | E(RST_REF_PREFIX) | E(RST_FAST)),
+                     "path-rst-prefix");
+    cr_assert_str_eq(match_id(E(RST) | E(RST_HOPS_MATCH) | E(RST_REF_PREFIX) | E(RST_FAST)),
+                     "remote-refused-prefix");
+    cr_assert_str_eq(match_id(E(RST) | E(RST_REFS_DISAGREE) | E(RST_REF_PREFIX)),
+                     "rst-refs-disagree");
     /* the destination's own ICMP, then TTL, our own gateway (before the ARP timing, which a
      * client retrying every 3 s imitates), ARP, its network, any router */
     cr_assert_str_eq(match_id(E(ICMP) | E(ICMP_FROM_DST) | E(ICMP_DST_NET)), "remote-icmp");
@@ -253,6 +283,48 @@ Test(rules, confidences_that_the_issue_fixes)
     for (size_t i = 0; i < pm_nrules; i++) {
         if (pm_rules[i].verdict == PM_V_INCONCLUSIVE) {
             cr_assert_eq(pm_rules[i].confidence, PM_CONF_LOW, "row %s", pm_rules[i].id);
+        }
+    }
+}
+
+/* Issue 14's grading of a RST's origin, checked over every combination of the reference's
+ * qualities rather than row by row: a wrong `high` sends a network team after the wrong
+ * device. High only with the host's own reference and 2+ hops or a RST faster than half
+ * the RTT; one hop or neighbours only: medium at most; references that disagree: low; no
+ * reference: low, and not the recipient's postmaster as if it were settled. */
+Test(rules, rst_origin_confidence_follows_the_reference)
+{
+    static const enum pm_ev place[] = {EV_RST_HOPS_SHORT, EV_RST_HOPS_MATCH, EV_RST_REFS_DISAGREE,
+                                       EV_RST_NO_REF};
+    for (size_t p = 0; p < PM_ARRAY_LEN(place); p++) {
+        for (unsigned q = 0; q < 8; q++) {
+            bool one = q & 1, prefix = q & 2, fast = q & 4;
+            if (one && place[p] != EV_RST_HOPS_SHORT) {
+                continue; /* "one hop short" exists only for a short RST */
+            }
+            if (prefix && place[p] == EV_RST_NO_REF) {
+                continue;
+            }
+            pm_evset ev = E(RST) | PM_EV(place[p]) | (one ? E(RST_SHORT_ONE) : 0) |
+                          (prefix ? E(RST_REF_PREFIX) : 0) | (fast ? E(RST_FAST) : 0);
+            const struct pm_rule *r = pm_rules_match(ev);
+            const char *id = r->id;
+            if (place[p] == EV_RST_HOPS_SHORT) {
+                cr_assert_eq(r->verdict, PM_V_PATH_RST, "%s", id);
+                enum pm_confidence want = prefix ? (one ? PM_CONF_LOW : PM_CONF_MEDIUM)
+                                          : one && !fast ? PM_CONF_MEDIUM
+                                                         : PM_CONF_HIGH;
+                cr_assert_eq(r->confidence, want, "short, one %d prefix %d fast %d: row %s",
+                             one, prefix, fast, id);
+            } else if (place[p] == EV_RST_HOPS_MATCH) {
+                cr_assert_eq(r->verdict, PM_V_REMOTE_REFUSED, "%s", id);
+                cr_assert_eq(r->confidence, prefix ? PM_CONF_MEDIUM : PM_CONF_HIGH,
+                             "match, prefix %d: row %s", prefix, id);
+            } else {
+                cr_assert_eq(r->confidence, PM_CONF_LOW, "row %s", id);
+                cr_assert_neq(r->owner, PM_OWN_RECIPIENT_POSTMASTER,
+                              "row %s: an unsettled origin is nobody's fault yet", id);
+            }
         }
     }
 }
