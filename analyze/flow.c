@@ -246,7 +246,9 @@ static void rehash(struct pm_flowtab *t)
     set_buckets(t, nb);
     /* Oldest first, so that each chain ends up most recently active first; the SYN class
      * last, so that unanswered SYNs (what ICMP quotes and other vantages look for) lead. */
-    static const uint8_t order[PM_FC__COUNT] = {PM_FC_EST, PM_FC_DONE, PM_FC_SYN};
+    static const uint8_t order[] = {PM_FC_EST, PM_FC_DONE, PM_FC_ANSWERED, PM_FC_SYN};
+    /* every class exactly once: a class chained twice would make a chain a cycle */
+    _Static_assert(sizeof(order) == PM_FC__COUNT, "rehash order must name every flow class");
     for (int c = 0; c < PM_FC__COUNT; c++) {
         for (uint32_t i = t->head[order[c]]; i != NIL; i = t->slots[i].lnext) {
             chain_in(t, i);
