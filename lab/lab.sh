@@ -686,6 +686,48 @@ setup() {  # setup ROLE CMD...: run CMD in ROLE's namespace during the setup pha
     SETUP+=("$1: ${*:2}")
     at "$@"
 }
+# later ROLE CMD...: run CMD in ROLE's namespace after the first messages settled (recorded
+# in run.json as "later ROLE: CMD"); send_later RCPT...: messages submitted after that.
+later() {
+    case $SCN_PHASE in
+        declare) LATER_STEPS=$((LATER_STEPS + 1)) ;;
+        later) SETUP+=("later $1: ${*:2}"); at "$@" ;;
+    esac
+    return 0
+}
+send_later() { [ "$SCN_PHASE" = declare ] && LATER_RCPTS+=("$@"); return 0; }
+# expect_scope SCOPE EXIT [DST=STATE...]: what the run's summary must say (scope word, exit
+# status) and the state of destinations (scope.c); goes into truth.json as "scope".
+expect_scope() {
+    [ "$SCN_PHASE" = declare ] || return 0
+    local scope=$1 exit=$2 states="{}" kv
+    shift 2
+    for kv in "$@"; do
+        states=$(jq -c --arg k "${kv%%=*}" --arg v "${kv#*=}" '. + {($k): $v}' <<<"$states")
+    done
+    SCOPE_EXPECT=$(jq -nc --arg scope "$scope" --argjson exit "$exit" --argjson states "$states" \
+        '{scope: $scope, exit: $exit, states: $states}')
+}
+# during ROLE 'SHELL COMMAND': run it in ROLE's namespace once the captures listen, before the
+# mail is submitted, bounded by 15 s: traffic a scenario needs in the capture besides the mail
+# (another connection to the MX on a port the attempt filter ignores: a hop reference). Shown
+# in run.json's scenario_setup as "ROLE (during the capture): COMMAND".
+during() {
+    [ "$SCN_PHASE" = declare ] || return 0
+    DURING+=("$1" "$2")
+}
+run_during() {
+    local i role
+    for ((i = 0; i < ${#DURING[@]}; i += 2)); do
+        role=${DURING[i]}
+        SETUP+=("$role (during the capture): ${DURING[i + 1]}")
+        timeout 15 ip netns exec "$(ns "$role")" bash -c "${DURING[i + 1]}" </dev/null \
+            >/dev/null 2>&1 || log "warning: '${DURING[i + 1]}' in $role failed"
+    done
+}
+# expect DST DPORT OUTCOME VERDICT OWNER CULPRIT [KEY-JSON] [VANTAGE] [NTH]
+# NTH (1, 2, ...): the row is about the NTH attempt to DST:DPORT in time (a scenario that
+# tries the same destination more than once); without it, about every attempt to it.
 # CULPRIT "-" when there is none (success). KEY holds the decisive evidence (ICMP type/code,
 # RST TTL, banner code, MTA error text) that `lab.sh verify` checks on the wire and in the log.
 expect() {

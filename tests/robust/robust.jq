@@ -3,7 +3,7 @@
 # wrong. Per attempt in the report: the outcome is the truth's or "incomplete", the verdict
 # the truth's or "inconclusive" (an attempt may vanish when its SYN became unreadable, but no
 # attempt may appear that the packets do not hold); exit status 0, 1 or 4 and consistent
-# with the outcomes; the report's own invariants hold. Reads the stream of stream.jq; emits
+# with the destinations' latest states; the report's own invariants hold. Reads the stream of stream.jq; emits
 # "PASS <label>" or one "FAIL <label> <check>: <why>" per problem.
 include "invariants";
 include "stream";
@@ -31,9 +31,12 @@ def problems($c):
                "verdict: \($a | who) \($a.verdict) (\($a.outcome)), truth \([$m[].verdict] | join("/"))"
              else empty end)
         end ),
-    ( ([$A[] | select(.outcome | IN("connected", "incomplete") | not)] | length > 0) as $failing
+    # The exit status follows each destination's latest state (docs/VERDICTS.md, "Scope and
+    # exit status"): 1 when a destination is failing now, 0 when every failure recovered.
+    ( ([$c.out[] | select(.type == "destination" and .state == "failing")] | length > 0)
+        as $failing
       | if ($c.rc == 1 and ($failing | not)) or ($c.rc == 0 and $failing) then
-          "exit: status \($c.rc) but \(if $failing then "" else "no " end)failed attempts"
+          "exit: status \($c.rc) but \(if $failing then "" else "no " end)destination failing"
         else empty end );
 
 captures
