@@ -33,7 +33,12 @@
 # the rounds' order in the log, not from portmortem) under outside_window.lines; the harness
 # checks each is listed as outside-window and none is cited by an attempt.
 
-SCENARIOS+=(window-edges exim-window-edges)
+SCENARIOS+=(window-edges)
+# exim-window-edges is recorded (pcaps/lab/exim-window-edges, checked offline by check-lab) but
+# kept out of the live run: Exim's retry database may skip a round's arp.example delivery
+# ("retry time not reached for any host"), so what its live log holds is not stable yet.
+# LAB_ALL=1 adds it (re-recording: LAB_ALL=1 lab/record-fixtures.sh exim-window-edges).
+if [ -n "${LAB_ALL:-}" ]; then SCENARIOS+=(exim-window-edges); fi
 
 scn_window_edges() {
     describe ipv4 "a day's maillog around a late-started, early-stopped capture: refused, no-route and timed-out lines before, across and after both edges"
