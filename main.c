@@ -8,6 +8,7 @@
  *   portmortem verify DIR [--verify-key KEY]                   (analyze/bundle)
  */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -149,7 +150,17 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
          * followed, only a regular file, an existing one only if ours (util.h). */
         bool created;
         char why[256];
-        int fd = pm_open_output(arg, (uid_t)-1, &created, why, sizeof(why));
+        struct stat dev;
+        int fd;
+        if (lstat(arg, &dev) == 0 && S_ISCHR(dev.st_mode)) {
+            /* A terminal, /dev/null, /dev/stdout's target, /dev/full: the report goes there
+             * as tcpdump's -w - would; nothing is created, truncated or chowned, and a write
+             * error is said and exits 3 (issue 19 item 5). Not a symlink (lstat). */
+            fd = open(arg, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+            pm_strlcpy(why, strerror(errno), sizeof(why));
+        } else {
+            fd = pm_open_output(arg, (uid_t)-1, &created, why, sizeof(why));
+        }
         FILE *f = fd >= 0 ? pm_out_open(fd, arg, true) : NULL;
         if (!f) {
             if (fd >= 0) {
