@@ -335,9 +335,12 @@ test_verdicts() {
         "$d/stdout" >/dev/null && result PASS "verdicts: summary has capture_drops and the privilege drop" ||
         result FAIL "verdicts: summary lacks capture_drops.dropped 0 or privileges: $(tail -n1 "$d/stdout" | jq -c '{capture_drops, privileges}' 2>/dev/null)"
     local want got row
+    # 2001:db8:3::10: a RST with no hop reference at all (no other packet from that host or
+    # its /48) stays remote-refused, but its owner is unknown, not the recipient's postmaster
+    # (docs/VERDICTS.md, "Grading a RST's origin", issue 14 item 3).
     want=$(cat <<'EOF'
 192.0.2.1 25 refused remote-refused recipient-postmaster
-2001:db8:3::10 25 refused remote-refused recipient-postmaster
+2001:db8:3::10 25 refused remote-refused unknown
 203.0.113.10 25 refused remote-refused recipient-postmaster
 203.0.113.11 25 icmp-unreachable path-icmp sender-network
 203.0.113.12 25 no-response silent-drop recipient-gateway
