@@ -20,8 +20,10 @@
 # Two ways the live engine decides, so two modes (two `lab.sh all`, side by side, N/2 runs each):
 #   NAME         stop: the capture stops LAB_GRACE (2) s after the MTA's last status line, before
 #                the engine's 5 s close timeout: every attempt is decided at the stop, together
-#   NAME@stream  the capture runs on LIVE_LAB_STREAM_GRACE (8) s: attempts that ended are decided
-#                while it runs, one by one, and must not carry the capture-ended flag (streamed)
+#   NAME@stream  the capture runs on LIVE_LAB_STREAM_GRACE (85) s: attempts that ended are decided
+#                while it runs, one by one, and must not carry the capture-ended flag (streamed).
+#                85 s: an attempt answered by a RST or an ICMP error stays open for the client's
+#                SYN retry span (75 s after its last SYN, docs/CAPTURE.md) before it is decided
 # The 10 default runs: mx-no-listener mx-silent-drop transit-forged-rst local-fw-reject-rst
 # provider-block, and mx-no-listener transit-forged-rst transit-admin-prohibited greeting-554
 # v6-mx-no-listener @stream.
@@ -39,14 +41,14 @@
 # "Live verdicts", says when and why the live engine can know less than the offline one).
 # Output: PASS/FAIL/SKIP per check, a live-vs-offline table, "live-lab: N passed, N failed,
 # N skipped"; exit 1 on any FAIL. Not root, no namespaces, a missing tool: SKIP with the reason.
-# Bounded: LIVE_LAB_LIMIT seconds (300) for all runs (timeout(1) around each `lab.sh all`, which
+# Bounded: LIVE_LAB_LIMIT seconds (600) for all runs (timeout(1) around each `lab.sh all`, which
 # passes INT/TERM on to its runs), and each run by the lab's own watchdog (LAB_RUN_LIMIT).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PORTMORTEM=${PORTMORTEM:-$ROOT/portmortem}
-LIMIT=${LIVE_LAB_LIMIT:-300}
-STREAM_GRACE=${LIVE_LAB_STREAM_GRACE:-8}
+LIMIT=${LIVE_LAB_LIMIT:-600}
+STREAM_GRACE=${LIVE_LAB_STREAM_GRACE:-85}
 DEFAULT=(mx-no-listener mx-silent-drop transit-forged-rst local-fw-reject-rst provider-block
          mx-no-listener@stream transit-forged-rst@stream transit-admin-prohibited@stream
          greeting-554@stream v6-mx-no-listener@stream)
@@ -158,7 +160,8 @@ if [ "${#STOP[@]}" -gt 0 ]; then
     LAB_PIDS+=("$!")
 fi
 if [ "${#STREAM[@]}" -gt 0 ]; then
-    LAB_GRACE=$STREAM_GRACE timeout -k 30 "$LIMIT" "$ROOT/lab/lab.sh" all "$WORK/stream" -j "$j_stream" \
+    LAB_GRACE=$STREAM_GRACE LAB_RUN_LIMIT=$((STREAM_GRACE + 150)) \
+        timeout -k 30 "$LIMIT" "$ROOT/lab/lab.sh" all "$WORK/stream" -j "$j_stream" \
         "${STREAM[@]}" >"$WORK/stream.out" 2>&1 &
     LAB_PIDS+=("$!")
 fi
