@@ -139,7 +139,7 @@ const char *pm_attempt_conn_state(const struct pm_attempt *a);
  * retransmission may cross the answer, then the first SYN counts); never negative (files
  * merged out of order give 0). */
 pm_ns pm_attempt_answer_delay(const struct pm_attempt *a);
-/* nmap --reason word. */
+/* nmap --reason word; NULL for a connection joined mid-stream (no probe, no answer). */
 const char *pm_attempt_reason(const struct pm_attempt *a);
 
 /* SYNs unanswered for this long (while the capture went on) are "no-response": shorter

@@ -36,7 +36,7 @@ static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_
     enum pm_outcome o = pm_attempt_outcome(a, g_end, (a->id & 1) != 0);
     const char *cs = pm_attempt_conn_state(a);
     const char *rs = pm_attempt_reason(a);
-    g_sink += (unsigned)o + (unsigned)strlen(cs) + (unsigned)strlen(rs) +
+    g_sink += (unsigned)o + (unsigned)strlen(cs) + (unsigned)(rs ? strlen(rs) : 0) + /* NULL for a mid-stream join */
               (unsigned)strnlen(a->history, sizeof(a->history));
     if (smtp) {
         g_sink += (unsigned)smtp->nreplies + (unsigned)strlen(smtp->banner);
