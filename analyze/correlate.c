@@ -9,12 +9,19 @@
  * the earliest compatible line wins, which is what the MTA's one-line-per-address order
  * guarantees.
  *
- * Cost: the index is sorted by (address, time), so a match starts by binary search at the
- * first line of its window, and lines already taken are jumped over through `skip` (path
- * compression: each taken line is stepped over O(1) amortised times). Without both, a flood
- * of attempts to one address walked every earlier line of that address per attempt.
+ * Cost: lines are indexed per server address (a hash of buckets, each sorted by time), so a
+ * match starts by binary search at the first line of its window in its address's bucket, and
+ * lines already taken are jumped over through `skip` (path compression: each taken line is
+ * stepped over O(1) amortised times). Without both, a flood of attempts to one address walked
+ * every earlier line of that address per attempt. Adding a line is O(1) amortised (an append,
+ * or a short step back for a line out of order), so live capture, which refreshes the index
+ * before each decision while the followed log grows, no longer re-sorts the whole log per
+ * decision (issue 19). Queue entries (anchors) are indexed the same way by (MTA, queue id).
  */
 #include "correlate.h"
+
+#include <sys/random.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -41,20 +48,39 @@
 #define MAX_SAMPLES 4096
 #define SAMPLE_SCAN 64             /* lines looked at on each side of an answer for a sample */
 
+/* One key's positions (log entry or anchor indices), sorted by (time, line, position). */
+struct tbucket {
+    uint32_t *pos;
+    uint32_t *skip;          /* per position: a later position, all used in between (0: next) */
+    uint32_t n, cap;
+};
+
+/* Buckets found by an open-addressing hash of their key (linear probing, load <= 1/2). The
+ * hash is seeded per run so that log lines naming chosen addresses cannot pile into one
+ * probe sequence. */
+struct tindex {
+    struct tbucket *b;
+    uint32_t nb, capb;
+    uint32_t *slot;          /* bucket number + 1; 0: empty */
+    uint32_t nslot;          /* a power of two, or 0 */
+    uint64_t seed;
+};
+
 struct pm_correlator {
     const struct pm_logset *logs;
-    uint32_t *byaddr;        /* indices sorted by (address, port, time) */
-    uint32_t *skip;          /* per byaddr position: a later position, all used in between */
-    size_t n;
+    struct tindex byaddr;    /* matchable entries by server address */
+    size_t n;                /* matchable entries indexed */
     uint8_t *used;
+    size_t used_cap;
     size_t indexed;          /* log entries covered by byaddr/used */
     pm_ns samples[MAX_SAMPLES];
     uint32_t nsamples;
     struct pm_corr_stats st;
-    uint32_t *anchors;       /* indices into logs->anchors sorted by (mta, queue id, time) */
-    size_t nanchors;
+    struct tindex anchors;   /* logs->anchors by (mta, queue id) */
+    size_t nanchors;         /* anchors indexed */
     struct pm_corr_outside *outside; /* the first PM_CORR_OUTSIDE_LIST lines outside */
     size_t noutside;
+    uint64_t index_work;     /* see pm_correlator_index_work */
 };
 
 static bool is_session_kind(uint8_t k)
@@ -87,73 +113,187 @@ static bool is_matchable(const struct pm_logentry *e)
            (e->kind == PM_LK_CONNECT_FAIL || is_session_kind(e->kind));
 }
 
-static const struct pm_logset *sort_logs; /* qsort has no context argument */
+/* ---- the bucket index ----------------------------------------------------------------- */
 
-static int cmp_addr_time(const void *x, const void *y)
+enum tkind { TK_ADDR, TK_ANCHOR };
+
+static uint64_t mix64(uint64_t h)
 {
-    const struct pm_logentry *a = &sort_logs->e[*(const uint32_t *)x];
-    const struct pm_logentry *b = &sort_logs->e[*(const uint32_t *)y];
-    if (a->addr.family != b->addr.family) {
-        return a->addr.family < b->addr.family ? -1 : 1;
-    }
-    int c = memcmp(a->addr.b, b->addr.b, 16);
-    if (c) {
-        return c;
-    }
-    if (a->ts != b->ts) {
-        return a->ts < b->ts ? -1 : 1;
-    }
-    return a->line < b->line ? -1 : a->line > b->line;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
 }
 
-static int cmp_anchor(const void *x, const void *y)
+static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
 {
-    const struct pm_loganchor *a = &sort_logs->anchors[*(const uint32_t *)x];
-    const struct pm_loganchor *b = &sort_logs->anchors[*(const uint32_t *)y];
-    if (a->mta != b->mta) {
-        return a->mta < b->mta ? -1 : 1;
+    const uint8_t *b = p;
+    uint64_t h = seed ^ 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ b[i]) * 0x100000001b3ULL; /* FNV-1a, then a finaliser to spread it */
     }
-    int c = strcmp(a->queue_id, b->queue_id);
-    if (c) {
-        return c;
-    }
-    return a->ts < b->ts ? -1 : a->ts > b->ts;
+    return mix64(h);
 }
 
-static void build_anchor_index(struct pm_correlator *c)
+static uint64_t key_hash(const struct pm_correlator *c, enum tkind k, uint32_t i,
+                         uint64_t seed)
 {
-    const struct pm_logset *logs = c->logs;
-    free(c->anchors);
-    c->anchors = NULL;
-    c->nanchors = logs ? logs->nanchors : 0;
-    if (!c->nanchors) {
-        return;
+    if (k == TK_ADDR) {
+        const pm_addr *a = &c->logs->e[i].addr;
+        return hash_bytes(seed ^ a->family, a->b, 16);
     }
-    c->anchors = pm_xcalloc(c->nanchors, sizeof(uint32_t));
-    for (size_t i = 0; i < c->nanchors; i++) {
-        c->anchors[i] = (uint32_t)i;
-    }
-    sort_logs = logs;
-    qsort(c->anchors, c->nanchors, sizeof(uint32_t), cmp_anchor);
+    const struct pm_loganchor *a = &c->logs->anchors[i];
+    return hash_bytes(seed ^ a->mta, a->queue_id, strnlen(a->queue_id, sizeof(a->queue_id)));
 }
 
-static void build_index(struct pm_correlator *c)
+static bool key_eq(const struct pm_correlator *c, enum tkind k, uint32_t i, uint32_t j)
+{
+    if (k == TK_ADDR) {
+        return pm_addr_eq(&c->logs->e[i].addr, &c->logs->e[j].addr);
+    }
+    const struct pm_loganchor *a = &c->logs->anchors[i], *b = &c->logs->anchors[j];
+    return a->mta == b->mta && !strncmp(a->queue_id, b->queue_id, sizeof(a->queue_id));
+}
+
+/* Order inside a bucket: time, then the line (per file), then the position itself, so that
+ * the order never depends on arrival. */
+static bool pos_before(const struct pm_correlator *c, enum tkind k, uint32_t i, uint32_t j)
+{
+    if (k == TK_ADDR) {
+        const struct pm_logentry *a = &c->logs->e[i], *b = &c->logs->e[j];
+        if (a->ts != b->ts) {
+            return a->ts < b->ts;
+        }
+        if (a->line != b->line) {
+            return a->line < b->line;
+        }
+    } else {
+        pm_ns ta = c->logs->anchors[i].ts, tb = c->logs->anchors[j].ts;
+        if (ta != tb) {
+            return ta < tb;
+        }
+    }
+    return i < j;
+}
+
+static struct tindex *tindex_of(struct pm_correlator *c, enum tkind k)
+{
+    return k == TK_ADDR ? &c->byaddr : &c->anchors;
+}
+
+static void tindex_free(struct tindex *t)
+{
+    for (uint32_t b = 0; b < t->nb; b++) {
+        free(t->b[b].pos);
+        free(t->b[b].skip);
+    }
+    free(t->b);
+    free(t->slot);
+    memset(t, 0, sizeof(*t));
+}
+
+static void tindex_rehash(struct pm_correlator *c, enum tkind k, uint32_t nslot)
+{
+    struct tindex *t = tindex_of(c, k);
+    free(t->slot);
+    t->slot = pm_xcalloc(nslot, sizeof(uint32_t));
+    t->nslot = nslot;
+    for (uint32_t b = 0; b < t->nb; b++) {
+        uint32_t h = (uint32_t)key_hash(c, k, t->b[b].pos[0], t->seed) & (nslot - 1);
+        while (t->slot[h]) {
+            h = (h + 1) & (nslot - 1);
+        }
+        t->slot[h] = b + 1;
+    }
+}
+
+/* The bucket holding position i's key, or NULL (create: make it). */
+static struct tbucket *tindex_find(struct pm_correlator *c, enum tkind k, uint32_t i,
+                                   bool create)
+{
+    struct tindex *t = tindex_of(c, k);
+    if (create && (uint64_t)(t->nb + 1) * 2 > t->nslot) {
+        tindex_rehash(c, k, t->nslot ? t->nslot * 2 : 64);
+    }
+    if (!t->nslot) {
+        return NULL;
+    }
+    uint32_t h = (uint32_t)key_hash(c, k, i, t->seed) & (t->nslot - 1);
+    while (t->slot[h]) {
+        struct tbucket *b = &t->b[t->slot[h] - 1];
+        if (key_eq(c, k, b->pos[0], i)) {
+            return b;
+        }
+        h = (h + 1) & (t->nslot - 1);
+    }
+    if (!create) {
+        return NULL;
+    }
+    if (t->nb == t->capb) {
+        t->capb = t->capb ? t->capb * 2 : 64;
+        t->b = pm_xreallocarray(t->b, t->capb, sizeof(*t->b));
+    }
+    struct tbucket *b = &t->b[t->nb];
+    memset(b, 0, sizeof(*b));
+    t->slot[h] = ++t->nb;
+    return b;
+}
+
+/* Position i joins its key's bucket: appended, or stepped back past later lines (a line
+ * out of time order; the bucket's skips are then cleared, as they may jump over it). */
+static void tindex_add(struct pm_correlator *c, enum tkind k, uint32_t i)
+{
+    struct tbucket *b = tindex_find(c, k, i, true);
+    if (!b) {
+        return; /* not reached: creating always gives a bucket */
+    }
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->pos = pm_xreallocarray(b->pos, b->cap, sizeof(uint32_t));
+        b->skip = pm_xreallocarray(b->skip, b->cap, sizeof(uint32_t));
+    }
+    uint32_t at = b->n;
+    c->index_work++;
+    while (at > 0 && pos_before(c, k, i, b->pos[at - 1])) {
+        b->pos[at] = b->pos[at - 1];
+        at--;
+        c->index_work++;
+    }
+    b->pos[at] = i;
+    b->n++;
+    if (at + 1 < b->n) {
+        memset(b->skip, 0, b->n * sizeof(uint32_t));
+    } else {
+        b->skip[at] = 0;
+    }
+}
+
+static uint64_t run_seed(void)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+        r = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)&r; /* only spreads keys */
+    }
+    return r;
+}
+
+/* Index what the log set gained since the last call (live: lines appended, never
+ * reordered), keeping which lines are already matched. */
+static void index_new(struct pm_correlator *c)
 {
     const struct pm_logset *logs = c->logs;
     size_t total = logs ? logs->n : 0;
-    free(c->byaddr);
-    free(c->skip);
-    c->byaddr = pm_xcalloc(total ? total : 1, sizeof(uint32_t));
-    c->skip = pm_xcalloc(total ? total : 1, sizeof(uint32_t)); /* 0: the next position */
-    uint8_t *used = pm_xcalloc(total ? total : 1, 1);
-    if (c->used) {
-        memcpy(used, c->used, c->indexed);
-        free(c->used);
+    if (total > c->used_cap) {
+        size_t cap = c->used_cap ? c->used_cap : 64;
+        while (cap < total) {
+            cap *= 2;
+        }
+        c->used = pm_xreallocarray(c->used, cap, 1);
+        memset(c->used + c->used_cap, 0, cap - c->used_cap);
+        c->used_cap = cap;
     }
-    c->used = used;
-    c->n = 0;
-    c->st.no_attempt = c->st.no_address = 0;
-    for (size_t i = 0; i < total; i++) {
+    for (size_t i = c->indexed; i < total; i++) {
         const struct pm_logentry *e = &logs->e[i];
         if (e->kind == PM_LK_NO_ATTEMPT) {
             c->st.no_attempt++;
@@ -161,22 +301,25 @@ static void build_index(struct pm_correlator *c)
             c->st.no_address++;
         }
         if (is_matchable(e)) {
-            c->byaddr[c->n++] = (uint32_t)i;
+            tindex_add(c, TK_ADDR, (uint32_t)i);
+            c->n++;
         }
     }
-    sort_logs = logs;
-    if (c->n > 1) {
-        qsort(c->byaddr, c->n, sizeof(uint32_t), cmp_addr_time);
-    }
     c->indexed = total;
-    build_anchor_index(c);
+    size_t na = logs ? logs->nanchors : 0;
+    for (size_t i = c->nanchors; i < na; i++) {
+        tindex_add(c, TK_ANCHOR, (uint32_t)i);
+    }
+    c->nanchors = na;
 }
 
 struct pm_correlator *pm_correlator_new(const struct pm_logset *logs, pm_ns given_offset)
 {
     struct pm_correlator *c = pm_xcalloc(1, sizeof(*c));
     c->logs = logs;
-    build_index(c);
+    c->byaddr.seed = run_seed();
+    c->anchors.seed = mix64(c->byaddr.seed + 1);
+    index_new(c);
     if (given_offset != PM_NS_NONE) {
         c->st.offset = given_offset;
         c->st.offset_given = true;
@@ -193,33 +336,51 @@ void pm_correlator_set_connect_timeout(struct pm_correlator *c, pm_ns t)
 void pm_correlator_refresh(struct pm_correlator *c)
 {
     if (c->logs && (c->logs->n != c->indexed || c->logs->nanchors != c->nanchors)) {
-        build_index(c);
+        index_new(c);
     }
 }
+
+uint64_t pm_correlator_index_work(const struct pm_correlator *c) { return c->index_work; }
 
 void pm_correlator_free(struct pm_correlator *c)
 {
     if (!c) {
         return;
     }
-    free(c->byaddr);
-    free(c->skip);
+    tindex_free(&c->byaddr);
+    tindex_free(&c->anchors);
     free(c->used);
-    free(c->anchors);
     free(c->outside);
     free(c);
 }
 
-/* First index in byaddr whose address is >= addr (binary search). */
-static size_t lower_bound(const struct pm_correlator *c, const pm_addr *addr)
+/* The bucket of lines about this server address, or NULL. The key is compared through a
+ * bucket member, so look it up by value: a probe entry outside the log set. */
+static struct tbucket *addr_bucket(const struct pm_correlator *c, const pm_addr *addr)
 {
-    size_t lo = 0, hi = c->n;
+    const struct tindex *t = &c->byaddr;
+    if (!t->nslot) {
+        return NULL;
+    }
+    uint32_t h = (uint32_t)hash_bytes(t->seed ^ addr->family, addr->b, 16) & (t->nslot - 1);
+    while (t->slot[h]) {
+        struct tbucket *b = &t->b[t->slot[h] - 1];
+        if (pm_addr_eq(&c->logs->e[b->pos[0]].addr, addr)) {
+            return b;
+        }
+        h = (h + 1) & (t->nslot - 1);
+    }
+    return NULL;
+}
+
+/* First position in the bucket of a line logged at ts or later (or b->n). */
+static uint32_t lower_bound_time(const struct pm_correlator *c, const struct tbucket *b,
+                                 pm_ns ts)
+{
+    uint32_t lo = 0, hi = b->n;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct pm_logentry *e = &c->logs->e[c->byaddr[mid]];
-        int cmp = e->addr.family != addr->family ? (e->addr.family < addr->family ? -1 : 1)
-                                                  : memcmp(e->addr.b, addr->b, 16);
-        if (cmp < 0) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->logs->e[b->pos[mid]].ts < ts) {
             lo = mid + 1;
         } else {
             hi = mid;
@@ -228,40 +389,17 @@ static size_t lower_bound(const struct pm_correlator *c, const pm_addr *addr)
     return lo;
 }
 
-/* First index in byaddr at or after (addr, ts): the first line of addr logged at ts or
- * later, or the first line of the next address. */
-static size_t lower_bound_time(const struct pm_correlator *c, const pm_addr *addr, pm_ns ts)
-{
-    size_t lo = 0, hi = c->n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        const struct pm_logentry *e = &c->logs->e[c->byaddr[mid]];
-        int cmp = e->addr.family != addr->family ? (e->addr.family < addr->family ? -1 : 1)
-                                                  : memcmp(e->addr.b, addr->b, 16);
-        if (cmp == 0) {
-            cmp = e->ts < ts ? -1 : 0;
-        }
-        if (cmp < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
-/* The first position >= i whose line is not taken yet (or c->n). Jumps recorded in skip
+/* The first position >= i whose line is not taken yet (or b->n). Jumps recorded in skip
  * are compressed on the way, so a run of taken lines is crossed once, not per call. */
-static size_t next_free(struct pm_correlator *c, size_t i)
+static uint32_t next_free(const struct pm_correlator *c, struct tbucket *b, uint32_t i)
 {
-    size_t j = i;
-    while (j < c->n && c->used[c->byaddr[j]]) {
-        size_t nx = c->skip[j] > j ? c->skip[j] : j + 1;
-        j = nx;
+    uint32_t j = i;
+    while (j < b->n && c->used[b->pos[j]]) {
+        j = b->skip[j] > j ? b->skip[j] : j + 1;
     }
-    for (size_t k = i; k < j && k < c->n;) { /* compress: everything in [i, j) jumps to j */
-        size_t nx = c->skip[k] > k ? c->skip[k] : k + 1;
-        c->skip[k] = (uint32_t)j;
+    for (uint32_t k = i; k < j && k < b->n;) { /* compress: everything in [i, j) jumps to j */
+        uint32_t nx = b->skip[k] > k ? b->skip[k] : k + 1;
+        b->skip[k] = j;
         k = nx;
     }
     return j;
@@ -292,26 +430,26 @@ void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
      * side. Each scan is bounded (SAMPLE_SCAN lines) so a flood of lines to one address
      * costs O(log n) per sample, not O(n). */
     pm_ns best = PM_NS_NONE;
-    size_t first = lower_bound(c, &a->srv);
-    size_t mid = lower_bound_time(c, &a->srv, a->ans.ts);
+    const struct tbucket *b = addr_bucket(c, &a->srv);
+    if (!b) {
+        return;
+    }
+    uint32_t mid = lower_bound_time(c, b, a->ans.ts);
     for (int side = 0; side < 2; side++) {
-        for (size_t k = 0; k < SAMPLE_SCAN; k++) {
-            size_t i;
+        for (uint32_t k = 0; k < SAMPLE_SCAN; k++) {
+            uint32_t i;
             if (side == 0) {
                 i = mid + k;
-                if (i >= c->n) {
+                if (i >= b->n) {
                     break;
                 }
             } else {
-                if (mid < first + k + 1) {
+                if (mid < k + 1) {
                     break;
                 }
                 i = mid - k - 1;
             }
-            const struct pm_logentry *e = &c->logs->e[c->byaddr[i]];
-            if (!pm_addr_eq(&e->addr, &a->srv)) {
-                break;
-            }
+            const struct pm_logentry *e = &c->logs->e[b->pos[i]];
             pm_ns dt = e->ts - a->ans.ts;
             if (dt < -OFFSET_SEARCH || dt > OFFSET_SEARCH) {
                 break;
@@ -362,7 +500,9 @@ void pm_correlator_settle(struct pm_correlator *c)
 void pm_correlator_reset(struct pm_correlator *c)
 {
     memset(c->used, 0, c->indexed);
-    memset(c->skip, 0, (c->n ? c->n : 1) * sizeof(uint32_t));
+    for (uint32_t b = 0; b < c->byaddr.nb; b++) {
+        memset(c->byaddr.b[b].skip, 0, c->byaddr.b[b].n * sizeof(uint32_t));
+    }
     uint64_t na = c->st.no_attempt, nad = c->st.no_address;
     pm_ns off = c->st.offset;
     bool given = c->st.offset_given;
@@ -405,15 +545,16 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
     if (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) {
         end = a->ans.ts + TOL + PM_SEC(2); /* connect() ends on the answer (or the next SYN) */
     }
+    struct tbucket *b = addr_bucket(c, &a->srv);
+    if (!b) {
+        return NULL;
+    }
     long best = -1, fallback = -1;
     /* From the first line of the window (log time = capture time + offset), untaken only. */
-    size_t i0 = lower_bound_time(c, &a->srv, start + c->st.offset);
-    for (size_t i = next_free(c, i0); i < c->n; i = next_free(c, i + 1)) {
-        uint32_t idx = c->byaddr[i];
+    uint32_t i0 = lower_bound_time(c, b, start + c->st.offset);
+    for (uint32_t i = next_free(c, b, i0); i < b->n; i = next_free(c, b, i + 1)) {
+        uint32_t idx = b->pos[i];
         const struct pm_logentry *e = &c->logs->e[idx];
-        if (!pm_addr_eq(&e->addr, &a->srv)) {
-            break;
-        }
         if (!port_ok(e, a->dport)) {
             continue;
         }
@@ -441,11 +582,11 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
     /* Fold in lines that say the same thing about the same attempt (a status line the
      * parser could not merge, one line per recipient). */
     const struct pm_logentry *m = &c->logs->e[pick];
-    for (size_t i = next_free(c, lower_bound_time(c, &a->srv, m->ts - TOL)); i < c->n;
-         i = next_free(c, i + 1)) {
-        uint32_t idx = c->byaddr[i];
+    for (uint32_t i = next_free(c, b, lower_bound_time(c, b, m->ts - TOL)); i < b->n;
+         i = next_free(c, b, i + 1)) {
+        uint32_t idx = b->pos[i];
         const struct pm_logentry *e = &c->logs->e[idx];
-        if (!pm_addr_eq(&e->addr, &a->srv) || e->ts - m->ts > TOL) {
+        if (e->ts - m->ts > TOL) {
             break;
         }
         if (e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
@@ -527,22 +668,35 @@ static pm_ns connect_max(const struct pm_correlator *c, const struct pm_logentry
 static pm_ns queued_at(const struct pm_correlator *c, uint8_t mta, const char *qid, pm_ns ts)
 {
     const struct pm_logset *logs = c->logs;
-    size_t lo = 0, hi = c->nanchors;
-    while (lo < hi) { /* first anchor > (mta, qid, ts) */
-        size_t mid = (lo + hi) / 2;
-        const struct pm_loganchor *a = &logs->anchors[c->anchors[mid]];
-        int cmp = a->mta != mta ? (a->mta < mta ? -1 : 1) : strcmp(a->queue_id, qid);
-        if (cmp < 0 || (cmp == 0 && a->ts <= ts)) {
+    const struct tindex *t = &c->anchors;
+    if (!t->nslot) {
+        return PM_NS_NONE;
+    }
+    size_t qlen = strnlen(qid, PM_LOG_QID);
+    uint32_t h = (uint32_t)hash_bytes(t->seed ^ mta, qid, qlen) & (t->nslot - 1);
+    const struct tbucket *b = NULL;
+    while (t->slot[h]) {
+        const struct tbucket *cand = &t->b[t->slot[h] - 1];
+        const struct pm_loganchor *a = &logs->anchors[cand->pos[0]];
+        if (a->mta == mta && !strncmp(a->queue_id, qid, PM_LOG_QID)) {
+            b = cand;
+            break;
+        }
+        h = (h + 1) & (t->nslot - 1);
+    }
+    if (!b) {
+        return PM_NS_NONE;
+    }
+    uint32_t lo = 0, hi = b->n;
+    while (lo < hi) { /* first anchor of this queue id later than ts */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (logs->anchors[b->pos[mid]].ts <= ts) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    if (lo == 0) {
-        return PM_NS_NONE;
-    }
-    const struct pm_loganchor *a = &logs->anchors[c->anchors[lo - 1]];
-    return a->mta == mta && !strcmp(a->queue_id, qid) ? a->ts : PM_NS_NONE;
+    return lo ? logs->anchors[b->pos[lo - 1]].ts : PM_NS_NONE;
 }
 
 static bool same_process(const struct pm_logentry *a, const struct pm_logentry *b)

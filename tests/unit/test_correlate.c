@@ -9,6 +9,8 @@
  */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "correlate.h"
@@ -570,5 +572,97 @@ Test(correlate, flood_to_one_address_matches_each_line_once_in_order)
     size_t cursor = 0;
     cr_assert_null(pm_correlator_next_not_on_wire(c, T0, T0 + PM_SEC(1000), &cursor),
                    "every line was taken");
+    pm_correlator_free(c);
+}
+
+/* ---- the index (issue 19): per-address buckets, lines appended as a followed log grows ---- */
+
+/* A followed log grows one line between decisions: each refresh indexes only the new line,
+ * so the work over the whole run follows the number of lines, where the old index re-sorted
+ * the whole log per refresh (n log n each, quadratic over a day). */
+Test(correlate, refresh_work_follows_new_lines)
+{
+    enum { N = 6000 };
+    struct pm_logentry *big = calloc(N, sizeof(*big));
+    cr_assert_not_null(big);
+    ls.e = big;
+    ls.cap = N;
+    struct pm_correlator *c = pm_correlator_new(&ls, PM_NS_NONE);
+    char addr[32];
+    for (int i = 0; i < N; i++) {
+        struct pm_logentry *e = &big[ls.n];
+        e->ts = T0 + PM_SEC(1) * i; /* 7 s apart per address: one line per window */
+        e->mta = PM_MTA_POSTFIX;
+        e->kind = PM_LK_CONNECT_FAIL;
+        e->err = PM_EC_REFUSED;
+        snprintf(addr, sizeof(addr), "198.51.100.%d", i % 7); /* few addresses: long buckets */
+        e->addr = pb_addr(addr);
+        e->port = 25;
+        e->line = (uint32_t)i + 1;
+        ls.n++;
+        pm_correlator_refresh(c);
+    }
+    cr_assert_eq(pm_correlator_index_work(c), N, "one placement per line, got %llu",
+                 (unsigned long long)pm_correlator_index_work(c));
+    /* and every line is still found by its attempt, in order */
+    for (int i = 0; i < N; i += 997) {
+        snprintf(addr, sizeof(addr), "198.51.100.%d", i % 7);
+        struct pm_attempt a = att(addr, 25, T0 + PM_SEC(1) * i - PM_MS(5), PM_ANS_RST, PM_MS(1));
+        cr_assert_eq(pm_correlator_match(c, &a, PM_OUT_REFUSED), &big[i], "line %d", i);
+    }
+    pm_correlator_free(c);
+    free(big);
+}
+
+/* Two log files merged live may deliver a line earlier than one already indexed: it takes its
+ * place in time (and the jumps over taken lines are redone), so matching stays in time order. */
+Test(correlate, line_out_of_order_takes_its_place)
+{
+    /* 5 s apart: more than the tolerance within which equal lines fold into one */
+    struct pm_logentry *l2 = add(T0 + PM_SEC(6), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
+    struct pm_correlator *c = pm_correlator_new(&ls, PM_NS_NONE);
+    struct pm_attempt a2 = att(SRV, 25, T0 + PM_SEC(6) - PM_MS(20), PM_ANS_RST, PM_MS(10));
+    cr_assert_eq(pm_correlator_match(c, &a2, PM_OUT_REFUSED), l2);
+    struct pm_logentry *l1 = add(T0 + PM_SEC(1), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
+    pm_correlator_refresh(c);
+    cr_assert_eq(pm_correlator_index_work(c), 3, "appended, then stepped back once");
+    struct pm_attempt a1 = att(SRV, 25, T0 + PM_SEC(1) - PM_MS(20), PM_ANS_RST, PM_MS(10));
+    cr_assert_eq(pm_correlator_match(c, &a1, PM_OUT_REFUSED), l1);
+    pm_correlator_reset(c);
+    cr_assert_eq(pm_correlator_match(c, &a1, PM_OUT_REFUSED), l1, "after a reset too");
+    cr_assert_eq(pm_correlator_match(c, &a2, PM_OUT_REFUSED), l2);
+    pm_correlator_free(c);
+}
+
+/* Many addresses make the bucket table grow (rehash): every address keeps its lines. */
+Test(correlate, many_addresses_survive_growth)
+{
+    enum { N = 3000 };
+    struct pm_logentry *big = calloc(N, sizeof(*big));
+    cr_assert_not_null(big);
+    ls.e = big;
+    ls.cap = N;
+    char addr[48];
+    for (int i = 0; i < N; i++) {
+        struct pm_logentry *e = &big[i];
+        e->ts = T0 + PM_MS(i);
+        e->mta = PM_MTA_POSTFIX;
+        e->kind = PM_LK_CONNECT_FAIL;
+        e->err = PM_EC_REFUSED;
+        snprintf(addr, sizeof(addr), "2001:db8::%x:%x", i / 256, i % 256);
+        e->addr = pb_addr(addr);
+        e->port = 25;
+        e->line = (uint32_t)i + 1;
+    }
+    ls.n = N;
+    struct pm_correlator *c = pm_correlator_new(&ls, PM_NS_NONE);
+    for (int i = N - 1; i >= 0; i -= 131) {
+        snprintf(addr, sizeof(addr), "2001:db8::%x:%x", i / 256, i % 256);
+        struct pm_attempt a = att(addr, 25, T0 + PM_MS(i) - PM_MS(5), PM_ANS_RST, PM_MS(1));
+        a.family = PM_AF_INET6;
+        cr_assert_eq(pm_correlator_match(c, &a, PM_OUT_REFUSED), &big[i], "address %s", addr);
+    }
+    struct pm_attempt none = att("2001:db8::ffff:1", 25, T0, PM_ANS_RST, PM_MS(1));
+    cr_assert_null(pm_correlator_match(c, &none, PM_OUT_REFUSED));
     pm_correlator_free(c);
 }
