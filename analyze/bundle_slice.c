@@ -32,7 +32,6 @@ struct sent {
     uint16_t sport, dport;
     pm_ns t0, t1;              /* packets inside this window belong to the attempt */
     uint32_t id;
-    uint32_t next;             /* next entry in the same bucket, +1 (0: end) */
     uint16_t file_syn, file_ans;
     uint16_t npk;
     uint8_t outcome, verdict, owner, context;
@@ -43,8 +42,11 @@ struct pm_slice {
     struct sent *e;
     size_t n, cap;
     uint64_t dropped;
-    uint32_t *heads;
-    size_t nbuckets;
+    /* The lookup index, built once all attempts are in: entry numbers sorted by (4-tuple,
+     * window start), and an open-addressing table from a 4-tuple to its run in `order`. */
+    uint32_t *order;
+    uint32_t *slot_start, *slot_len; /* run start + 1 (0: empty slot), run length */
+    size_t nslots;
 };
 
 struct pm_slice *pm_slice_new(void)
@@ -56,7 +58,9 @@ void pm_slice_free(struct pm_slice *s)
 {
     if (s) {
         free(s->e);
-        free(s->heads);
+        free(s->order);
+        free(s->slot_start);
+        free(s->slot_len);
         free(s);
     }
 }
@@ -155,38 +159,128 @@ static uint32_t key_hash(const pm_addr *cli, uint16_t sport, const pm_addr *srv,
     return h;
 }
 
+static bool same_key(const struct sent *a, const struct sent *b)
+{
+    return a->sport == b->sport && a->dport == b->dport && pm_addr_eq(&a->cli, &b->cli) &&
+           pm_addr_eq(&a->srv, &b->srv);
+}
+
+static int cmp_key(const struct sent *a, const struct sent *b)
+{
+    if (a->cli.family != b->cli.family) {
+        return a->cli.family < b->cli.family ? -1 : 1;
+    }
+    int c = memcmp(a->cli.b, b->cli.b, 16);
+    if (!c) {
+        c = memcmp(a->srv.b, b->srv.b, 16);
+    }
+    if (!c && a->sport != b->sport) {
+        c = a->sport < b->sport ? -1 : 1;
+    }
+    if (!c && a->dport != b->dport) {
+        c = a->dport < b->dport ? -1 : 1;
+    }
+    return c;
+}
+
+static const struct pm_slice *sort_slice; /* qsort has no context argument */
+
+static int cmp_order(const void *x, const void *y)
+{
+    const struct sent *a = &sort_slice->e[*(const uint32_t *)x];
+    const struct sent *b = &sort_slice->e[*(const uint32_t *)y];
+    int c = cmp_key(a, b);
+    if (c) {
+        return c;
+    }
+    if (a->t0 != b->t0) {
+        return a->t0 < b->t0 ? -1 : 1;
+    }
+    return *(const uint32_t *)x < *(const uint32_t *)y ? -1 : 1;
+}
+
+/* Sorted runs per 4-tuple, found by hash. A flood that reuses one 4-tuple with new ISNs
+ * puts all its attempts in one run; a packet then finds its attempt by binary search in time
+ * instead of walking a chain of up to PM_SLICE_MAX_ATTEMPTS entries (issue 19). */
 static void build_index(struct pm_slice *s)
 {
+    free(s->order);
+    free(s->slot_start);
+    free(s->slot_len);
     size_t nb = 64;
     while (nb < s->n * 2) {
         nb <<= 1;
     }
-    free(s->heads);
-    s->heads = pm_xcalloc(nb, sizeof(*s->heads));
-    s->nbuckets = nb;
+    s->nslots = nb;
+    s->order = pm_xcalloc(s->n ? s->n : 1, sizeof(uint32_t));
+    s->slot_start = pm_xcalloc(nb, sizeof(uint32_t));
+    s->slot_len = pm_xcalloc(nb, sizeof(uint32_t));
     for (size_t i = 0; i < s->n; i++) {
-        struct sent *e = &s->e[i];
+        s->order[i] = (uint32_t)i;
+    }
+    sort_slice = s;
+    if (s->n > 1) {
+        qsort(s->order, s->n, sizeof(uint32_t), cmp_order);
+    }
+    for (size_t i = 0; i < s->n;) {
+        const struct sent *e = &s->e[s->order[i]];
+        size_t j = i + 1;
+        while (j < s->n && same_key(&s->e[s->order[j]], e)) {
+            j++;
+        }
         uint32_t h = key_hash(&e->cli, e->sport, &e->srv, e->dport) & (uint32_t)(nb - 1);
-        e->next = s->heads[h];
-        s->heads[h] = (uint32_t)i + 1;
+        while (s->slot_start[h]) {
+            h = (h + 1) & (uint32_t)(nb - 1);
+        }
+        s->slot_start[h] = (uint32_t)i + 1;
+        s->slot_len[h] = (uint32_t)(j - i);
+        i = j;
     }
 }
 
+/* How many attempts of one 4-tuple, latest start first, a packet is tried against: the
+ * same 4-tuple at two vantages without NAT is two attempts with overlapping windows. */
+#define LOOKUP_BACK 8
+
 /* The attempt a packet with this client-side 4-tuple at time t in input `file` belongs to:
- * inside the attempt's window, preferring an attempt whose SYN or answer came from the same
- * file (the same 4-tuple seen at two vantages without NAT is two attempts). */
+ * the latest-started attempt of that 4-tuple whose window holds t, preferring one whose SYN or
+ * answer came from the same file (the same 4-tuple seen at two vantages without NAT is two
+ * attempts). */
 static struct sent *lookup(struct pm_slice *s, const pm_addr *cli, uint16_t sport,
                            const pm_addr *srv, uint16_t dport, pm_ns t, uint16_t file)
 {
-    if (!s->nbuckets) {
+    if (!s->nslots) {
         return NULL;
     }
-    uint32_t h = key_hash(cli, sport, srv, dport) & (uint32_t)(s->nbuckets - 1);
+    struct sent probe;
+    probe.cli = *cli;
+    probe.srv = *srv;
+    probe.sport = sport;
+    probe.dport = dport;
+    uint32_t h = key_hash(cli, sport, srv, dport) & (uint32_t)(s->nslots - 1);
+    uint32_t start = 0, len = 0;
+    while (s->slot_start[h]) {
+        if (same_key(&s->e[s->order[s->slot_start[h] - 1]], &probe)) {
+            start = s->slot_start[h] - 1;
+            len = s->slot_len[h];
+            break;
+        }
+        h = (h + 1) & (uint32_t)(s->nslots - 1);
+    }
+    /* the first attempt of the run that starts after t */
+    uint32_t lo = 0, hi = len;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->e[s->order[start + mid]].t0 <= t) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
     struct sent *any = NULL;
-    for (uint32_t i = s->heads[h]; i; i = s->e[i - 1].next) {
-        struct sent *e = &s->e[i - 1];
-        if (e->sport != sport || e->dport != dport || !pm_addr_eq(&e->cli, cli) ||
-            !pm_addr_eq(&e->srv, srv) || t < e->t0 || t > e->t1) {
+    for (uint32_t k = lo; k > 0 && lo - k < LOOKUP_BACK; k--) {
+        struct sent *e = &s->e[s->order[start + k - 1]];
+        if (t > e->t1) {
             continue;
         }
         if (e->file_syn == file || e->file_ans == file) {

@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <openssl/pem.h>
 
 #include "../../analyze/bundle_int.h"
+#include "pktbuild.h"
 #include "util.h"
 
 /* ---- helpers ---- */
@@ -708,4 +710,79 @@ Test(bundle, refuses_unusable_directory_names)
     cr_assert_null(pm_bundle_open("/", err, sizeof(err)));
     cr_assert_null(pm_bundle_open("/nonexistent-parent/b", err, sizeof(err)));
     cr_assert(strstr(err, "parent directory"), "%s", err);
+}
+
+/* ---- the packet slice: one 4-tuple reused by many attempts (issue 19) ---- */
+
+/* A flood that reuses one 4-tuple with new ISNs puts all its attempts on one key. Each packet
+ * must still go to the attempt whose window holds it (the latest started), found by binary
+ * search in time: every SYN's comment names its own attempt. */
+Test(bundle, slice_reused_four_tuple_packets_find_their_attempt)
+{
+    enum { N = 400 };
+    static struct pb_rec recs[N];
+    static uint8_t frames[N][128];
+    const pm_ns t0 = PM_SEC(1795890769);
+    for (int i = 0; i < N; i++) {
+        uint8_t tcp[64];
+        struct pb_tcp th = {.sport = 40000, .dport = 25, .seq = 1000u + (uint32_t)i * 7919u,
+                            .flags = PM_TH_SYN, .win = 64240};
+        size_t tl = pb_tcp(tcp, sizeof(tcp), &th);
+        struct pb_ip ip = {.family = PM_AF_INET, .src = "192.0.2.1", .dst = "203.0.113.10",
+                           .proto = 6};
+        size_t n = pb_ip(frames[i], sizeof(frames[i]), &ip, tcp, tl);
+        recs[i].ts = t0 + PM_SEC(30) * i; /* windows: 1 s before to 10 s after: disjoint */
+        recs[i].data = frames[i];
+        recs[i].caplen = (uint32_t)n;
+    }
+    char in[PATH_MAX], outp[PATH_MAX];
+    pb_tmppath(in, sizeof(in), "reuse.pcap");
+    pb_tmppath(outp, sizeof(outp), "reuse-slice.pcapng");
+    pb_write_pcap(in, 101 /* LINKTYPE_RAW */, true, false, 65535, recs, N);
+
+    struct pm_slice *s = pm_slice_new();
+    for (int i = N - 1; i >= 0; i--) { /* added out of time order, as findings may come */
+        struct pm_attempt a;
+        memset(&a, 0, sizeof(a));
+        a.family = PM_AF_INET;
+        a.cli = pb_addr("192.0.2.1");
+        a.srv = pb_addr("203.0.113.10");
+        a.sport = 40000;
+        a.dport = 25;
+        a.first_syn = a.last_syn = a.last_seen = recs[i].ts;
+        a.ans.ts = a.close_ts = PM_NS_NONE;
+        a.syns = 1;
+        a.syn_ref.file = 0;
+        a.syn_ref.frame = (uint32_t)i + 1;
+        cr_assert(pm_slice_add(s, &a, NULL, (uint32_t)i + 1, PM_OUT_NO_RESPONSE,
+                               PM_V_SILENT_DROP, PM_OWN_UNKNOWN, false, NULL));
+    }
+    FILE *f = fopen(outp, "w+");
+    cr_assert_not_null(f);
+    const char *paths[1] = {in};
+    char notes[512] = "";
+    uint64_t written = 0;
+    cr_assert_eq(pm_slice_write(s, f, paths, NULL, 1, notes, sizeof(notes), &written), 0);
+    cr_assert_eq(written, N, "every SYN is in the slice (%llu)", (unsigned long long)written);
+    long len = ftell(f);
+    char *buf = malloc((size_t)len + 1);
+    cr_assert_not_null(buf);
+    rewind(f);
+    cr_assert_eq(fread(buf, 1, (size_t)len, f), (size_t)len);
+    buf[len] = 0;
+    fclose(f);
+    /* in time order, the i-th packet's comment names attempt #i+1 and frame #i+1 */
+    const char *p = buf;
+    for (int i = 0; i < N; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "portmortem attempt #%d:", i + 1);
+        const char *hit = memmem(p, (size_t)(buf + len - p), want, strlen(want));
+        cr_assert_not_null(hit, "packet %d is not labelled as attempt #%d", i + 1, i + 1);
+        char frame[32];
+        snprintf(frame, sizeof(frame), "#%d)", i + 1);
+        cr_assert_not_null(strstr(hit, frame), "attempt #%d names frame %d", i + 1, i + 1);
+        p = hit + strlen(want);
+    }
+    free(buf);
+    pm_slice_free(s);
 }
