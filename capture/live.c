@@ -743,8 +743,11 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
      * the first destinations are known. Without one the verdicts only lack references. */
     struct pm_cap_opts so = {.snaplen = SIDE_SNAPLEN, .buffer_kib = SIDE_BUFFER_KIB,
                              .immediate = o->h.immediate, .promisc = false};
+    /* "Nothing" must be an expression libpcap's optimiser cannot prove empty ("ip and not
+     * ip" is refused: "expression rejects all packets"): an IPv4 header's first byte holds
+     * version 4 and a length of at least 5 words, never 0. */
     for (int i = 0; i < r->ncap; i++) {
-        int rc = pm_capif_open(&r->side[i], o->ifaces[i], &so, "ip and not ip");
+        int rc = pm_capif_open(&r->side[i], o->ifaces[i], &so, "ip and ip[0] = 0");
         if (rc != 0) {
             pm_warn("continuing without the side capture on %s: hop references come from the "
                     "watched traffic only", o->ifaces[i]);
