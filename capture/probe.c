@@ -55,6 +55,7 @@
 #include "probe_int.h"
 #include "ttl.h"
 #include "util.h"
+#include "walk.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Options                                                                                  */
@@ -188,63 +189,12 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-enum rkind { R_NONE, R_SYNACK, R_RST, R_ICMP };
-
-/* The first answer to one test SYN. */
-struct preply {
-    uint8_t kind;            /* enum rkind */
-    uint8_t ttl;             /* outer TTL / hop limit as received */
-    uint8_t icmp_type, icmp_code;
-    uint8_t self_rst;        /* our kernel reset the SYN-ACK */
-    uint8_t by_ipid;         /* matched through the IP ID: the quoted ISN was not ours */
-    uint8_t partial;
-    pm_addr from;
-    pm_ns ts;
-    uint16_t win;
-    uint32_t diff;
-    uint16_t extra;          /* further answers to the same probe */
-    struct pm_quote q;
-};
-
 /* A connect() of the SMTP check, to tell whether its SYN reached the wire. */
 struct conntrack {
     pm_addr src, dst;
     uint16_t sport, dport;
     uint8_t syn_seen, synack;
     uint8_t synack_ttl;
-};
-
-enum wend {
-    W_NONE, W_REACHED, W_RST, W_RST_FORGED, W_REJECTED, W_DEST_ICMP, W_SILENT, W_MAXTTL,
-    W_CAP, W_STOPPED, W_ERROR
-};
-
-#define MAX_HOPS 64
-
-struct whop {
-    int probes;
-    int sent_idx;            /* index of the answered (or last) probe in P->sent */
-    struct preply r;         /* copy of the first answer, kind R_NONE when silent */
-};
-
-struct walk {
-    bool ran;
-    struct pm_tuple t;
-    int top;                 /* highest TTL probed */
-    struct whop hop[MAX_HOPS + 1];
-    enum wend end;
-    int end_ttl;
-    int last_hop;            /* last TTL answered with time-exceeded */
-    pm_addr last_addr;
-    int reject_hop;
-    pm_addr reject_addr;
-    int dest_hops;           /* routers before the destination, -1 unknown */
-    int forged_hop;
-    pm_addr forged_addr;
-    int forged_rst_hops;
-    int diff_hop;            /* first hop whose quote differs, 0 none */
-    char diff_text[240];
-    char error[200];
 };
 
 struct synres {
@@ -272,7 +222,8 @@ struct addrstate {
     char inject_refusal[200];
     int reserve_fd;          /* keeps the raw probes' source port out of the kernel's hands */
     uint16_t probe_port;
-    struct walk w;
+    struct pm_walk w;
+    struct pm_tuple wt;      /* the walk's 5-tuple: one for every probe */
     struct synres s;
     struct portres p[1 + MAX_COMPARE];
     int np;
@@ -299,7 +250,7 @@ struct prober {
     /* injection */
     struct pm_injector *inj;
     struct pm_sent *sent;
-    struct preply *rep;
+    struct pm_walk_reply *rep;
     uint32_t nsent, capsent;
     uint64_t replies_rejected;
     uint64_t self_rsts;
@@ -414,10 +365,10 @@ static const struct addrstate *probe_port_owner(const struct prober *P, const pm
     return NULL;
 }
 
-static void record_reply(struct prober *P, int idx, const struct preply *r)
+static void record_reply(struct prober *P, int idx, const struct pm_walk_reply *r)
 {
-    struct preply *dst = &P->rep[idx];
-    if (dst->kind != R_NONE) {
+    struct pm_walk_reply *dst = &P->rep[idx];
+    if (dst->kind != PM_WR_NONE) {
         if (dst->extra < UINT16_MAX) {
             dst->extra++;
         }
@@ -498,7 +449,7 @@ static bool match_packet(struct prober *P, const struct pm_pkt *p)
             }
             int i = find_sent(P, &t, p->ack - 1);
             if (i >= 0) {
-                struct preply r = {.kind = (f & PM_TH_RST) ? R_RST : R_SYNACK, .ttl = p->ttl,
+                struct pm_walk_reply r = {.kind = (f & PM_TH_RST) ? PM_WR_RST : PM_WR_SYNACK, .ttl = p->ttl,
                                    .from = p->src, .ts = p->ts, .win = p->win};
                 record_reply(P, i, &r);
             }
@@ -554,7 +505,7 @@ static bool match_packet(struct prober *P, const struct pm_pkt *p)
             }
             return false;
         }
-        struct preply r = {.kind = R_ICMP, .ttl = p->ttl, .from = p->src, .ts = p->ts,
+        struct pm_walk_reply r = {.kind = PM_WR_ICMP, .ttl = p->ttl, .from = p->src, .ts = p->ts,
                            .icmp_type = p->icmp_type, .icmp_code = p->icmp_code, .q = *q,
                            .by_ipid = by_ipid};
         bool partial = false;
@@ -1201,301 +1152,51 @@ static bool any_reply(struct prober *P, const void *arg)
 {
     const struct reply_wait *w = arg;
     for (int i = w->from; i <= w->to; i++) {
-        if (i >= 0 && (uint32_t)i < P->nsent && P->rep[i].kind != R_NONE) {
+        if (i >= 0 && (uint32_t)i < P->nsent && P->rep[i].kind != PM_WR_NONE) {
             return true;
         }
     }
     return false;
 }
 
-static const char *reply_word(const struct preply *r, uint8_t family)
-{
-    switch (r->kind) {
-    case R_SYNACK:
-        return "syn-ack";
-    case R_RST:
-        return "rst";
-    case R_ICMP:
-        if ((family == PM_AF_INET && r->icmp_type == 11) ||
-            (family == PM_AF_INET6 && r->icmp_type == 3)) {
-            return "time-exceeded";
-        }
-        return pm_icmp_reason(family, r->icmp_type, r->icmp_code);
-    default:
-        return "none";
-    }
-}
-
-static bool is_ttl_exceeded(const struct preply *r, uint8_t family)
-{
-    return r->kind == R_ICMP && ((family == PM_AF_INET && r->icmp_type == 11) ||
-                                 (family == PM_AF_INET6 && r->icmp_type == 3));
-}
-
 static pm_ns rtt_of(const struct prober *P, int idx)
 {
     const struct pm_sent *s = &P->sent[idx];
-    const struct preply *r = &P->rep[idx];
+    const struct pm_walk_reply *r = &P->rep[idx];
     pm_ns t0 = s->wire_ts != PM_NS_NONE ? s->wire_ts : s->sent_real;
     return r->ts > t0 ? r->ts - t0 : 0;
 }
 
-static void walk_analyse(struct prober *P, struct addrstate *as)
-{
-    struct walk *w = &as->w;
-    uint8_t fam = as->ta.addr.family;
-    w->dest_hops = -1;
-    for (int ttl = 1; ttl <= w->top; ttl++) {
-        const struct whop *h = &w->hop[ttl];
-        if (h->r.kind == R_NONE) {
-            continue;
-        }
-        if (is_ttl_exceeded(&h->r, fam)) {
-            if (ttl > w->last_hop) {
-                w->last_hop = ttl;
-                w->last_addr = h->r.from;
-            }
-        }
-        if (h->r.kind == R_ICMP && h->r.diff && !w->diff_hop) {
-            w->diff_hop = ttl;
-            pm_qdiff_describe(h->r.diff, &P->sent[h->sent_idx], &h->r.q, w->diff_text,
-                              sizeof(w->diff_text));
-        }
-    }
-    if (w->end_ttl <= 0) {
-        return;
-    }
-    const struct whop *e = &w->hop[w->end_ttl];
-    switch (e->r.kind) {
-    case R_SYNACK:
-        w->end = W_REACHED;
-        w->dest_hops = w->end_ttl - 1;
-        break;
-    case R_RST: {
-        /* The RST's own TTL says how many routers it crossed. A genuine RST from the
-         * destination crossed as many as our probe needed to reach it (end_ttl - 1); one
-         * that crossed fewer was made by the device at hop (its hops + 1). */
-        int rh = pm_ttl_hops(e->r.ttl);
-        w->dest_hops = w->end_ttl - 1;
-        if (rh < w->end_ttl - 1) {
-            w->end = W_RST_FORGED;
-            w->forged_rst_hops = rh;
-            w->forged_hop = rh + 1;
-            if (rh + 1 <= w->top && w->hop[rh + 1].r.kind != R_NONE &&
-                is_ttl_exceeded(&w->hop[rh + 1].r, fam)) {
-                w->forged_addr = w->hop[rh + 1].r.from;
-            }
-        } else {
-            w->end = W_RST;
-        }
-        break;
-    }
-    case R_ICMP:
-        if (pm_addr_eq(&e->r.from, &as->ta.addr)) {
-            w->end = W_DEST_ICMP;
-            w->dest_hops = w->end_ttl - 1;
-        } else {
-            w->end = W_REJECTED;
-            w->reject_addr = e->r.from;
-            /* The rejecting router's hop: where it answered time-exceeded itself, else its
-             * ICMP's own TTL, else the probe's TTL. */
-            w->reject_hop = 0;
-            for (int ttl = 1; ttl < w->end_ttl; ttl++) {
-                if (is_ttl_exceeded(&w->hop[ttl].r, fam) &&
-                    pm_addr_eq(&w->hop[ttl].r.from, &e->r.from)) {
-                    w->reject_hop = ttl;
-                }
-            }
-            if (!w->reject_hop) {
-                int hh = pm_ttl_hops(e->r.ttl);
-                w->reject_hop = hh >= 0 && hh < w->end_ttl ? hh + 1 : w->end_ttl;
-            }
-        }
-        break;
-    default:
-        break;
-    }
-}
-
-static const char *wend_name(enum wend e)
-{
-    switch (e) {
-    case W_REACHED:
-        return "reached";
-    case W_RST:
-        return "rst";
-    case W_RST_FORGED:
-        return "forged-rst";
-    case W_REJECTED:
-        return "rejected";
-    case W_DEST_ICMP:
-        return "destination-icmp";
-    case W_SILENT:
-        return "silent";
-    case W_MAXTTL:
-        return "max-ttl";
-    case W_CAP:
-        return "max-probes";
-    case W_STOPPED:
-        return "interrupted";
-    case W_ERROR:
-        return "error";
-    default:
-        return "none";
-    }
-}
-
-static void walk_text(const struct walk *w, const struct addrstate *as, char *buf, size_t len)
-{
-    char a[PM_ADDR_STRLEN], d[PM_ADDR_STRLEN];
-    pm_addr_str(&as->ta.addr, d);
-    const struct whop *e = w->end_ttl > 0 ? &w->hop[w->end_ttl] : NULL;
-    switch (w->end) {
-    case W_REACHED:
-        snprintf(buf, len, "port 25 is open along this path: %s answered SYN-ACK at TTL %d "
-                 "(%d routers away)", d, w->end_ttl, w->dest_hops);
-        break;
-    case W_RST:
-        snprintf(buf, len, "%s (%d routers away) answered RST at TTL %d: nothing listens on "
-                 "port 25 there, or its own firewall resets", d, w->dest_hops, w->end_ttl);
-        break;
-    case W_RST_FORGED:
-        snprintf(buf, len, "a RST claiming to be from %s came from %d routers away, but the "
-                 "probe needed TTL %d to get it: forged on the path by hop %d%s%s",
-                 d, w->forged_rst_hops, w->end_ttl, w->forged_hop,
-                 w->forged_addr.family ? " = " : "",
-                 w->forged_addr.family ? pm_addr_str(&w->forged_addr, a) : "");
-        break;
-    case W_REJECTED:
-        snprintf(buf, len, "rejected at hop %d by %s with ICMP %s (answering the TTL %d probe)",
-                 w->reject_hop, pm_addr_str(&w->reject_addr, a),
-                 e ? pm_icmp_text(as->ta.addr.family, e->r.icmp_type, e->r.icmp_code) : "?",
-                 w->end_ttl);
-        break;
-    case W_DEST_ICMP:
-        snprintf(buf, len, "%s itself rejects port 25 with ICMP %s (%d routers away)", d,
-                 e ? pm_icmp_text(as->ta.addr.family, e->r.icmp_type, e->r.icmp_code) : "?",
-                 w->dest_hops);
-        break;
-    case W_SILENT:
-        if (w->last_hop > 0) {
-            snprintf(buf, len, "SYNs to port 25 pass hop %d (%s) and vanish after it: the "
-                     "drop is at the next hop or the one after", w->last_hop,
-                     pm_addr_str(&w->last_addr, a));
-        } else {
-            snprintf(buf, len, "no hop answered at all: the SYNs vanish before the first "
-                     "router (a local drop, or routers that never send time-exceeded)");
-        }
-        break;
-    case W_MAXTTL:
-        snprintf(buf, len, "no end within TTL %d; last answer from hop %d", w->top,
-                 w->last_hop);
-        break;
-    case W_CAP:
-        snprintf(buf, len, "stopped: --max-probes reached at TTL %d", w->top);
-        break;
-    case W_STOPPED:
-        snprintf(buf, len, "interrupted at TTL %d", w->top);
-        break;
-    case W_ERROR:
-        snprintf(buf, len, "could not send: %s", w->error);
-        break;
-    default:
-        snprintf(buf, len, "no result");
-        break;
-    }
-}
-
-/* What to do next, from the walk's result: once a walk ran, the run's Next line uses this
- * instead of a step that says to run the walk (issue 14.6); the engine takes it for the
- * address when port 25 fails there. Empty when the walk found port 25 open. */
-static void walk_next(const struct walk *w, const struct addrstate *as, char *buf, size_t len)
-{
-    char a[PM_ADDR_STRLEN], d[PM_ADDR_STRLEN];
-    pm_addr_str(&as->ta.addr, d);
-    const struct whop *e = w->end_ttl > 0 ? &w->hop[w->end_ttl] : NULL;
-    buf[0] = '\0';
-    switch (w->end) {
-    case W_RST_FORGED:
-        snprintf(buf, len, "The TTL walk shows RSTs for TCP 25 to %s forged by hop %d%s%s: send "
-                 "the evidence (this report, the -w capture) to the network team of that hop.",
-                 d, w->forged_hop, w->forged_addr.family ? " = " : "",
-                 w->forged_addr.family ? pm_addr_str(&w->forged_addr, a) : "");
-        break;
-    case W_REJECTED:
-        snprintf(buf, len, "The TTL walk shows hop %d (%s) rejecting TCP 25 to %s with ICMP %s: "
-                 "send the evidence to that router's network team.", w->reject_hop,
-                 pm_addr_str(&w->reject_addr, a), d,
-                 e ? pm_icmp_text(as->ta.addr.family, e->r.icmp_type, e->r.icmp_code) : "?");
-        break;
-    case W_SILENT:
-        if (w->last_hop > 0) {
-            pm_addr_str(&w->last_addr, a);
-            snprintf(buf, len, "The TTL walk shows SYNs to %s:25 passing hop %d (%s) and "
-                     "vanishing after it: dropped where %s forwards them or at the next hop; "
-                     "send the evidence to the network team of %s.", d, w->last_hop, a, a, a);
-        } else {
-            snprintf(buf, len, "The TTL walk got no answer from any hop: look at this host's "
-                     "OUTPUT rules and its gateway's firewall for TCP 25 to %s.", d);
-        }
-        break;
-    case W_RST:
-        snprintf(buf, len, "The TTL walk shows %s itself (%d routers away) answering RST on "
-                 "port 25: tell its postmaster (nothing listens, or its own firewall resets).",
-                 d, w->dest_hops);
-        break;
-    case W_DEST_ICMP:
-        snprintf(buf, len, "The TTL walk shows %s itself rejecting port 25 with ICMP %s: tell "
-                 "its postmaster (a host firewall REJECT).", d,
-                 e ? pm_icmp_text(as->ta.addr.family, e->r.icmp_type, e->r.icmp_code) : "?");
-        break;
-    case W_MAXTTL:
-        snprintf(buf, len, "The TTL walk to %s found no end within TTL %d (last answer from hop "
-                 "%d): walk again with a larger --max-ttl.", d, w->top, w->last_hop);
-        break;
-    case W_CAP:
-        snprintf(buf, len, "The TTL walk to %s stopped at --max-probes (TTL %d): walk again with "
-                 "a larger --max-probes.", d, w->top);
-        break;
-    case W_ERROR:
-        snprintf(buf, len, "The TTL walk to %s could not send (%s): fix that and walk again.",
-                 d, w->error);
-        break;
-    default:
-        break; /* reached (port 25 open on the path), interrupted, no result */
-    }
-}
-
 static void print_walk(struct prober *P, const struct addrstate *as)
 {
-    const struct walk *w = &as->w;
+    const struct pm_walk *w = &as->w;
     uint8_t fam = as->ta.addr.family;
     char text[400], a[PM_ADDR_STRLEN], s[PM_ADDR_STRLEN];
-    walk_text(w, as, text, sizeof(text));
+    pm_walk_text(w, text, sizeof(text));
     if (P->jsonl) {
         struct pm_json jj, *j = &jj;
         jbegin(P, j, "walk");
         pm_json_kaddr(j, "dst", &as->ta.addr);
         pm_json_kstr(j, "name", as->ta.name);
         pm_json_kuint(j, "dport", 25);
-        pm_json_kaddr(j, "src", &w->t.src);
-        pm_json_kuint(j, "sport", w->t.sport);
+        pm_json_kaddr(j, "src", &as->wt.src);
+        pm_json_kuint(j, "sport", as->wt.sport);
         pm_json_kint(j, "max_ttl", P->o.max_ttl);
         pm_json_key(j, "hops");
         pm_json_arr_begin(j);
         for (int ttl = 1; ttl <= w->top; ttl++) {
-            const struct whop *h = &w->hop[ttl];
+            const struct pm_walk_hop *h = &w->hop[ttl];
             pm_json_obj_begin(j);
             pm_json_kint(j, "ttl", ttl);
             pm_json_kint(j, "probes", h->probes);
-            pm_json_kstr(j, "answer", reply_word(&h->r, fam));
-            if (h->r.kind != R_NONE) {
+            pm_json_kstr(j, "answer", pm_walk_reply_word(&h->r, fam));
+            if (h->r.kind != PM_WR_NONE) {
                 pm_json_kaddr(j, "from", &h->r.from);
                 pm_json_kint(j, "reply_ttl", h->r.ttl);
                 pm_json_kint(j, "reply_hops", pm_ttl_hops(h->r.ttl));
                 pm_json_key(j, "rtt_ms");
                 pm_json_double(j, ms_of(rtt_of(P, h->sent_idx)), 3);
-                if (h->r.kind == R_ICMP) {
+                if (h->r.kind == PM_WR_ICMP) {
                     pm_json_key(j, "icmp");
                     pm_json_obj_begin(j);
                     pm_json_kint(j, "type", h->r.icmp_type);
@@ -1527,7 +1228,7 @@ static void print_walk(struct prober *P, const struct addrstate *as)
             pm_json_obj_end(j);
         }
         pm_json_arr_end(j);
-        pm_json_kstr(j, "end", wend_name(w->end));
+        pm_json_kstr(j, "end", pm_walk_end_name(w->end));
         pm_json_kint(j, "end_ttl", w->end_ttl);
         if (w->last_hop > 0) {
             pm_json_key(j, "last_hop");
@@ -1536,18 +1237,18 @@ static void print_walk(struct prober *P, const struct addrstate *as)
             pm_json_kaddr(j, "addr", &w->last_addr);
             pm_json_obj_end(j);
         }
-        if (w->end == W_REJECTED) {
+        if (w->end == PM_WE_REJECTED) {
             pm_json_key(j, "reject");
             pm_json_obj_begin(j);
             pm_json_kint(j, "hop", w->reject_hop);
             pm_json_kaddr(j, "addr", &w->reject_addr);
-            const struct whop *e = &w->hop[w->end_ttl];
+            const struct pm_walk_hop *e = &w->hop[w->end_ttl];
             pm_json_kint(j, "icmp_type", e->r.icmp_type);
             pm_json_kint(j, "icmp_code", e->r.icmp_code);
             pm_json_kstr(j, "reason", pm_icmp_reason(fam, e->r.icmp_type, e->r.icmp_code));
             pm_json_obj_end(j);
         }
-        if (w->end == W_SILENT) {
+        if (w->end == PM_WE_SILENT) {
             pm_json_key(j, "silent_after");
             pm_json_obj_begin(j);
             pm_json_kint(j, "hop", w->last_hop);
@@ -1557,7 +1258,7 @@ static void print_walk(struct prober *P, const struct addrstate *as)
         if (w->dest_hops >= 0) {
             pm_json_kint(j, "destination_hops", w->dest_hops);
         }
-        if (w->end == W_RST_FORGED) {
+        if (w->end == PM_WE_RST_FORGED) {
             pm_json_key(j, "forged_rst");
             pm_json_obj_begin(j);
             pm_json_kint(j, "hop", w->forged_hop);
@@ -1578,28 +1279,28 @@ static void print_walk(struct prober *P, const struct addrstate *as)
         return;
     }
     txt(P, "  ttl walk to %s:25 from %s:%u (one fixed 5-tuple for every probe)\n",
-        pm_addr_str(&as->ta.addr, a), pm_addr_str(&w->t.src, s), w->t.sport);
+        pm_addr_str(&as->ta.addr, a), pm_addr_str(&as->wt.src, s), as->wt.sport);
     for (int ttl = 1; ttl <= w->top; ttl++) {
-        const struct whop *h = &w->hop[ttl];
-        if (h->r.kind == R_NONE) {
+        const struct pm_walk_hop *h = &w->hop[ttl];
+        if (h->r.kind == PM_WR_NONE) {
             txt(P, "    %2d  *  (%d probe%s, no answer)\n", ttl, h->probes,
                 h->probes == 1 ? "" : "s");
             continue;
         }
         txt(P, "    %2d  %-16s %8.3f ms  %s", ttl, pm_addr_str(&h->r.from, a),
-            ms_of(rtt_of(P, h->sent_idx)), reply_word(&h->r, fam));
-        if (h->r.kind == R_ICMP && !is_ttl_exceeded(&h->r, fam)) {
+            ms_of(rtt_of(P, h->sent_idx)), pm_walk_reply_word(&h->r, fam));
+        if (h->r.kind == PM_WR_ICMP && !pm_walk_time_exceeded(&h->r, fam)) {
             txt(P, " (%u/%u)", h->r.icmp_type, h->r.icmp_code);
         }
         txt(P, "  ttl %u", h->r.ttl);
-        if (h->r.kind == R_SYNACK && P->rep[h->sent_idx].self_rst) {
+        if (h->r.kind == PM_WR_SYNACK && P->rep[h->sent_idx].self_rst) {
             txt(P, "  (our kernel reset it: expected for a raw SYN)");
         }
         if (h->r.diff) {
             char dd[240];
             pm_qdiff_describe(h->r.diff, &P->sent[h->sent_idx], &h->r.q, dd, sizeof(dd));
             txt(P, "  quote differs: %s", dd);
-        } else if (h->r.kind == R_ICMP && h->r.partial) {
+        } else if (h->r.kind == PM_WR_ICMP && h->r.partial) {
             txt(P, "  [partial quote]");
         }
         txt(P, "\n");
@@ -1613,32 +1314,33 @@ static void print_walk(struct prober *P, const struct addrstate *as)
 
 static void run_walk(struct prober *P, struct addrstate *as)
 {
-    struct walk *w = &as->w;
+    struct pm_walk *w = &as->w;
     memset(w, 0, sizeof(*w));
     w->ran = true;
-    w->t.src = as->src;
-    w->t.dst = as->ta.addr;
-    w->t.sport = as->probe_port;
-    w->t.dport = 25;
-    w->end = W_NONE;
+    w->dst = as->ta.addr;
+    as->wt.src = as->src;
+    as->wt.dst = as->ta.addr;
+    as->wt.sport = as->probe_port;
+    as->wt.dport = 25;
+    w->end = PM_WE_NONE;
     uint8_t fam = as->ta.addr.family;
     int gap = 0;
-    for (int ttl = 1; ttl <= P->o.max_ttl && ttl <= MAX_HOPS; ttl++) {
-        struct whop *h = &w->hop[ttl];
+    for (int ttl = 1; ttl <= P->o.max_ttl && ttl <= PM_WALK_MAX_TTL; ttl++) {
+        struct pm_walk_hop *h = &w->hop[ttl];
         w->top = ttl;
         int first = -1, last = -1;
         for (int attempt = 0; attempt < P->o.tries; attempt++) {
             char err[200];
             enum pm_inj_rc rc;
-            int idx = send_probe(P, &w->t, (uint8_t)ttl, (uint8_t)attempt, PM_PK_WALK, err,
+            int idx = send_probe(P, &as->wt, (uint8_t)ttl, (uint8_t)attempt, PM_PK_WALK, err,
                                  sizeof(err), &rc);
             if (idx < 0) {
                 if (g_stop) {
-                    w->end = W_STOPPED;
+                    w->end = PM_WE_STOPPED;
                 } else if (rc == PM_INJ_CAP) {
-                    w->end = W_CAP;
+                    w->end = PM_WE_CAP;
                 } else {
-                    w->end = W_ERROR;
+                    w->end = PM_WE_ERROR;
                     pm_strlcpy(w->error, err, sizeof(w->error));
                 }
                 break;
@@ -1652,7 +1354,7 @@ static void run_walk(struct prober *P, struct addrstate *as)
             struct reply_wait rw = {first, last};
             int pr = pump(P, -1, 0, pm_now_monotonic() + P->o.wait, any_reply, &rw);
             if (pr < 0) {
-                w->end = W_STOPPED;
+                w->end = PM_WE_STOPPED;
                 break;
             }
             if (pr == 2) {
@@ -1660,62 +1362,56 @@ static void run_walk(struct prober *P, struct addrstate *as)
             }
         }
         for (int i = first; i >= 0 && i <= last; i++) {
-            if (P->rep[i].kind != R_NONE) {
+            if (P->rep[i].kind != PM_WR_NONE) {
                 h->r = P->rep[i];
                 h->sent_idx = i;
                 break;
             }
         }
-        if (w->end != W_NONE) {
+        if (w->end != PM_WE_NONE) {
             if (h->probes == 0) {
                 w->top = ttl - 1;
             }
             break;
         }
-        if (h->r.kind == R_NONE) {
+        if (h->r.kind == PM_WR_NONE) {
             if (++gap >= P->o.gap_limit) {
-                w->end = W_SILENT;
+                w->end = PM_WE_SILENT;
                 break;
             }
             continue;
         }
         gap = 0;
-        if (is_ttl_exceeded(&h->r, fam)) {
+        if (pm_walk_time_exceeded(&h->r, fam)) {
             continue;
         }
         w->end_ttl = ttl; /* SYN-ACK, RST, or an ICMP error that is not time-exceeded */
         break;
     }
-    if (w->end == W_NONE && w->end_ttl == 0) {
-        w->end = W_MAXTTL;
-    }
     /* Late answers (after we moved on) still count: re-read every hop. */
     for (int ttl = 1; ttl <= w->top; ttl++) {
-        struct whop *h = &w->hop[ttl];
-        if (h->r.kind != R_NONE) {
+        struct pm_walk_hop *h = &w->hop[ttl];
+        if (h->r.kind != PM_WR_NONE) {
             continue;
         }
         for (uint32_t i = 0; i < P->nsent; i++) {
             const struct pm_sent *s = &P->sent[i];
-            if (s->kind == PM_PK_WALK && s->ttl == ttl && s->t.sport == w->t.sport &&
-                pm_addr_eq(&s->t.dst, &w->t.dst) && P->rep[i].kind != R_NONE) {
+            if (s->kind == PM_PK_WALK && s->ttl == ttl && s->t.sport == as->wt.sport &&
+                pm_addr_eq(&s->t.dst, &as->wt.dst) && P->rep[i].kind != PM_WR_NONE) {
                 h->r = P->rep[i];
                 h->sent_idx = (int)i;
                 break;
             }
         }
     }
-    if (w->end == W_SILENT) {
-        /* A late answer may still turn silence into an end. */
-        for (int ttl = 1; ttl <= w->top; ttl++) {
-            if (w->hop[ttl].r.kind != R_NONE && !is_ttl_exceeded(&w->hop[ttl].r, fam)) {
-                w->end = W_NONE;
-                w->end_ttl = ttl;
-                break;
-            }
-        }
+    /* What the hops say (analyze/walk.c): the end, the distance, the hop that drops,
+     * rejects or forges; then the quote difference in words, which needs what was sent. */
+    pm_walk_analyse(w);
+    if (w->diff_hop) {
+        const struct pm_walk_hop *dh = &w->hop[w->diff_hop];
+        pm_qdiff_describe(dh->r.diff, &P->sent[dh->sent_idx], &dh->r.q, w->diff_text,
+                          sizeof(w->diff_text));
     }
-    walk_analyse(P, as);
     /* Tell the engine what the walk established, before the attempts it explains end. */
     if (P->eng) {
         if (w->dest_hops >= 0) {
@@ -1723,12 +1419,12 @@ static void run_walk(struct prober *P, struct addrstate *as)
                                           .hops = w->dest_hops, .src = PM_HOP_TTL_WALK};
             pm_engine_hopref(P->eng, &hr);
         }
-        if (w->end == W_SILENT) {
+        if (w->end == PM_WE_SILENT) {
             pm_engine_drop_hop(P->eng, &as->ta.addr, w->last_hop,
                                w->last_hop ? &w->last_addr : NULL);
         }
         char next[400];
-        walk_next(w, as, next, sizeof(next));
+        pm_walk_next(w, next, sizeof(next));
         if (next[0]) {
             pm_engine_walk_next(P->eng, &as->ta.addr, next);
         }
@@ -1769,10 +1465,10 @@ static void run_syn(struct prober *P, struct addrstate *as)
     }
     sr->first_idx = first;
     /* A reply to any of the sends is the answer (replies attach to the newest send). */
-    const struct preply *r = NULL;
+    const struct pm_walk_reply *r = NULL;
     int ridx = -1;
     for (int i = first; i >= 0 && i <= last; i++) {
-        if (P->rep[i].kind != R_NONE) {
+        if (P->rep[i].kind != PM_WR_NONE) {
             r = &P->rep[i];
             ridx = i;
             break;
@@ -1786,7 +1482,7 @@ static void run_syn(struct prober *P, struct addrstate *as)
         self |= P->rep[i].self_rst;
     }
     /* Give our kernel's RST a moment to show up in the capture. */
-    if (r && r->kind == R_SYNACK && !self) {
+    if (r && r->kind == PM_WR_SYNACK && !self) {
         pump(P, -1, 0, pm_now_monotonic() + PM_MS(100), NULL, NULL);
         for (int i = first; i >= 0 && i <= last; i++) {
             self |= P->rep[i].self_rst;
@@ -1801,11 +1497,11 @@ static void run_syn(struct prober *P, struct addrstate *as)
         char w[24];
         snprintf(text, sizeof(text), "%d SYN%s, no answer within %s s each", sr->sent,
                  sr->sent == 1 ? "" : "s", pm_dur_str(P->o.wait, w, sizeof(w)));
-    } else if (r->kind == R_SYNACK) {
+    } else if (r->kind == PM_WR_SYNACK) {
         snprintf(text, sizeof(text), "SYN-ACK from %s (%d routers away): port 25 is open on "
                  "this path%s", a, pm_ttl_hops(r->ttl),
                  self ? "; our kernel reset it (expected: no socket behind a raw SYN)" : "");
-    } else if (r->kind == R_RST) {
+    } else if (r->kind == PM_WR_RST) {
         int rh = pm_ttl_hops(r->ttl);
         if (as->w.ran && as->w.dest_hops >= 0 && rh < as->w.dest_hops) {
             snprintf(text, sizeof(text), "RST claiming to be from %s, %d routers away while "
@@ -1829,14 +1525,14 @@ static void run_syn(struct prober *P, struct addrstate *as)
         pm_json_kuint(j, "sport", sr->t.sport);
         pm_json_kint(j, "ttl", FULL_TTL);
         pm_json_kint(j, "sent", sr->sent);
-        pm_json_kstr(j, "answer", r ? reply_word(r, fam) : (sr->sent ? "none" : NULL));
+        pm_json_kstr(j, "answer", r ? pm_walk_reply_word(r, fam) : (sr->sent ? "none" : NULL));
         if (r) {
             pm_json_kaddr(j, "from", &r->from);
             pm_json_kint(j, "reply_ttl", r->ttl);
             pm_json_kint(j, "reply_hops", pm_ttl_hops(r->ttl));
             pm_json_key(j, "rtt_ms");
             pm_json_double(j, ms_of(rtt_of(P, ridx)), 3);
-            if (r->kind == R_ICMP) {
+            if (r->kind == PM_WR_ICMP) {
                 pm_json_key(j, "icmp");
                 pm_json_obj_begin(j);
                 pm_json_kint(j, "type", r->icmp_type);
@@ -2106,12 +1802,13 @@ static void conclude(struct prober *P, const struct addrstate *as)
     f.syn_seen = p25->syn_seen;
     f.error = p25->r.error;
     if (as->w.ran) {
-        const struct walk *w = &as->w;
-        walk_text(w, as, wtext, sizeof(wtext));
+        const struct pm_walk *w = &as->w;
+        pm_walk_text(w, wtext, sizeof(wtext));
         f.walk_ran = true;
         f.walk_text = wtext;
-        f.walk_host_up = w->end == W_REACHED || w->end == W_RST || w->end == W_DEST_ICMP;
-        f.walk_located = w->end == W_RST_FORGED || w->end == W_REJECTED || w->end == W_SILENT;
+        const struct pm_walk_row *row = pm_walk_conclude(w);
+        f.walk_host_up = row->host_up;
+        f.walk_located = row->located;
     }
     struct pm_probe_verdict pv;
     pm_probe_conclude(&f, &pv);
@@ -2292,8 +1989,8 @@ static int parse_args(struct prober *P, int argc, char **argv)
             o->inject = true;
             break;
         case OPT_MAX_TTL:
-            if (!pm_parse_long(optarg, 1, MAX_HOPS, &v)) {
-                pm_err("bad --max-ttl '%s': 1 to %d", optarg, MAX_HOPS);
+            if (!pm_parse_long(optarg, 1, PM_WALK_MAX_TTL, &v)) {
+                pm_err("bad --max-ttl '%s': 1 to %d", optarg, PM_WALK_MAX_TTL);
                 return PM_EXIT_USAGE;
             }
             o->max_ttl = (int)v;
