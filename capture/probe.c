@@ -50,6 +50,7 @@
 #include "engine.h"
 #include "json.h"
 #include "mtalog.h"
+#include "opts.h"
 #include "output.h"
 #include "priv.h"
 #include "probe_int.h"
@@ -64,29 +65,6 @@
 #define MAX_STALE 16
 #define MAX_CONNS 256
 #define FULL_TTL 64        /* the test SYN's TTL: what the kernel itself would use */
-
-enum {
-    OPT_RESOLVER = PM_OPT__NEXT + 0,
-    OPT_NO_MX,
-    OPT_SOURCE,
-    OPT_COMPARE,
-    OPT_HELO,
-    OPT_CA,
-    OPT_CONNECT_TMO,
-    OPT_SMTP_TMO,
-    OPT_INJECT,
-    OPT_TTL_WALK,
-    OPT_MAX_TTL,
-    OPT_TRIES,
-    OPT_WAIT,
-    OPT_GAP,
-    OPT_RATE,
-    OPT_MAX_PROBES,
-    OPT_ALLOW_LOOPBACK,
-    OPT_STALE,
-    OPT_USER,
-    OPT_MAX_ADDRS,
-};
 
 struct probe_opts {
     const char *target;
@@ -113,70 +91,6 @@ struct probe_opts {
     const char *user;
     int max_addrs;
 };
-
-static void usage_probe(FILE *f)
-{
-    fprintf(f,
-            "usage: portmortem probe [options] TARGET\n"
-            "\n"
-            "Active checks against the mail servers of TARGET: a domain (its MX records, in\n"
-            "preference order, then their A/AAAA; without MX the domain's own address, as an\n"
-            "MTA does), a host name (--no-mx) or an address ([192.0.2.1], [IPv6:2001:db8::1]).\n"
-            "Every packet the probe causes is captured and explained like `capture` does.\n"
-            "\n"
-            "What is sent, and only this:\n"
-            "  always            DNS queries for TARGET (MX, A, AAAA) to the resolver, and per\n"
-            "                    address one TCP connect() to port 25 (and each --compare-ports\n"
-            "                    port) from --source, with greeting, EHLO, STARTTLS and QUIT\n"
-            "  --inject          also raw TCP SYNs (libnet) to port 25 of the addresses TARGET\n"
-            "                    resolved to, TTL 64, from --source and one fixed source port,\n"
-            "                    up to --tries per address; our kernel resets any SYN-ACK\n"
-            "  --ttl-walk        (implies --inject) raw SYNs with TTL 1, 2, ... --max-ttl to\n"
-            "                    port 25, --tries per TTL, until a SYN-ACK, a RST, an ICMP error\n"
-            "                    other than time-exceeded, or --gap-limit silent hops in a row\n"
-            "  raw SYNs are paced by --rate and stop at --max-probes for the whole run; they go\n"
-            "  only to addresses TARGET resolved to (never --stale ones), never to broadcast,\n"
-            "  multicast, unspecified, this host's own or loopback addresses.\n"
-            "\n"
-            "options:\n"
-            "      --resolver IP       DNS server to ask (default: /etc/resolv.conf)\n"
-            "      --no-mx             TARGET is a host: skip the MX lookup\n"
-            "  -4, -6                  IPv4 / IPv6 addresses only\n"
-            "      --source IP         the MTA's bind address (smtp_bind_address); once per\n"
-            "                          family (default: what the route to the MX picks)\n"
-            "  -i, --interface IFACE   capture interface (default: the one --source is on)\n"
-            "      --compare-ports L   also check these ports, e.g. 587,465 (465: implicit TLS):\n"
-            "                          tells a port-25 block from a dead host\n"
-            "      --helo NAME         EHLO name (default: this host's name)\n"
-            "      --ca FILE           CA certificates for the STARTTLS check (default: system)\n"
-            "      --connect-timeout S connect() timeout (default 10)\n"
-            "      --smtp-timeout S    timeout per SMTP step (default 20)\n"
-            "      --inject            send test SYNs (see above)\n"
-            "      --ttl-walk          trace port 25 hop by hop (see above)\n"
-            "      --max-ttl N         highest TTL of the walk (default 30, at most 64)\n"
-            "      --tries N           probes per TTL and test SYNs per address (default 2)\n"
-            "      --wait S            wait for each probe's answer (default 2)\n"
-            "      --gap-limit N       silent hops in a row that end the walk (default 3)\n"
-            "      --rate PPS          raw SYNs per second (default 3)\n"
-            "      --max-probes N      raw SYNs for the whole run (default 100)\n"
-            "      --allow-loopback    permit loopback/own targets (tests only)\n"
-            "      --stale IP          an address the MTA tried (from its log); repeatable:\n"
-            "                          flagged when the DNS no longer lists it, and connected to\n"
-            "  -m, --mta-log FILE      the MTA's log: addresses it tried for TARGET's hosts that\n"
-            "                          the DNS no longer lists are flagged as a stale cache\n"
-            "      --max-addrs N       addresses probed at most (default 8)\n"
-            "  -w FILE                 keep the probe's own capture (pcap)\n"
-            "  -Z, --user USER         drop privileges to USER (default nobody)\n"
-            "  -f, --format FMT        text (default on a terminal) or jsonl\n"
-            "  -o, --output FILE       write the report to FILE\n"
-            "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
-            "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
-            "      --log-tz ZONE, --log-year YEAR   how to read --mta-log times\n"
-            "  -q, --quiet / -v, --verbose / -h, --help\n"
-            "\n"
-            "Needs root for the capture and raw sockets (privileges are dropped right after they\n"
-            "are open). Without root only the DNS and SMTP checks run. See docs/PROBE.md.\n");
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Run state                                                                                */
@@ -236,14 +150,8 @@ struct prober {
     bool jsonl;
     FILE *out;
     /* capture */
-    pcap_t *pc;
-    int pcfd;
-    int linktype;
-    bool nano;
-    bool ifloop;
-    pcap_dumper_t *dump;
-    char *tmp_capture;       /* --bundle without -w: our own temporary capture (a label) */
-    bool tmp_named;          /* ... that could not be unlinked at once: remove it at the end */
+    struct pm_capif cap;     /* capture/handle.c; cap.p NULL: no capture */
+    struct pm_dump *dump;    /* -w, or a temporary file for --bundle (capture/dump.c) */
     uint32_t frame;
     char iface[IF_NAMESIZE + 1];
     char label[128];
@@ -521,21 +429,19 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 {
     struct prober *P = (struct prober *)(void *)user;
     P->frame++;
-    if (P->dump) {
-        pcap_dump((u_char *)P->dump, h, bytes);
-    }
+    pm_dump_packet(P->dump, h, bytes);
     struct pm_record rec;
     memset(&rec, 0, sizeof(rec));
     rec.ts = (pm_ns)h->ts.tv_sec * PM_NS_PER_SEC +
-             (pm_ns)h->ts.tv_usec * (P->nano ? 1 : 1000);
+             (pm_ns)h->ts.tv_usec * (P->cap.nano ? 1 : 1000);
     rec.caplen = h->caplen;
     rec.wirelen = h->len;
-    rec.linktype = P->linktype;
+    rec.linktype = P->cap.linktype;
     rec.data = bytes;
     rec.frame = P->frame;
     rec.file = 0;
     rec.vantage = 0;
-    rec.ifloop = P->ifloop;
+    rec.ifloop = P->cap.loopback;
     struct pm_pkt pkt;
     pkt.ts = rec.ts;
     pkt.frame = rec.frame;
@@ -554,15 +460,15 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
 
 static void drain(struct prober *P)
 {
-    if (!P->pc) {
+    if (!P->cap.p) {
         return;
     }
     for (int i = 0; i < 256; i++) {
-        int n = pcap_dispatch(P->pc, -1, on_packet, (u_char *)P);
+        int n = pcap_dispatch(P->cap.p, -1, on_packet, (u_char *)P);
         if (n <= 0) {
             if (n == PCAP_ERROR) {
                 PM_WARN_ONCE("reading the capture on %s failed: %s", P->iface,
-                             pcap_geterr(P->pc));
+                             pcap_geterr(P->cap.p));
             }
             break;
         }
@@ -593,8 +499,8 @@ static int pump(struct prober *P, int fd, short events, pm_ns deadline, done_fn 
         }
         struct pollfd pf[2];
         int n = 0, fi = -1;
-        if (P->pc && P->pcfd >= 0) {
-            pf[n].fd = P->pcfd;
+        if (P->cap.p && P->cap.fd >= 0) {
+            pf[n].fd = P->cap.fd;
             pf[n].events = POLLIN;
             pf[n].revents = 0;
             n++;
@@ -724,40 +630,14 @@ static void append(char *buf, size_t len, size_t *o, const char *fmt, ...)
     }
 }
 
-static int open_capture(struct prober *P)
+/* The capture's BPF: what the engine needs for our ports, limited to the targets (other
+ * traffic of the MTA on this host is not the probe's to report), and the ICMP errors that
+ * quote a target as their destination: routers answer from their own addresses, but what
+ * they quote names the flow. (The quote's IP header starts after the 8-byte ICMP header; its
+ * destination is at offset 16 (IPv4) or 24 (IPv6) of that header.) False when too long. */
+static bool capture_filter(const struct prober *P, char *filter, size_t flen)
 {
-    char err[PCAP_ERRBUF_SIZE] = "";
-    P->pc = pcap_create(P->iface, err);
-    if (!P->pc) {
-        pm_err("cannot capture on %s: %s", P->iface, err);
-        return -1;
-    }
-    pcap_set_snaplen(P->pc, 65535);
-    pcap_set_promisc(P->pc, 0);
-    pcap_set_immediate_mode(P->pc, 1); /* replies must arrive while we wait for them */
-    pcap_set_buffer_size(P->pc, 4 << 20);
-    P->nano = pcap_set_tstamp_precision(P->pc, PCAP_TSTAMP_PRECISION_NANO) == 0;
-    int rc = pcap_activate(P->pc);
-    if (rc < 0) {
-        pm_err("cannot capture on %s: %s", P->iface,
-               rc == PCAP_ERROR ? pcap_geterr(P->pc) : pcap_statustostr(rc));
-        if (rc == PCAP_ERROR_PERM_DENIED) {
-            pm_hint("run as root (or with CAP_NET_RAW); the probe drops privileges after "
-                    "opening its capture and raw sockets");
-        } else if (rc == PCAP_ERROR_NO_SUCH_DEVICE) {
-            pm_hint("name the interface with -i IFACE (ip -br link lists them)");
-        }
-        pcap_close(P->pc);
-        P->pc = NULL;
-        return -1;
-    }
-    P->nano = P->nano && pcap_get_tstamp_precision(P->pc) == PCAP_TSTAMP_PRECISION_NANO;
-    /* Keep what the engine needs for our ports, limited to the targets (other traffic of
-     * the MTA on this host is not the probe's to report), and the ICMP errors that quote a
-     * target as their destination: routers answer from their own addresses, but what they
-     * quote names the flow. (The quote's IP header starts after the 8-byte ICMP header; its
-     * destination is at offset 16 (IPv4) or 24 (IPv6) of that header.) */
-    char base[1024], filter[8192], v4[4096] = "", v6[4096] = "";
+    char base[1024], v4[4096] = "", v6[4096] = "", hosts[4096] = "";
     uint16_t ports[1 + MAX_COMPARE];
     int np = 0;
     ports[np++] = 25;
@@ -766,7 +646,6 @@ static int open_capture(struct prober *P)
     }
     pm_engine_filter(ports, np, base, sizeof(base));
     size_t o = 0, o4 = 0, o6 = 0;
-    char hosts[4096] = "";
     for (int i = 0; i < P->nas; i++) {
         const pm_addr *a = &P->as[i].ta.addr;
         char s[PM_ADDR_STRLEN];
@@ -784,68 +663,40 @@ static int open_capture(struct prober *P)
         append(v6, sizeof(v6), &o6, ")");
     }
     size_t fl = 0;
-    append(filter, sizeof(filter), &fl, "(%s) and (%s%s%s%s%s%s%s)", base, hosts,
+    append(filter, flen, &fl, "(%s) and (%s%s%s%s%s%s%s)", base, hosts,
            o4 ? " or (icmp and (" : "", v4, o4 ? "))" : "", o6 ? " or (icmp6 and (" : "", v6,
            o6 ? "))" : "");
-    if (fl >= sizeof(filter) || o >= sizeof(hosts) || o4 >= sizeof(v4) || o6 >= sizeof(v6)) {
+    return fl < flen && o < sizeof(hosts) && o4 < sizeof(v4) && o6 < sizeof(v6);
+}
+
+/* The capture handle (capture/handle.c, as `capture` opens its own) and the -w file
+ * (capture/dump.c: no symlink followed, only a regular file, a new one 0600 and handed to the
+ * -Z user, an existing one only if ours; issue 19). -1: no capture (the run may go on without
+ * one); -2: -w is unusable (exit 2). */
+static int open_capture(struct prober *P)
+{
+    static char filter[8192];
+    if (!capture_filter(P, filter, sizeof(filter))) {
         pm_err("the capture filter for %d addresses is too long", P->nas);
         pm_hint("probe fewer addresses (--max-addrs)");
-        pcap_close(P->pc);
-        P->pc = NULL;
         return -1;
     }
     pm_debug("capture filter: %s", filter);
-    struct bpf_program prog;
-    if (pcap_compile(P->pc, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
-        pcap_setfilter(P->pc, &prog) != 0) {
-        pm_err("cannot set the capture filter on %s: %s", P->iface, pcap_geterr(P->pc));
-        pcap_close(P->pc);
-        P->pc = NULL;
-        return -1;
-    }
-    pcap_freecode(&prog);
-    if (pcap_setnonblock(P->pc, 1, err) != 0) {
-        pm_err("cannot make the capture non-blocking: %s", err);
-        pcap_close(P->pc);
-        P->pc = NULL;
-        return -1;
-    }
-    P->pcfd = pcap_get_selectable_fd(P->pc);
-    P->linktype = pm_linktype_normalize(pcap_datalink(P->pc));
-    P->ifloop = !strcmp(P->iface, "lo");
-    if (!pm_linktype_supported(P->linktype)) {
-        pm_err("%s has link type %s, which portmortem does not decode", P->iface,
-               pcap_datalink_val_to_name(pcap_datalink(P->pc)));
-        pcap_close(P->pc);
-        P->pc = NULL;
+    /* The whole packet (the bundle and -w keep what the probe caused), and immediate
+     * delivery: replies must arrive while we wait for them. */
+    struct pm_cap_opts co = {.snaplen = 65535, .buffer_kib = 4096, .immediate = true,
+                             .promisc = false};
+    if (pm_capif_open(&P->cap, P->iface, &co, filter) != 0) {
         return -1;
     }
     if (P->o.wfile) {
-        /* As root: no symlink followed, only a regular file, a new one 0600 and handed to
-         * the -Z user, an existing one only if ours (pm_open_output, issue 19). */
-        bool created = false;
-        char why[256];
         const struct passwd *pw = getpwnam(P->o.user ? P->o.user : PM_PRIV_DEFAULT_USER);
-        uid_t zuid = pw && geteuid() == 0 ? pw->pw_uid : (uid_t)-1;
-        gid_t zgid = pw ? pw->pw_gid : (gid_t)-1;
-        int fd = pm_open_output(P->o.wfile, zuid, &created, why, sizeof(why));
-        if (fd < 0) {
-            pm_err("cannot write %s: %s", P->o.wfile, why);
-            pm_hint("give -w a new file name, or remove what is there first");
-            return -2;
-        }
-        if (created && zuid != (uid_t)-1 && fchown(fd, zuid, zgid) != 0) {
-            pm_warn("cannot hand %s to uid %u: %s", P->o.wfile, (unsigned)zuid, strerror(errno));
-        }
-        FILE *f = fdopen(fd, "w");
-        P->dump = f ? pcap_dump_fopen(P->pc, f) : NULL;
+        struct pm_dump_opts d = {.path = P->o.wfile,
+                                 .owner = pw && geteuid() == 0 ? pw->pw_uid : (uid_t)-1,
+                                 .group = pw ? pw->pw_gid : (gid_t)-1};
+        /* One interface, no ring: the file is -w's name as given. */
+        P->dump = pm_dump_open(P->cap.p, "probe", 1, &d);
         if (!P->dump) {
-            pm_err("cannot write %s: %s", P->o.wfile, f ? pcap_geterr(P->pc) : strerror(errno));
-            if (f) {
-                fclose(f);
-            } else {
-                close(fd);
-            }
             return -2;
         }
     }
@@ -1094,7 +945,7 @@ static void run_smtp(struct prober *P, struct addrstate *as, struct portres *pr)
     }
     pr->ran = true;
     pr->syn_seen = -1;
-    if (P->pc && pr->r.sport) {
+    if (P->cap.p && pr->r.sport) {
         /* Let the capture catch up with the SYN before judging that it never left. */
         if (!conn_syn_seen(P, &as->ta.addr, pr->r.sport, pr->port)) {
             pump(P, -1, 0, pm_now_monotonic() + PM_MS(200), NULL, NULL);
@@ -1848,46 +1699,210 @@ static void conclude(struct prober *P, const struct addrstate *as)
 /* ---------------------------------------------------------------------------------------- */
 /* Option parsing                                                                           */
 
+static int opt_ipv4(void *ctx, const char *arg)
+{
+    (void)arg;
+    ((struct prober *)ctx)->o.families = 1;
+    return 0;
+}
+
+static int opt_ipv6(void *ctx, const char *arg)
+{
+    (void)arg;
+    ((struct prober *)ctx)->o.families = 2;
+    return 0;
+}
+
+static int opt_source(void *ctx, const char *arg)
+{
+    struct probe_opts *o = &((struct prober *)ctx)->o;
+    pm_addr a;
+    if (!pm_addr_parse(arg, &a)) {
+        pm_err("bad --source '%s': the MTA's bind address, an IPv4 or IPv6 literal", arg);
+        return -1;
+    }
+    int k = fam_idx(a.family);
+    if (o->have_source[k]) {
+        pm_err("--source given twice for %s: one address per family", k ? "IPv6" : "IPv4");
+        return -1;
+    }
+    o->source[k] = a;
+    o->have_source[k] = true;
+    return 0;
+}
+
+static int opt_compare(void *ctx, const char *arg)
+{
+    struct probe_opts *o = &((struct prober *)ctx)->o;
+    int n = pm_parse_ports(arg, o->compare, MAX_COMPARE);
+    if (n < 0) {
+        pm_err("bad --compare-ports '%s': up to %d ports, e.g. 587,465", arg, MAX_COMPARE);
+        return -1;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (o->compare[i] != 25) {
+            o->compare[k++] = o->compare[i]; /* port 25 is always checked, and last */
+        }
+    }
+    o->ncompare = k;
+    return 0;
+}
+
+static int opt_helo(void *ctx, const char *arg)
+{
+    if (!*arg || strlen(arg) > 250 || strpbrk(arg, " \r\n\t")) {
+        pm_err("bad --helo '%s': one host name without spaces", arg);
+        return -1;
+    }
+    ((struct prober *)ctx)->o.helo = arg;
+    return 0;
+}
+
+static int opt_stale(void *ctx, const char *arg)
+{
+    struct probe_opts *o = &((struct prober *)ctx)->o;
+    if (o->nstale >= MAX_STALE || !pm_addr_parse(arg, &o->stale[o->nstale])) {
+        pm_err("bad --stale '%s': an IPv4 or IPv6 address (at most %d)", arg, MAX_STALE);
+        return -1;
+    }
+    o->nstale++;
+    return 0;
+}
+
+/* The options every subcommand shares (main.c): -f, -o, -m, --bundle, ... */
+static int opt_common(void *ctx, int code, const char *arg)
+{
+    return pm_cli_common_option(&((struct prober *)ctx)->cfg, code, arg);
+}
+
+#define NUM(name_, kind_, dst_, min_, max_, unit_, arg_, help_)                              \
+    {.name = name_, .kind = kind_, .dst = dst_, .min = min_, .max = max_, .unit = unit_,     \
+     .arg = arg_, .help = help_}
+#define CALL(name_, short_, kind_, fn_, arg_, help_)                                         \
+    {.name = name_, .short_name = short_, .kind = kind_, .call = fn_, .arg = arg_, .help = help_}
+#define PASS(name_, short_, kind_, code_, arg_, help_)                                       \
+    {.name = name_, .short_name = short_, .kind = kind_, .code = code_, .arg = arg_,          \
+     .help = help_}
+
+/* The probe's command line, in the order of its --help. Ranges: --tries has 3 bits of the
+ * keyed ISN (inject.c); --max-ttl stops at PM_WALK_MAX_TTL; --max-addrs at the resolver's
+ * table (PM_MAX_TADDRS). */
+static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
+{
+    struct probe_opts *o = &P->o;
+    const struct pm_optdef rows[] = {
+        {.name = "resolver", .kind = PM_OPT_STRING, .dst = &o->resolver, .arg = "IP",
+         .help = "DNS server to ask (default: /etc/resolv.conf)"},
+        {.name = "no-mx", .kind = PM_OPT_FLAG, .dst = &o->no_mx,
+         .help = "TARGET is a host: skip the MX lookup"},
+        {.short_name = '4', .kind = PM_OPT_CALL_FLAG, .call = opt_ipv4, .label = "-4, -6",
+         .help = "IPv4 / IPv6 addresses only"},
+        CALL(NULL, '6', PM_OPT_CALL_FLAG, opt_ipv6, NULL, NULL),
+        CALL("source", 0, PM_OPT_CALL, opt_source, "IP",
+             "the MTA's bind address (smtp_bind_address); once per\n"
+             "family (default: what the route to the MX picks)"),
+        {.name = "interface", .short_name = 'i', .kind = PM_OPT_STRING, .dst = &o->iface,
+         .arg = "IFACE", .help = "capture interface (default: the one --source is on)"},
+        CALL("compare-ports", 0, PM_OPT_CALL, opt_compare, "L",
+             "also check these ports, e.g. 587,465 (465: implicit TLS):\n"
+             "tells a port-25 block from a dead host"),
+        CALL("helo", 0, PM_OPT_CALL, opt_helo, "NAME", "EHLO name (default: this host's name)"),
+        {.name = "ca", .kind = PM_OPT_STRING, .dst = &o->ca, .arg = "FILE",
+         .help = "CA certificates for the STARTTLS check (default: system)"},
+        NUM("connect-timeout", PM_OPT_SECONDS, &o->connect_tmo, 0.1, 600, "seconds", "S",
+            "connect() timeout (default 10)"),
+        NUM("smtp-timeout", PM_OPT_SECONDS, &o->step_tmo, 0.1, 600, "seconds", "S",
+            "timeout per SMTP step (default 20)"),
+        {.name = "inject", .kind = PM_OPT_FLAG, .dst = &o->inject,
+         .help = "send test SYNs (see above)"},
+        {.name = "ttl-walk", .kind = PM_OPT_FLAG, .dst = &o->walk,
+         .help = "trace port 25 hop by hop (see above)"},
+        NUM("max-ttl", PM_OPT_INT, &o->max_ttl, 1, PM_WALK_MAX_TTL, NULL, "N",
+            "highest TTL of the walk (default 30, at most 64)"),
+        NUM("tries", PM_OPT_INT, &o->tries, 1, 8, NULL, "N",
+            "probes per TTL and test SYNs per address (default 2)"),
+        NUM("wait", PM_OPT_SECONDS, &o->wait, 0.05, 30, "seconds", "S",
+            "wait for each probe's answer (default 2)"),
+        NUM("gap-limit", PM_OPT_INT, &o->gap_limit, 1, 16, NULL, "N",
+            "silent hops in a row that end the walk (default 3)"),
+        NUM("rate", PM_OPT_DOUBLE, &o->rate, 0.01, 100, "test SYNs per second", "PPS",
+            "raw SYNs per second (default 3)"),
+        NUM("max-probes", PM_OPT_UINT, &o->max_probes, 1, 10000, NULL, "N",
+            "raw SYNs for the whole run (default 100)"),
+        {.name = "allow-loopback", .kind = PM_OPT_FLAG, .dst = &o->allow_loopback,
+         .help = "permit loopback/own targets (tests only)"},
+        CALL("stale", 0, PM_OPT_CALL, opt_stale, "IP",
+             "an address the MTA tried (from its log); repeatable:\n"
+             "flagged when the DNS no longer lists it, and connected to"),
+        PASS("mta-log", 'm', PM_OPT_PASS, 'm', "FILE",
+             "the MTA's log: addresses it tried for TARGET's hosts that\n"
+             "the DNS no longer lists are flagged as a stale cache"),
+        NUM("max-addrs", PM_OPT_INT, &o->max_addrs, 1, PM_MAX_TADDRS, NULL, "N",
+            "addresses probed at most (default 8)"),
+        {.short_name = 'w', .kind = PM_OPT_STRING, .dst = &o->wfile, .arg = "FILE",
+         .help = "keep the probe's own capture (pcap)"},
+        /* -Z as for `capture` and tcpdump */
+        {.name = "user", .short_name = 'Z', .kind = PM_OPT_STRING, .dst = &o->user,
+         .arg = "USER", .help = "drop privileges to USER (default nobody)"},
+        PASS("format", 'f', PM_OPT_PASS, 'f', "FMT", "text (default on a terminal) or jsonl"),
+        PASS("output", 'o', PM_OPT_PASS, 'o', "FILE", "write the report to FILE"),
+        PASS("bundle", 0, PM_OPT_PASS, PM_OPT_BUNDLE, "DIR",
+             "also write an evidence bundle into the new directory DIR"),
+        PASS("sign-key", 0, PM_OPT_PASS, PM_OPT_SIGN_KEY, "KEY",
+             "sign the bundle's manifest (PEM Ed25519 private key)"),
+        {.name = "log-tz", .kind = PM_OPT_PASS, .code = PM_OPT_LOG_TZ,
+         .label = "    --log-tz ZONE, --log-year YEAR  ", .help = "how to read --mta-log times"},
+        PASS("log-year", 0, PM_OPT_PASS, PM_OPT_LOG_YEAR, "YEAR", NULL),
+        PASS("color", 0, PM_OPT_PASS_FLAG, PM_OPT_COLOR, NULL, NULL),
+        PASS("no-color", 0, PM_OPT_PASS_FLAG, PM_OPT_NO_COLOR, NULL, NULL),
+        PASS("no-progress", 0, PM_OPT_PASS_FLAG, PM_OPT_NO_PROGRESS, NULL, NULL),
+        {.name = "quiet", .short_name = 'q', .kind = PM_OPT_PASS_FLAG, .code = 'q',
+         .label = "-q, --quiet / -v, --verbose / -h, --help", .help = ""},
+        PASS("verbose", 'v', PM_OPT_PASS_FLAG, 'v', NULL, NULL),
+        {.name = "help", .short_name = 'h', .kind = PM_OPT_HELP},
+    };
+    memcpy(d, rows, sizeof(rows));
+    return PM_ARRAY_LEN(rows);
+}
+
+static void usage_probe(struct prober *P, FILE *f)
+{
+    struct pm_optdef defs[PM_OPTS_MAX];
+    size_t n = probe_optdefs(P, defs);
+    fprintf(f,
+            "usage: portmortem probe [options] TARGET\n"
+            "\n"
+            "Active checks against the mail servers of TARGET: a domain (its MX records, in\n"
+            "preference order, then their A/AAAA; without MX the domain's own address, as an\n"
+            "MTA does), a host name (--no-mx) or an address ([192.0.2.1], [IPv6:2001:db8::1]).\n"
+            "Every packet the probe causes is captured and explained like `capture` does.\n"
+            "\n"
+            "What is sent, and only this:\n"
+            "  always            DNS queries for TARGET (MX, A, AAAA) to the resolver, and per\n"
+            "                    address one TCP connect() to port 25 (and each --compare-ports\n"
+            "                    port) from --source, with greeting, EHLO, STARTTLS and QUIT\n"
+            "  --inject          also raw TCP SYNs (libnet) to port 25 of the addresses TARGET\n"
+            "                    resolved to, TTL 64, from --source and one fixed source port,\n"
+            "                    up to --tries per address; our kernel resets any SYN-ACK\n"
+            "  --ttl-walk        (implies --inject) raw SYNs with TTL 1, 2, ... --max-ttl to\n"
+            "                    port 25, --tries per TTL, until a SYN-ACK, a RST, an ICMP error\n"
+            "                    other than time-exceeded, or --gap-limit silent hops in a row\n"
+            "  raw SYNs are paced by --rate and stop at --max-probes for the whole run; they go\n"
+            "  only to addresses TARGET resolved to (never --stale ones), never to broadcast,\n"
+            "  multicast, unspecified, this host's own or loopback addresses.\n"
+            "\n"
+            "options:\n");
+    pm_opts_help(f, defs, n);
+    fprintf(f,
+            "\n"
+            "Needs root for the capture and raw sockets (privileges are dropped right after they\n"
+            "are open). Without root only the DNS and SMTP checks run. See docs/PROBE.md.\n");
+}
+
 static int parse_args(struct prober *P, int argc, char **argv)
 {
     struct probe_opts *o = &P->o;
-    static const struct option longopts[] = {
-        {"resolver", required_argument, NULL, OPT_RESOLVER},
-        {"no-mx", no_argument, NULL, OPT_NO_MX},
-        {"source", required_argument, NULL, OPT_SOURCE},
-        {"interface", required_argument, NULL, 'i'},
-        {"compare-ports", required_argument, NULL, OPT_COMPARE},
-        {"helo", required_argument, NULL, OPT_HELO},
-        {"ca", required_argument, NULL, OPT_CA},
-        {"connect-timeout", required_argument, NULL, OPT_CONNECT_TMO},
-        {"smtp-timeout", required_argument, NULL, OPT_SMTP_TMO},
-        {"inject", no_argument, NULL, OPT_INJECT},
-        {"ttl-walk", no_argument, NULL, OPT_TTL_WALK},
-        {"max-ttl", required_argument, NULL, OPT_MAX_TTL},
-        {"tries", required_argument, NULL, OPT_TRIES},
-        {"wait", required_argument, NULL, OPT_WAIT},
-        {"gap-limit", required_argument, NULL, OPT_GAP},
-        {"rate", required_argument, NULL, OPT_RATE},
-        {"max-probes", required_argument, NULL, OPT_MAX_PROBES},
-        {"allow-loopback", no_argument, NULL, OPT_ALLOW_LOOPBACK},
-        {"stale", required_argument, NULL, OPT_STALE},
-        {"user", required_argument, NULL, OPT_USER},
-        {"max-addrs", required_argument, NULL, OPT_MAX_ADDRS},
-        {"format", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"mta-log", required_argument, NULL, 'm'},
-        {"log-tz", required_argument, NULL, PM_OPT_LOG_TZ},
-        {"log-year", required_argument, NULL, PM_OPT_LOG_YEAR},
-        {"bundle", required_argument, NULL, PM_OPT_BUNDLE},
-        {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},
-        {"color", no_argument, NULL, PM_OPT_COLOR},
-        {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},
-        {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},
-        {"quiet", no_argument, NULL, 'q'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     o->families = 3;
     o->connect_tmo = PM_SEC(10);
     o->step_tmo = PM_SEC(20);
@@ -1898,178 +1913,28 @@ static int parse_args(struct prober *P, int argc, char **argv)
     o->rate = 3;
     o->max_probes = 100;
     o->max_addrs = 8;
-    int opt;
-    long v;
-    pm_ns ns;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "46i:w:f:o:m:Z:qvh", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'h':
-            usage_probe(stdout);
-            return -1;
-        case '4':
-            o->families = 1;
-            break;
-        case '6':
-            o->families = 2;
-            break;
-        case 'i':
-            o->iface = optarg;
-            break;
-        case 'w':
-            o->wfile = optarg;
-            break;
-        case OPT_RESOLVER:
-            o->resolver = optarg;
-            break;
-        case OPT_NO_MX:
-            o->no_mx = true;
-            break;
-        case OPT_SOURCE: {
-            pm_addr a;
-            if (!pm_addr_parse(optarg, &a)) {
-                pm_err("bad --source '%s': the MTA's bind address, an IPv4 or IPv6 literal",
-                       optarg);
-                return PM_EXIT_USAGE;
-            }
-            int k = fam_idx(a.family);
-            if (o->have_source[k]) {
-                pm_err("--source given twice for %s: one address per family",
-                       k ? "IPv6" : "IPv4");
-                return PM_EXIT_USAGE;
-            }
-            o->source[k] = a;
-            o->have_source[k] = true;
-            break;
-        }
-        case OPT_COMPARE: {
-            int n = pm_parse_ports(optarg, o->compare, MAX_COMPARE);
-            if (n < 0) {
-                pm_err("bad --compare-ports '%s': up to %d ports, e.g. 587,465", optarg,
-                       MAX_COMPARE);
-                return PM_EXIT_USAGE;
-            }
-            int k = 0;
-            for (int i = 0; i < n; i++) {
-                if (o->compare[i] != 25) {
-                    o->compare[k++] = o->compare[i];
-                }
-            }
-            o->ncompare = k;
-            break;
-        }
-        case OPT_HELO:
-            if (!*optarg || strlen(optarg) > 250 || strpbrk(optarg, " \r\n\t")) {
-                pm_err("bad --helo '%s': one host name without spaces", optarg);
-                return PM_EXIT_USAGE;
-            }
-            o->helo = optarg;
-            break;
-        case OPT_CA:
-            o->ca = optarg;
-            break;
-        case OPT_CONNECT_TMO:
-        case OPT_SMTP_TMO:
-            if (!pm_parse_secs(optarg, 0.1, 600, &ns)) {
-                pm_err("bad %s '%s': seconds, 0.1 to 600",
-                       opt == OPT_CONNECT_TMO ? "--connect-timeout" : "--smtp-timeout", optarg);
-                return PM_EXIT_USAGE;
-            }
-            if (opt == OPT_CONNECT_TMO) {
-                o->connect_tmo = ns;
-            } else {
-                o->step_tmo = ns;
-            }
-            break;
-        case OPT_INJECT:
-            o->inject = true;
-            break;
-        case OPT_TTL_WALK:
-            o->walk = true;
-            o->inject = true;
-            break;
-        case OPT_MAX_TTL:
-            if (!pm_parse_long(optarg, 1, PM_WALK_MAX_TTL, &v)) {
-                pm_err("bad --max-ttl '%s': 1 to %d", optarg, PM_WALK_MAX_TTL);
-                return PM_EXIT_USAGE;
-            }
-            o->max_ttl = (int)v;
-            break;
-        case OPT_TRIES:
-            /* The ISN has 3 bits for the attempt. */
-            if (!pm_parse_long(optarg, 1, 8, &v)) {
-                pm_err("bad --tries '%s': 1 to 8", optarg);
-                return PM_EXIT_USAGE;
-            }
-            o->tries = (int)v;
-            break;
-        case OPT_WAIT:
-            if (!pm_parse_secs(optarg, 0.05, 30, &ns)) {
-                pm_err("bad --wait '%s': seconds, 0.05 to 30", optarg);
-                return PM_EXIT_USAGE;
-            }
-            o->wait = ns;
-            break;
-        case OPT_GAP:
-            if (!pm_parse_long(optarg, 1, 16, &v)) {
-                pm_err("bad --gap-limit '%s': 1 to 16", optarg);
-                return PM_EXIT_USAGE;
-            }
-            o->gap_limit = (int)v;
-            break;
-        case OPT_RATE:
-            if (!pm_parse_double(optarg, 0.01, 100, &o->rate)) {
-                pm_err("bad --rate '%s': test SYNs per second, 0.01 to 100", optarg);
-                return PM_EXIT_USAGE;
-            }
-            break;
-        case OPT_MAX_PROBES:
-            if (!pm_parse_long(optarg, 1, 10000, &v)) {
-                pm_err("bad --max-probes '%s': 1 to 10000", optarg);
-                return PM_EXIT_USAGE;
-            }
-            o->max_probes = (uint32_t)v;
-            break;
-        case OPT_ALLOW_LOOPBACK:
-            o->allow_loopback = true;
-            break;
-        case OPT_STALE:
-            if (o->nstale >= MAX_STALE || !pm_addr_parse(optarg, &o->stale[o->nstale])) {
-                pm_err("bad --stale '%s': an IPv4 or IPv6 address (at most %d)", optarg,
-                       MAX_STALE);
-                return PM_EXIT_USAGE;
-            }
-            o->nstale++;
-            break;
-        case 'Z': /* as for `capture` and tcpdump */
-        case OPT_USER:
-            o->user = optarg;
-            break;
-        case OPT_MAX_ADDRS:
-            if (!pm_parse_long(optarg, 1, PM_MAX_TADDRS, &v)) {
-                pm_err("bad --max-addrs '%s': 1 to %d", optarg, PM_MAX_TADDRS);
-                return PM_EXIT_USAGE;
-            }
-            o->max_addrs = (int)v;
-            break;
-        default: {
-            int rc = pm_cli_common_option(&P->cfg, opt, optarg);
-            if (rc < 0) {
-                return PM_EXIT_USAGE;
-            }
-            if (rc == 0) {
-                usage_probe(stderr);
-                return PM_EXIT_USAGE;
-            }
-        }
-        }
+    struct pm_optdef defs[PM_OPTS_MAX];
+    size_t n = probe_optdefs(P, defs);
+    int first = argc;
+    switch (pm_opts_parse(defs, n, argc, argv, opt_common, P, &first)) {
+    case PM_OPTS_OK:
+        break;
+    case PM_OPTS_HELP:
+        usage_probe(P, stdout);
+        return -1;
+    case PM_OPTS_UNKNOWN:
+        usage_probe(P, stderr);
+        return PM_EXIT_USAGE;
+    default:
+        return PM_EXIT_USAGE;
     }
-    if (optind != argc - 1) {
-        pm_err(optind >= argc ? "probe needs a TARGET" : "probe takes one TARGET");
+    o->inject |= o->walk; /* the walk's SYNs are raw SYNs */
+    if (first != argc - 1) {
+        pm_err(first >= argc ? "probe needs a TARGET" : "probe takes one TARGET");
         pm_hint("portmortem probe example.net --compare-ports 587 --ttl-walk");
         return PM_EXIT_USAGE;
     }
-    o->target = argv[optind];
+    o->target = argv[first];
     for (int k = 0; k < 2; k++) {
         if (o->have_source[k] && !(o->families & (1 << k))) {
             pm_warn("--source %s is ignored: -%c limits the probe to the other family",
@@ -2186,7 +2051,7 @@ static void print_header(struct prober *P)
     if (P->jsonl) {
         struct pm_json jj, *j = &jj;
         jbegin(P, j, "plan");
-        pm_json_kstr(j, "interface", P->pc ? P->iface : NULL);
+        pm_json_kstr(j, "interface", P->cap.p ? P->iface : NULL);
         pm_json_kaddr(j, "source_ipv4", P->have_src[0] ? &P->src[0] : NULL);
         pm_json_kaddr(j, "source_ipv6", P->have_src[1] ? &P->src[1] : NULL);
         pm_json_kstr(j, "helo", P->helo);
@@ -2212,7 +2077,7 @@ static void print_header(struct prober *P)
         P->have_src[0] ? pm_addr_str(&P->src[0], a) : "",
         P->have_src[0] && P->have_src[1] ? " / " : "",
         P->have_src[1] ? pm_addr_str(&P->src[1], b) : "",
-        P->pc ? P->iface : "none (no verdicts: see the warning above)", P->helo);
+        P->cap.p ? P->iface : "none (no verdicts: see the warning above)", P->helo);
     if (P->o.inject) {
         txt(P, "  raw test SYNs: %s, at most %.3g/s, %u in all\n",
             P->o.walk ? "test SYN + TTL walk" : "test SYN", P->o.rate, P->o.max_probes);
@@ -2265,33 +2130,16 @@ static void print_run(struct prober *P, const char *privileges, const struct pca
 }
 
 /* --bundle without -w: the bundle's packet slice needs a capture file, so keep a private
- * one for the run: no name on disk (pm_temp_capture), read back through its descriptor. */
+ * one for the run: no name on disk (dump.c, pm_temp_capture: "portmortem-probe-..."), read
+ * back through its descriptor. */
 static int open_temp_capture(struct prober *P)
 {
-    char path[512];
-    bool named = false;
-    int fd = pm_temp_capture("probe", path, sizeof(path), &named);
-    if (fd < 0) {
+    struct pm_dump_opts d = {.temporary = true, .owner = (uid_t)-1, .group = (gid_t)-1};
+    P->dump = pm_dump_open(P->cap.p, "probe", 1, &d);
+    if (!P->dump) {
         pm_warn("the bundle will have no packets; give -w FILE");
         return -1;
     }
-    FILE *f = fdopen(fd, "w");
-    P->dump = f ? pcap_dump_fopen(P->pc, f) : NULL;
-    if (!P->dump) {
-        pm_warn("cannot write the temporary capture %s: %s", path,
-                f ? pcap_geterr(P->pc) : strerror(errno));
-        if (f) {
-            fclose(f);
-        } else {
-            close(fd);
-        }
-        if (named) {
-            unlink(path);
-        }
-        return -1;
-    }
-    P->tmp_capture = pm_xstrdup(path);
-    P->tmp_named = named;
     return 0;
 }
 
@@ -2385,7 +2233,7 @@ static int probe_main(struct prober *P)
         pm_warn("no interface for the capture (no route to the targets?): DNS and SMTP checks "
                 "only; name one with -i");
     }
-    if (o->inject && !P->pc) {
+    if (o->inject && !P->cap.p) {
         pm_err("--inject/--ttl-walk need the capture");
         return PM_EXIT_UNREADABLE;
     }
@@ -2478,7 +2326,7 @@ static int probe_main(struct prober *P)
         pm_strlcpy(P->label, vname[0], sizeof(P->label));
     }
     flabel[0] = P->label;
-    if (P->pc) {
+    if (P->cap.p) {
         P->cfg.subcommand = "probe";
         /* Port 25 is diagnosed; --compare-ports are evidence about the host and never take
          * over the destinations' state, the Scope and Next lines or the exit status. */
@@ -2499,14 +2347,11 @@ static int probe_main(struct prober *P)
         }
         /* Read back through the descriptor: after the drop the -Z user may not be able to
          * open a replaced -w file by name, and the temporary one has no name. */
-        if (o->wfile) {
-            const char *paths[1] = {o->wfile};
-            int fds[1] = {P->dump ? fileno(pcap_dump_file(P->dump)) : -1};
-            pm_engine_capture_files(P->eng, paths, fds, 1);
-        } else if (P->cfg.bundle_dir && open_temp_capture(P) == 0) {
-            const char *paths[1] = {P->tmp_capture};
-            int fds[1] = {fileno(pcap_dump_file(P->dump))};
-            pm_engine_capture_files(P->eng, paths, fds, 1);
+        if (o->wfile || (P->cfg.bundle_dir && open_temp_capture(P) == 0)) {
+            const char *paths[1];
+            int fds[1];
+            int n = pm_dump_files(P->dump, paths, fds, 1);
+            pm_engine_capture_files(P->eng, paths, fds, n);
         }
         /* The bundle shows the host as it was: addresses, routes, firewall rules (read-only
          * commands, run now while we are still root). Without a bundle the routes suffice. */
@@ -2564,12 +2409,12 @@ static int probe_main(struct prober *P)
         conclude(P, as);
     }
     /* Late answers and the last attempts' linger, then the engine's verdicts. */
-    if (P->pc && !g_stop) {
+    if (P->cap.p && !g_stop) {
         pm_ns until = PM_MAX(pm_now_monotonic() + PM_MS(500), P->quiet_until);
         pump(P, -1, 0, until, NULL, NULL);
     }
     struct pcap_stat st;
-    bool have_st = P->pc && pcap_stats(P->pc, &st) == 0;
+    bool have_st = P->cap.p && pcap_stats(P->cap.p, &st) == 0;
     print_run(P, pr.text[0] ? pr.text : "privileges unchanged", &st, have_st);
     int erc = PM_EXIT_OK;
     if (P->eng) {
@@ -2582,9 +2427,7 @@ static int probe_main(struct prober *P)
         }
         pm_strlcpy(ls.privileges, pr.text, sizeof(ls.privileges));
         pm_engine_live_stats(P->eng, &ls);
-        if (P->dump) {
-            pcap_dump_flush(P->dump);
-        }
+        pm_dump_end(P->dump); /* flushed, checked; the engine reads it back for the bundle */
         erc = pm_engine_finish(P->eng);
         P->eng = NULL;
     }
@@ -2598,7 +2441,6 @@ static int probe_main(struct prober *P)
 int pm_cmd_probe(int argc, char **argv, int full_argc, char **full_argv)
 {
     struct prober *P = pm_xcalloc(1, sizeof(*P));
-    P->pcfd = -1;
     pm_cli_engine_defaults(&P->cfg, full_argc, full_argv);
     P->cfg.subcommand = "probe";
     int rc = parse_args(P, argc, argv);
@@ -2627,18 +2469,8 @@ int pm_cmd_probe(int argc, char **argv, int full_argc, char **full_argv)
             close(P->as[i].reserve_fd);
         }
     }
-    if (P->dump) {
-        pcap_dump_close(P->dump);
-    }
-    if (P->tmp_capture) {
-        if (P->tmp_named) {
-            unlink(P->tmp_capture);
-        }
-        free(P->tmp_capture);
-    }
-    if (P->pc) {
-        pcap_close(P->pc);
-    }
+    pm_dump_close(P->dump, true);
+    pm_capif_close(&P->cap);
     pm_injector_close(P->inj);
     pm_hostctx_free(P->hc);
     if (P->tls) {
