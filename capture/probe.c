@@ -534,7 +534,7 @@ static void conclude(struct prober *P, const struct addrstate *as)
     if (!p25) {
         return;
     }
-    char a[PM_ADDR_STRLEN], wtext[400];
+    char a[PM_ADDR_STRLEN], wtext[400], wnext[400];
     pm_addr_str(&as->ta.addr, a);
     f.dst = a;
     f.port = 25;
@@ -542,15 +542,7 @@ static void conclude(struct prober *P, const struct addrstate *as)
     f.smtp_ok = p25->r.connected && p25->r.failed_step == PM_SS_DONE;
     f.syn_seen = p25->syn_seen;
     f.error = p25->r.error;
-    if (as->w.ran) {
-        const struct pm_walk *w = &as->w;
-        pm_walk_text(w, wtext, sizeof(wtext));
-        f.walk_ran = true;
-        f.walk_text = wtext;
-        const struct pm_walk_row *row = pm_walk_conclude(w);
-        f.walk_host_up = row->host_up;
-        f.walk_located = row->located;
-    }
+    pm_probe_facts_walk(&f, &as->w, wtext, sizeof(wtext), wnext, sizeof(wnext));
     struct pm_probe_verdict pv;
     pm_probe_conclude(&f, &pv);
     if (pv.failed && !as->ta.stale) {
