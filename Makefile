@@ -58,7 +58,7 @@ ANALYZE_SRCS := \
 	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/pcapng.c \
 	analyze/tables.c analyze/flow.c analyze/smtp.c analyze/track.c analyze/attempt.c analyze/ttl.c \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
-	analyze/engine.c analyze/report.c \
+	analyze/walk.c analyze/engine.c analyze/report.c \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
 	analyze/bundle_manifest.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
@@ -85,7 +85,8 @@ UNIT_SRCS := \
 	tests/unit/test_rules.c tests/unit/test_attribute.c tests/unit/test_correlate.c \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
 	tests/unit/test_context.c tests/unit/test_lines.c tests/unit/test_scope.c \
-	tests/unit/test_probe_verdict.c tests/unit/test_output.c
+	tests/unit/test_probe_verdict.c tests/unit/test_output.c tests/unit/test_walk.c \
+	tests/unit/test_opts.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 

@@ -77,6 +77,9 @@ void pm_dump_flush(struct pm_dump *d);
  * NULL). A temporary file has no name on disk: its "path" is only a label. Both valid until
  * pm_dump_close. */
 int pm_dump_paths(const struct pm_dump *d, const char **paths, int *fds, int max);
+/* Every file opened, used or not, in ring order (the probe names its one file to the engine
+ * before it holds packets). Same lifetime as pm_dump_paths. */
+int pm_dump_files(const struct pm_dump *d, const char **paths, int *fds, int max);
 uint64_t pm_dump_packets(const struct pm_dump *d);
 /* Flush and close the file being written (the paths stay valid, for the bundle). */
 void pm_dump_end(struct pm_dump *d);

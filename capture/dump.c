@@ -273,6 +273,18 @@ int pm_dump_paths(const struct pm_dump *d, const char **paths, int *fds, int max
     return n;
 }
 
+int pm_dump_files(const struct pm_dump *d, const char **paths, int *fds, int max)
+{
+    int n = 0;
+    for (int k = 0; d && k < d->nf && n < max; k++) {
+        if (fds) {
+            fds[n] = d->f[k].fd;
+        }
+        paths[n++] = d->f[k].path;
+    }
+    return n;
+}
+
 uint64_t pm_dump_packets(const struct pm_dump *d) { return d ? d->packets : 0; }
 
 void pm_dump_end(struct pm_dump *d)

@@ -14,6 +14,7 @@
 
 #include "decode.h"
 #include "pm.h"
+#include "walk.h"
 
 /* ================================ throttle.c ================================ */
 
@@ -362,11 +363,24 @@ struct pm_probe_facts {
     bool walk_located;          /* the walk found where it fails (forged RST, a router's reject,
                                  * silence after a hop) */
     const char *walk_text;      /* the walk's result in words */
+    const char *walk_next;      /* the walk's next step ("" none) */
+    const struct pm_walk_row *walk_row; /* the walk's conclusion row (analyze/walk.c) */
 };
+/* The walk's part of the facts (NULL or a walk that did not run: none). text and next hold
+ * the walk's words (400 bytes each is enough). */
+void pm_probe_facts_walk(struct pm_probe_facts *f, const struct pm_walk *w, char *text,
+                         size_t tlen, char *next, size_t nlen);
 struct pm_probe_verdict {
     const char *id;             /* the `ports` object's `verdict` */
     bool failed;                /* counts for the exit status */
     char text[700];
+    /* The same in the engine's vocabulary: what the checks show and who can act, and the
+     * next step. Where the checks alone cannot say why port 25 fails (blocked, unreachable,
+     * failed), a walk whose row names a failure supplies them; else inconclusive. */
+    enum pm_verdict verdict;
+    enum pm_owner owner;
+    enum pm_confidence confidence;
+    char next[400];
 };
 void pm_probe_conclude(const struct pm_probe_facts *f, struct pm_probe_verdict *v);
 /* The rows, first match wins (ids, for the unit test that each has a test). */

@@ -6,7 +6,9 @@
  * Compared ports (--compare-ports) are evidence about the host, never the diagnosis: a
  * connect, a banner or even a RST on another port proves that something answers for the
  * host, so a silent port 25 there is blocked on the path or at the host, not a dead host.
- * The TTL walk's result, when it ran, is what the conclusion cites about where.
+ * The TTL walk's result, when it ran, is what the conclusion cites about where, and where
+ * the checks alone cannot say why port 25 fails, the walk's row (analyze/walk.c) gives the
+ * verdict, owner, confidence and next step.
  */
 #include "probe_int.h"
 
@@ -98,20 +100,73 @@ static void t_failed(const struct pm_probe_facts *f, char *buf, size_t len)
                                     "host");
 }
 
+static void n_none(const struct pm_probe_facts *f, char *buf, size_t len)
+{
+    (void)f;
+    if (len) {
+        buf[0] = '\0';
+    }
+}
+static void n_smtp(const struct pm_probe_facts *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "Read the failed SMTP step above (%s) and show it to the postmaster of "
+             "%s when the reply is theirs.", f->error, f->dst);
+}
+static void n_local(const struct pm_probe_facts *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "Look for an OUTPUT rule or route for TCP %u to %s on this host (nft "
+             "list ruleset; iptables -S OUTPUT; ip route get %s).", f->port, f->dst, f->dst);
+}
+static void n_walk(const struct pm_probe_facts *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "Trace TCP %u to %s hop by hop: portmortem probe %s --ttl-walk (as "
+             "root).", f->port, f->dst, f->dst);
+}
+
+/* Columns: id, condition, failed (exit status), words; then the engine's vocabulary
+ * (verdict, owner, confidence) and the next step; `walk` says that a walk naming a failure
+ * replaces those four (the checks alone cannot say why port 25 fails). */
 static const struct {
     const char *id;
     pv_when when;
     bool failed;
     pv_text text;
+    enum pm_verdict verdict;
+    enum pm_owner owner;
+    enum pm_confidence confidence;
+    pv_text next;
+    bool walk;
 } rows[] = {
-    {"port-25-ok", w_ok, false, t_ok},
-    {"port-25-smtp-problem", w_smtp, true, t_smtp},
-    {"port-25-stopped-locally", w_local, true, t_local},
+    {"port-25-ok", w_ok, false, t_ok, PM_V_OK, PM_OWN_NONE, PM_CONF_HIGH, n_none, false},
+    {"port-25-smtp-problem", w_smtp, true, t_smtp, PM_V_SMTP_POLICY,
+     PM_OWN_RECIPIENT_POSTMASTER, PM_CONF_MEDIUM, n_smtp, false},
+    {"port-25-stopped-locally", w_local, true, t_local, PM_V_LOCAL_FIREWALL, PM_OWN_SENDER_HOST,
+     PM_CONF_HIGH, n_local, false},
     /* Another port connected or answered, or the walk reached the host: it is up. */
-    {"port-25-blocked", w_blocked, true, t_blocked},
-    {"host-unreachable", w_unreachable, true, t_unreachable},
-    {"port-25-failed", w_failed, true, t_failed},
+    {"port-25-blocked", w_blocked, true, t_blocked, PM_V_INCONCLUSIVE, PM_OWN_UNKNOWN,
+     PM_CONF_LOW, n_walk, true},
+    {"host-unreachable", w_unreachable, true, t_unreachable, PM_V_INCONCLUSIVE, PM_OWN_UNKNOWN,
+     PM_CONF_LOW, n_walk, true},
+    {"port-25-failed", w_failed, true, t_failed, PM_V_INCONCLUSIVE, PM_OWN_UNKNOWN, PM_CONF_LOW,
+     n_walk, true},
 };
+
+void pm_probe_facts_walk(struct pm_probe_facts *f, const struct pm_walk *w, char *text,
+                         size_t tlen, char *next, size_t nlen)
+{
+    if (!w || !w->ran) {
+        return;
+    }
+    const struct pm_walk_row *row = pm_walk_conclude(w);
+    row->text(w, text, tlen);
+    row->next(w, next, nlen);
+    f->walk_ran = true;
+    f->walk_text = text;
+    f->walk_next = next;
+    f->walk_row = row;
+    f->walk_host_up = row->host_up;
+    f->walk_located = row->located;
+}
 
 const size_t pm_probe_nverdicts = PM_ARRAY_LEN(rows);
 const char *pm_probe_verdict_id(size_t i) { return i < PM_ARRAY_LEN(rows) ? rows[i].id : NULL; }
@@ -125,4 +180,18 @@ void pm_probe_conclude(const struct pm_probe_facts *f, struct pm_probe_verdict *
     v->id = rows[i].id;
     v->failed = rows[i].failed;
     rows[i].text(f, v->text, sizeof(v->text));
+    v->verdict = rows[i].verdict;
+    v->owner = rows[i].owner;
+    v->confidence = rows[i].confidence;
+    rows[i].next(f, v->next, sizeof(v->next));
+    const struct pm_walk_row *wr = f->walk_ran ? f->walk_row : NULL;
+    if (rows[i].walk && wr && wr->verdict != PM_V_OK && wr->verdict != PM_V_INCONCLUSIVE) {
+        v->verdict = wr->verdict;
+        v->owner = wr->owner;
+        v->confidence = wr->confidence;
+    }
+    if (rows[i].walk && f->walk_ran && f->walk_next && f->walk_next[0]) {
+        /* After a walk, its own next step, never "run the walk" (issue 14.6). */
+        pm_strlcpy(v->next, f->walk_next, sizeof(v->next));
+    }
 }

@@ -55,6 +55,9 @@ Test(probe_verdict_row, port_25_ok)
     struct pm_probe_verdict v = conclude(&f);
     cr_assert_str_eq(v.id, "port-25-ok");
     cr_assert_not(v.failed, "a failing compared port never fails the diagnosed one");
+    cr_assert_eq(v.verdict, PM_V_OK);
+    cr_assert_eq(v.owner, PM_OWN_NONE);
+    cr_assert_str_eq(v.next, "");
 }
 
 Test(probe_verdict_row, port_25_smtp_problem)
@@ -65,6 +68,10 @@ Test(probe_verdict_row, port_25_smtp_problem)
     struct pm_probe_verdict v = conclude(&f);
     cr_assert_str_eq(v.id, "port-25-smtp-problem");
     cr_assert(v.failed);
+    cr_assert_eq(v.verdict, PM_V_SMTP_POLICY);
+    cr_assert_eq(v.owner, PM_OWN_RECIPIENT_POSTMASTER);
+    cr_assert_eq(v.confidence, PM_CONF_MEDIUM);
+    cr_assert(strstr(v.next, "greeting: 554 go away"), "%s", v.next);
 }
 
 Test(probe_verdict_row, port_25_stopped_locally)
@@ -73,7 +80,12 @@ Test(probe_verdict_row, port_25_stopped_locally)
     f.syn_seen = 0;
     snprintf(f.other_ok, sizeof(f.other_ok), "587");
     f.other_tried = 1;
-    cr_assert_str_eq(conclude(&f).id, "port-25-stopped-locally");
+    struct pm_probe_verdict v = conclude(&f);
+    cr_assert_str_eq(v.id, "port-25-stopped-locally");
+    cr_assert_eq(v.verdict, PM_V_LOCAL_FIREWALL);
+    cr_assert_eq(v.owner, PM_OWN_SENDER_HOST);
+    cr_assert_eq(v.confidence, PM_CONF_HIGH);
+    cr_assert(strstr(v.next, "OUTPUT rule"), "%s", v.next);
 }
 
 Test(probe_verdict_row, port_25_blocked)
@@ -85,6 +97,10 @@ Test(probe_verdict_row, port_25_blocked)
     cr_assert_str_eq(v.id, "port-25-blocked");
     cr_assert(strstr(v.text, "is up (port 587 connects)"), "%s", v.text);
     cr_assert(strstr(v.text, "TCP 25 is blocked on the path or at the host"), "%s", v.text);
+    /* The checks alone do not say why: inconclusive, and the walk is the next step. */
+    cr_assert_eq(v.verdict, PM_V_INCONCLUSIVE);
+    cr_assert_eq(v.confidence, PM_CONF_LOW);
+    cr_assert(strstr(v.next, "--ttl-walk"), "%s", v.next);
 }
 
 Test(probe_verdict, a_rst_on_another_port_proves_the_host_is_up)
@@ -118,6 +134,8 @@ Test(probe_verdict_row, host_unreachable)
     struct pm_probe_verdict v = conclude(&f);
     cr_assert_str_eq(v.id, "host-unreachable");
     cr_assert(strstr(v.text, "the host is down or everything to it is blocked"), "%s", v.text);
+    cr_assert_eq(v.verdict, PM_V_INCONCLUSIVE);
+    cr_assert(strstr(v.next, "--ttl-walk"), "%s", v.next);
 }
 
 Test(probe_verdict, a_located_walk_replaces_the_guess)
@@ -138,6 +156,9 @@ Test(probe_verdict_row, port_25_failed)
     struct pm_probe_verdict v = conclude(&f);
     cr_assert_str_eq(v.id, "port-25-failed");
     cr_assert(strstr(v.text, "--compare-ports 587,465"), "%s", v.text);
+    cr_assert_eq(v.verdict, PM_V_INCONCLUSIVE);
+    cr_assert_eq(v.owner, PM_OWN_UNKNOWN);
+    cr_assert(strstr(v.next, "--ttl-walk"), "%s", v.next);
     /* After a walk that located the failure, the hint to compare ports is not the point. */
     f.walk_ran = f.walk_located = true;
     f.walk_text = "rejected at hop 2 by 198.51.100.1";
@@ -145,4 +166,64 @@ Test(probe_verdict_row, port_25_failed)
     cr_assert_str_eq(v.id, "port-25-failed");
     cr_assert(strstr(v.text, "rejected at hop 2"), "%s", v.text);
     cr_assert_null(strstr(v.text, "--compare-ports"), "%s", v.text);
+}
+
+/* A real walk (analyze/walk.c) through pm_probe_facts_walk: a router rejecting at hop 2. */
+static struct pm_walk *rejecting_walk(void)
+{
+    static struct pm_walk w;
+    memset(&w, 0, sizeof(w));
+    w.ran = true;
+    pm_addr_parse("203.0.113.10", &w.dst);
+    const char *from[] = {"192.0.2.1", "198.51.100.1", "198.51.100.1"};
+    for (int ttl = 1; ttl <= 3; ttl++) {
+        w.hop[ttl].probes = 1;
+        w.hop[ttl].r.kind = PM_WR_ICMP;
+        w.hop[ttl].r.icmp_type = ttl < 3 ? 11 : 3;
+        w.hop[ttl].r.icmp_code = ttl < 3 ? 0 : 13;
+        w.hop[ttl].r.ttl = (uint8_t)(64 - (ttl - 1));
+        pm_addr_parse(from[ttl - 1], &w.hop[ttl].r.from);
+    }
+    w.top = 3;
+    w.end_ttl = 3;
+    pm_walk_analyse(&w);
+    return &w;
+}
+
+Test(probe_verdict, a_walk_naming_a_failure_gives_verdict_owner_and_next)
+{
+    struct pm_probe_facts f = base();
+    char text[400], next[400];
+    pm_probe_facts_walk(&f, rejecting_walk(), text, sizeof(text), next, sizeof(next));
+    cr_assert(f.walk_ran && f.walk_located && !f.walk_host_up);
+    struct pm_probe_verdict v = conclude(&f);
+    cr_assert_str_eq(v.id, "port-25-failed");
+    cr_assert_eq(v.verdict, PM_V_PATH_ICMP);
+    cr_assert_eq(v.owner, PM_OWN_PATH);
+    cr_assert_eq(v.confidence, PM_CONF_HIGH);
+    cr_assert(strstr(v.next, "hop 2 (198.51.100.1) rejecting"), "%s", v.next);
+    cr_assert_null(strstr(v.next, "--ttl-walk"), "after a walk, never 'run the walk': %s",
+                   v.next);
+    cr_assert(strstr(v.text, "the TTL walk: rejected at hop 2"), "%s", v.text);
+}
+
+Test(probe_verdict, the_walk_never_overrides_direct_evidence)
+{
+    /* port 25 connected: whatever a walk says, the connect is the diagnosis */
+    struct pm_probe_facts f = base();
+    f.connected = f.smtp_ok = true;
+    char text[400], next[400];
+    pm_probe_facts_walk(&f, rejecting_walk(), text, sizeof(text), next, sizeof(next));
+    struct pm_probe_verdict v = conclude(&f);
+    cr_assert_str_eq(v.id, "port-25-ok");
+    cr_assert_eq(v.verdict, PM_V_OK);
+    cr_assert_str_eq(v.next, "");
+    /* and a walk that did not run adds nothing */
+    struct pm_probe_facts g = base();
+    struct pm_walk none;
+    memset(&none, 0, sizeof(none));
+    pm_probe_facts_walk(&g, &none, text, sizeof(text), next, sizeof(next));
+    cr_assert_not(g.walk_ran);
+    pm_probe_facts_walk(&g, NULL, text, sizeof(text), next, sizeof(next));
+    cr_assert_not(g.walk_ran);
 }

@@ -1,0 +1,258 @@
+/*
+ * probe_opts.c — owns the probe's command line (capture/probe_run.h): its options as rows
+ * of a table for capture/opts.c (each with its kind, range, destination and help line),
+ * the handful that need more than a range check (an address per family, a port list, a
+ * HELO name), the options every subcommand shares (handed to main.c), and --help.
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "opts.h"
+#include "probe_run.h"
+#include "util.h"
+
+static int opt_ipv4(void *ctx, const char *arg)
+{
+    (void)arg;
+    ((struct prober *)ctx)->o.families = 1;
+    return 0;
+}
+
+static int opt_ipv6(void *ctx, const char *arg)
+{
+    (void)arg;
+    ((struct prober *)ctx)->o.families = 2;
+    return 0;
+}
+
+static int opt_source(void *ctx, const char *arg)
+{
+    struct probe_opts *o = &((struct prober *)ctx)->o;
+    pm_addr a;
+    if (!pm_addr_parse(arg, &a)) {
+        pm_err("bad --source '%s': the MTA's bind address, an IPv4 or IPv6 literal", arg);
+        return -1;
+    }
+    int k = fam_idx(a.family);
+    if (o->have_source[k]) {
+        pm_err("--source given twice for %s: one address per family", k ? "IPv6" : "IPv4");
+        return -1;
+    }
+    o->source[k] = a;
+    o->have_source[k] = true;
+    return 0;
+}
+
+static int opt_compare(void *ctx, const char *arg)
+{
+    struct probe_opts *o = &((struct prober *)ctx)->o;
+    int n = pm_parse_ports(arg, o->compare, MAX_COMPARE);
+    if (n < 0) {
+        pm_err("bad --compare-ports '%s': up to %d ports, e.g. 587,465", arg, MAX_COMPARE);
+        return -1;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (o->compare[i] != 25) {
+            o->compare[k++] = o->compare[i]; /* port 25 is always checked, and last */
+        }
+    }
+    o->ncompare = k;
+    return 0;
+}
+
+static int opt_helo(void *ctx, const char *arg)
+{
+    if (!*arg || strlen(arg) > 250 || strpbrk(arg, " \r\n\t")) {
+        pm_err("bad --helo '%s': one host name without spaces", arg);
+        return -1;
+    }
+    ((struct prober *)ctx)->o.helo = arg;
+    return 0;
+}
+
+static int opt_stale(void *ctx, const char *arg)
+{
+    struct probe_opts *o = &((struct prober *)ctx)->o;
+    if (o->nstale >= MAX_STALE || !pm_addr_parse(arg, &o->stale[o->nstale])) {
+        pm_err("bad --stale '%s': an IPv4 or IPv6 address (at most %d)", arg, MAX_STALE);
+        return -1;
+    }
+    o->nstale++;
+    return 0;
+}
+
+/* The options every subcommand shares (main.c): -f, -o, -m, --bundle, ... */
+static int opt_common(void *ctx, int code, const char *arg)
+{
+    return pm_cli_common_option(&((struct prober *)ctx)->cfg, code, arg);
+}
+
+#define NUM(name_, kind_, dst_, min_, max_, unit_, arg_, help_)                              \
+    {.name = name_, .kind = kind_, .dst = dst_, .min = min_, .max = max_, .unit = unit_,     \
+     .arg = arg_, .help = help_}
+#define CALL(name_, short_, kind_, fn_, arg_, help_)                                         \
+    {.name = name_, .short_name = short_, .kind = kind_, .call = fn_, .arg = arg_, .help = help_}
+#define PASS(name_, short_, kind_, code_, arg_, help_)                                       \
+    {.name = name_, .short_name = short_, .kind = kind_, .code = code_, .arg = arg_,          \
+     .help = help_}
+
+/* The probe's command line, in the order of its --help. Ranges: --tries has 3 bits of the
+ * keyed ISN (inject.c); --max-ttl stops at PM_WALK_MAX_TTL; --max-addrs at the resolver's
+ * table (PM_MAX_TADDRS). */
+static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
+{
+    struct probe_opts *o = &P->o;
+    const struct pm_optdef rows[] = {
+        {.name = "resolver", .kind = PM_OPT_STRING, .dst = &o->resolver, .arg = "IP",
+         .help = "DNS server to ask (default: /etc/resolv.conf)"},
+        {.name = "no-mx", .kind = PM_OPT_FLAG, .dst = &o->no_mx,
+         .help = "TARGET is a host: skip the MX lookup"},
+        {.short_name = '4', .kind = PM_OPT_CALL_FLAG, .call = opt_ipv4, .label = "-4, -6",
+         .help = "IPv4 / IPv6 addresses only"},
+        CALL(NULL, '6', PM_OPT_CALL_FLAG, opt_ipv6, NULL, NULL),
+        CALL("source", 0, PM_OPT_CALL, opt_source, "IP",
+             "the MTA's bind address (smtp_bind_address); once per\n"
+             "family (default: what the route to the MX picks)"),
+        {.name = "interface", .short_name = 'i', .kind = PM_OPT_STRING, .dst = &o->iface,
+         .arg = "IFACE", .help = "capture interface (default: the one --source is on)"},
+        CALL("compare-ports", 0, PM_OPT_CALL, opt_compare, "L",
+             "also check these ports, e.g. 587,465 (465: implicit TLS):\n"
+             "tells a port-25 block from a dead host"),
+        CALL("helo", 0, PM_OPT_CALL, opt_helo, "NAME", "EHLO name (default: this host's name)"),
+        {.name = "ca", .kind = PM_OPT_STRING, .dst = &o->ca, .arg = "FILE",
+         .help = "CA certificates for the STARTTLS check (default: system)"},
+        NUM("connect-timeout", PM_OPT_SECONDS, &o->connect_tmo, 0.1, 600, "seconds", "S",
+            "connect() timeout (default 10)"),
+        NUM("smtp-timeout", PM_OPT_SECONDS, &o->step_tmo, 0.1, 600, "seconds", "S",
+            "timeout per SMTP step (default 20)"),
+        {.name = "inject", .kind = PM_OPT_FLAG, .dst = &o->inject,
+         .help = "send test SYNs (see above)"},
+        {.name = "ttl-walk", .kind = PM_OPT_FLAG, .dst = &o->walk,
+         .help = "trace port 25 hop by hop (see above)"},
+        NUM("max-ttl", PM_OPT_INT, &o->max_ttl, 1, PM_WALK_MAX_TTL, NULL, "N",
+            "highest TTL of the walk (default 30, at most 64)"),
+        NUM("tries", PM_OPT_INT, &o->tries, 1, 8, NULL, "N",
+            "probes per TTL and test SYNs per address (default 2)"),
+        NUM("wait", PM_OPT_SECONDS, &o->wait, 0.05, 30, "seconds", "S",
+            "wait for each probe's answer (default 2)"),
+        NUM("gap-limit", PM_OPT_INT, &o->gap_limit, 1, 16, NULL, "N",
+            "silent hops in a row that end the walk (default 3)"),
+        NUM("rate", PM_OPT_DOUBLE, &o->rate, 0.01, 100, "test SYNs per second", "PPS",
+            "raw SYNs per second (default 3)"),
+        NUM("max-probes", PM_OPT_UINT, &o->max_probes, 1, 10000, NULL, "N",
+            "raw SYNs for the whole run (default 100)"),
+        {.name = "allow-loopback", .kind = PM_OPT_FLAG, .dst = &o->allow_loopback,
+         .help = "permit loopback/own targets (tests only)"},
+        CALL("stale", 0, PM_OPT_CALL, opt_stale, "IP",
+             "an address the MTA tried (from its log); repeatable:\n"
+             "flagged when the DNS no longer lists it, and connected to"),
+        PASS("mta-log", 'm', PM_OPT_PASS, 'm', "FILE",
+             "the MTA's log: addresses it tried for TARGET's hosts that\n"
+             "the DNS no longer lists are flagged as a stale cache"),
+        NUM("max-addrs", PM_OPT_INT, &o->max_addrs, 1, PM_MAX_TADDRS, NULL, "N",
+            "addresses probed at most (default 8)"),
+        {.short_name = 'w', .kind = PM_OPT_STRING, .dst = &o->wfile, .arg = "FILE",
+         .help = "keep the probe's own capture (pcap)"},
+        /* -Z as for `capture` and tcpdump */
+        {.name = "user", .short_name = 'Z', .kind = PM_OPT_STRING, .dst = &o->user,
+         .arg = "USER", .help = "drop privileges to USER (default nobody)"},
+        PASS("format", 'f', PM_OPT_PASS, 'f', "FMT", "text (default on a terminal) or jsonl"),
+        PASS("output", 'o', PM_OPT_PASS, 'o', "FILE", "write the report to FILE"),
+        PASS("bundle", 0, PM_OPT_PASS, PM_OPT_BUNDLE, "DIR",
+             "also write an evidence bundle into the new directory DIR"),
+        PASS("sign-key", 0, PM_OPT_PASS, PM_OPT_SIGN_KEY, "KEY",
+             "sign the bundle's manifest (PEM Ed25519 private key)"),
+        {.name = "log-tz", .kind = PM_OPT_PASS, .code = PM_OPT_LOG_TZ,
+         .label = "    --log-tz ZONE, --log-year YEAR  ", .help = "how to read --mta-log times"},
+        PASS("log-year", 0, PM_OPT_PASS, PM_OPT_LOG_YEAR, "YEAR", NULL),
+        PASS("color", 0, PM_OPT_PASS_FLAG, PM_OPT_COLOR, NULL, NULL),
+        PASS("no-color", 0, PM_OPT_PASS_FLAG, PM_OPT_NO_COLOR, NULL, NULL),
+        PASS("no-progress", 0, PM_OPT_PASS_FLAG, PM_OPT_NO_PROGRESS, NULL, NULL),
+        {.name = "quiet", .short_name = 'q', .kind = PM_OPT_PASS_FLAG, .code = 'q',
+         .label = "-q, --quiet / -v, --verbose / -h, --help", .help = ""},
+        PASS("verbose", 'v', PM_OPT_PASS_FLAG, 'v', NULL, NULL),
+        {.name = "help", .short_name = 'h', .kind = PM_OPT_HELP},
+    };
+    memcpy(d, rows, sizeof(rows));
+    return PM_ARRAY_LEN(rows);
+}
+
+static void usage_probe(struct prober *P, FILE *f)
+{
+    struct pm_optdef defs[PM_OPTS_MAX];
+    size_t n = probe_optdefs(P, defs);
+    fprintf(f,
+            "usage: portmortem probe [options] TARGET\n"
+            "\n"
+            "Active checks against the mail servers of TARGET: a domain (its MX records, in\n"
+            "preference order, then their A/AAAA; without MX the domain's own address, as an\n"
+            "MTA does), a host name (--no-mx) or an address ([192.0.2.1], [IPv6:2001:db8::1]).\n"
+            "Every packet the probe causes is captured and explained like `capture` does.\n"
+            "\n"
+            "What is sent, and only this:\n"
+            "  always            DNS queries for TARGET (MX, A, AAAA) to the resolver, and per\n"
+            "                    address one TCP connect() to port 25 (and each --compare-ports\n"
+            "                    port) from --source, with greeting, EHLO, STARTTLS and QUIT\n"
+            "  --inject          also raw TCP SYNs (libnet) to port 25 of the addresses TARGET\n"
+            "                    resolved to, TTL 64, from --source and one fixed source port,\n"
+            "                    up to --tries per address; our kernel resets any SYN-ACK\n"
+            "  --ttl-walk        (implies --inject) raw SYNs with TTL 1, 2, ... --max-ttl to\n"
+            "                    port 25, --tries per TTL, until a SYN-ACK, a RST, an ICMP error\n"
+            "                    other than time-exceeded, or --gap-limit silent hops in a row\n"
+            "  raw SYNs are paced by --rate and stop at --max-probes for the whole run; they go\n"
+            "  only to addresses TARGET resolved to (never --stale ones), never to broadcast,\n"
+            "  multicast, unspecified, this host's own or loopback addresses.\n"
+            "\n"
+            "options:\n");
+    pm_opts_help(f, defs, n);
+    fprintf(f,
+            "\n"
+            "Needs root for the capture and raw sockets (privileges are dropped right after they\n"
+            "are open). Without root only the DNS and SMTP checks run. See docs/PROBE.md.\n");
+}
+
+int probe_parse_args(struct prober *P, int argc, char **argv)
+{
+    struct probe_opts *o = &P->o;
+    o->families = 3;
+    o->connect_tmo = PM_SEC(10);
+    o->step_tmo = PM_SEC(20);
+    o->max_ttl = 30;
+    o->tries = 2;
+    o->wait = PM_SEC(2);
+    o->gap_limit = 3;
+    o->rate = 3;
+    o->max_probes = 100;
+    o->max_addrs = 8;
+    struct pm_optdef defs[PM_OPTS_MAX];
+    size_t n = probe_optdefs(P, defs);
+    int first = argc;
+    switch (pm_opts_parse(defs, n, argc, argv, opt_common, P, &first)) {
+    case PM_OPTS_OK:
+        break;
+    case PM_OPTS_HELP:
+        usage_probe(P, stdout);
+        return -1;
+    case PM_OPTS_UNKNOWN:
+        usage_probe(P, stderr);
+        return PM_EXIT_USAGE;
+    default:
+        return PM_EXIT_USAGE;
+    }
+    o->inject |= o->walk; /* the walk's SYNs are raw SYNs */
+    if (first != argc - 1) {
+        pm_err(first >= argc ? "probe needs a TARGET" : "probe takes one TARGET");
+        pm_hint("portmortem probe example.net --compare-ports 587 --ttl-walk");
+        return PM_EXIT_USAGE;
+    }
+    o->target = argv[first];
+    for (int k = 0; k < 2; k++) {
+        if (o->have_source[k] && !(o->families & (1 << k))) {
+            pm_warn("--source %s is ignored: -%c limits the probe to the other family",
+                    k ? "(IPv6)" : "(IPv4)", k ? '4' : '6');
+        }
+    }
+    return 0;
+}
+
