@@ -12,10 +12,20 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 
+# The version, in this one place: the binary (-DPM_VERSION), `make install`, the man page
+# check and the Debian package (`make deb` refuses a debian/changelog that disagrees).
+VERSION := 0.1.0
+
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/portmortem
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR ?=
+# `make install` strips the installed binary (install -s); the Debian build sets
+# INSTALL_STRIP= so that dh_strip keeps the symbols in a separate -dbgsym package.
+INSTALL_STRIP ?= -s
 CC ?= cc
 V ?= 0
 SETUP ?= 1
@@ -47,7 +57,7 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags libpcap openssl zlib 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs libpcap openssl zlib 2>/dev/null || echo -lpcap -lssl -lcrypto -lz)
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"$(VARIANT)\"
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"$(VARIANT)\" -DPM_VERSION=\"$(VERSION)\"
 CFLAGS := -std=c11 $(OPT) $(WARNINGS) $(HARDENING) $(PKG_CFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(HARDEN_LD) $(SAN_LD) $(EXTRA_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lnet -lresolv -lm

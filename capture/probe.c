@@ -174,7 +174,8 @@ static void usage_probe(FILE *f)
             "  -q, --quiet / -v, --verbose / -h, --help\n"
             "\n"
             "Needs root for the capture and raw sockets (privileges are dropped right after they\n"
-            "are open). Without root only the DNS and SMTP checks run. See docs/PROBE.md.\n");
+            "are open). Without root only the DNS and SMTP checks run.\n"
+            "See man portmortem and docs/PROBE.md.\n");
 }
 
 /* ---------------------------------------------------------------------------------------- */
