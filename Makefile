@@ -9,7 +9,10 @@
 #   make bench      benchmark against the libpcap floor, tcpdump and tshark (docs/PERFORMANCE.md)
 #   make fuzz       run the fuzz targets for FUZZ_SECONDS each (default 60)
 #   make lab        re-record the lab fixtures under pcaps/lab/ (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary stripped, man page, bash completion,
+#                   docs/VERDICTS.md and the output contract in share/doc/portmortem)
+#   make uninstall  the same PREFIX and DESTDIR
+#   make deb        the Debian package (debian/, built by dpkg-buildpackage in a temp copy)
 #   make clean
 
 # The version, in this one place: the binary (-DPM_VERSION), `make install`, the man page
@@ -201,13 +204,29 @@ demo: setup portmortem
 		echo "(exit status $$rc: 1 means failures were found, as expected for this incident)"
 
 # ---- install ---------------------------------------------------------------------------
+# The binary (stripped: INSTALL_STRIP), the man page, the bash completion and the reference a
+# user needs to read a report: the verdicts and the output contract (docs/OUTPUT.md and the
+# JSON schema in docs/schema/, when present). PREFIX and DESTDIR as usual; `make deb` installs
+# through this same target (debian/rules).
+DOC_FILES := README.md docs/VERDICTS.md $(wildcard docs/OUTPUT.md)
+SCHEMA_FILES := $(wildcard docs/schema/*.json)
+
 install: portmortem
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 0755 portmortem $(DESTDIR)$(BINDIR)/portmortem
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(DOCDIR)
+	install $(INSTALL_STRIP) -m 0755 portmortem $(DESTDIR)$(BINDIR)/portmortem
 	install -m 0644 docs/portmortem.1 $(DESTDIR)$(MANDIR)/man1/portmortem.1
+	install -m 0644 docs/portmortem.bash-completion $(DESTDIR)$(BASHCOMPDIR)/portmortem
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(if $(SCHEMA_FILES),install -d $(DESTDIR)$(DOCDIR)/schema)
+	$(if $(SCHEMA_FILES),install -m 0644 $(SCHEMA_FILES) $(DESTDIR)$(DOCDIR)/schema/)
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/portmortem $(DESTDIR)$(MANDIR)/man1/portmortem.1
+	rm -f $(DESTDIR)$(BINDIR)/portmortem $(DESTDIR)$(MANDIR)/man1/portmortem.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/portmortem
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	rm -rf $(DESTDIR)$(DOCDIR)/schema
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -rf build portmortem tests/out
