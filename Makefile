@@ -109,7 +109,7 @@ Q :=
 endif
 
 .PHONY: all unit setup setup-test asan-binary demo install uninstall check check-unit check-golden check-robust check-asan check-valgrind \
-	check-lab demo asan install uninstall clean bench fuzz lab
+	check-lab demo asan install uninstall clean bench fuzz lab version deb
 
 all: setup portmortem
 
@@ -227,6 +227,32 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
 	rm -rf $(DESTDIR)$(DOCDIR)/schema
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The version alone (debian/rules compares it with debian/changelog).
+version:
+	@echo $(VERSION)
+
+# ---- the Debian package ---------------------------------------------------------------
+# Built by dpkg-buildpackage in a temp copy of the sources, so the tree stays as it is (no
+# debian/portmortem/, no debian/files); the .deb, .changes and .buildinfo land in DEB_OUT.
+# debian/ is top-level because dpkg-buildpackage requires it there (docs/DEPENDENCIES.md).
+DEB_OUT ?= build/deb
+DEB_SRC := Makefile main.c include analyze capture docs debian README.md
+
+deb:
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/portmortem-deb.XXXXXX") && \
+	trap 'rm -rf "$$tmp"' EXIT && \
+	mkdir "$$tmp/portmortem-$(VERSION)" && \
+	cp -a $(DEB_SRC) "$$tmp/portmortem-$(VERSION)/" && \
+	rm -rf "$$tmp/portmortem-$(VERSION)/build" && \
+	( cd "$$tmp/portmortem-$(VERSION)" && \
+	  DEB_BUILD_OPTIONS="parallel=$${DEB_JOBS:-2} $${DEB_BUILD_OPTIONS:-}" \
+	  dpkg-buildpackage -b -us -uc >../build.log 2>&1 ) || \
+	{ tail -40 "$$tmp/build.log" >&2; echo "make deb: dpkg-buildpackage failed (the last lines of its log are above)" >&2; exit 1; }; \
+	cp "$$tmp"/*.deb "$$tmp"/*.changes "$$tmp"/*.buildinfo $(DEB_OUT)/ && \
+	cp "$$tmp/build.log" $(DEB_OUT)/ && \
+	ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build portmortem tests/out
