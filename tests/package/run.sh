@@ -162,6 +162,16 @@ for sect in SYNOPSIS OPTIONS "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "SEE ALSO"
     echo "$man_text" | grep -qx "$sect" && pass "man page has $sect" || fail "man page lacks the section $sect"
 done
 
+# ENVIRONMENT names every variable the code reads (getenv in main.c, analyze/, capture/).
+env_sect=$(echo "$man_text" | sed -n '/^ENVIRONMENT$/,/^[A-Z][A-Z ]*$/p' | sed '1d')
+vars=$(grep -ho 'getenv("[A-Za-z_][A-Za-z0-9_]*")' main.c analyze/*.c capture/*.c | sed 's/getenv("\(.*\)")/\1/' | sort -u)
+missing=""
+for v in $vars; do
+    echo "$env_sect" | grep -qw -- "$v" || missing="$missing $v"
+done
+[ -n "$vars" ] && [ -z "$missing" ] && pass "ENVIRONMENT names every getenv'd variable ($(echo $vars))" ||
+    fail "ENVIRONMENT lacks:${missing:- (no getenv found: the grep is broken)}"
+
 # The completion loads in a bash without any rc file or bash-completion, and completes.
 comp=$root/usr/share/bash-completion/completions/portmortem
 complete_words() { # complete_words WORD... : what completing the last word offers
