@@ -241,6 +241,9 @@ DEB_OUT ?= build/deb
 DEB_SRC := Makefile main.c include analyze capture docs debian README.md
 
 deb:
+	$(Q)command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	{ echo "make deb: dpkg-buildpackage or dh is missing: sh .ci/setup --test installs them" \
+	  "(dpkg-dev, debhelper)" >&2; exit 1; }
 	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
 	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/portmortem-deb.XXXXXX") && \
 	trap 'rm -rf "$$tmp"' EXIT && \
