@@ -117,7 +117,8 @@ for so in $(readelf -d "$bin" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); d
 done
 if unstripped "$bin"; then fail "the packaged binary is not stripped"; else pass "the packaged binary is stripped"; fi
 dbg=$(ls "$out"/portmortem-dbgsym_"$version"_*.deb 2>/dev/null | head -1)
-if [ -n "$dbg" ] && dpkg-deb -c "$dbg" | grep -q '/usr/lib/debug/.build-id/.*\.debug$'; then
+[ -n "$dbg" ] && dpkg-deb -c "$dbg" >"$work/dbgsym.list" 2>&1
+if [ -n "$dbg" ] && grep -q '/usr/lib/debug/.build-id/.*\.debug$' "$work/dbgsym.list"; then
     pass "separate debug symbols in $(basename "$dbg")"
 else
     fail "no portmortem-dbgsym package with /usr/lib/debug/.build-id/*.debug"
