@@ -9,13 +9,26 @@
 #   make bench      benchmark against the libpcap floor, tcpdump and tshark (docs/PERFORMANCE.md)
 #   make fuzz       run the fuzz targets for FUZZ_SECONDS each (default 60)
 #   make lab        re-record the lab fixtures under pcaps/lab/ (root)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binary stripped, man page, bash completion,
+#                   docs/VERDICTS.md and the output contract in share/doc/portmortem)
+#   make uninstall  the same PREFIX and DESTDIR
+#   make deb        the Debian package (debian/, built by dpkg-buildpackage in a temp copy)
 #   make clean
+
+# The version, in this one place: the binary (-DPM_VERSION), `make install`, the man page
+# check and the Debian package (`make deb` refuses a debian/changelog that disagrees).
+VERSION := 0.1.0
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share
+DOCDIR ?= $(DATADIR)/doc/portmortem
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 DESTDIR ?=
+# `make install` strips the installed binary (install -s); the Debian build sets
+# INSTALL_STRIP= so that dh_strip keeps the symbols in a separate -dbgsym package.
+INSTALL_STRIP ?= -s
 CC ?= cc
 V ?= 0
 SETUP ?= 1
@@ -47,7 +60,7 @@ endif
 
 PKG_CFLAGS := $(shell pkg-config --cflags libpcap openssl zlib 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs libpcap openssl zlib 2>/dev/null || echo -lpcap -lssl -lcrypto -lz)
-CPPFLAGS += -Iinclude -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"$(VARIANT)\"
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"$(VARIANT)\" -DPM_VERSION=\"$(VERSION)\"
 CFLAGS := -std=c11 $(OPT) $(WARNINGS) $(HARDENING) $(PKG_CFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(HARDEN_LD) $(SAN_LD) $(EXTRA_LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lnet -lresolv -lm
@@ -97,7 +110,7 @@ Q :=
 endif
 
 .PHONY: all unit setup setup-test asan-binary demo install uninstall check check-unit check-golden check-robust check-asan check-valgrind \
-	check-lab demo asan install uninstall clean bench fuzz lab
+	check-lab demo asan install uninstall clean bench fuzz lab version deb
 
 all: setup portmortem
 
@@ -160,6 +173,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/live/rules.mk
 -include tests/probe/rules.mk
 -include tests/hostile/rules.mk
+-include tests/package/rules.mk
 
 check: setup-test portmortem
 	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_TARGETS)
@@ -192,13 +206,58 @@ demo: setup portmortem
 		echo "(exit status $$rc: 1 means failures were found, as expected for this incident)"
 
 # ---- install ---------------------------------------------------------------------------
+# The binary (stripped: INSTALL_STRIP), the man page, the bash completion and the reference a
+# user needs to read a report: the verdicts and the output contract (docs/OUTPUT.md and the
+# JSON schema in docs/schema/, when present). PREFIX and DESTDIR as usual; `make deb` installs
+# through this same target (debian/rules).
+DOC_FILES := README.md docs/VERDICTS.md $(wildcard docs/OUTPUT.md)
+SCHEMA_FILES := $(wildcard docs/schema/*.json)
+
 install: portmortem
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 0755 portmortem $(DESTDIR)$(BINDIR)/portmortem
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(DOCDIR)
+	install $(INSTALL_STRIP) -m 0755 portmortem $(DESTDIR)$(BINDIR)/portmortem
 	install -m 0644 docs/portmortem.1 $(DESTDIR)$(MANDIR)/man1/portmortem.1
+	install -m 0644 docs/portmortem.bash-completion $(DESTDIR)$(BASHCOMPDIR)/portmortem
+	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	$(if $(SCHEMA_FILES),install -d $(DESTDIR)$(DOCDIR)/schema)
+	$(if $(SCHEMA_FILES),install -m 0644 $(SCHEMA_FILES) $(DESTDIR)$(DOCDIR)/schema/)
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/portmortem $(DESTDIR)$(MANDIR)/man1/portmortem.1
+	rm -f $(DESTDIR)$(BINDIR)/portmortem $(DESTDIR)$(MANDIR)/man1/portmortem.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/portmortem
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	rm -rf $(DESTDIR)$(DOCDIR)/schema
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+
+# The version alone (debian/rules compares it with debian/changelog).
+version:
+	@echo $(VERSION)
+
+# ---- the Debian package ---------------------------------------------------------------
+# Built by dpkg-buildpackage in a temp copy of the sources, so the tree stays as it is (no
+# debian/portmortem/, no debian/files); the .deb, .changes and .buildinfo land in DEB_OUT.
+# debian/ is top-level because dpkg-buildpackage requires it there (docs/DEPENDENCIES.md).
+DEB_OUT ?= build/deb
+DEB_SRC := Makefile main.c include analyze capture docs debian README.md
+
+deb:
+	$(Q)command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || \
+	{ echo "make deb: dpkg-buildpackage or dh is missing: sh .ci/setup --test installs them" \
+	  "(dpkg-dev, debhelper)" >&2; exit 1; }
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	$(Q)tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/portmortem-deb.XXXXXX") && \
+	trap 'rm -rf "$$tmp"' EXIT && \
+	mkdir "$$tmp/portmortem-$(VERSION)" && \
+	cp -a $(DEB_SRC) "$$tmp/portmortem-$(VERSION)/" && \
+	rm -rf "$$tmp/portmortem-$(VERSION)/build" && \
+	( cd "$$tmp/portmortem-$(VERSION)" && \
+	  DEB_BUILD_OPTIONS="parallel=$${DEB_JOBS:-2} $${DEB_BUILD_OPTIONS:-}" \
+	  dpkg-buildpackage -b -us -uc >../build.log 2>&1 ) || \
+	{ tail -40 "$$tmp/build.log" >&2; echo "make deb: dpkg-buildpackage failed (the last lines of its log are above)" >&2; exit 1; }; \
+	cp "$$tmp"/*.deb "$$tmp"/*.changes "$$tmp"/*.buildinfo $(DEB_OUT)/ && \
+	cp "$$tmp/build.log" $(DEB_OUT)/ && \
+	ls $(DEB_OUT)/*.deb
 
 clean:
 	rm -rf build portmortem tests/out

@@ -38,12 +38,12 @@ static void usage_main(FILE *f)
             "  verify DIR          check an evidence bundle's manifest and signature\n"
             "\n"
             "  portmortem COMMAND --help    options of a command\n"
-            "  portmortem --version\n"
+            "  portmortem -V, --version\n"
             "\n"
             "exit status: 0 nothing failed, 1 failures found, 2 usage error,\n"
             "             3 input unreadable or not a capture,\n"
             "             4 partial results (damaged input, or a bounded table was full)\n"
-            "see portmortem(1) in docs/portmortem.1\n");
+            "the manual: man portmortem (in the source tree: man -l docs/portmortem.1)\n");
 }
 
 static void usage_analyze(FILE *f)
@@ -83,7 +83,9 @@ static void usage_analyze(FILE *f)
             "      --no-progress       no progress line on standard error\n"
             "  -q, --quiet             no warnings\n"
             "  -v, --verbose           more detail on standard error (repeat for debug)\n"
-            "  -h, --help\n");
+            "  -h, --help\n"
+            "\n"
+            "the manual: man portmortem\n");
 }
 
 uint64_t pm_cli_seed(void)
@@ -378,7 +380,7 @@ static int dispatch(int argc, char **argv)
         usage_main(stdout);
         return PM_EXIT_OK;
     }
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("portmortem %s (%s build)\n", PM_VERSION, PM_BUILD_VARIANT);
         return PM_EXIT_OK;
     }

@@ -575,7 +575,7 @@ static void usage_verify(FILE *f)
             "exit status: 0 every file matches (and the signature, when a key is given),\n"
             "             1 something differs (each difference is printed), 2 usage error,\n"
             "             3 DIR, its manifest or the key cannot be read\n"
-            "see docs/BUNDLE.md\n");
+            "see man portmortem and docs/BUNDLE.md\n");
 }
 
 int pm_cmd_verify(int argc, char **argv)

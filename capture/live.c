@@ -156,7 +156,7 @@ static void usage_capture(FILE *f)
             "\n"
             "Stops at --duration, --count, or Ctrl-C / SIGTERM: the last verdicts, the summary\n"
             "and the bundle are written before exiting (exit status as for analyze).\n"
-            "See docs/CAPTURE.md.\n",
+            "See man portmortem and docs/CAPTURE.md.\n",
             PM_CAP_DEFAULT_SNAPLEN, PM_CAP_DEFAULT_BUFFER_KIB, PM_CAP_BLOCK_TIMEOUT_MS,
             PM_PRIV_DEFAULT_USER);
 }

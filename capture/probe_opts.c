@@ -209,7 +209,8 @@ static void usage_probe(struct prober *P, FILE *f)
     fprintf(f,
             "\n"
             "Needs root for the capture and raw sockets (privileges are dropped right after they\n"
-            "are open). Without root only the DNS and SMTP checks run. See docs/PROBE.md.\n");
+            "are open). Without root only the DNS and SMTP checks run.\n"
+            "See man portmortem and docs/PROBE.md.\n");
 }
 
 int probe_parse_args(struct prober *P, int argc, char **argv)

@@ -10,7 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PM_VERSION "0.1.0"
+/* The version comes from the Makefile's VERSION (one place for the binary, the man page
+ * check and the Debian package), passed as -DPM_VERSION. */
+#ifndef PM_VERSION
+#error "PM_VERSION is not defined: build with the Makefile (it passes -DPM_VERSION from VERSION)"
+#endif
 #define PM_SCHEMA 1
 
 /* Exit status, the same for every subcommand (output contract, "Exit status"). */

@@ -15,7 +15,8 @@ FUZZ_SMOKE_SECONDS ?= 20
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra \
 	-Wno-unused-parameter $(PKG_CFLAGS) -MMD -MP
-FUZZ_CPPFLAGS := -Iinclude -Itests/fuzz -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"fuzz\"
+FUZZ_CPPFLAGS := -Iinclude -Itests/fuzz -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"fuzz\" \
+	-DPM_VERSION=\"$(VERSION)\"
 # analyze/ is what handles untrusted bytes; capture/ and main.c are not linked.
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_B)/%.o,$(ANALYZE_SRCS))
 FUZZ_LIB := $(FUZZ_B)/libpm-fuzz.a
