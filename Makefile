@@ -45,8 +45,9 @@ OPT := -O2 -g
 SAN_LD :=
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags libpcap openssl zlib 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs libpcap openssl zlib 2>/dev/null || echo -lpcap -lssl -lcrypto -lz)
+PKG_CFLAGS := $(shell pkg-config --cflags libpcap openssl zlib liblzma libzstd 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs libpcap openssl zlib liblzma libzstd 2>/dev/null || \
+	echo -lpcap -lssl -lcrypto -lz -llzma -lzstd)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"$(VARIANT)\"
 CFLAGS := -std=c11 $(OPT) $(WARNINGS) $(HARDENING) $(PKG_CFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(HARDEN_LD) $(SAN_LD) $(EXTRA_LDFLAGS)
@@ -55,7 +56,7 @@ LDLIBS := $(PKG_LIBS) -lnet -lresolv -lm
 # analyze/: privilege-free core that handles every untrusted byte. Testable without root.
 ANALYZE_SRCS := \
 	analyze/util.c analyze/vocab.c analyze/json.c \
-	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/pcapng.c \
+	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/instream.c analyze/pcapng.c \
 	analyze/tables.c analyze/flow.c analyze/smtp.c analyze/track.c analyze/attempt.c analyze/ttl.c \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
 	analyze/engine.c analyze/report.c \

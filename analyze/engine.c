@@ -87,7 +87,7 @@ struct pm_engine {
     pm_ns next_log_scan;
     char *host_context;
     const char *capture_paths[PM_MAX_INPUTS];
-    int capture_fds[PM_MAX_INPUTS]; /* -1: read by path */
+    int capture_fds[PM_MAX_INPUTS]; /* -1: read by path; -2: a stream, read once */
     int ncapture_paths;
     uint64_t records;
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
@@ -1140,7 +1140,7 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     for (int i = 0; i < in->n; i++) {
         const char *p = in->in[i].path;
         const char *b = strrchr(p, '/');
-        labels[i] = b ? b + 1 : p;
+        labels[i] = strcmp(p, "-") == 0 ? "stdin" : b ? b + 1 : p;
     }
     struct pm_engine_source src = {
         .live = false,
@@ -1155,10 +1155,16 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
         return PM_EXIT_USAGE;
     }
     const char *paths[PM_MAX_INPUTS];
+    int fds[PM_MAX_INPUTS];
     for (int i = 0; i < in->n; i++) {
-        paths[i] = in->in[i].path;
+        paths[i] = labels[i];
+        /* a pipe or standard input was read once: the bundle cannot cut it again (-2) */
+        fds[i] = pm_capfile_is_stream(in->in[i].cf) ? -2 : -1;
+        if (fds[i] == -1) {
+            paths[i] = in->in[i].path;
+        }
     }
-    pm_engine_capture_files(e, paths, NULL, in->n);
+    pm_engine_capture_files(e, paths, fds, in->n);
     pm_inputset_side(in, side_record, e);
 
     struct pm_record rec;
