@@ -987,6 +987,16 @@ void pm_inputset_side(struct pm_inputset *set, pm_side_fn fn, void *ctx)
     }
 }
 
+void pm_inputset_idle(struct pm_inputset *set, void (*fn)(void *ctx), void *ctx)
+{
+    for (int i = 0; i < set->n; i++) {
+        struct pm_capfile *cf = set->in[i].cf;
+        if (cf->ins && cf->once) {
+            pm_instream_set_idle(cf->ins, fn, ctx);
+        }
+    }
+}
+
 void pm_inputset_close(struct pm_inputset *set)
 {
     for (int i = 0; i < set->n; i++) {

@@ -1134,6 +1134,16 @@ static void scope_words(struct pm_engine *e)
     pm_strlcpy(s->next_step, out.next, sizeof(s->next_step));
 }
 
+/* A stream waits for bytes: a second passes on the capture's clock too, so that an attempt
+ * nobody answers is still decided when its time is up. */
+static void stream_idle(void *ctx)
+{
+    struct pm_engine *e = ctx;
+    if (e->now != PM_NS_NONE) {
+        pm_engine_tick(e, e->now + PM_SEC(1));
+    }
+}
+
 int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in)
 {
     const char *labels[PM_MAX_INPUTS];
@@ -1142,8 +1152,14 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
         const char *b = strrchr(p, '/');
         labels[i] = strcmp(p, "-") == 0 ? "stdin" : b ? b + 1 : p;
     }
+    /* One stream (standard input, a pipe, a FIFO) and no MTA log: each attempt is decided
+     * and reported as it ends, as a live capture does (`tcpdump -U -w - | portmortem
+     * analyze -` may never end). With an MTA log the stream is analysed as a file is: the
+     * log's year and clock offset are placed from the whole capture first. */
+    bool stream = in->n == 1 && pm_capfile_is_stream(in->in[0].cf) && cfg->nlogs == 0 &&
+                  !getenv("PM_STREAM_AS_FILE");
     struct pm_engine_source src = {
-        .live = false,
+        .live = stream,
         .nvantage = in->nvantage,
         .vantage_names = (const char *const *)in->vantage_names,
         .nfiles = in->n,
@@ -1166,6 +1182,9 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     }
     pm_engine_capture_files(e, paths, fds, in->n);
     pm_inputset_side(in, side_record, e);
+    if (stream) {
+        pm_inputset_idle(in, stream_idle, e);
+    }
 
     struct pm_record rec;
     uint64_t n = 0;

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <lzma.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ struct pm_instream {
     size_t npeek, peek_pos;
     bool failed;
     char err[256];
+    void (*idle)(void *ctx);
+    void *idle_ctx;
 };
 
 enum pm_codec pm_codec_detect(const uint8_t *p, size_t n)
@@ -98,6 +101,17 @@ static int fill(struct pm_instream *s)
         return 0;
     }
     for (;;) {
+        if (s->idle) {
+            /* A pipe may stay silent for minutes: let the caller's clock run meanwhile. */
+            struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+            int pr = poll(&pfd, 1, 1000);
+            if (pr == 0 || (pr < 0 && errno == EINTR)) {
+                if (pr == 0) {
+                    s->idle(s->idle_ctx);
+                }
+                continue;
+            }
+        }
         ssize_t n = read(s->fd, s->in, sizeof(s->in));
         if (n < 0 && errno == EINTR) {
             continue;
@@ -368,5 +382,11 @@ FILE *pm_instream_file(struct pm_instream *s)
 }
 
 const char *pm_instream_error(const struct pm_instream *s) { return s->err; }
+
+void pm_instream_set_idle(struct pm_instream *s, void (*fn)(void *ctx), void *ctx)
+{
+    s->idle = fn;
+    s->idle_ctx = ctx;
+}
 
 uint64_t pm_instream_raw_bytes(const struct pm_instream *s) { return s->raw; }

@@ -114,5 +114,8 @@ enum pm_read pm_inputset_next(struct pm_inputset *set, struct pm_record *rec);
  * references come from all of a capture's traffic, not only what the attempts need. */
 void pm_inputset_side(struct pm_inputset *set, pm_side_fn fn, void *ctx);
 void pm_inputset_close(struct pm_inputset *set);
+/* Call fn(ctx) about once a second while a stream input (not a regular file) waits for
+ * bytes. */
+void pm_inputset_idle(struct pm_inputset *set, void (*fn)(void *ctx), void *ctx);
 
 #endif

@@ -38,6 +38,9 @@ FILE *pm_instream_file(struct pm_instream *s);
 /* What went wrong in the decoder or the read ("" when nothing did): a damaged compressed
  * stream, or one that ends before its end marker (truncated). Valid until fclose. */
 const char *pm_instream_error(const struct pm_instream *s);
+/* While the stream waits for bytes (a pipe from a capture with nothing to say), call
+ * fn(ctx) about once a second: the analysis lets its timeouts fire meanwhile. */
+void pm_instream_set_idle(struct pm_instream *s, void (*fn)(void *ctx), void *ctx);
 /* Compressed bytes taken from the descriptor so far. */
 uint64_t pm_instream_raw_bytes(const struct pm_instream *s);
 
