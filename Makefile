@@ -157,6 +157,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/lab/rules.mk
 -include tests/bundle/rules.mk
 -include tests/output/rules.mk
+-include tests/input/rules.mk
 -include tests/live/rules.mk
 -include tests/probe/rules.mk
 -include tests/hostile/rules.mk

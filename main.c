@@ -381,7 +381,18 @@ int pm_cli_split_inputs(char **words, int nwords, int dd, int nrfiles, const cha
     if (nrfiles > 0) {
         first = 0; /* -r FILE: every word is the expression, as tcpdump -r */
     } else if (opt_filter) {
-        first = nwords; /* --filter EXPR: every word is a file */
+        /* --filter EXPR: every word is a file; words that read as a second expression are
+         * said to be one */
+        while (first < nwords && input_word(words[first])) {
+            first++;
+        }
+        char perr[PCAP_ERRBUF_SIZE + 64];
+        char *e = first < nwords ? join_words(words + first, nwords - first) : NULL;
+        bool second = e && pm_cli_filter_check(e, perr, sizeof(perr)) == 0;
+        free(e);
+        if (!second) {
+            first = nwords;
+        }
     } else if (dd >= 0) {
         first = dd; /* FILE... -- EXPR */
     } else {

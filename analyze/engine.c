@@ -36,6 +36,7 @@
 #define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
 #define RECENT_SYNS 8192         /* live: SYNs remembered for the not-on-wire check */
 #define LIVE_LOG_GRACE PM_SEC(10) /* live: a line this old with no SYN is not-on-wire */
+#define STREAM_IDLE_MARGIN PM_SEC(3) /* a silent stream's clock runs this far behind */
 
 struct spool_hdr {
     uint32_t magic;
@@ -90,6 +91,9 @@ struct pm_engine {
     int capture_fds[PM_MAX_INPUTS]; /* -1: read by path; -2: a stream, read once */
     int ncapture_paths;
     uint64_t records;
+    uint64_t idle_records;    /* a stream's silence: records when it began, */
+    int64_t idle_secs;        /* its length so far, */
+    pm_ns idle_base;          /* and the capture time it began at */
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
@@ -1139,8 +1143,19 @@ static void scope_words(struct pm_engine *e)
 static void stream_idle(void *ctx)
 {
     struct pm_engine *e = ctx;
-    if (e->now != PM_NS_NONE) {
-        pm_engine_tick(e, e->now + PM_SEC(1));
+    if (e->now == PM_NS_NONE) {
+        return;
+    }
+    if (e->records != e->idle_records) {
+        e->idle_records = e->records; /* a new silence: count from the latest packet */
+        e->idle_secs = 0;
+        e->idle_base = e->now;
+    }
+    /* The clock stays STREAM_IDLE_MARGIN behind the silence: a producer that only paused
+     * (ssh, a buffer) must not find its next packets already judged as timed out. */
+    e->idle_secs++;
+    if (PM_SEC(e->idle_secs) > STREAM_IDLE_MARGIN) {
+        pm_engine_tick(e, e->idle_base + PM_SEC(e->idle_secs) - STREAM_IDLE_MARGIN);
     }
 }
 
