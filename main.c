@@ -2,7 +2,7 @@
  * main.c — the command line: parse and validate arguments, then dispatch to one
  * subcommand. No packet logic lives here. Exit codes are the output contract's.
  *
- *   portmortem analyze [options] FILE|NAME=FILE ...
+ *   portmortem analyze [options] FILE|NAME=FILE|- ... [EXPRESSION]  (or -r FILE ... EXPR)
  *   portmortem capture -i IFACE [-i IFACE ...] [options]       (capture/)
  *   portmortem probe TARGET [options]                          (capture/)
  *   portmortem verify DIR [--verify-key KEY]                   (analyze/bundle)
@@ -32,7 +32,8 @@ static void usage_main(FILE *f)
             "Why can't this server open SMTP connections, and who has to fix it?\n"
             "\n"
             "commands:\n"
-            "  analyze FILE...     read pcap/pcapng captures and explain every SMTP connection\n"
+            "  analyze FILE...     read pcap/pcapng captures (files, -, pipes; gzip/xz/zstd; a\n"
+            "                      BPF expression may follow) and explain every SMTP connection\n"
             "                      attempt (with --mta-log: also attempts that never left)\n"
             "  capture -i IFACE    the same, live, as root (drops privileges after start-up)\n"
             "  probe TARGET        active checks: MX lookup, SMTP/STARTTLS, test SYNs, TTL walk\n"
@@ -50,13 +51,24 @@ static void usage_main(FILE *f)
 static void usage_analyze(FILE *f)
 {
     fprintf(f,
-            "usage: portmortem analyze [options] FILE|NAME=FILE ...\n"
+            "usage: portmortem analyze [options] FILE|NAME=FILE ... [EXPRESSION]\n"
+            "       portmortem analyze [options] -r FILE [-r FILE ...] [EXPRESSION]\n"
             "\n"
             "Read pcap/pcapng captures (several are merged by time; NAME=FILE names a vantage\n"
             "point, e.g. inside=lan.pcap outside=wan.pcap) and report, per TCP connection\n"
             "attempt to an SMTP port, what happened on the wire and why.\n"
             "\n"
+            "A FILE may be - (standard input), a pipe, a FIFO or <(...), and gzip, xz or zstd\n"
+            "compressed (told by its content). One stream without --mta-log is reported as\n"
+            "it goes: ssh mx tcpdump -U -w - 'tcp port 25 or icmp' | portmortem analyze -\n"
+            "A BPF EXPRESSION (as for tcpdump) narrows what is analysed: with -r every word\n"
+            "after the options is the expression; otherwise the leading words that are\n"
+            "existing files (or -) are the inputs and the rest is the expression; -- ends\n"
+            "the files.\n"
+            "\n"
             "options:\n"
+            "  -r, --read FILE         a capture to read (repeatable; - for standard input)\n"
+            "      --filter EXPR       the BPF expression (then every word is a file)\n"
             "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
             "  -f, --format FMT        text (default on a terminal) or jsonl\n"
             "  -o, --output FILE       write the report to FILE instead of standard output\n"
@@ -527,8 +539,14 @@ static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
         const char *eq = strchr(inputs[i], '=');
         const char *path = eq && memchr(inputs[i], '/', (size_t)(eq - inputs[i])) == NULL &&
                                    eq != inputs[i] ? eq + 1 : inputs[i];
+        for (int l = 0; strcmp(path, "-") == 0 && l < cfg.nlogs; l++) {
+            if (strcmp(cfg.mta_logs[l], "-") == 0) {
+                nstdin++; /* --mta-log - reads standard input too */
+            }
+        }
         if (strcmp(path, "-") == 0 && (++nstdin > 1 || isatty(STDIN_FILENO))) {
-            pm_err(nstdin > 1 ? "standard input (-) is given twice" :
+            pm_err(nstdin > 1 ? "standard input (-) is given twice (a capture and another "
+                   "capture or --mta-log -)" :
                    "standard input (-) is a terminal, not a capture");
             pm_hint("pipe a capture into it: tcpdump -U -w - 'tcp port 25 or icmp or icmp6' "
                     "| portmortem analyze -");

@@ -121,7 +121,7 @@ static void on_signal(int sig)
 static void usage_capture(FILE *f)
 {
     fprintf(f,
-            "usage: portmortem capture -i IFACE [-i IFACE ...] [options]\n"
+            "usage: portmortem capture -i IFACE [-i IFACE ...] [options] [EXPRESSION]\n"
             "\n"
             "Capture live (as root) and report each TCP connection attempt to an SMTP port as\n"
             "it ends: outcome, verdict, who must act, evidence. Several -i are several vantage\n"
@@ -141,6 +141,8 @@ static void usage_capture(FILE *f)
             "  -c, --count N           stop after N captured packets (as tcpdump -c)\n"
             "  -Z, --user USER         drop root to USER after start-up (default %s)\n"
             "      --mta-log-from-start  read the whole --mta-log first (default: new lines)\n"
+            "      --filter EXPR       a BPF expression ANDed with the kernel filter (or give\n"
+            "                          it as the words after the options, as for tcpdump)\n"
             "\n"
             "analysis and output (as for analyze):\n"
             "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
