@@ -88,11 +88,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # The hook (bash -c in the sender namespace, its own process group; the lab SIGINTs the group).
+# tcpdump's standard error is the hook's (hook.err: "listening on" tells the lab it is ready);
 # portmortem and the stamper ignore SIGINT (set before exec, kept across it): only tcpdump
 # stops, and the end of its pipe ends the analysis.
 # shellcheck disable=SC2089,SC2090
 LAB_SENDER_HOOK="tcpdump -i eth0 -U -w - 'tcp port 25 or tcp port 587 or icmp or icmp6' \
-2>\"\$LAB_OUTDIR/tcpdump.err\" | (trap '' INT; $(printf '%q' "$PORTMORTEM") analyze \
+| (trap '' INT; $(printf '%q' "$PORTMORTEM") analyze \
 --no-progress -f jsonl -p 25,587 - 2>\"\$LAB_OUTDIR/pipe.err\"; echo \$? >\"\$LAB_OUTDIR/pipe.rc\") \
 | (trap '' INT; while IFS= read -r l; do printf '%s\t%s\n' \"\$(date +%s.%N)\" \"\$l\"; done \
 >\"\$LAB_OUTDIR/pipe.tsv\")"
