@@ -6,7 +6,7 @@
 #
 # Each scenario is one `lab/lab.sh all` run (its own namespaces pmlab-<runid>-*, made, cleaned
 # up by its traps and bounded in time by lab.sh itself), with the lab's sender hook running in
-# the sender's namespace from before the first mail until LAB_GRACE (12) s after the MTA settled:
+# the sender's namespace from before the first mail until LAB_GRACE (20) s after the MTA settled:
 #
 #   tcpdump -i eth0 -U -w - 'tcp port 25 or tcp port 587 or icmp or icmp6' |
 #       portmortem analyze -f jsonl -p 25,587 - | (each line stamped with its arrival time)
@@ -101,8 +101,8 @@ LAB_SENDER_HOOK="tcpdump -i eth0 -U -w - 'tcp port 25 or tcp port 587 or icmp or
 export LAB_SENDER_HOOK
 export LAB_SENDER_HOOK_READY='listening on'
 
-echo "live-pipe: ${#NAMES[@]} runs into $WORK: ${NAMES[*]} (LAB_GRACE=12)"
-LAB_GRACE=12 LAB_RUN_LIMIT=${LAB_RUN_LIMIT:-240} timeout -k 30 "$LIMIT" "$ROOT/lab/lab.sh" all "$WORK/runs" -j 2 "${NAMES[@]}" \
+echo "live-pipe: ${#NAMES[@]} runs into $WORK: ${NAMES[*]} (LAB_GRACE=20)"
+LAB_GRACE=20 LAB_RUN_LIMIT=${LAB_RUN_LIMIT:-240} timeout -k 30 "$LIMIT" "$ROOT/lab/lab.sh" all "$WORK/runs" -j 2 "${NAMES[@]}" \
     >"$WORK/lab.out" 2>&1 &
 LAB_PID=$!
 rc=0

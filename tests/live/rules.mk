@@ -20,7 +20,7 @@ check-live-lab: $(B)/portmortem
 
 # A real `tcpdump -U -w -` piped into `portmortem analyze -` in the lab's sender during two
 # scenarios (issue 16.1): verdicts against the truth files, attempts streamed before the pipe
-# ends. About 40 s.
+# ends. About 50 s on an idle machine.
 CHECK_ROOT_TARGETS += check-live-pipe
 .PHONY: check-live-pipe
 
