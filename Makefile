@@ -58,8 +58,9 @@ OPT := -O2 -g
 SAN_LD :=
 endif
 
-PKG_CFLAGS := $(shell pkg-config --cflags libpcap openssl zlib 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs libpcap openssl zlib 2>/dev/null || echo -lpcap -lssl -lcrypto -lz)
+PKG_CFLAGS := $(shell pkg-config --cflags libpcap openssl zlib liblzma libzstd 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs libpcap openssl zlib liblzma libzstd 2>/dev/null || \
+	echo -lpcap -lssl -lcrypto -lz -llzma -lzstd)
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DPM_BUILD_VARIANT=\"$(VARIANT)\" -DPM_VERSION=\"$(VERSION)\"
 CFLAGS := -std=c11 $(OPT) $(WARNINGS) $(HARDENING) $(PKG_CFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(HARDEN_LD) $(SAN_LD) $(EXTRA_LDFLAGS)
@@ -68,7 +69,7 @@ LDLIBS := $(PKG_LIBS) -lnet -lresolv -lm
 # analyze/: privilege-free core that handles every untrusted byte. Testable without root.
 ANALYZE_SRCS := \
 	analyze/util.c analyze/vocab.c analyze/json.c \
-	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/pcapng.c \
+	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/instream.c analyze/pcapng.c \
 	analyze/tables.c analyze/flow.c analyze/smtp.c analyze/track.c analyze/attempt.c analyze/ttl.c \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
 	analyze/walk.c analyze/engine.c analyze/report.c \
@@ -99,7 +100,7 @@ UNIT_SRCS := \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
 	tests/unit/test_context.c tests/unit/test_lines.c tests/unit/test_scope.c \
 	tests/unit/test_probe_verdict.c tests/unit/test_output.c tests/unit/test_walk.c \
-	tests/unit/test_opts.c
+	tests/unit/test_opts.c tests/unit/test_instream.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 
@@ -170,6 +171,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/lab/rules.mk
 -include tests/bundle/rules.mk
 -include tests/output/rules.mk
+-include tests/input/rules.mk
 -include tests/live/rules.mk
 -include tests/probe/rules.mk
 -include tests/hostile/rules.mk

@@ -2,12 +2,13 @@
  * main.c — the command line: parse and validate arguments, then dispatch to one
  * subcommand. No packet logic lives here. Exit codes are the output contract's.
  *
- *   portmortem analyze [options] FILE|NAME=FILE ...
+ *   portmortem analyze [options] FILE|NAME=FILE|- ... [EXPRESSION]  (or -r FILE ... EXPR)
  *   portmortem capture -i IFACE [-i IFACE ...] [options]       (capture/)
  *   portmortem probe TARGET [options]                          (capture/)
  *   portmortem verify DIR [--verify-key KEY]                   (analyze/bundle)
  */
 #include <fcntl.h>
+#include <pcap/pcap.h>
 #include <sys/stat.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,7 +32,8 @@ static void usage_main(FILE *f)
             "Why can't this server open SMTP connections, and who has to fix it?\n"
             "\n"
             "commands:\n"
-            "  analyze FILE...     read pcap/pcapng captures and explain every SMTP connection\n"
+            "  analyze FILE...     read pcap/pcapng captures (files, -, pipes; gzip/xz/zstd; a\n"
+            "                      BPF expression may follow) and explain every SMTP connection\n"
             "                      attempt (with --mta-log: also attempts that never left)\n"
             "  capture -i IFACE    the same, live, as root (drops privileges after start-up)\n"
             "  probe TARGET        active checks: MX lookup, SMTP/STARTTLS, test SYNs, TTL walk\n"
@@ -49,13 +51,24 @@ static void usage_main(FILE *f)
 static void usage_analyze(FILE *f)
 {
     fprintf(f,
-            "usage: portmortem analyze [options] FILE|NAME=FILE ...\n"
+            "usage: portmortem analyze [options] FILE|NAME=FILE ... [EXPRESSION]\n"
+            "       portmortem analyze [options] -r FILE [-r FILE ...] [EXPRESSION]\n"
             "\n"
             "Read pcap/pcapng captures (several are merged by time; NAME=FILE names a vantage\n"
             "point, e.g. inside=lan.pcap outside=wan.pcap) and report, per TCP connection\n"
             "attempt to an SMTP port, what happened on the wire and why.\n"
             "\n"
+            "A FILE may be - (standard input), a pipe, a FIFO or <(...), and gzip, xz or zstd\n"
+            "compressed (told by its content). One stream without --mta-log is reported as\n"
+            "it goes: ssh mx tcpdump -U -w - 'tcp port 25 or icmp' | portmortem analyze -\n"
+            "A BPF EXPRESSION (as for tcpdump) narrows what is analysed: with -r every word\n"
+            "after the options is the expression; otherwise the leading words that are\n"
+            "existing files (or -) are the inputs and the rest is the expression; -- ends\n"
+            "the files.\n"
+            "\n"
             "options:\n"
+            "  -r, --read FILE         a capture to read (repeatable; - for standard input)\n"
+            "      --filter EXPR       the BPF expression (then every word is a file)\n"
             "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
             "  -f, --format FMT        text (default on a terminal) or jsonl\n"
             "  -o, --output FILE       write the report to FILE instead of standard output\n"
@@ -323,48 +336,250 @@ int pm_cli_check(const struct pm_engine_config *cfg)
     return 0;
 }
 
+/* ---- files or filter words (analyze, capture): the rule is in cli.h ---- */
+
+int pm_cli_filter_check(const char *expr, char *err, size_t errlen)
+{
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 262144);
+    struct bpf_program prog;
+    if (!dead) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rc = pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN);
+    if (rc == 0) {
+        pcap_freecode(&prog);
+    } else {
+        snprintf(err, errlen, "%s", pcap_geterr(dead));
+    }
+    pcap_close(dead);
+    return rc == 0 ? 0 : -1;
+}
+
+/* "-", an existing path, or NAME=FILE whose FILE is one of those (pm_inputset_add's rule
+ * for telling a vantage name from a path: no '/' before the '='). */
+static bool input_word(const char *w)
+{
+    struct stat sb;
+    if (strcmp(w, "-") == 0 || stat(w, &sb) == 0) {
+        return true;
+    }
+    const char *eq = strchr(w, '=');
+    if (eq && eq != w && eq - w < 64 && memchr(w, '/', (size_t)(eq - w)) == NULL) {
+        return strcmp(eq + 1, "-") == 0 || stat(eq + 1, &sb) == 0;
+    }
+    return false;
+}
+
+static char *join_words(char **w, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++) {
+        len += strlen(w[i]) + 1;
+    }
+    char *out = pm_xmalloc(len);
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        o += (size_t)snprintf(out + o, len - o, "%s%s", i ? " " : "", w[i]);
+    }
+    return out;
+}
+
+int pm_cli_split_inputs(char **words, int nwords, int dd, int nrfiles, const char *opt_filter,
+                        int *ninputs, char **expr)
+{
+    *expr = NULL;
+    int first = 0; /* the first word of the expression */
+    bool guessed = false;
+    if (nrfiles > 0) {
+        first = 0; /* -r FILE: every word is the expression, as tcpdump -r */
+    } else if (opt_filter) {
+        /* --filter EXPR: every word is a file; words that read as a second expression are
+         * said to be one */
+        while (first < nwords && input_word(words[first])) {
+            first++;
+        }
+        char perr[PCAP_ERRBUF_SIZE + 64];
+        char *e = first < nwords ? join_words(words + first, nwords - first) : NULL;
+        bool second = e && pm_cli_filter_check(e, perr, sizeof(perr)) == 0;
+        free(e);
+        if (!second) {
+            first = nwords;
+        }
+    } else if (dd >= 0) {
+        first = dd; /* FILE... -- EXPR */
+    } else {
+        while (first < nwords && input_word(words[first])) {
+            first++;
+        }
+        guessed = true;
+        if (first == 0 && nwords > 0) {
+            /* No file at all: the words are taken as files (they cannot be opened: exit 3
+             * with the reason), unless they read as an expression with nothing to filter. */
+            char perr[PCAP_ERRBUF_SIZE + 64];
+            char *e = join_words(words, nwords);
+            bool is_expr = pm_cli_filter_check(e, perr, sizeof(perr)) == 0;
+            free(e);
+            if (is_expr) {
+                pm_err("'%s' is not a capture file, and the words from there on read as a "
+                       "filter expression with no capture to apply it to", words[0]);
+                pm_hint("give the capture first: portmortem analyze capture.pcap host "
+                        "203.0.113.10, or -r FILE, or - for standard input");
+                return PM_EXIT_USAGE;
+            }
+            *ninputs = nwords;
+            return 0;
+        }
+    }
+    *ninputs = nrfiles > 0 ? 0 : first;
+    if (first < nwords) {
+        if (opt_filter) {
+            pm_err("two filter expressions: --filter '%s' and the words '%s' after the files",
+                   opt_filter, words[first]);
+            pm_hint("give the expression once (the words after the files, or --filter)");
+            return PM_EXIT_USAGE;
+        }
+        *expr = join_words(words + first, nwords - first);
+    } else if (opt_filter) {
+        *expr = pm_xstrdup(opt_filter);
+    }
+    char perr[PCAP_ERRBUF_SIZE + 64];
+    if (*expr && guessed && pm_cli_filter_check(*expr, perr, sizeof(perr)) != 0) {
+        /* The first word after the files could be a mistyped file name or a bad filter. */
+        struct stat sb;
+        int serr = stat(words[first], &sb) == 0 ? 0 : errno;
+        pm_err("'%s' is neither a capture file (cannot open %s: %s) nor the start of a valid "
+               "filter expression ('%s': %s)", words[first], words[first],
+               serr ? strerror(serr) : "not a file", *expr, perr);
+        pm_hint("check the file name; or write the filter as in tcpdump (host 203.0.113.10 "
+                "and port 25), or separate files from the filter with --");
+        free(*expr);
+        *expr = NULL;
+        return PM_EXIT_USAGE;
+    }
+    if (*expr && !guessed && pm_cli_filter_check(*expr, perr, sizeof(perr)) != 0) {
+        pm_err("bad filter expression '%s': %s", *expr, perr);
+        pm_hint("write it as for tcpdump, e.g. host 203.0.113.10 and port 25");
+        free(*expr);
+        *expr = NULL;
+        return PM_EXIT_USAGE;
+    }
+    return 0;
+}
+
 static int cmd_analyze(int argc, char **argv, int full_argc, char **full_argv)
 {
     struct pm_engine_config cfg;
     pm_cli_engine_defaults(&cfg, full_argc, full_argv);
     cfg.subcommand = "analyze";
-    static const struct option longopts[] = {COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {COMMON_LONGOPTS,
+                                             {"read", required_argument, NULL, 'r'},
+                                             {"filter", required_argument, NULL, PM_OPT_FILTER},
+                                             {NULL, 0, NULL, 0}};
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "p:f:o:m:qvh", longopts, NULL)) != -1) {
+    /* In order ('-' first): a word that is not an option comes back as opt 1, so that the
+     * files, the filter words and a `--` between them keep their order. */
+    char **words = pm_xcalloc((size_t)argc + 1, sizeof(*words));
+    char **rfiles = pm_xcalloc((size_t)argc + 1, sizeof(*rfiles));
+    int nwords = 0, nrfiles = 0, dd = -1;
+    const char *opt_filter = NULL;
+    while ((opt = getopt_long(argc, argv, "-p:f:o:m:r:qvh", longopts, NULL)) != -1) {
+        if (opt == 1) {
+            words[nwords++] = optarg;
+            continue;
+        }
+        if (opt == 'r') {
+            rfiles[nrfiles++] = optarg;
+            continue;
+        }
+        if (opt == PM_OPT_FILTER) {
+            opt_filter = optarg;
+            continue;
+        }
         if (opt == 'h') {
+            free(words);
+            free(rfiles);
             usage_analyze(stdout);
             return PM_EXIT_OK;
         }
         int rc = pm_cli_common_option(&cfg, opt, optarg);
-        if (rc < 0) {
+        if (rc <= 0) {
+            free(words);
+            free(rfiles);
+            if (rc == 0) {
+                usage_analyze(stderr);
+            }
             return PM_EXIT_USAGE;
         }
-        if (rc == 0) {
-            usage_analyze(stderr);
-            return PM_EXIT_USAGE;
+    }
+    if (optind < argc || (optind > 1 && strcmp(argv[optind - 1], "--") == 0)) {
+        dd = nwords; /* getopt stopped at `--`: the words after it are the expression */
+        while (optind < argc) {
+            words[nwords++] = argv[optind++];
         }
     }
     if (pm_cli_check(&cfg) != 0) {
+        free(words);
+        free(rfiles);
         return PM_EXIT_USAGE;
     }
-    if (optind >= argc) {
+    int ninputs = 0;
+    char *expr = NULL;
+    int src = pm_cli_split_inputs(words, nwords, dd, nrfiles, opt_filter, &ninputs, &expr);
+    char **inputs = nrfiles ? rfiles : words;
+    ninputs = nrfiles ? nrfiles : ninputs;
+    if (src == 0 && ninputs == 0) {
         pm_err("analyze needs at least one capture file");
-        pm_hint("portmortem analyze capture.pcap --mta-log /var/log/mail.log");
-        return PM_EXIT_USAGE;
+        pm_hint("portmortem analyze capture.pcap --mta-log /var/log/mail.log (or -r FILE; "
+                "- reads standard input)");
+        src = PM_EXIT_USAGE;
+    }
+    int nstdin = 0;
+    for (int i = 0; src == 0 && i < ninputs; i++) {
+        const char *eq = strchr(inputs[i], '=');
+        const char *path = eq && memchr(inputs[i], '/', (size_t)(eq - inputs[i])) == NULL &&
+                                   eq != inputs[i] ? eq + 1 : inputs[i];
+        for (int l = 0; strcmp(path, "-") == 0 && l < cfg.nlogs; l++) {
+            if (strcmp(cfg.mta_logs[l], "-") == 0) {
+                nstdin++; /* --mta-log - reads standard input too */
+            }
+        }
+        if (strcmp(path, "-") == 0 && (++nstdin > 1 || isatty(STDIN_FILENO))) {
+            pm_err(nstdin > 1 ? "standard input (-) is given twice (a capture and another "
+                   "capture or --mta-log -)" :
+                   "standard input (-) is a terminal, not a capture");
+            pm_hint("pipe a capture into it: tcpdump -U -w - 'tcp port 25 or icmp or icmp6' "
+                    "| portmortem analyze -");
+            src = PM_EXIT_USAGE;
+        }
+    }
+    if (src != 0) {
+        free(words);
+        free(rfiles);
+        free(expr);
+        return src;
     }
     char filter[1024];
     pm_engine_filter(cfg.ports, cfg.nports, filter, sizeof(filter));
     static struct pm_inputset in;
-    for (int i = optind; i < argc; i++) {
-        int rc = pm_inputset_add(&in, argv[i], filter);
+    in.user_filter = expr;
+    for (int i = 0; i < ninputs; i++) {
+        int rc = pm_inputset_add(&in, inputs[i], filter);
         if (rc != 0) {
             pm_inputset_close(&in);
+            free(words);
+            free(rfiles);
+            free(expr);
             return rc;
         }
     }
     int rc = pm_engine_analyze(&cfg, &in);
     pm_inputset_close(&in);
+    free(words);
+    free(rfiles);
+    free(expr);
     /* A report cut by a write error is not a result: say so, exit 3 (output.h). */
     return pm_out_close(cfg.out, rc);
 }

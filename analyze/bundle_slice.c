@@ -519,6 +519,14 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
             in[i].done = true; /* nothing to cut: do not read the capture again */
             continue;
         }
+        if (fds && fds[i] == -2) {
+            note(notes, noteslen, "- evidence.pcap: %s was a stream (standard input or a "
+                 "pipe) and was read once; its packets are missing from the slice (save the "
+                 "capture to a file and analyse that for a bundle with packets).\n",
+                 in[i].label);
+            in[i].done = true;
+            continue;
+        }
         char err[512];
         in[i].cf = fds && fds[i] >= 0 ? pm_capfile_open_fd(fds[i], paths[i], NULL, err, sizeof(err))
                                       : pm_capfile_open(paths[i], NULL, err, sizeof(err));

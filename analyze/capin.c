@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "decode.h"
+#include "instream.h"
 #include "pcapng.h"
 #include "util.h"
 
@@ -45,6 +46,21 @@ struct pm_blockread {
 struct pm_capfile {
     char *path;
     int is_pcapng;
+    int stream;               /* read through instream.c (a pipe, stdin, or compressed) */
+    int once;                 /* not a regular file: it cannot be read again */
+    struct pm_instream *ins;  /* that stream (owned by the FILE); NULL for a plain file */
+    enum pm_codec codec;
+    /* the user's expression (--filter, or the words after the files): a record it does
+     * not match is skipped before anything else looks at it, as tcpdump -r FILE EXPR does */
+    char *ufilter;
+    struct bpf_program uprog; /* classic pcap */
+    int have_uprog;
+    struct {
+        int linktype;
+        int state; /* 0 unused, 1 compiled, 2 failed: matches nothing */
+        struct bpf_program prog;
+    } ngu[16];
+    uint64_t unmatched;       /* records the user's expression skipped */
     pcap_t *pcap;             /* classic pcap */
     struct pm_blockread *blk; /* classic pcap read by our block reader, else NULL */
     struct pm_pcapng *ng;     /* pcapng */
@@ -215,8 +231,26 @@ bool pm_capfile_host_address(const struct pm_capfile *cf, uint8_t family, pm_add
 static void set_damage(struct pm_capfile *cf, const char *what)
 {
     cf->st.damaged = 1;
-    snprintf(cf->st.damage, sizeof(cf->st.damage), "%s: after record %u: %s", cf->path,
-             cf->frame, what);
+    const char *cause = cf->ins ? pm_instream_error(cf->ins) : "";
+    if (cause[0]) {
+        /* The decompressor's reason first: the reader only saw its bytes stop. */
+        snprintf(cf->st.damage, sizeof(cf->st.damage), "%s: after record %u: %s", cf->path,
+                 cf->frame, cause);
+    } else {
+        snprintf(cf->st.damage, sizeof(cf->st.damage), "%s: after record %u: %s", cf->path,
+                 cf->frame, what);
+    }
+}
+
+/* The end of a streamed capture: clean only if the decompressor says its stream ended
+ * cleanly too (a .gz cut at a record boundary still lost the rest). */
+static enum pm_read stream_eof(struct pm_capfile *cf)
+{
+    if (cf->ins && pm_instream_error(cf->ins)[0]) {
+        set_damage(cf, "");
+        return PM_READ_DAMAGED;
+    }
+    return PM_READ_EOF;
 }
 
 void pm_filter_with_vlans(const char *e, char *out, size_t len)
@@ -401,17 +435,84 @@ static int block_next(struct pm_capfile *cf, struct pcap_pkthdr *h, const uint8_
 }
 
 static struct pm_capfile *open_stream(FILE *f, const char *path, const char *filter,
-                                      char *err, size_t errlen);
+                                      const uint8_t *head, size_t got, bool regular,
+                                      struct pm_instream *ins, char *err, size_t errlen);
+
+/* The capture's first bytes from a FILE at its start, then back to the start (a regular,
+ * uncompressed file only). */
+static struct pm_capfile *open_regular(FILE *f, const char *path, const char *filter,
+                                       char *err, size_t errlen)
+{
+    uint8_t head[24] = {0};
+    size_t got = fread(head, 1, sizeof(head), f);
+    rewind(f);
+    return open_stream(f, path, filter, head, got, true, NULL, err, errlen);
+}
+
+/* Standard input, a pipe, a FIFO, /dev/fd/N, or a compressed file: read once, in order,
+ * through instream.c (which tells and undoes the compression). */
+static struct pm_capfile *open_instream(int fd, const char *path, const char *filter,
+                                        char *err, size_t errlen)
+{
+    struct pm_instream *ins = pm_instream_new(fd, path, err, errlen);
+    if (!ins) {
+        return NULL;
+    }
+    uint8_t head[24] = {0};
+    size_t got = pm_instream_peek(ins, head, sizeof(head));
+    if (got < 4 && pm_instream_error(ins)[0]) {
+        snprintf(err, errlen, "%s: %s", path, pm_instream_error(ins));
+        fclose(pm_instream_file(ins));
+        return NULL;
+    }
+    FILE *f = pm_instream_file(ins);
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    return open_stream(f, path, filter, head, got, false, ins, err, errlen);
+}
 
 struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
                                    size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+    /* "-" is standard input, as in tcpdump -r -; a duplicate, so that closing the capture
+     * leaves descriptor 0 alone. */
+    bool std_in = strcmp(path, "-") == 0;
+    int fd = std_in ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                    : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", std_in ? "standard input" : path,
+                 strerror(errno));
         return NULL;
     }
-    return open_stream(f, path, filter, err, errlen);
+    const char *label = std_in ? "standard input" : path;
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s is a directory, not a capture file", path);
+        close(fd);
+        return NULL;
+    }
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        /* A plain file stays with the pread block reader; a compressed one is streamed. */
+        uint8_t m[6] = {0};
+        ssize_t n = pread(fd, m, sizeof(m), 0);
+        if (n >= 0 && pm_codec_detect(m, (size_t)n) == PM_CODEC_NONE) {
+            FILE *f = fdopen(fd, "rb");
+            if (!f) {
+                snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+                close(fd);
+                return NULL;
+            }
+            return open_regular(f, path, filter, err, errlen);
+        }
+    }
+    bool once = !(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode));
+    struct pm_capfile *cf = open_instream(fd, label, filter, err, errlen);
+    if (cf) {
+        cf->once = once;
+    }
+    return cf;
 }
 
 struct pm_capfile *pm_capfile_open_fd(int fd, const char *label, const char *filter, char *err,
@@ -427,16 +528,17 @@ struct pm_capfile *pm_capfile_open_fd(int fd, const char *label, const char *fil
         }
         return NULL;
     }
-    return open_stream(f, label, filter, err, errlen);
+    return open_regular(f, label, filter, err, errlen);
 }
 
 static struct pm_capfile *open_stream(FILE *f, const char *path, const char *filter,
-                                      char *err, size_t errlen)
+                                      const uint8_t *head, size_t got, bool regular,
+                                      struct pm_instream *ins, char *err, size_t errlen)
 {
     struct stat sb;
     memset(&sb, 0, sizeof(sb));
     uint64_t size = 0;
-    if (fstat(fileno(f), &sb) == 0) {
+    if (regular && fstat(fileno(f), &sb) == 0) {
         if (S_ISDIR(sb.st_mode)) {
             snprintf(err, errlen, "%s is a directory, not a capture file", path);
             fclose(f);
@@ -444,21 +546,28 @@ static struct pm_capfile *open_stream(FILE *f, const char *path, const char *fil
         }
         size = (uint64_t)sb.st_size;
     }
-    uint8_t head[24] = {0};
     const uint8_t *magic = head;
-    size_t got = fread(head, 1, sizeof(head), f);
     if (got < 4) {
-        snprintf(err, errlen, "%s is not a capture file: %zu bytes, too short for a pcap or "
-                 "pcapng header", path, (size_t)size);
+        if (regular) {
+            snprintf(err, errlen, "%s is not a capture file: %zu bytes, too short for a pcap "
+                     "or pcapng header", path, (size_t)size);
+        } else {
+            snprintf(err, errlen, "%s is not a capture file: %zu bytes%s%s, too short for a "
+                     "pcap or pcapng header", path, got, ins && pm_instream_codec(ins) ?
+                     " after decompression by " : "", ins && pm_instream_codec(ins) ?
+                     pm_codec_name(pm_instream_codec(ins)) : "");
+        }
         fclose(f);
         return NULL;
     }
-    rewind(f);
 
     struct pm_capfile *cf = pm_xcalloc(1, sizeof(*cf));
     cf->path = pm_xstrdup(path);
     cf->st.file_size = size;
     cf->st.first_ts = cf->st.last_ts = PM_NS_NONE;
+    cf->stream = !regular;
+    cf->ins = ins;
+    cf->codec = ins ? pm_instream_codec(ins) : PM_CODEC_NONE;
     if (filter) {
         cf->filter = pm_xstrdup(filter);
     }
@@ -479,7 +588,12 @@ static struct pm_capfile *open_stream(FILE *f, const char *path, const char *fil
     cf->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, ebuf);
     if (!cf->pcap) {
         fclose(f);
-        snprintf(err, errlen, "%s is not a capture file (pcap or pcapng): %s", path, ebuf);
+        if (cf->codec) {
+            snprintf(err, errlen, "%s is not a capture file (pcap or pcapng) after %s "
+                     "decompression: %s", path, pm_codec_name(cf->codec), ebuf);
+        } else {
+            snprintf(err, errlen, "%s is not a capture file (pcap or pcapng): %s", path, ebuf);
+        }
         pm_capfile_close(cf);
         return NULL;
     }
@@ -494,10 +608,85 @@ static struct pm_capfile *open_stream(FILE *f, const char *path, const char *fil
                      path, pm_linktype_name(cf->linktype));
         }
     }
-    if (got == sizeof(head) && S_ISREG(sb.st_mode)) {
+    if (regular && got == 24 && S_ISREG(sb.st_mode)) {
         block_start(cf, head, f);
     }
     return cf;
+}
+
+/* Does a pcapng record match the user's expression? Compiled per link type on first use
+ * (pcap_open_dead); a link type it does not compile for matches nothing (said once). */
+static int ng_user_match(struct pm_capfile *cf, int linktype, const struct pcap_pkthdr *h,
+                         const uint8_t *data)
+{
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ngu); i++) {
+        if (cf->ngu[i].state == 0) {
+            cf->ngu[i].linktype = linktype;
+            pcap_t *dead = pcap_open_dead(linktype == PM_LT_RAW ? DLT_RAW : linktype, 262144);
+            if (dead && pcap_compile(dead, &cf->ngu[i].prog, cf->ufilter, 1,
+                                     PCAP_NETMASK_UNKNOWN) == 0) {
+                cf->ngu[i].state = 1;
+            } else {
+                cf->ngu[i].state = 2;
+                pm_warn("%s: the filter expression '%s' does not apply to link type %s (%s): "
+                        "its packets are skipped", cf->path, cf->ufilter,
+                        pm_linktype_name(pm_linktype_normalize(linktype)),
+                        dead ? pcap_geterr(dead) : "out of memory");
+            }
+            if (dead) {
+                pcap_close(dead);
+            }
+        }
+        if (cf->ngu[i].linktype == linktype) {
+            return cf->ngu[i].state == 1 &&
+                   pcap_offline_filter(&cf->ngu[i].prog, h, data) != 0;
+        }
+    }
+    return 0; /* more link types than slots: hostile or exotic; nothing matches */
+}
+
+int pm_capfile_user_filter(struct pm_capfile *cf, const char *expr, char *err, size_t errlen)
+{
+    if (!expr || !*expr) {
+        return 0;
+    }
+    /* Against the file's (first) link type, as tcpdump compiles it: a syntax error, or an
+     * expression that means nothing on this link, is the user's to fix (exit 2). */
+    int lt = cf->is_pcapng ? pm_capfile_first_linktype(cf) : pcap_datalink(cf->pcap);
+    if (lt < 0) {
+        lt = DLT_EN10MB; /* a pcapng with no interface yet: check the syntax at least */
+    } else if (cf->is_pcapng && lt == PM_LT_RAW) {
+        lt = DLT_RAW; /* pcapng holds LINKTYPE_ values; libpcap wants the DLT_ one */
+    }
+    pcap_t *dead = pcap_open_dead(lt, cf->is_pcapng ? 262144 : pcap_snapshot(cf->pcap));
+    struct bpf_program prog;
+    if (!dead) {
+        snprintf(err, errlen, "cannot check the filter expression: out of memory");
+        return -1;
+    }
+    if (pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "%s", pcap_geterr(dead));
+        pcap_close(dead);
+        return -1;
+    }
+    pcap_close(dead);
+    cf->ufilter = pm_xstrdup(expr);
+    if (cf->is_pcapng) {
+        pcap_freecode(&prog); /* compiled per link type as records come */
+    } else {
+        cf->uprog = prog;
+        cf->have_uprog = 1;
+    }
+    return 0;
+}
+
+uint64_t pm_capfile_unmatched(const struct pm_capfile *cf) { return cf->unmatched; }
+
+bool pm_capfile_is_stream(const struct pm_capfile *cf) { return cf->once; }
+
+const char *pm_capfile_compression(const struct pm_capfile *cf)
+{
+    return cf->codec ? pm_codec_name(cf->codec) : NULL;
 }
 
 /* Does the record pass the pcapng per-link-type filter? */
@@ -540,7 +729,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             int rc = pm_pcapng_next(cf->ng, &r, ebuf, sizeof(ebuf));
             cf->st.bytes = pm_pcapng_offset(cf->ng);
             if (rc == 1) {
-                return PM_READ_EOF;
+                return stream_eof(cf);
             }
             if (rc < 0) {
                 set_damage(cf, ebuf);
@@ -551,6 +740,13 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
             r.ts = sane_time(r.ts);
             if (r.ts != 0) {
                 span(cf, r.ts);
+            }
+            if (cf->ufilter) {
+                struct pcap_pkthdr uh = {.caplen = r.caplen, .len = r.wirelen};
+                if (!ng_user_match(cf, r.linktype, &uh, r.data)) {
+                    cf->unmatched++;
+                    continue;
+                }
             }
             sample(cf, pm_linktype_normalize(r.linktype), r.data, r.caplen, r.wirelen);
             watch_direction(cf, pm_linktype_normalize(r.linktype), r.data, r.caplen, r.wirelen);
@@ -592,7 +788,7 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         } else {
             int rc = pcap_next_ex(cf->pcap, &h, &data);
             if (rc == PCAP_ERROR_BREAK) {
-                return PM_READ_EOF;
+                return stream_eof(cf);
             }
             if (rc != 1) {
                 set_damage(cf, pcap_geterr(cf->pcap));
@@ -605,6 +801,10 @@ enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec)
         cf->st.bytes += 16u + file_caplen;
         pm_ns ts = sane_time(PM_SEC(h->ts.tv_sec) + (pm_ns)h->ts.tv_usec); /* usec holds ns */
         span(cf, ts);
+        if (cf->have_uprog && pcap_offline_filter(&cf->uprog, h, data) == 0) {
+            cf->unmatched++;
+            continue;
+        }
         sample(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         watch_direction(cf, cf->linktype, data, h->caplen, h->len < h->caplen ? h->caplen : h->len);
         if (cf->have_prog && pcap_offline_filter(&cf->prog, h, data) == 0) {
@@ -666,6 +866,15 @@ void pm_capfile_close(struct pm_capfile *cf)
             pcap_freecode(&cf->ngprog[i].prog);
         }
     }
+    if (cf->have_uprog) {
+        pcap_freecode(&cf->uprog);
+    }
+    for (size_t i = 0; i < PM_ARRAY_LEN(cf->ngu); i++) {
+        if (cf->ngu[i].state == 1) {
+            pcap_freecode(&cf->ngu[i].prog);
+        }
+    }
+    free(cf->ufilter);
     free(cf->filter);
     free(cf->path);
     free(cf);
@@ -693,8 +902,14 @@ int pm_inputset_add(struct pm_inputset *set, const char *spec, const char *filte
         /* A bare file is named after itself: its base name without the extension. */
         const char *base = strrchr(spec, '/');
         base = base ? base + 1 : spec;
-        snprintf(label, sizeof(label), "%s", base);
+        snprintf(label, sizeof(label), "%s", strcmp(spec, "-") == 0 ? "stdin" : base);
         char *dot = strrchr(label, '.');
+        /* x.pcap.gz is named x, as x.pcap is */
+        if (dot && dot != label && (!strcmp(dot, ".gz") || !strcmp(dot, ".xz") ||
+                                    !strcmp(dot, ".zst") || !strcmp(dot, ".zstd"))) {
+            *dot = '\0';
+            dot = strrchr(label, '.');
+        }
         if (dot && dot != label) {
             *dot = '\0';
         }
@@ -705,6 +920,12 @@ int pm_inputset_add(struct pm_inputset *set, const char *spec, const char *filte
         pm_err("%s", err);
         pm_hint("give a pcap or pcapng file (tcpdump -w, tshark -w, dumpcap)");
         return PM_EXIT_UNREADABLE;
+    }
+    if (set->user_filter && pm_capfile_user_filter(cf, set->user_filter, err, sizeof(err)) != 0) {
+        pm_err("bad filter expression '%s' (for %s): %s", set->user_filter,
+               strcmp(path, "-") == 0 ? "standard input" : path, err);
+        pm_capfile_close(cf);
+        return PM_EXIT_USAGE;
     }
     struct pm_input *in = &set->in[set->n];
     in->path = pm_xstrdup(path);
@@ -763,6 +984,16 @@ void pm_inputset_side(struct pm_inputset *set, pm_side_fn fn, void *ctx)
         cf->side_ctx = ctx;
         cf->side_file = (uint16_t)i;
         cf->side_vantage = set->in[i].vantage;
+    }
+}
+
+void pm_inputset_idle(struct pm_inputset *set, void (*fn)(void *ctx), void *ctx)
+{
+    for (int i = 0; i < set->n; i++) {
+        struct pm_capfile *cf = set->in[i].cf;
+        if (cf->ins && cf->once) {
+            pm_instream_set_idle(cf->ins, fn, ctx);
+        }
     }
 }
 

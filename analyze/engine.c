@@ -36,6 +36,7 @@
 #define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
 #define RECENT_SYNS 8192         /* live: SYNs remembered for the not-on-wire check */
 #define LIVE_LOG_GRACE PM_SEC(10) /* live: a line this old with no SYN is not-on-wire */
+#define STREAM_IDLE_MARGIN PM_SEC(3) /* a silent stream's clock runs this far behind */
 
 struct spool_hdr {
     uint32_t magic;
@@ -87,9 +88,12 @@ struct pm_engine {
     pm_ns next_log_scan;
     char *host_context;
     const char *capture_paths[PM_MAX_INPUTS];
-    int capture_fds[PM_MAX_INPUTS]; /* -1: read by path */
+    int capture_fds[PM_MAX_INPUTS]; /* -1: read by path; -2: a stream, read once */
     int ncapture_paths;
     uint64_t records;
+    uint64_t idle_records;    /* a stream's silence: records when it began, */
+    int64_t idle_secs;        /* its length so far, */
+    pm_ns idle_base;          /* and the capture time it began at */
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
@@ -1134,16 +1138,43 @@ static void scope_words(struct pm_engine *e)
     pm_strlcpy(s->next_step, out.next, sizeof(s->next_step));
 }
 
+/* A stream waits for bytes: a second passes on the capture's clock too, so that an attempt
+ * nobody answers is still decided when its time is up. */
+static void stream_idle(void *ctx)
+{
+    struct pm_engine *e = ctx;
+    if (e->now == PM_NS_NONE) {
+        return;
+    }
+    if (e->records != e->idle_records) {
+        e->idle_records = e->records; /* a new silence: count from the latest packet */
+        e->idle_secs = 0;
+        e->idle_base = e->now;
+    }
+    /* The clock stays STREAM_IDLE_MARGIN behind the silence: a producer that only paused
+     * (ssh, a buffer) must not find its next packets already judged as timed out. */
+    e->idle_secs++;
+    if (PM_SEC(e->idle_secs) > STREAM_IDLE_MARGIN) {
+        pm_engine_tick(e, e->idle_base + PM_SEC(e->idle_secs) - STREAM_IDLE_MARGIN);
+    }
+}
+
 int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in)
 {
     const char *labels[PM_MAX_INPUTS];
     for (int i = 0; i < in->n; i++) {
         const char *p = in->in[i].path;
         const char *b = strrchr(p, '/');
-        labels[i] = b ? b + 1 : p;
+        labels[i] = strcmp(p, "-") == 0 ? "stdin" : b ? b + 1 : p;
     }
+    /* One stream (standard input, a pipe, a FIFO) and no MTA log: each attempt is decided
+     * and reported as it ends, as a live capture does (`tcpdump -U -w - | portmortem
+     * analyze -` may never end). With an MTA log the stream is analysed as a file is: the
+     * log's year and clock offset are placed from the whole capture first. */
+    bool stream = in->n == 1 && pm_capfile_is_stream(in->in[0].cf) && cfg->nlogs == 0 &&
+                  !getenv("PM_STREAM_AS_FILE");
     struct pm_engine_source src = {
-        .live = false,
+        .live = stream,
         .nvantage = in->nvantage,
         .vantage_names = (const char *const *)in->vantage_names,
         .nfiles = in->n,
@@ -1155,11 +1186,20 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
         return PM_EXIT_USAGE;
     }
     const char *paths[PM_MAX_INPUTS];
+    int fds[PM_MAX_INPUTS];
     for (int i = 0; i < in->n; i++) {
-        paths[i] = in->in[i].path;
+        paths[i] = labels[i];
+        /* a pipe or standard input was read once: the bundle cannot cut it again (-2) */
+        fds[i] = pm_capfile_is_stream(in->in[i].cf) ? -2 : -1;
+        if (fds[i] == -1) {
+            paths[i] = in->in[i].path;
+        }
     }
-    pm_engine_capture_files(e, paths, NULL, in->n);
+    pm_engine_capture_files(e, paths, fds, in->n);
     pm_inputset_side(in, side_record, e);
+    if (stream) {
+        pm_inputset_idle(in, stream_idle, e);
+    }
 
     struct pm_record rec;
     uint64_t n = 0;

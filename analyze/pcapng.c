@@ -68,9 +68,11 @@ static int read_block(struct pm_pcapng *ng, uint32_t *type, uint32_t *len, char 
         return -1;
     }
     uint32_t t = rd32(hdr, ng->swap);
+    uint8_t bom[4];
+    size_t have = 8; /* block bytes already read */
     if (t == NG_SHB) {
-        /* A new section may switch byte order: read its byte-order magic first. */
-        uint8_t bom[4];
+        /* A new section may switch byte order: read its byte-order magic first. Read on,
+         * never seek back: the capture may be a pipe or a decompressed stream. */
         if (fread(bom, 1, 4, ng->f) != 4) {
             snprintf(err, errlen, "file ends inside a section header at byte %llu",
                      (unsigned long long)ng->off);
@@ -85,13 +87,10 @@ static int read_block(struct pm_pcapng *ng, uint32_t *type, uint32_t *len, char 
                      (unsigned long long)ng->off);
             return -1;
         }
-        if (fseek(ng->f, -4, SEEK_CUR) != 0) {
-            snprintf(err, errlen, "cannot seek: %s", strerror(errno));
-            return -1;
-        }
+        have = 12;
     }
     uint32_t l = rd32(hdr + 4, ng->swap);
-    if (l < 12 || (l & 3) != 0 || l > NG_MAX_BLOCK) {
+    if (l < 12 || (l & 3) != 0 || l > NG_MAX_BLOCK || l < have) {
         snprintf(err, errlen, "block at byte %llu has an impossible length %u",
                  (unsigned long long)ng->off, l);
         return -1;
@@ -101,7 +100,10 @@ static int read_block(struct pm_pcapng *ng, uint32_t *type, uint32_t *len, char 
         ng->bufcap = l;
     }
     memcpy(ng->buf, hdr, 8);
-    if (fread(ng->buf + 8, 1, l - 8, ng->f) != l - 8) {
+    if (have == 12) {
+        memcpy(ng->buf + 8, bom, 4);
+    }
+    if (fread(ng->buf + have, 1, l - have, ng->f) != l - have) {
         snprintf(err, errlen, "file ends inside a %u-byte block at byte %llu", l,
                  (unsigned long long)ng->off);
         return -1;

@@ -21,7 +21,8 @@ struct pm_bundle_inputs {
     const char *const *capture_paths;  /* files to cut the pcap slice from (offline inputs,
                                         * or the live/probe capture written with -w) */
     const int *capture_fds;            /* or NULL: per file, a descriptor to read it through
-                                        * (>= 0, kept open by the caller) or -1: by path */
+                                        * (>= 0, kept open by the caller) or -1: by path,
+                                        * or -2: a stream already read (left out, noted) */
     int ncaptures;
     const char *const *mta_log_paths;  /* to copy the matched lines from */
     int nmta_logs;

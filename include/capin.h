@@ -46,8 +46,10 @@ struct pm_capfile;
  * E or (vlan and (E or (vlan and (E or (vlan and E))))). */
 void pm_filter_with_vlans(const char *expr, char *out, size_t len);
 
-/* Open one capture. Returns NULL and writes a message (what, why) into err when the file
- * cannot be read or is not a capture. `filter` is a BPF expression applied to every record
+/* Open one capture: a path, or "-" for standard input. A regular uncompressed file is read
+ * by the block reader; anything else (a pipe, a FIFO, /dev/fd/N, a gzip, xz or zstd file
+ * told by its first bytes) is streamed through instream.c. Returns NULL and writes a
+ * message (what, why) into err when the file cannot be read or is not a capture. `filter` is a BPF expression applied to every record
  * (NULL: keep all); where it does not compile for a link type, all records pass. */
 struct pm_capfile *pm_capfile_open(const char *path, const char *filter, char *err,
                                    size_t errlen);
@@ -60,6 +62,18 @@ struct pm_capfile *pm_capfile_open_fd(int fd, const char *label, const char *fil
 /* Next record that passes the filter. DAMAGED: the rest of the file is unreadable; the
  * message is in the stats. */
 enum pm_read pm_capfile_next(struct pm_capfile *cf, struct pm_record *rec);
+/* The user's BPF expression (--filter, or the words after the files): records it does not
+ * match are skipped before anything looks at them (no attempt, no hop reference), as if the
+ * capture did not hold them; they still count as read and still mark the recording span.
+ * Compiled against the file's link type (pcapng: per link type, on first use). 0, or -1
+ * with libpcap's message in err when it does not compile. */
+int pm_capfile_user_filter(struct pm_capfile *cf, const char *expr, char *err, size_t errlen);
+uint64_t pm_capfile_unmatched(const struct pm_capfile *cf);
+/* Not a regular file (standard input, a pipe, a FIFO, /dev/fd/N): read once, it cannot be
+ * read again for the bundle's evidence slice. */
+bool pm_capfile_is_stream(const struct pm_capfile *cf);
+/* "gzip", "xz", "zstd" when the bytes were compressed, else NULL. */
+const char *pm_capfile_compression(const struct pm_capfile *cf);
 const struct pm_capfile_stats *pm_capfile_stats(const struct pm_capfile *cf);
 const char *pm_capfile_format(const struct pm_capfile *cf); /* "pcap", "pcap-ns", "pcapng" */
 /* The address of the capturing host, guessed from the first records (filtered or not): the
@@ -87,6 +101,7 @@ struct pm_inputset {
     int nvantage;
     char *vantage_names[PM_MAX_INPUTS];
     uint64_t linktype_unsupported;   /* records of link types we do not decode */
+    const char *user_filter;          /* the user's BPF expression for every input, or NULL */
     int damaged;                      /* some file ended in damage */
 };
 
@@ -99,5 +114,8 @@ enum pm_read pm_inputset_next(struct pm_inputset *set, struct pm_record *rec);
  * references come from all of a capture's traffic, not only what the attempts need. */
 void pm_inputset_side(struct pm_inputset *set, pm_side_fn fn, void *ctx);
 void pm_inputset_close(struct pm_inputset *set);
+/* Call fn(ctx) about once a second while a stream input (not a regular file) waits for
+ * bytes. */
+void pm_inputset_idle(struct pm_inputset *set, void (*fn)(void *ctx), void *ctx);
 
 #endif

@@ -27,6 +27,7 @@ enum {
     PM_OPT_SIGN_KEY,
     PM_OPT_MAX_MEMORY,
     PM_OPT_MTA_CONNECT_TIMEOUT,
+    PM_OPT_FILTER,       /* --filter EXPR (analyze, capture): cli_filter.c's rule */
     PM_OPT__NEXT = 1100, /* subcommands number their own options from here */
 };
 
@@ -36,6 +37,22 @@ uint64_t pm_cli_seed(void);
 /* Checks across options, after all are parsed (--since before --until). 0 or -1 after a
  * message; the caller exits 2. */
 int pm_cli_check(const struct pm_engine_config *cfg);
+
+/* The user's BPF expression for analyze and capture, as in tcpdump: `--filter EXPR`, or the
+ * words after the capture files (analyze) or after the options (capture), joined by
+ * spaces. Sets *expr (allocated; NULL when none was given). Returns 0 or, after a message,
+ * the exit status (2).
+ *   analyze: with -r FILE (`nrfiles` > 0) every positional word is the expression; with
+ *   --filter every positional word is a file; else `dd`, the index in `words` of a `--`,
+ *   ends the files, and without one the leading `words` that are "-", an existing path or
+ *   NAME=(existing path or -) are the files (*ninputs of them, from the start of `words`)
+ *   and the rest is the expression. A guessed expression that does not compile is
+ *   reported as "neither a file nor an expression" (exit 2). */
+int pm_cli_split_inputs(char **words, int nwords, int dd, int nrfiles, const char *opt_filter,
+                        int *ninputs, char **expr);
+/* Does the expression compile (on Ethernet: a syntax check)? 0, or -1 and libpcap's
+ * message in err. */
+int pm_cli_filter_check(const char *expr, char *err, size_t errlen);
 
 /* The long options every subcommand accepts (handled by pm_cli_common_option), for a
  * subcommand's own struct option table: {COMMON_LONGOPTS, ..., {NULL, 0, NULL, 0}}. */
