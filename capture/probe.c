@@ -166,7 +166,7 @@ static void usage_probe(FILE *f)
             "      --max-addrs N       addresses probed at most (default 8)\n"
             "  -w FILE                 keep the probe's own capture (pcap)\n"
             "  -Z, --user USER         drop privileges to USER (default nobody)\n"
-            "  -f, --format FMT        text (default on a terminal) or jsonl\n"
+            "  -f, --format FMT        text (the default) or jsonl\n"
             "  -o, --output FILE       write the report to FILE\n"
             "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
             "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
@@ -2366,6 +2366,14 @@ static int parse_args(struct prober *P, int argc, char **argv)
             }
         }
         }
+    }
+    if (P->cfg.format == PM_FMT_ZEEK || P->cfg.format == PM_FMT_CSV) {
+        /* A probe's own checks (MX lookup, TTL walk, STARTTLS) are no rows of a conn.log. */
+        pm_err("probe writes text or jsonl, not %s: its checks are not connection rows",
+               P->cfg.format == PM_FMT_ZEEK ? "zeek" : "csv");
+        pm_hint("portmortem probe TARGET -w probe.pcap, then portmortem analyze -f %s "
+                "probe.pcap", P->cfg.format == PM_FMT_ZEEK ? "zeek" : "csv");
+        return PM_EXIT_USAGE;
     }
     if (optind != argc - 1) {
         pm_err(optind >= argc ? "probe needs a TARGET" : "probe takes one TARGET");
