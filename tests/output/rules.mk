@@ -10,3 +10,13 @@ check-output: $(B)/portmortem $(PMGEN)
 
 CHECK_TARGETS += check-output
 CHECK_SAN_TARGETS += check-output
+
+# The report formats read back (issue 16.3, tests/output/formats.py): the Zeek conn.log by a
+# reader that follows Zeek's ASCII log format and the CSV by Python's csv module, field by
+# field against the JSON Lines of the same golden and lab inputs; text is the default
+# wherever standard output goes. Release build only (about 1,400 runs).
+.PHONY: check-formats
+check-formats: $(B)/portmortem
+	$(Q)python3 tests/output/formats.py $(B)/portmortem .
+
+CHECK_TARGETS += check-formats
