@@ -1052,6 +1052,149 @@ static void text_outside(struct pm_report *r, const struct pm_run_summary *s)
     }
 }
 
+#define TEXT_STORM_ATTEMPTS 100   /* more attempts than this: the storm layout */
+#define TEXT_STORM_DESTS 20        /* ... or more destinations than this */
+#define TEXT_STORM_DESTS_SHOWN 4   /* destinations shown one by one in a storm */
+#define TEXT_STORM_SAMPLES 3       /* attempts in full per destination shown in a storm */
+
+static void text_sample(struct pm_report *r, const struct pm_dest_sample *sm)
+{
+    const char *D = r->color ? C_DIM : "", *X = r->color ? C_OFF : "";
+    char buf[64], src[PM_ADDR_STRLEN + 8] = "(not on wire)";
+    if (sm->src.family && sm->outcome != PM_OUT_NOT_ON_WIRE) {
+        char sa[PM_ADDR_STRLEN];
+        pm_addr_str(&sm->src, sa);
+        snprintf(src, sizeof(src), sm->src.family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u", sa,
+                 sm->sport);
+    }
+    fprintf(r->out, "  %s%s%s  #%-4u %-22s :%-4u %-20s %s%-14s%s %s\n", D,
+            pm_time_short(sm->ts, buf, sizeof(buf)), X, sm->id, src, sm->dport,
+            pm_outcome_name((enum pm_outcome)sm->outcome),
+            verdict_color(r, (enum pm_verdict)sm->verdict),
+            pm_verdict_name((enum pm_verdict)sm->verdict), X, sm->clue);
+}
+
+/* "first to last" of a verdict, or nothing when a time is unknown. */
+static void text_range(FILE *o, pm_ns lo, pm_ns hi)
+{
+    char t1[40], t2[40];
+    if (lo != PM_NS_NONE && hi != PM_NS_NONE) {
+        fprintf(o, "  %s to %s", pm_time_short(lo, t1, sizeof(t1)),
+                pm_time_short(hi, t2, sizeof(t2)));
+    }
+}
+
+/* A storm's destination: after its first attempts, every verdict it had with the count and
+ * the first and last time (the samples are every attempt until vtimes exists). */
+static void text_dest_verdicts(struct pm_report *r, const struct pm_dest *d, uint32_t more)
+{
+    FILE *o = r->out;
+    const char *D = r->color ? C_DIM : "", *X = r->color ? C_OFF : "";
+    fprintf(o, "  %s… %u more attempt%s (use --format jsonl for all); all %u by verdict:%s\n",
+            D, more, more == 1 ? "" : "s", d->attempts, X);
+    for (int v = 0; v < PM_V__COUNT; v++) {
+        if (!d->by_verdict[v]) {
+            continue;
+        }
+        pm_ns lo = PM_NS_NONE, hi = PM_NS_NONE;
+        if (d->vtimes) {
+            lo = d->vtimes[v][0];
+            hi = d->vtimes[v][1];
+        } else if (!d->samples_dropped) {
+            for (int k = 0; k < d->nsamples; k++) {
+                const struct pm_dest_sample *sm = &d->samples[k];
+                if (sm->verdict == v && (lo == PM_NS_NONE || sm->ts < lo)) {
+                    lo = sm->ts;
+                }
+                if (sm->verdict == v && (hi == PM_NS_NONE || sm->ts > hi)) {
+                    hi = sm->ts;
+                }
+            }
+        }
+        fprintf(o, "      %s%-16s%s %8u attempt%s", verdict_color(r, (enum pm_verdict)v),
+                pm_verdict_name((enum pm_verdict)v), X, d->by_verdict[v],
+                d->by_verdict[v] == 1 ? " " : "s");
+        text_range(o, lo, hi);
+        fputc('\n', o);
+    }
+}
+
+/* A storm's rest: the destinations not shown, by their verdict (count, attempts, first and
+ * last time), then every attempt by verdict (count, destinations, first and last time). */
+static void text_storm(struct pm_report *r, struct pm_dest **ds, size_t n, const size_t *top,
+                       size_t ntop, const struct pm_run_summary *s)
+{
+    FILE *o = r->out;
+    const char *B = r->color ? C_BOLD : "", *X = r->color ? C_OFF : "";
+    struct {
+        uint64_t dests, attempts;
+        pm_ns lo, hi;
+    } g[PM_V__COUNT];
+    uint64_t at[PM_V__COUNT] = {0}; /* destinations with an attempt of that verdict */
+    uint64_t rest = 0;
+    for (int v = 0; v < PM_V__COUNT; v++) {
+        g[v].dests = g[v].attempts = 0;
+        g[v].lo = g[v].hi = PM_NS_NONE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct pm_dest *d = ds[i];
+        if (d->attempts == 0) {
+            continue;
+        }
+        for (int v = 0; v < PM_V__COUNT; v++) {
+            at[v] += d->by_verdict[v] > 0;
+        }
+        bool shown = false;
+        for (size_t k = 0; k < ntop; k++) {
+            shown |= top[k] == i;
+        }
+        if (shown) {
+            continue; /* listed above */
+        }
+        char line[200];
+        enum pm_verdict dv;
+        pm_dest_line(d, line, sizeof(line), &dv, NULL);
+        rest++;
+        g[dv].dests++;
+        g[dv].attempts += d->attempts;
+        if (d->first_ts != PM_NS_NONE && (g[dv].lo == PM_NS_NONE || d->first_ts < g[dv].lo)) {
+            g[dv].lo = d->first_ts;
+        }
+        if (d->last_ts != PM_NS_NONE && (g[dv].hi == PM_NS_NONE || d->last_ts > g[dv].hi)) {
+            g[dv].hi = d->last_ts;
+        }
+    }
+    if (rest) {
+        fprintf(o, "\n%s… %llu more destination%s%s (use --format jsonl for all), by their "
+                   "verdict:\n", B, (unsigned long long)rest, rest == 1 ? "" : "s", X);
+        for (int v = 0; v < PM_V__COUNT; v++) {
+            if (!g[v].dests) {
+                continue;
+            }
+            fprintf(o, "      %s%-16s%s %8llu destination%s %8llu attempt%s",
+                    verdict_color(r, (enum pm_verdict)v), pm_verdict_name((enum pm_verdict)v),
+                    X, (unsigned long long)g[v].dests, g[v].dests == 1 ? " " : "s",
+                    (unsigned long long)g[v].attempts, g[v].attempts == 1 ? " " : "s");
+            text_range(o, g[v].lo, g[v].hi);
+            fputc('\n', o);
+        }
+    }
+    fprintf(o, "\n%sAll %llu attempts by verdict:%s\n", B, (unsigned long long)s->attempts, X);
+    for (int v = 0; v < PM_V__COUNT; v++) {
+        if (!s->by_verdict[v]) {
+            continue;
+        }
+        fprintf(o, "      %s%-16s%s %8llu attempt%s at %llu destination%s",
+                verdict_color(r, (enum pm_verdict)v), pm_verdict_name((enum pm_verdict)v), X,
+                (unsigned long long)s->by_verdict[v], s->by_verdict[v] == 1 ? " " : "s",
+                (unsigned long long)at[v], at[v] == 1 ? "" : "s");
+        if (s->vtimed[v]) {
+            text_range(o, s->vtime[v][0], s->vtime[v][1]);
+        }
+        fputc('\n', o);
+    }
+}
+
 static void text_report(struct pm_report *r, struct pm_context *ctx,
                         const struct pm_run_summary *s)
 {
@@ -1076,35 +1219,64 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
 
     struct pm_dest **ds;
     size_t n = pm_context_dests_sorted(ctx, &ds);
+    size_t nd = 0;
     for (size_t i = 0; i < n; i++) {
-        const struct pm_dest *d = ds[i];
-        if (d->attempts == 0) {
+        nd += ds[i]->attempts > 0;
+    }
+    /* A storm (issue 15.4): more attempts or destinations than a person reads one by one.
+     * Then the first destinations with their first attempts in full, each destination's
+     * counts and time ranges per verdict, the other destinations by their verdict, and
+     * every attempt by verdict: one screen whatever the size; JSON Lines list each. A
+     * small incident reads as before: every destination, up to PM_DEST_SAMPLES attempts. */
+    bool storm = s->attempts > TEXT_STORM_ATTEMPTS || nd > TEXT_STORM_DESTS;
+    /* In a storm the destinations shown are the ones with the most attempts (ties: the
+     * usual order, failures first), listed in the usual order. */
+    size_t top[TEXT_STORM_DESTS_SHOWN], ntop = 0;
+    for (size_t i = 0; storm && i < n; i++) {
+        if (ds[i]->attempts == 0) {
             continue;
         }
+        size_t k = ntop < TEXT_STORM_DESTS_SHOWN ? ntop++ : TEXT_STORM_DESTS_SHOWN;
+        while (k > 0 && ds[top[k - 1]]->attempts < ds[i]->attempts) {
+            if (k < TEXT_STORM_DESTS_SHOWN) {
+                top[k] = top[k - 1];
+            }
+            k--;
+        }
+        if (k < TEXT_STORM_DESTS_SHOWN) {
+            top[k] = i;
+        }
+    }
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct pm_dest *d = ds[i];
+        bool in_top = false;
+        for (size_t k = 0; k < ntop; k++) {
+            in_top |= top[k] == i;
+        }
+        if (d->attempts == 0 || (storm && !in_top)) {
+            continue;
+        }
+        shown++;
         char line[200], a[PM_ADDR_STRLEN];
         enum pm_verdict dv;
         pm_dest_line(d, line, sizeof(line), &dv, NULL);
         fprintf(o, "\n%s%s%s%s%s  %s%s%s\n", B, pm_addr_str(&d->addr, a), X,
                 d->name[0] ? "  " : "", d->name, verdict_color(r, dv), line, X);
-        for (int k = 0; k < d->nsamples; k++) {
-            const struct pm_dest_sample *sm = &d->samples[k];
-            char src[PM_ADDR_STRLEN + 8] = "(not on wire)";
-            if (sm->src.family && sm->outcome != PM_OUT_NOT_ON_WIRE) {
-                char sa[PM_ADDR_STRLEN];
-                pm_addr_str(&sm->src, sa);
-                snprintf(src, sizeof(src), sm->src.family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u",
-                         sa, sm->sport);
-            }
-            fprintf(o, "  %s%s%s  #%-4u %-22s :%-4u %-20s %s%-14s%s %s\n", D,
-                    pm_time_short(sm->ts, buf, sizeof(buf)), X, sm->id, src, sm->dport,
-                    pm_outcome_name((enum pm_outcome)sm->outcome),
-                    verdict_color(r, (enum pm_verdict)sm->verdict),
-                    pm_verdict_name((enum pm_verdict)sm->verdict), X, sm->clue);
+        int nsm = storm && d->nsamples > TEXT_STORM_SAMPLES ? TEXT_STORM_SAMPLES : d->nsamples;
+        for (int k = 0; k < nsm; k++) {
+            text_sample(r, &d->samples[k]);
         }
-        if (d->samples_dropped) {
-            fprintf(o, "  %s… %u more attempt%s (use --format jsonl for all)%s\n", D,
-                    d->samples_dropped, d->samples_dropped == 1 ? "" : "s", X);
+        uint32_t more = d->samples_dropped + (uint32_t)(d->nsamples - nsm);
+        if (more && storm) {
+            text_dest_verdicts(r, d, more);
+        } else if (more) {
+            fprintf(o, "  %s… %u more attempt%s (use --format jsonl for all)%s\n", D, more,
+                    more == 1 ? "" : "s", X);
         }
+    }
+    if (storm) {
+        text_storm(r, ds, n, top, ntop, s);
     }
     fprintf(o, "\n%sScope:%s %s\n", B, X, s->scope_text);
     if (s->next_step[0]) {
