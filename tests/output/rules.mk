@@ -20,3 +20,12 @@ check-formats: $(B)/portmortem
 	$(Q)python3 tests/output/formats.py $(B)/portmortem .
 
 CHECK_TARGETS += check-formats
+
+# A storm a person can read (issue 15.4, tests/output/storm_text.py): generated storms (many
+# destinations; one destination) give a text report of at most 70 lines whose every count
+# and time range equals the JSON Lines' of the same capture. Release build only.
+.PHONY: check-storm-text
+check-storm-text: $(B)/portmortem $(PMGEN)
+	$(Q)python3 tests/output/storm_text.py $(B)/portmortem $(PMGEN)
+
+CHECK_TARGETS += check-storm-text
