@@ -352,7 +352,7 @@ static const struct {
     {"local_resp", CT_BOOL}, {"missed_bytes", CT_COUNT}, {"history", CT_STRING},
     {"orig_pkts", CT_COUNT}, {"orig_ip_bytes", CT_COUNT}, {"resp_pkts", CT_COUNT},
     {"resp_ip_bytes", CT_COUNT}, {"tunnel_parents", CT_SET_STRING},
-    /* portmortem's columns: the output contract's words (docs/OUTPUT.md) */
+    /* portmortem's columns: the output contract's words (docs/FORMATS.md) */
     {"pm_id", CT_COUNT}, {"pm_vantage", CT_STRING}, {"pm_outcome", CT_STRING},
     {"pm_verdict", CT_STRING}, {"pm_owner", CT_STRING}, {"pm_confidence", CT_STRING},
     {"pm_rule", CT_STRING}, {"pm_flags", CT_SET_STRING}, {"pm_clue", CT_STRING},
@@ -509,7 +509,7 @@ static const char *zeek_secs(pm_ns t, char *b, size_t len)
 
 /* Zeek-style uid: "C" and a base-62 hash of what identifies the attempt in this report
  * (its id and endpoints as written), so that a JSON Lines run of the same capture gives
- * the same uid for the same attempt (docs/OUTPUT.md). FNV-1a, 64 bits. */
+ * the same uid for the same attempt (docs/FORMATS.md). FNV-1a, 64 bits. */
 static void table_uid(char *out, uint32_t id, const char *oh, const char *op, const char *rh,
                       const char *rp)
 {

@@ -15,7 +15,7 @@ on the same input: --format jsonl, --format zeek and --format csv. Then:
   * the CSV is read with Python's csv module: the header names the same columns, every row
     has as many fields;
   * both are compared row by row, field by field, with the JSON Lines' attempt objects of
-    the same input: uid (recomputed from the JSON as docs/OUTPUT.md defines it), addresses,
+    the same input: uid (recomputed from the JSON as docs/FORMATS.md defines it), addresses,
     ports, ts, conn_state, history, outcome, verdict, owner, confidence, rule, flags, clue;
     the number of rows equals the number of attempt objects, and the Zeek log carries no
     other line (no destinations, no summary);
@@ -163,7 +163,7 @@ def read_zeek(text, where):
 # ---- what the JSON Lines say, in the tables' terms ----
 
 def uid_of(j):
-    """docs/OUTPUT.md: "C" + base-62 (11 digits, least significant first) of FNV-1a 64 over
+    """docs/FORMATS.md: "C" + base-62 (11 digits, least significant first) of FNV-1a 64 over
     "id|orig_h|orig_p|resp_h|resp_p" as the table writes them ("-" when unset)."""
     key = "%d|%s|%s|%s|%s" % (j["id"], j["src"] or "-",
                               "-" if j["sport"] is None else j["sport"],
