@@ -1090,8 +1090,12 @@ static void text_dest_verdicts(struct pm_report *r, const struct pm_dest *d, uin
 {
     FILE *o = r->out;
     const char *D = r->color ? C_DIM : "", *X = r->color ? C_OFF : "";
-    fprintf(o, "  %s… %u more attempt%s (use --format jsonl for all); all %u by verdict:%s\n",
-            D, more, more == 1 ? "" : "s", d->attempts, X);
+    if (more >= d->attempts && d->nsamples == 0) { /* none shown above */
+        fprintf(o, "  %sby verdict (use --format jsonl for each attempt):%s\n", D, X);
+    } else {
+        fprintf(o, "  %s… %u more attempt%s (use --format jsonl for all); all %u by verdict:%s\n",
+                D, more, more == 1 ? "" : "s", d->attempts, X);
+    }
     for (int v = 0; v < PM_V__COUNT; v++) {
         if (!d->by_verdict[v]) {
             continue;
@@ -1268,6 +1272,9 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
             text_sample(r, &d->samples[k]);
         }
         uint32_t more = d->samples_dropped + (uint32_t)(d->nsamples - nsm);
+        if (storm && !more && !d->nsamples) {
+            more = d->attempts; /* no samples (the bundle's summary.txt of a JSON run) */
+        }
         if (more && storm) {
             text_dest_verdicts(r, d, more);
         } else if (more) {
