@@ -70,7 +70,11 @@ static void usage_analyze(FILE *f)
             "  -r, --read FILE         a capture to read (repeatable; - for standard input)\n"
             "      --filter EXPR       the BPF expression (then every word is a file)\n"
             "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
-            "  -f, --format FMT        text (default on a terminal) or jsonl\n"
+            "  -f, --format FMT        text (the default, wherever the output goes), jsonl\n"
+            "                          (every object of the output contract), zeek (a Zeek\n"
+            "                          conn.log: TSV with #fields/#types headers and\n"
+            "                          portmortem's pm_* columns) or csv (the same columns,\n"
+            "                          a header row, RFC 4180)\n"
             "  -o, --output FILE       write the report to FILE instead of standard output\n"
             "  -m, --mta-log FILE      the MTA's log (Postfix, Exim, Sendmail; gzip ok; - for\n"
             "                          standard input); repeatable\n"
@@ -121,7 +125,10 @@ void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
     cfg->max_sessions = 0;
     cfg->max_dests = 0;
     cfg->max_memory = 0;
-    cfg->format = isatty(STDOUT_FILENO) ? PM_FMT_TEXT : PM_FMT_JSONL;
+    /* Text unless -f says otherwise, wherever the report goes (a terminal, `| less`, -o
+     * FILE): a format that changes with what standard output is surprises the reader (issue
+     * 16.3). Only the colours depend on the terminal. */
+    cfg->format = PM_FMT_TEXT;
     cfg->out = stdout; /* every write checked (main, output.c) */
     cfg->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     cfg->progress = isatty(STDERR_FILENO);
@@ -155,8 +162,12 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
             cfg->format = PM_FMT_TEXT;
         } else if (!strcmp(arg, "jsonl") || !strcmp(arg, "json")) {
             cfg->format = PM_FMT_JSONL;
+        } else if (!strcmp(arg, "zeek")) {
+            cfg->format = PM_FMT_ZEEK;
+        } else if (!strcmp(arg, "csv")) {
+            cfg->format = PM_FMT_CSV;
         } else {
-            pm_err("bad --format '%s': use text or jsonl", arg);
+            pm_err("bad --format '%s': use text, jsonl, zeek or csv", arg);
             return -1;
         }
         return 1;

@@ -137,6 +137,7 @@ void pm_context_free(struct pm_context *c)
     free(c->side_prefixes.tab);
     for (uint32_t i = 0; i < c->dests_n; i++) {
         free(c->dests[i].samples);
+        free(c->dests[i].vtimes);
     }
     free(c->dests);
     free(c->dest_slots);

@@ -261,6 +261,39 @@ static void record_dest(struct pm_engine *e, const struct pm_finding *f, const p
     }
 }
 
+/* A verdict's first and last attempt time at this destination, for the text report's
+ * counts and time ranges once the samples are full (issue 15.4): kept from the moment the
+ * samples hold every attempt so far, seeded from them. Without memory, the ranges are
+ * left out and the report says only the counts. */
+static void note_vtime(struct pm_dest *d, enum pm_verdict v, pm_ns ts)
+{
+    if (!d->vtimes && d->nsamples == PM_DEST_SAMPLES && d->samples_dropped == 0) {
+        size_t sz = sizeof(*d->vtimes) * PM_V__COUNT;
+        if (pm_mem_take(sz)) { /* charged like the samples, and like them kept to the end */
+            d->vtimes = malloc(sz);
+            if (!d->vtimes) {
+                pm_mem_give(sz);
+            }
+        }
+        for (int i = 0; d->vtimes && i < PM_V__COUNT; i++) {
+            d->vtimes[i][0] = d->vtimes[i][1] = PM_NS_NONE;
+        }
+        for (int i = 0; d->vtimes && i < d->nsamples; i++) {
+            note_vtime(d, (enum pm_verdict)d->samples[i].verdict, d->samples[i].ts);
+        }
+    }
+    if (!d->vtimes || ts == PM_NS_NONE || (unsigned)v >= PM_V__COUNT) {
+        return;
+    }
+    pm_ns *r = d->vtimes[v];
+    if (r[0] == PM_NS_NONE || ts < r[0]) {
+        r[0] = ts;
+    }
+    if (r[1] == PM_NS_NONE || ts > r[1]) {
+        r[1] = ts;
+    }
+}
+
 /* Samples for the text report: failures displace successes; kept in time order. */
 static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
                           pm_ns ts, const pm_addr *src, uint16_t sport)
@@ -272,6 +305,7 @@ static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_
         smp.src = *src;
     }
     pm_strlcpy(smp.clue, f->clue, sizeof(smp.clue));
+    note_vtime(d, f->verdict, ts);
     int slot = -1;
     if (d->nsamples < PM_DEST_SAMPLES && d->nsamples == d->samples_cap) {
         uint8_t ncap = d->samples_cap ? (uint8_t)(d->samples_cap * 2) : 1;
@@ -318,6 +352,14 @@ static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_add
     e->sum.attempts++;
     e->sum.by_outcome[f->outcome]++;
     e->sum.by_verdict[f->verdict]++;
+    if (ts != PM_NS_NONE) {
+        pm_ns *vt = e->sum.vtime[f->verdict];
+        if (e->sum.vtimed[f->verdict]++ == 0) {
+            vt[0] = vt[1] = ts;
+        }
+        vt[0] = ts < vt[0] ? ts : vt[0];
+        vt[1] = ts > vt[1] ? ts : vt[1];
+    }
     e->sum.inconsistent += f->inconsistent;
     record_dest(e, f, dst, dport, ts, src, sport);
     if (!e->verdict_next[f->verdict][0]) {

@@ -157,7 +157,7 @@ static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
         /* -Z as for `capture` and tcpdump */
         {.name = "user", .short_name = 'Z', .kind = PM_OPT_STRING, .dst = &o->user,
          .arg = "USER", .help = "drop privileges to USER (default nobody)"},
-        PASS("format", 'f', PM_OPT_PASS, 'f', "FMT", "text (default on a terminal) or jsonl"),
+        PASS("format", 'f', PM_OPT_PASS, 'f', "FMT", "text (the default) or jsonl"),
         PASS("output", 'o', PM_OPT_PASS, 'o', "FILE", "write the report to FILE"),
         PASS("bundle", 0, PM_OPT_PASS, PM_OPT_BUNDLE, "DIR",
              "also write an evidence bundle into the new directory DIR"),
@@ -242,6 +242,14 @@ int probe_parse_args(struct prober *P, int argc, char **argv)
         return PM_EXIT_USAGE;
     }
     o->inject |= o->walk; /* the walk's SYNs are raw SYNs */
+    if (P->cfg.format == PM_FMT_ZEEK || P->cfg.format == PM_FMT_CSV) {
+        /* A probe's own checks (MX lookup, TTL walk, STARTTLS) are no rows of a conn.log. */
+        pm_err("probe writes text or jsonl, not %s: its checks are not connection rows",
+               P->cfg.format == PM_FMT_ZEEK ? "zeek" : "csv");
+        pm_hint("portmortem probe TARGET -w probe.pcap, then portmortem analyze -f %s "
+                "probe.pcap", P->cfg.format == PM_FMT_ZEEK ? "zeek" : "csv");
+        return PM_EXIT_USAGE;
+    }
     if (first != argc - 1) {
         pm_err(first >= argc ? "probe needs a TARGET" : "probe takes one TARGET");
         pm_hint("portmortem probe example.net --compare-ports 587 --ttl-walk");

@@ -103,6 +103,10 @@ struct pm_dest {
     struct pm_dest_sample *samples;
     uint8_t nsamples, samples_cap;
     uint32_t samples_dropped;
+    /* Text report of a storm: each verdict's first and last attempt time here, allocated
+     * (and charged) only when the samples cannot hold every attempt any more; seeded from
+     * the samples then (engine.c). NULL: the samples are every attempt. */
+    pm_ns (*vtimes)[2];
     pm_ns first_ts, last_ts;
     int drop_after_hop;            /* TTL walk: last hop that answered; 0 unknown */
     pm_addr drop_last;             /* ... and its address */

@@ -14,7 +14,9 @@
 #include "mtalog.h"
 #include "track.h"
 
-enum pm_format { PM_FMT_TEXT, PM_FMT_JSONL };
+/* The report's formats (-f): text for people, JSON Lines (the output contract), and two
+ * one-line-per-attempt tables for other tools: a Zeek conn.log (ASCII writer, TSV) and CSV. */
+enum pm_format { PM_FMT_TEXT, PM_FMT_JSONL, PM_FMT_ZEEK, PM_FMT_CSV };
 
 #define PM_MAX_LOGS 16
 #define PM_MAX_EXPECT 16

@@ -38,6 +38,10 @@ struct pm_run_summary {
     uint64_t attempts;
     uint64_t by_outcome[PM_OUT__COUNT];
     uint64_t by_verdict[PM_V__COUNT];
+    /* each verdict's first and last attempt time (text report of a storm), valid where
+     * vtimed (attempts with a time) is not 0 */
+    pm_ns vtime[PM_V__COUNT][2];
+    uint64_t vtimed[PM_V__COUNT];
     uint64_t inconsistent;
     enum pm_scope scope;
     uint32_t dests, dests_failing, dests_recovered; /* by latest state (scope.h) */

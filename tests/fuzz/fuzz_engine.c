@@ -56,7 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_flows = 64;
     cfg.max_sessions = 4;
     cfg.max_dests = 64;
-    cfg.format = (size & 1) ? PM_FMT_TEXT : PM_FMT_JSONL;
+    /* odd lengths: text; 0 mod 4: JSON Lines; 6 mod 8: a Zeek log; 2 mod 8: CSV rows
+     * (the escaping of packet-derived text) */
+    cfg.format = (size & 1) ? PM_FMT_TEXT : (size & 2) ? ((size & 4) ? PM_FMT_ZEEK : PM_FMT_CSV)
+                                                       : PM_FMT_JSONL;
     cfg.out = g_null;
     cfg.log_offset = PM_NS_NONE;
     cfg.since = cfg.until = PM_NS_NONE;
