@@ -675,6 +675,8 @@ void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st)
     e->sum.kernel_received = st->received;
     e->sum.kernel_dropped = st->dropped;
     e->sum.if_dropped = st->if_dropped;
+    e->sum.nlive_ifs = st->nifs < 0 ? 0 : PM_MIN(st->nifs, PM_LIVE_MAX_IFACES);
+    memcpy(e->sum.live_ifs, st->ifs, sizeof(st->ifs[0]) * (size_t)e->sum.nlive_ifs);
     pm_strlcpy(e->sum.privileges, st->privileges, sizeof(e->sum.privileges));
     e->env.capture_drops = st->dropped + st->if_dropped;
 }
@@ -1313,8 +1315,10 @@ int pm_engine_finish(struct pm_engine *e)
     }
     if (rc != 0) {
         s->exit_status = rc;
-    } else if (s->damaged || pm_tables_partial()) {
-        /* damaged input, or a bounded table lost something: the results are partial */
+    } else if (s->damaged || pm_tables_partial() ||
+               (s->live && (s->kernel_dropped || s->if_dropped))) {
+        /* damaged input, a bounded table lost something, or the kernel or an interface
+         * dropped packets before they reached us (live): the results are partial */
         s->exit_status = PM_EXIT_DAMAGED;
     } else {
         /* 1 when some destination's latest state is failing; 0 when every failure recovered

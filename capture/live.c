@@ -102,6 +102,7 @@ struct run {
     pm_ns next_side_update;
     char main_filter[1024];
     uint64_t side_packets, side_filters;
+    bool drop_said[PM_CAP_MAX_IFACES]; /* the first capture loss of each handle was said */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -499,6 +500,29 @@ static bool all_dead(const struct run *r)
     return true;
 }
 
+/* ---- capture loss ---- */
+
+/* Packets the kernel (ring full) or the interface dropped never reach the analysis: said
+ * on standard error as soon as the counters move (checked once a second), in the summary,
+ * and the run exits 4 (issue 15: no silent degradation). */
+static void check_drops(struct run *r)
+{
+    for (int i = 0; i < r->ncap; i++) {
+        struct pcap_stat ps;
+        if (r->drop_said[i] || !r->cap[i].p || r->cap[i].dead || pcap_stats(r->cap[i].p, &ps)) {
+            continue;
+        }
+        if (ps.ps_drop || ps.ps_ifdrop) {
+            r->drop_said[i] = true;
+            pm_warn("%s is losing packets: %u dropped by the kernel (capture buffer full), %u "
+                    "by the interface, of %u received so far: the results will be partial "
+                    "(exit 4)", r->cap[i].name, ps.ps_drop, ps.ps_ifdrop, ps.ps_recv);
+            pm_hint("give the kernel a bigger buffer (-B %d), or a narrower --ports",
+                    PM_MIN(r->o->h.buffer_kib * 4, 4 * 1024 * 1024));
+        }
+    }
+}
+
 /* ---- the loop ---- */
 
 static const char *stop_reason(int sig)
@@ -517,6 +541,7 @@ static void loop(struct run *r)
                                      : PM_NS_NONE;
     pm_ns next_tick = pm_now_monotonic();
     pm_ns next_name_check = next_tick + NAME_CHECK_INTERVAL;
+    pm_ns next_drop_check = next_tick + NAME_CHECK_INTERVAL;
     struct pollfd pfd[PM_CAP_MAX_IFACES];
     const char *why = NULL;
     for (;;) {
@@ -570,6 +595,10 @@ static void loop(struct run *r)
             }
             if (name_check) {
                 next_name_check = mono + NAME_CHECK_INTERVAL;
+            }
+            if (mono >= next_drop_check) {
+                check_drops(r);
+                next_drop_check = mono + NAME_CHECK_INTERVAL;
             }
             for (int i = 0; i < r->ncap; i++) {
                 pm_dump_flush(r->dump[i]);
@@ -646,13 +675,20 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
 {
     struct pm_live_stats st;
     memset(&st, 0, sizeof(st));
-    for (int i = 0; i < r->ncap; i++) {
+    for (int i = 0; i < r->ncap && i < PM_LIVE_MAX_IFACES; i++) {
+        struct pm_live_ifstats *li = &st.ifs[st.nifs++];
+        pm_strlcpy(li->name, r->cap[i].name, sizeof(li->name));
+        li->captured = r->cap[i].frame;
         struct pcap_stat ps;
         if (!r->cap[i].p || pcap_stats(r->cap[i].p, &ps) != 0) {
             pm_warn("no kernel statistics for %s: %s", r->cap[i].name,
                     r->cap[i].p ? pcap_geterr(r->cap[i].p) : "closed");
             continue;
         }
+        li->stats = true;
+        li->received = ps.ps_recv;
+        li->dropped = ps.ps_drop;
+        li->if_dropped = ps.ps_ifdrop;
         st.received += ps.ps_recv;
         st.dropped += ps.ps_drop;
         st.if_dropped += ps.ps_ifdrop;
@@ -662,9 +698,12 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
                    ps.ps_drop, ps.ps_ifdrop);
         }
         if (ps.ps_drop || ps.ps_ifdrop) {
-            pm_warn("%s lost packets: the verdicts that rest on silence (no-response, "
-                    "not-on-wire) are less certain", r->cap[i].name);
-            pm_hint("give the kernel a bigger buffer (-B), or a narrower --ports");
+            pm_warn("%s lost packets (%u dropped by the kernel, %u by the interface): the "
+                    "results are partial (exit 4); the verdicts that rest on silence "
+                    "(no-response, not-on-wire) are less certain", r->cap[i].name, ps.ps_drop,
+                    ps.ps_ifdrop);
+            pm_hint("give the kernel a bigger buffer (-B %d), or a narrower --ports",
+                    PM_MIN(r->o->h.buffer_kib * 4, 4 * 1024 * 1024));
         }
     }
     pm_strlcpy(st.privileges, pr->text, sizeof(st.privileges));

@@ -77,9 +77,20 @@ struct pm_engine_source {
 };
 
 /* Live statistics for the summary (pcap_stats and the privilege drop). */
+#define PM_LIVE_MAX_IFACES 16
+struct pm_live_ifstats {
+    char name[64];
+    bool stats;         /* pcap_stats answered (else the counts are unknown, 0) */
+    uint64_t captured;  /* packets portmortem took from the handle */
+    uint64_t received;  /* ps_recv: passed the kernel filter (Linux: drops included) */
+    uint64_t dropped;   /* ps_drop: the kernel's ring was full */
+    uint64_t if_dropped; /* ps_ifdrop: the interface's own drops since the capture began */
+};
 struct pm_live_stats {
-    uint64_t received, dropped, if_dropped;
+    uint64_t received, dropped, if_dropped; /* summed over the interfaces */
     char privileges[160];
+    int nifs;
+    struct pm_live_ifstats ifs[PM_LIVE_MAX_IFACES];
 };
 
 /* A hop reference learnt outside the capture (a probe's TTL walk, a live route). */
