@@ -273,7 +273,11 @@ def live_trial(a, lab, tool, rate, secs, bpf):
     if tool == "tcpdump":
         argv = ns + ["tcpdump", "-n", "-i", lab.if_a, "-w", "/dev/null", bpf]
     else:
-        argv = ns + [a.portmortem, "capture", "-i", lab.if_a, "--format", "jsonl"]
+        # The report to a file, as a server's operator would keep it (a pipe into this
+        # script would make the reader here part of what is measured); the summary is its
+        # last line. One JSON object per attempt: about 1.2 kB each.
+        report = os.path.join(a.out, "live-flood.jsonl")
+        argv = ns + [a.portmortem, "capture", "-i", lab.if_a, "--format", "jsonl", "-o", report]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = Reader(p.stderr, True)
     out = Reader(p.stdout, False)
@@ -318,8 +322,13 @@ def live_trial(a, lab, tool, rate, secs, bpf):
         res["attempts"] = None
     else:
         try:
+            with open(report, "rb") as f:
+                f.seek(max(0, os.path.getsize(report) - (1 << 16)))
+                out.tail = f.read()
+            res["output_bytes"] = os.path.getsize(report)
+            os.unlink(report)
             summ = json.loads(out.last_line())
-        except ValueError:
+        except (OSError, ValueError):
             summ = {}
         if summ.get("type") != "summary":
             raise RuntimeError("portmortem capture wrote no summary (exit %s): %s"
@@ -332,7 +341,6 @@ def live_trial(a, lab, tool, rate, secs, bpf):
         res["attempts"] = summ["attempts"]["total"]
         res["outcomes"] = {k: v for k, v in summ["attempts"]["outcomes"].items() if v}
         res["exit_status"] = summ.get("exit_status")
-        res["output_bytes"] = out.nbytes
     log("bench:   live %-10s %7d SYN/s asked, %7.0f sent/s: %d packets seen, %d received, "
         "%d kernel drops, %d interface drops%s" % (
             tool, rate, res["sent"] / max(res["elapsed"], 1e-9), res["seen"], res["received"],
@@ -372,30 +380,36 @@ def live_flood(a, bpf):
     rows = []
     try:
         lab.up()
-        best = None
+        # The sender shares the machine: under load it reaches less than asked (it then
+        # sends as fast as it can). tcpdump's best is the asked rate whose flood it kept
+        # whole at the highest rate actually sent.
+        best, best_sent = None, 0
         for rate in rates:
             t = live_trial(a, lab, "tcpdump", rate, secs, filt)
             rows.append(t)
             achieved = t["sent"] / max(t["elapsed"], 1e-9)
             if t["dropped"] or t["if_dropped"] or t["seen"] < 2 * t["sent"]:
                 break
-            if achieved < 0.9 * rate:
+            if achieved > best_sent:
+                best, best_sent = rate, achieved
+            if achieved < 0.6 * rate:
                 log("bench:   live: the sender reached only %.0f SYN/s of %d: the ladder "
                     "stops here" % (achieved, rate))
                 break
-            best = rate
         if best is None:
             return {"skipped": "tcpdump dropped packets even at %d SYN/s" % rates[0],
                     "rows": rows}
+        # portmortem at tcpdump's best rate; if it loses anything there, down the ladder
+        # until it does not (its own best), so the table shows where it stands.
         pm_best = None
-        for rate in [r for r in rates if r <= best]:
+        for rate in sorted((r for r in rates if r <= best), reverse=True):
             t = live_trial(a, lab, "portmortem", rate, secs, filt)
             rows.append(t)
-            if t["dropped"] or t["if_dropped"] or t["attempts"] != t["sent"]:
+            if not (t["dropped"] or t["if_dropped"] or t["attempts"] != t["sent"]):
+                pm_best = rate
                 break
-            pm_best = rate
-        return {"rows": rows, "tcpdump_best": best, "portmortem_best": pm_best, "secs": secs,
-                "filter": filt}
+        return {"rows": rows, "tcpdump_best": best, "tcpdump_best_sent": best_sent,
+                "portmortem_best": pm_best, "secs": secs, "filter": filt}
     finally:
         lab.down()
         signal.signal(signal.SIGTERM, old_term)
@@ -411,11 +425,11 @@ def main():
     ap.add_argument("--synflood", default="",
                     help="tests/bench/synflood (the live-flood row's sender)")
     ap.add_argument("--live-secs", type=float,
-                    default=float(os.environ.get("BENCH_LIVE_SECS", "4")),
+                    default=float(os.environ.get("BENCH_LIVE_SECS", "3")),
                     help="seconds of flood per live trial")
     ap.add_argument("--live-rates",
                     default=os.environ.get("BENCH_LIVE_RATES",
-                                           "25000,50000,75000,100000,125000,150000"),
+                                           "50000,100000,125000,150000,200000"),
                     help="SYNs per second tried, in order, in the live-flood row")
     ap.add_argument("--out", default="build/bench")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")))
@@ -712,8 +726,13 @@ def main():
                 "%.2f" % t["cpu"] if t.get("cpu") is not None else "—"))
     if live and "tcpdump_best" in live:
         tb, pb = live["tcpdump_best"], live["portmortem_best"]
-        targets.append(("live flood: capture keeps up at tcpdump's rate",
-                        "tcpdump %d SYN/s, portmortem %s SYN/s" % (tb, pb),
+        pm_rows = [t for t in live["rows"] if t["tool"] == "portmortem" and t["rate"] == tb]
+        pm_sent = pm_rows[0]["sent"] / max(pm_rows[0]["elapsed"], 1e-9) if pm_rows else 0
+        targets.append(("live flood: no loss at tcpdump's zero-drop rate",
+                        "asked %d SYN/s: tcpdump kept %.0f/s, portmortem %s" % (
+                            tb, live["tcpdump_best_sent"],
+                            "kept %.0f/s" % pm_sent if pb == tb else
+                            "lost packets (whole up to %s SYN/s)" % pb),
                         pb is not None and pb >= tb))
     counts = [(n, r["ok"], sum(r["want"].values())) for n, r in truth_res.items()]
 

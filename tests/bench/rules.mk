@@ -7,7 +7,8 @@
 #              [BENCH_STORM=500000000] [BENCH_HALFOPEN=1000000] [BENCH_MAXFLOWS=1048576]
 #              [BENCH_FLOOD=1000000] [BENCH_SMTPSTORM=3000000] [BENCH_ONLY=row,row]
 #              [BENCH_CALLGRIND=1] [BENCH_TIMEOUT=1800] [BENCH_STRICT=1]
-#              [BENCH_LIVE_SECS=4] [BENCH_LIVE_RATES=25000,50000,...] (SYNs/s; live-flood row)
+#              [BENCH_LIVE_SECS=3] [BENCH_LIVE_RATES=50000,100000,...] (SYNs/s; live-flood row)
+#              [BENCH_LIVE=0] (skip the live-flood row; it needs root)
 #   (BENCH_STORM=0 / BENCH_HALFOPEN=0 / BENCH_FLOOD=0 / BENCH_SMTPSTORM=0 skip a row;
 #    BENCH_ONLY=flood-one,smtp-storm runs only those rows)
 #
