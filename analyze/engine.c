@@ -61,6 +61,8 @@ struct pm_engine {
     int spool_error;          /* reading back failed */
     struct pm_context *ctx;
     struct pm_logset logs;
+    pm_engine_syn_fn on_syn;  /* live: told of each watched SYN (capture/live.c's routes) */
+    void *on_syn_ctx;
     struct pm_correlator *corr;
     struct pm_report *report;
     struct pm_bundle *bundle;
@@ -590,6 +592,12 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
     if (e->recent && pkt.proto == 6 && pkt.tcp_flags_ok) {
         remember_syn(e, &pkt);
     }
+    if (e->on_syn && pkt.proto == 6 && pkt.tcp_flags_ok && (pkt.flags & PM_TH_SYN) &&
+        !(pkt.flags & (PM_TH_ACK | PM_TH_RST)) && !pkt.on_loopback &&
+        pm_tracker_port_watched(e->tracker, pkt.dport)) {
+        /* Before the packet is used, as when the caller decoded it a second time itself. */
+        e->on_syn(e->on_syn_ctx, pkt.vantage, &pkt.dst);
+    }
     if (e->now == PM_NS_NONE || rec->ts > e->now) {
         e->now = rec->ts;
     }
@@ -608,6 +616,12 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
             pm_context_learn_hops(e->ctx, &open);
         }
     }
+}
+
+void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx)
+{
+    e->on_syn = fn;
+    e->on_syn_ctx = ctx;
 }
 
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)

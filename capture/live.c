@@ -42,7 +42,6 @@
 #include "capture_int.h"
 #include "cli.h"
 #include "context.h"
-#include "decode.h"
 #include "engine.h"
 #include "output.h"
 #include "priv.h"
@@ -273,30 +272,18 @@ static void on_log_entry(void *ctx, const char *path, const struct pm_logentry *
 
 /* A SYN to a watched port names a destination: ask the kernel how it routes there. An
  * on-link destination is 0 routers away: a hop reference for telling its own RST/ICMP
- * from a forged one (the weakest reference; the capture's own SYN-ACKs outrank it). */
-static void learn_route(struct run *r, int i, const struct pm_record *rec)
+ * from a forged one (the weakest reference; the capture's own SYN-ACKs outrank it).
+ * Called by the engine (pm_engine_set_syn_hook), which has decoded the packet already:
+ * decoding every packet a second time here cost a few percent of a flood's CPU. */
+static void learn_route(void *ctx, int i, const pm_addr *dst)
 {
-    if (r->cap[i].loopback) {
-        return;
-    }
-    struct pm_pkt pkt;
-    memset(&pkt, 0, sizeof(pkt));
-    pkt.ts = rec->ts;
-    pm_decode(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
-    if (pkt.proto != 6 || !pkt.tcp_flags_ok || !(pkt.flags & PM_TH_SYN) ||
-        (pkt.flags & (PM_TH_ACK | PM_TH_RST)) || pkt.on_loopback) {
-        return;
-    }
-    bool watched = false;
-    for (int k = 0; k < r->cfg->nports; k++) {
-        watched |= r->cfg->ports[k] == pkt.dport;
-    }
-    if (!watched) {
+    struct run *r = ctx;
+    if (i < 0 || i >= r->ncap || r->cap[i].loopback) {
         return;
     }
     struct pm_route rt;
-    if (pm_hostctx_route(r->hc, &pkt.dst, r->cap[i].name, &rt) && rt.kind == PM_RT_ONLINK) {
-        struct pm_engine_hopref h = {.vantage = i, .host = pkt.dst, .hops = 0,
+    if (pm_hostctx_route(r->hc, dst, r->cap[i].name, &rt) && rt.kind == PM_RT_ONLINK) {
+        struct pm_engine_hopref h = {.vantage = i, .host = *dst, .hops = 0,
                                      .src = PM_HOP_ROUTE};
         pm_engine_hopref(r->e, &h);
     }
@@ -328,8 +315,7 @@ static void feed(struct run *r, int i)
     rec.file = (uint16_t)i;
     rec.vantage = (uint16_t)i;
     rec.ifloop = c->loopback;
-    learn_route(r, i, &rec);
-    pm_engine_packet(r->e, &rec);
+    pm_engine_packet(r->e, &rec); /* a watched SYN calls learn_route first */
 }
 
 /* A side packet of interface i: into the -w file (numbered with the interface's main
@@ -823,6 +809,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     if (!r->e) {
         return PM_EXIT_USAGE;
     }
+    pm_engine_set_syn_hook(r->e, learn_route, r);
 
     /* 3. Drop root. */
     struct pm_priv_result pr;
