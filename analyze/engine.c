@@ -62,6 +62,8 @@ struct pm_engine {
     int spool_error;          /* reading back failed */
     struct pm_context *ctx;
     struct pm_logset logs;
+    pm_engine_syn_fn on_syn;  /* live: told of each watched SYN (capture/live.c's routes) */
+    void *on_syn_ctx;
     struct pm_correlator *corr;
     struct pm_report *report;
     struct pm_bundle *bundle;
@@ -636,6 +638,12 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
     if (e->recent && pkt.proto == 6 && pkt.tcp_flags_ok) {
         remember_syn(e, &pkt);
     }
+    if (e->on_syn && pkt.proto == 6 && pkt.tcp_flags_ok && (pkt.flags & PM_TH_SYN) &&
+        !(pkt.flags & (PM_TH_ACK | PM_TH_RST)) && !pkt.on_loopback &&
+        pm_tracker_port_watched(e->tracker, pkt.dport)) {
+        /* Before the packet is used, as when the caller decoded it a second time itself. */
+        e->on_syn(e->on_syn_ctx, pkt.vantage, &pkt.dst);
+    }
     if (e->now == PM_NS_NONE || rec->ts > e->now) {
         e->now = rec->ts;
     }
@@ -654,6 +662,12 @@ void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
             pm_context_learn_hops(e->ctx, &open);
         }
     }
+}
+
+void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx)
+{
+    e->on_syn = fn;
+    e->on_syn_ctx = ctx;
 }
 
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)
@@ -721,6 +735,8 @@ void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st)
     e->sum.kernel_received = st->received;
     e->sum.kernel_dropped = st->dropped;
     e->sum.if_dropped = st->if_dropped;
+    e->sum.nlive_ifs = st->nifs < 0 ? 0 : PM_MIN(st->nifs, PM_LIVE_MAX_IFACES);
+    memcpy(e->sum.live_ifs, st->ifs, sizeof(st->ifs[0]) * (size_t)e->sum.nlive_ifs);
     pm_strlcpy(e->sum.privileges, st->privileges, sizeof(e->sum.privileges));
     e->env.capture_drops = st->dropped + st->if_dropped;
 }
@@ -1395,8 +1411,10 @@ int pm_engine_finish(struct pm_engine *e)
     }
     if (rc != 0) {
         s->exit_status = rc;
-    } else if (s->damaged || pm_tables_partial()) {
-        /* damaged input, or a bounded table lost something: the results are partial */
+    } else if (s->damaged || pm_tables_partial() ||
+               (s->live && (s->kernel_dropped || s->if_dropped))) {
+        /* damaged input, a bounded table lost something, or the kernel or an interface
+         * dropped packets before they reached us (live): the results are partial */
         s->exit_status = PM_EXIT_DAMAGED;
     } else {
         /* 1 when some destination's latest state is failing; 0 when every failure recovered

@@ -941,6 +941,21 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
         pm_json_kuint(j, "received", s->kernel_received);
         pm_json_kuint(j, "dropped", s->kernel_dropped);
         pm_json_kuint(j, "if_dropped", s->if_dropped);
+        /* issue 15.3: per interface, with what portmortem took from each handle */
+        pm_json_key(j, "interfaces");
+        pm_json_arr_begin(j);
+        for (int i = 0; i < s->nlive_ifs; i++) {
+            const struct pm_live_ifstats *li = &s->live_ifs[i];
+            pm_json_obj_begin(j);
+            pm_json_kstr(j, "name", li->name);
+            pm_json_kbool(j, "stats", li->stats);
+            pm_json_kuint(j, "captured", li->captured);
+            pm_json_kuint(j, "received", li->received);
+            pm_json_kuint(j, "dropped", li->dropped);
+            pm_json_kuint(j, "if_dropped", li->if_dropped);
+            pm_json_obj_end(j);
+        }
+        pm_json_arr_end(j);
         pm_json_obj_end(j);
     } else {
         pm_json_null(j);
@@ -1310,10 +1325,24 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
         fprintf(o, ", %llu flow-table evictions", (unsigned long long)tc->evictions);
     }
     if (s->live) {
-        fprintf(o, "; kernel: %llu received, %llu dropped", (unsigned long long)s->kernel_received,
-                (unsigned long long)s->kernel_dropped);
+        fprintf(o, "; kernel: %llu received, %llu dropped, %llu dropped by the interface%s",
+                (unsigned long long)s->kernel_received, (unsigned long long)s->kernel_dropped,
+                (unsigned long long)s->if_dropped, s->nlive_ifs > 1 ? " (" : "");
+        for (int i = 0; s->nlive_ifs > 1 && i < s->nlive_ifs; i++) {
+            const struct pm_live_ifstats *li = &s->live_ifs[i];
+            fprintf(o, "%s%s %llu/%llu/%llu", i ? ", " : "", li->name,
+                    (unsigned long long)li->received, (unsigned long long)li->dropped,
+                    (unsigned long long)li->if_dropped);
+        }
+        fprintf(o, "%s", s->nlive_ifs > 1 ? ")" : "");
     }
     fputc('\n', o);
+    if (s->live && (s->kernel_dropped || s->if_dropped)) {
+        fprintf(o, "        %sCapture loss: %llu packets dropped by the kernel, %llu by the "
+                   "interface before portmortem saw them (raise: -B; narrower --ports); results "
+                   "are partial%s\n", r->color ? C_YELLOW : "",
+                (unsigned long long)s->kernel_dropped, (unsigned long long)s->if_dropped, X);
+    }
     if (s->npublic > 0) {
         fprintf(o, "        mail leaves the NAT as:");
         for (int i = 0; i < s->npublic; i++) {

@@ -9,8 +9,12 @@
  *    bytes of payload for the SMTP greeting and the first replies (the engine keeps 200
  *    bytes of a banner). The BPF filter already limits packets to the SMTP ports and ICMP
  *    errors, so the larger snaplen costs ring space only for those.
- *  - buffer (-B) 8 MiB by default: at 512 bytes a slot that holds about 13,000 packets, a
- *    burst of thousands of SYNs after `postqueue -f` without loss.
+ *  - buffer (-B) 32 MiB by default: at 512 bytes a slot that holds about 55,000 packets, a
+ *    quarter of a second of a 200,000 packets/s SYN+RST flood while the reader is off the CPU
+ *    (make bench, live-flood: at 8 MiB a loaded 2-core machine lost 10% of such a flood that
+ *    tcpdump kept whole; at 32 MiB nothing; docs/PERFORMANCE.md), and any burst of
+ *    thousands of SYNs after `postqueue -f` without loss. The kernel's drop counts are in
+ *    the summary and said at once on standard error (live.c): an undersized ring shows.
  *  - immediate mode on by default: after the kernel filter, SMTP traffic is sparse, so a
  *    wake-up per packet costs little, verdicts stream at once and the merge of several
  *    interfaces sees packets nearly in arrival order. libpcap then uses TPACKET_V2;

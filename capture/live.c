@@ -43,7 +43,6 @@
 #include "capture_int.h"
 #include "cli.h"
 #include "context.h"
-#include "decode.h"
 #include "engine.h"
 #include "output.h"
 #include "priv.h"
@@ -105,6 +104,7 @@ struct run {
     char main_filter[1024]; /* the tool's own filter (the side handle subtracts it) */
     char cap_filter[2048];  /* what the capture handles get: it, AND the user's expression */
     uint64_t side_packets, side_filters;
+    bool drop_said[PM_CAP_MAX_IFACES]; /* the first capture loss of each handle was said */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -281,30 +281,18 @@ static void on_log_entry(void *ctx, const char *path, const struct pm_logentry *
 
 /* A SYN to a watched port names a destination: ask the kernel how it routes there. An
  * on-link destination is 0 routers away: a hop reference for telling its own RST/ICMP
- * from a forged one (the weakest reference; the capture's own SYN-ACKs outrank it). */
-static void learn_route(struct run *r, int i, const struct pm_record *rec)
+ * from a forged one (the weakest reference; the capture's own SYN-ACKs outrank it).
+ * Called by the engine (pm_engine_set_syn_hook), which has decoded the packet already:
+ * decoding every packet a second time here cost a few percent of a flood's CPU. */
+static void learn_route(void *ctx, int i, const pm_addr *dst)
 {
-    if (r->cap[i].loopback) {
-        return;
-    }
-    struct pm_pkt pkt;
-    memset(&pkt, 0, sizeof(pkt));
-    pkt.ts = rec->ts;
-    pm_decode(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
-    if (pkt.proto != 6 || !pkt.tcp_flags_ok || !(pkt.flags & PM_TH_SYN) ||
-        (pkt.flags & (PM_TH_ACK | PM_TH_RST)) || pkt.on_loopback) {
-        return;
-    }
-    bool watched = false;
-    for (int k = 0; k < r->cfg->nports; k++) {
-        watched |= r->cfg->ports[k] == pkt.dport;
-    }
-    if (!watched) {
+    struct run *r = ctx;
+    if (i < 0 || i >= r->ncap || r->cap[i].loopback) {
         return;
     }
     struct pm_route rt;
-    if (pm_hostctx_route(r->hc, &pkt.dst, r->cap[i].name, &rt) && rt.kind == PM_RT_ONLINK) {
-        struct pm_engine_hopref h = {.vantage = i, .host = pkt.dst, .hops = 0,
+    if (pm_hostctx_route(r->hc, dst, r->cap[i].name, &rt) && rt.kind == PM_RT_ONLINK) {
+        struct pm_engine_hopref h = {.vantage = i, .host = *dst, .hops = 0,
                                      .src = PM_HOP_ROUTE};
         pm_engine_hopref(r->e, &h);
     }
@@ -336,8 +324,7 @@ static void feed(struct run *r, int i)
     rec.file = (uint16_t)i;
     rec.vantage = (uint16_t)i;
     rec.ifloop = c->loopback;
-    learn_route(r, i, &rec);
-    pm_engine_packet(r->e, &rec);
+    pm_engine_packet(r->e, &rec); /* a watched SYN calls learn_route first */
 }
 
 /* A side packet of interface i: into the -w file (numbered with the interface's main
@@ -508,6 +495,29 @@ static bool all_dead(const struct run *r)
     return true;
 }
 
+/* ---- capture loss ---- */
+
+/* Packets the kernel (ring full) or the interface dropped never reach the analysis: said
+ * on standard error as soon as the counters move (checked once a second), in the summary,
+ * and the run exits 4 (issue 15: no silent degradation). */
+static void check_drops(struct run *r)
+{
+    for (int i = 0; i < r->ncap; i++) {
+        struct pcap_stat ps;
+        if (r->drop_said[i] || !r->cap[i].p || r->cap[i].dead || pcap_stats(r->cap[i].p, &ps)) {
+            continue;
+        }
+        if (ps.ps_drop || ps.ps_ifdrop) {
+            r->drop_said[i] = true;
+            pm_warn("%s is losing packets: %u dropped by the kernel (capture buffer full), %u "
+                    "by the interface, of %u received so far: the results will be partial "
+                    "(exit 4)", r->cap[i].name, ps.ps_drop, ps.ps_ifdrop, ps.ps_recv);
+            pm_hint("give the kernel a bigger buffer (-B %d), or a narrower --ports",
+                    PM_MIN(r->o->h.buffer_kib * 4, 4 * 1024 * 1024));
+        }
+    }
+}
+
 /* ---- the loop ---- */
 
 static const char *stop_reason(int sig)
@@ -526,6 +536,7 @@ static void loop(struct run *r)
                                      : PM_NS_NONE;
     pm_ns next_tick = pm_now_monotonic();
     pm_ns next_name_check = next_tick + NAME_CHECK_INTERVAL;
+    pm_ns next_drop_check = next_tick + NAME_CHECK_INTERVAL;
     struct pollfd pfd[PM_CAP_MAX_IFACES];
     const char *why = NULL;
     for (;;) {
@@ -579,6 +590,10 @@ static void loop(struct run *r)
             }
             if (name_check) {
                 next_name_check = mono + NAME_CHECK_INTERVAL;
+            }
+            if (mono >= next_drop_check) {
+                check_drops(r);
+                next_drop_check = mono + NAME_CHECK_INTERVAL;
             }
             for (int i = 0; i < r->ncap; i++) {
                 pm_dump_flush(r->dump[i]);
@@ -655,13 +670,20 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
 {
     struct pm_live_stats st;
     memset(&st, 0, sizeof(st));
-    for (int i = 0; i < r->ncap; i++) {
+    for (int i = 0; i < r->ncap && i < PM_LIVE_MAX_IFACES; i++) {
+        struct pm_live_ifstats *li = &st.ifs[st.nifs++];
+        pm_strlcpy(li->name, r->cap[i].name, sizeof(li->name));
+        li->captured = r->cap[i].frame;
         struct pcap_stat ps;
         if (!r->cap[i].p || pcap_stats(r->cap[i].p, &ps) != 0) {
             pm_warn("no kernel statistics for %s: %s", r->cap[i].name,
                     r->cap[i].p ? pcap_geterr(r->cap[i].p) : "closed");
             continue;
         }
+        li->stats = true;
+        li->received = ps.ps_recv;
+        li->dropped = ps.ps_drop;
+        li->if_dropped = ps.ps_ifdrop;
         st.received += ps.ps_recv;
         st.dropped += ps.ps_drop;
         st.if_dropped += ps.ps_ifdrop;
@@ -671,9 +693,12 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
                    ps.ps_drop, ps.ps_ifdrop);
         }
         if (ps.ps_drop || ps.ps_ifdrop) {
-            pm_warn("%s lost packets: the verdicts that rest on silence (no-response, "
-                    "not-on-wire) are less certain", r->cap[i].name);
-            pm_hint("give the kernel a bigger buffer (-B), or a narrower --ports");
+            pm_warn("%s lost packets (%u dropped by the kernel, %u by the interface): the "
+                    "results are partial (exit 4); the verdicts that rest on silence "
+                    "(no-response, not-on-wire) are less certain", r->cap[i].name, ps.ps_drop,
+                    ps.ps_ifdrop);
+            pm_hint("give the kernel a bigger buffer (-B %d), or a narrower --ports",
+                    PM_MIN(r->o->h.buffer_kib * 4, 4 * 1024 * 1024));
         }
     }
     pm_strlcpy(st.privileges, pr->text, sizeof(st.privileges));
@@ -806,6 +831,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     if (!r->e) {
         return PM_EXIT_USAGE;
     }
+    pm_engine_set_syn_hook(r->e, learn_route, r);
 
     /* 3. Drop root. */
     struct pm_priv_result pr;

@@ -854,10 +854,17 @@ static int probe_main(struct prober *P)
     if (P->eng) {
         struct pm_live_stats ls;
         memset(&ls, 0, sizeof(ls));
+        ls.nifs = 1;
+        pm_strlcpy(ls.ifs[0].name, P->iface, sizeof(ls.ifs[0].name));
+        ls.ifs[0].captured = P->frame;
         if (have_st) {
             ls.received = st.ps_recv;
             ls.dropped = st.ps_drop;
             ls.if_dropped = st.ps_ifdrop;
+            ls.ifs[0].stats = true;
+            ls.ifs[0].received = st.ps_recv;
+            ls.ifs[0].dropped = st.ps_drop;
+            ls.ifs[0].if_dropped = st.ps_ifdrop;
         }
         pm_strlcpy(ls.privileges, pr.text, sizeof(ls.privileges));
         pm_engine_live_stats(P->eng, &ls);

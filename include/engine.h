@@ -79,9 +79,20 @@ struct pm_engine_source {
 };
 
 /* Live statistics for the summary (pcap_stats and the privilege drop). */
+#define PM_LIVE_MAX_IFACES 16
+struct pm_live_ifstats {
+    char name[64];
+    bool stats;         /* pcap_stats answered (else the counts are unknown, 0) */
+    uint64_t captured;  /* packets portmortem took from the handle */
+    uint64_t received;  /* ps_recv: passed the kernel filter (Linux: drops included) */
+    uint64_t dropped;   /* ps_drop: the kernel's ring was full */
+    uint64_t if_dropped; /* ps_ifdrop: the interface's own drops since the capture began */
+};
 struct pm_live_stats {
-    uint64_t received, dropped, if_dropped;
+    uint64_t received, dropped, if_dropped; /* summed over the interfaces */
     char privileges[160];
+    int nifs;
+    struct pm_live_ifstats ifs[PM_LIVE_MAX_IFACES];
 };
 
 /* A hop reference learnt outside the capture (a probe's TTL walk, a live route). */
@@ -102,6 +113,11 @@ void pm_engine_tick(struct pm_engine *e, pm_ns now);
 /* Live: one parsed MTA log line (from a followed log). `path` names its file. */
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le);
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
+/* Live: called from pm_engine_packet for each SYN (no ACK, no RST) to a watched port that
+ * did not arrive on a loopback interface, with its vantage and destination, before the
+ * packet is used: the packet is decoded once (capture/live.c asks the kernel's route). */
+typedef void (*pm_engine_syn_fn)(void *ctx, int vantage, const pm_addr *dst);
+void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx);
 /* Live: a packet of the side handle (other traffic from the destinations' networks): a hop
  * reference for its source, never part of an attempt. */
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec);

@@ -34,6 +34,8 @@ struct pm_run_summary {
     size_t noutside;                       /* listed (corr->outside_window counts them all) */
     bool live;
     uint64_t kernel_received, kernel_dropped, if_dropped;
+    int nlive_ifs;                      /* live: per interface (pcap_stats) */
+    struct pm_live_ifstats live_ifs[PM_LIVE_MAX_IFACES];
     char privileges[160];               /* live: how privileges were dropped */
     uint64_t attempts;
     uint64_t by_outcome[PM_OUT__COUNT];

@@ -15,6 +15,10 @@ What it does, in order:
        smtp-storm  3 M packets, 98% port 25, ~65 k attempts open at once, most of them with
                  an SMTP dialogue (issue 15): analysed at DEFAULT settings, the outcome counts
                  must equal the truth and no table may fill (exit 4 fails the benchmark)
+       live-flood  (root only; not a file) a SYN+RST flood across a veth pair between two
+                 network namespaces the benchmark makes: tcpdump with the same filter finds the
+                 highest rate it captures with zero kernel drops, then `portmortem capture` runs
+                 at the same rates, side by side (issue 15.3; see live_flood below)
   2. warms the page cache (reads each file once) so that disk speed does not dominate;
   3. runs, interleaved (round r runs every tool once, in a rotated order), BENCH_RUNS times:
        floor     tests/bench/floor: pcap_open_offline + pcap_setfilter(the same BPF
@@ -36,6 +40,9 @@ tool failure; 2 on a usage error or a missing tool.
 """
 import argparse
 import hashlib
+import re
+import signal
+import threading
 import json
 import os
 import shlex
@@ -177,6 +184,237 @@ def check_truth(a, name, path, truth, extra=()):
     return res
 
 
+# ---- live-flood: `portmortem capture` against tcpdump on a real flood (issue 15.3) ----
+#
+# Two network namespaces made here (pmbench-PID-a, pmbench-PID-b) joined by a veth pair,
+# only documentation prefixes (RFC 5737): a = 192.0.2.1 (the "MTA" host), b = 192.0.2.2,
+# which answers for all of 203.0.113.0/24 (a local route on lo) and routes 198.51.100.0/24
+# back through a. tests/bench/synflood sends ready-made SYN frames from a (sources
+# 198.51.100.1-254, every 4-tuple new) to 203.0.113.1-16 port 25; b's kernel has no listener
+# there and answers each with a RST. A capture on a's end sees both: two packets per
+# attempt. Every trial is bounded (sender: SECONDS, capture: stopped by SIGINT, killed after
+# a timeout); a try/finally, atexit and the SIGTERM handler delete the two namespaces, and
+# nothing is ever added to the namespace the benchmark runs in.
+
+LIVE_MAC_A = "02:00:00:00:53:0a"
+LIVE_MAC_B = "02:00:00:00:53:0b"
+
+
+class LiveLab:
+    def __init__(self):
+        pid = os.getpid()
+        self.ns_a, self.ns_b = "pmbench-%d-a" % pid, "pmbench-%d-b" % pid
+        self.if_a, self.if_b = "pmb%da" % (pid % 100000), "pmb%db" % (pid % 100000)
+        self.made = []
+
+    def sh(self, *argv):
+        p = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=20)
+        if p.returncode != 0:
+            raise RuntimeError("%s: %s" % (" ".join(argv), p.stderr.decode().strip()))
+
+    def up(self):
+        for ns in (self.ns_a, self.ns_b):
+            self.sh("ip", "netns", "add", ns)
+            self.made.append(ns)
+        a, b = self.ns_a, self.ns_b
+        self.sh("ip", "-n", a, "link", "add", self.if_a, "address", LIVE_MAC_A, "type", "veth",
+                "peer", "name", self.if_b, "address", LIVE_MAC_B, "netns", b)
+        for ns, ifn, addr, peer, mac in ((a, self.if_a, "192.0.2.1/24", "192.0.2.2", LIVE_MAC_B),
+                                         (b, self.if_b, "192.0.2.2/24", "192.0.2.1",
+                                          LIVE_MAC_A)):
+            self.sh("ip", "-n", ns, "link", "set", "lo", "up")
+            self.sh("ip", "-n", ns, "addr", "add", addr, "dev", ifn)
+            self.sh("ip", "-n", ns, "link", "set", ifn, "up")
+            self.sh("ip", "-n", ns, "neigh", "replace", peer, "lladdr", mac, "dev", ifn,
+                    "nud", "permanent")
+        self.sh("ip", "-n", b, "route", "add", "local", "203.0.113.0/24", "dev", "lo")
+        self.sh("ip", "-n", b, "route", "add", "198.51.100.0/24", "via", "192.0.2.1")
+
+    def down(self):
+        while self.made:
+            ns = self.made.pop()
+            subprocess.run(["ip", "netns", "del", ns], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=20)
+
+
+class Reader(threading.Thread):
+    """Drain a pipe; keep stderr's text (small) or stdout's last line (the summary)."""
+
+    def __init__(self, f, keep_all):
+        super().__init__(daemon=True)
+        self.f, self.keep_all = f, keep_all
+        self.text, self.tail, self.nbytes = [], b"", 0
+        self.listening = threading.Event()
+        self.start()
+
+    def run(self):
+        while True:
+            chunk = self.f.read1(1 << 20) if hasattr(self.f, "read1") else self.f.read(1 << 16)
+            if not chunk:
+                break
+            self.nbytes += len(chunk)
+            if self.keep_all:
+                self.text.append(chunk)
+                if b"listening on" in b"".join(self.text[-2:]):
+                    self.listening.set()
+            else:
+                self.tail = (self.tail + chunk)[-(1 << 16):]
+        self.listening.set()
+
+    def last_line(self):
+        lines = [l for l in self.tail.split(b"\n") if l.strip()]
+        return lines[-1].decode(errors="replace") if lines else ""
+
+
+def live_trial(a, lab, tool, rate, secs, bpf):
+    """One run: start the capture in namespace a, flood, stop it with SIGINT. Returns a dict."""
+    ns = ["ip", "netns", "exec", lab.ns_a]
+    if tool == "tcpdump":
+        argv = ns + ["tcpdump", "-n", "-i", lab.if_a, "-w", "/dev/null", bpf]
+    else:
+        # The report to a file, as a server's operator would keep it (a pipe into this
+        # script would make the reader here part of what is measured); the summary is its
+        # last line. One JSON object per attempt: about 1.2 kB each.
+        report = os.path.join(a.out, "live-flood.jsonl")
+        argv = ns + [a.portmortem, "capture", "-i", lab.if_a, "--format", "jsonl", "-o", report]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = Reader(p.stderr, True)
+    out = Reader(p.stdout, False)
+    res = {"tool": tool, "rate": rate}
+    try:
+        if not err.listening.wait(15) or p.poll() is not None:
+            raise RuntimeError("%s did not start: %s" % (tool, b"".join(err.text).decode()))
+        time.sleep(0.3)
+        cpu0 = proc_cpu(p.pid)
+        sp = subprocess.run(ns + [a.synflood, lab.if_a, LIVE_MAC_A, LIVE_MAC_B, str(rate),
+                                  str(secs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            timeout=secs * 4 + 20)
+        m = re.search(rb"sent (\d+) elapsed ([\d.]+)", sp.stdout)
+        if sp.returncode != 0 or not m:
+            raise RuntimeError("synflood failed (%d): %s" % (sp.returncode,
+                                                              sp.stderr.decode().strip()))
+        res["sent"], res["elapsed"] = int(m.group(1)), float(m.group(2))
+        time.sleep(1.0)  # the last RSTs, and the capture's ring drained
+        res["cpu"] = proc_cpu(p.pid) - cpu0 if cpu0 is not None else None
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise RuntimeError("%s did not stop within 60 s of SIGINT" % tool)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err.join(10)
+    out.join(10)
+    e = b"".join(err.text).decode(errors="replace")
+    res["status"] = p.returncode
+    if tool == "tcpdump":
+        def num(pat):
+            m = re.search(pat, e)
+            return int(m.group(1)) if m else 0
+        res["seen"] = num(r"(\d+) packets? captured")
+        res["received"] = num(r"(\d+) packets? received by filter")
+        res["dropped"] = num(r"(\d+) packets? dropped by kernel")
+        res["if_dropped"] = num(r"(\d+) packets? dropped by interface")
+        res["attempts"] = None
+    else:
+        try:
+            with open(report, "rb") as f:
+                f.seek(max(0, os.path.getsize(report) - (1 << 16)))
+                out.tail = f.read()
+            res["output_bytes"] = os.path.getsize(report)
+            os.unlink(report)
+            summ = json.loads(out.last_line())
+        except (OSError, ValueError):
+            summ = {}
+        if summ.get("type") != "summary":
+            raise RuntimeError("portmortem capture wrote no summary (exit %s): %s"
+                               % (p.returncode, e[-2000:]))
+        cd = summ.get("capture_drops") or {}
+        res["seen"] = summ["packets"]["read"]
+        res["received"] = cd.get("received", 0)
+        res["dropped"] = cd.get("dropped", 0)
+        res["if_dropped"] = cd.get("if_dropped", 0)
+        res["attempts"] = summ["attempts"]["total"]
+        res["outcomes"] = {k: v for k, v in summ["attempts"]["outcomes"].items() if v}
+        res["exit_status"] = summ.get("exit_status")
+    log("bench:   live %-10s %7d SYN/s asked, %7.0f sent/s: %d packets seen, %d received, "
+        "%d kernel drops, %d interface drops%s" % (
+            tool, rate, res["sent"] / max(res["elapsed"], 1e-9), res["seen"], res["received"],
+            res["dropped"], res["if_dropped"],
+            ", %d attempts decided of %d sent" % (res["attempts"], res["sent"])
+            if res["attempts"] is not None else ""))
+    return res
+
+
+def proc_cpu(pid):
+    """CPU seconds (user + system) of a running process, or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def live_flood(a, bpf):
+    """The live row. Returns a dict, or {"skipped": reason}."""
+    if os.geteuid() != 0:
+        return {"skipped": "needs root (network namespaces, AF_PACKET, capture)"}
+    for tool in ("ip", "tcpdump"):
+        if shutil.which(tool) is None:
+            return {"skipped": "%s is not installed" % tool}
+    if not os.access(a.synflood or "", os.X_OK):
+        return {"skipped": "tests/bench/synflood is not built"}
+    rates = [int(x) for x in a.live_rates.split(",") if x]
+    secs = a.live_secs
+    # The exact filter portmortem installs on an Ethernet interface (capture/handle.c).
+    filt = "(%s) or (vlan and (%s))" % (bpf, bpf)
+    lab = LiveLab()
+    old_term = signal.signal(signal.SIGTERM, lambda *_: (lab.down(), sys.exit(143)))
+    import atexit
+    atexit.register(lab.down)
+    rows = []
+    try:
+        lab.up()
+        # The sender shares the machine: under load it reaches less than asked (it then
+        # sends as fast as it can). tcpdump's best is the asked rate whose flood it kept
+        # whole at the highest rate actually sent.
+        best, best_sent = None, 0
+        for rate in rates:
+            t = live_trial(a, lab, "tcpdump", rate, secs, filt)
+            rows.append(t)
+            achieved = t["sent"] / max(t["elapsed"], 1e-9)
+            if t["dropped"] or t["if_dropped"] or t["seen"] < 2 * t["sent"]:
+                break
+            if achieved > best_sent:
+                best, best_sent = rate, achieved
+            if achieved < 0.6 * rate:
+                log("bench:   live: the sender reached only %.0f SYN/s of %d: the ladder "
+                    "stops here" % (achieved, rate))
+                break
+        if best is None:
+            return {"skipped": "tcpdump dropped packets even at %d SYN/s" % rates[0],
+                    "rows": rows}
+        # portmortem at tcpdump's best rate; if it loses anything there, down the ladder
+        # until it does not (its own best), so the table shows where it stands.
+        pm_best = None
+        for rate in sorted((r for r in rates if r <= best), reverse=True):
+            t = live_trial(a, lab, "portmortem", rate, secs, filt)
+            rows.append(t)
+            if not (t["dropped"] or t["if_dropped"] or t["attempts"] != t["sent"]):
+                pm_best = rate
+                break
+        return {"rows": rows, "tcpdump_best": best, "tcpdump_best_sent": best_sent,
+                "portmortem_best": pm_best, "secs": secs, "filter": filt}
+    finally:
+        lab.down()
+        signal.signal(signal.SIGTERM, old_term)
+
+
 def main():
     ap = argparse.ArgumentParser(description="portmortem benchmark (docs/PERFORMANCE.md)")
     ap.add_argument("--pmgen", required=True)
@@ -184,6 +422,15 @@ def main():
     ap.add_argument("--floor", required=True)
     ap.add_argument("--mmapread", required=True)
     ap.add_argument("--runstat", required=True)
+    ap.add_argument("--synflood", default="",
+                    help="tests/bench/synflood (the live-flood row's sender)")
+    ap.add_argument("--live-secs", type=float,
+                    default=float(os.environ.get("BENCH_LIVE_SECS", "3")),
+                    help="seconds of flood per live trial")
+    ap.add_argument("--live-rates",
+                    default=os.environ.get("BENCH_LIVE_RATES",
+                                           "50000,100000,125000,150000,200000"),
+                    help="SYNs per second tried, in order, in the live-flood row")
     ap.add_argument("--out", default="build/bench")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")))
     ap.add_argument("--big", type=int, default=int(os.environ.get("BENCH_BIG", str(1000 * MB))),
@@ -205,7 +452,7 @@ def main():
                     help="packets of the SMTP storm analysed at default settings (0 skips it)")
     ap.add_argument("--only", default=os.environ.get("BENCH_ONLY", ""),
                     help="comma-separated rows to run (mix-100m, mix-1g, storm, halfopen, "
-                         "flood-one, smtp-storm); default all")
+                         "flood-one, smtp-storm, live-flood); default all")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--callgrind", action="store_true",
@@ -388,6 +635,14 @@ def main():
                     "truth_peak": truth_res["halfopen"]["truth"].get("peak_concurrent_attempts"),
                     "size": os.path.getsize(path)}
 
+    # ---- live: a SYN+RST flood, tcpdump and portmortem capture side by side ----
+    live = None
+    if want("live-flood") and os.environ.get("BENCH_LIVE", "1") != "0":
+        log("bench: live-flood: tcpdump, then portmortem capture, on a veth flood")
+        live = live_flood(a, bpf)
+        if "skipped" in live:
+            log("bench: live-flood skipped: %s" % live["skipped"])
+
     # ---- report ----
     lines = []
     lines.append("| capture | size | tool | wall s | × floor (wall) | cpu s | × floor (cpu) | "
@@ -457,6 +712,28 @@ def main():
                         "%.1f MB (flows peak %s)" % (halfopen["rss_kb"] / 1024,
                                                      halfopen["flows_peak"]),
                         halfopen["rss_kb"] <= 256 * 1024))
+    live_lines = []
+    if live and "rows" in live:
+        live_lines.append("| live flood (%g s each) | SYN/s asked | SYN/s sent | packets seen | "
+                          "received by filter | kernel drops | interface drops | attempts "
+                          "decided / SYNs sent | capture CPU s |" % a.live_secs)
+        live_lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for t in live["rows"]:
+            live_lines.append("| %s | %d | %.0f | %d | %d | %d | %d | %s | %s |" % (
+                t["tool"], t["rate"], t["sent"] / max(t["elapsed"], 1e-9), t["seen"],
+                t["received"], t["dropped"], t["if_dropped"],
+                "%d / %d" % (t["attempts"], t["sent"]) if t["attempts"] is not None else "—",
+                "%.2f" % t["cpu"] if t.get("cpu") is not None else "—"))
+    if live and "tcpdump_best" in live:
+        tb, pb = live["tcpdump_best"], live["portmortem_best"]
+        pm_rows = [t for t in live["rows"] if t["tool"] == "portmortem" and t["rate"] == tb]
+        pm_sent = pm_rows[0]["sent"] / max(pm_rows[0]["elapsed"], 1e-9) if pm_rows else 0
+        targets.append(("live flood: no loss at tcpdump's zero-drop rate",
+                        "asked %d SYN/s: tcpdump kept %.0f/s, portmortem %s" % (
+                            tb, live["tcpdump_best_sent"],
+                            "kept %.0f/s" % pm_sent if pb == tb else
+                            "lost packets (whole up to %s SYN/s)" % pb),
+                        pb is not None and pb >= tb))
     counts = [(n, r["ok"], sum(r["want"].values())) for n, r in truth_res.items()]
 
     print()
@@ -471,6 +748,13 @@ def main():
     for l in lines:
         print(l)
     print()
+    if live_lines:
+        for l in live_lines:
+            print(l)
+        print()
+    elif live and "skipped" in live:
+        print("live flood: skipped (%s)" % live["skipped"])
+        print()
     for what, val, ok in targets:
         print("%-48s %-36s %s" % (what, val, "met" if ok else "MISSED"))
     print()
@@ -480,12 +764,14 @@ def main():
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump({"runs": a.runs, "bpf": bpf, "tshark_dfilter": TSHARK_DFILTER,
                    "results": results, "halfopen": halfopen, "flood_linearity": flood_lin,
-                   "smtp_storm": smtp_storm,
+                   "smtp_storm": smtp_storm, "live_flood": live,
                    "targets": [{"what": w, "value": v, "met": ok} for w, v, ok in targets],
                    "truth": {n: {"ok": r["ok"], "got": r["got"], "want": r["want"]}
                              for n, r in truth_res.items()}}, f, indent=1)
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n\n")
+        if live_lines:
+            f.write("\n".join(live_lines) + "\n\n")
         for what, val, ok in targets:
             f.write("- %s: %s — %s\n" % (what, val, "met" if ok else "**missed**"))
     if not all(ok for _, ok, _ in counts):

@@ -354,7 +354,8 @@ Test(engine, filter_keeps_vlan_tagged_syns)
 
 /* Feed frames to a live engine (as capture/live.c does), tick to `until`, optionally finish
  * there, and read the report back. Ports 25 and 587 watched. */
-static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
+static void live_run_full(const struct frames *f, pm_ns tick_to, struct run_out *o,
+                          const struct pm_live_stats *st, enum pm_format fmt)
 {
     memset(o, 0, sizeof(*o));
     FILE *out = tmpfile();
@@ -367,7 +368,7 @@ static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
     cfg.max_flows = 1024;
     cfg.max_sessions = 64;
     cfg.max_dests = 64;
-    cfg.format = PM_FMT_JSONL;
+    cfg.format = fmt;
     cfg.out = out;
     cfg.logopt.tz = "UTC";
     cfg.logopt.ref_time = PM_NS_NONE;
@@ -392,6 +393,9 @@ static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
     for (pm_ns t = f->rec[f->n - 1].ts; t <= tick_to; t += PM_MS(200)) {
         pm_engine_tick(e, t);
     }
+    if (st) {
+        pm_engine_live_stats(e, st);
+    }
     o->rc = pm_engine_finish(e);
     rewind(out);
     char *line = NULL;
@@ -402,6 +406,11 @@ static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
     }
     free(line);
     fclose(out);
+}
+
+static void live_run(const struct frames *f, pm_ns tick_to, struct run_out *o)
+{
+    live_run_full(f, tick_to, o, NULL, PM_FMT_JSONL);
 }
 
 /* A session to `dst`:`dport` from CLI:`sport` that is greeted and stays open (no FIN). */
@@ -529,4 +538,73 @@ Test(engine, destinations_overflow_counts_each_attempt_once)
     cr_assert_not_null(k, "%s", o.last);
     k += strlen("\"destinations_overflow\":");
     cr_assert(k[0] == '4' && (k[1] < '0' || k[1] > '9'), "4 attempts left out, not: %.8s", k);
+}
+
+/* ---- live capture loss (issue 15.3): pcap_stats per interface, said and exit 4 ---- */
+
+static void one_refusal(struct frames *f)
+{
+    memset(f, 0, sizeof(*f));
+    frame(f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(f, T0 + PM_MS(1), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          61);
+}
+
+static void two_ifaces(struct pm_live_stats *st, uint64_t drop1, uint64_t ifdrop2)
+{
+    memset(st, 0, sizeof(*st));
+    st->nifs = 2;
+    st->ifs[0] = (struct pm_live_ifstats){.stats = true, .captured = 2, .received = 2 + drop1,
+                                          .dropped = drop1};
+    pm_strlcpy(st->ifs[0].name, "eth0", sizeof(st->ifs[0].name));
+    st->ifs[1] = (struct pm_live_ifstats){.stats = true, .captured = 0, .received = 0,
+                                          .if_dropped = ifdrop2};
+    pm_strlcpy(st->ifs[1].name, "eth1", sizeof(st->ifs[1].name));
+    st->received = st->ifs[0].received;
+    st->dropped = drop1;
+    st->if_dropped = ifdrop2;
+}
+
+Test(engine, live_without_capture_loss_reports_each_interface_and_is_not_partial)
+{
+    struct frames f;
+    one_refusal(&f);
+    struct pm_live_stats st;
+    two_ifaces(&st, 0, 0);
+    struct run_out o;
+    live_run_full(&f, T0 + PM_SEC(1), &o, &st, PM_FMT_JSONL);
+    cr_assert_eq(o.rc, PM_EXIT_FAILURES, "a refusal, nothing lost: exit 1, got %d", o.rc);
+    cr_assert(strstr(o.all, "\"capture_drops\":{\"received\":2,\"dropped\":0,\"if_dropped\":0,"
+                            "\"interfaces\":[{\"name\":\"eth0\",\"stats\":true,\"captured\":2,"
+                            "\"received\":2,\"dropped\":0,\"if_dropped\":0},{\"name\":\"eth1\""),
+              "%s", o.all);
+}
+
+Test(engine, live_kernel_drops_make_the_results_partial)
+{
+    struct frames f;
+    one_refusal(&f);
+    struct pm_live_stats st;
+    two_ifaces(&st, 7, 0);
+    struct run_out o;
+    live_run_full(&f, T0 + PM_SEC(1), &o, &st, PM_FMT_JSONL);
+    cr_assert_eq(o.rc, PM_EXIT_DAMAGED, "kernel drops: exit 4, got %d", o.rc);
+    cr_assert(strstr(o.all, "\"exit_status\":4"), "%s", o.all);
+    cr_assert(strstr(o.all, "{\"name\":\"eth0\",\"stats\":true,\"captured\":2,\"received\":9,"
+                            "\"dropped\":7,\"if_dropped\":0}"), "%s", o.all);
+}
+
+Test(engine, live_interface_drops_are_said_in_the_text_summary)
+{
+    struct frames f;
+    one_refusal(&f);
+    struct pm_live_stats st;
+    two_ifaces(&st, 0, 5);
+    struct run_out o;
+    live_run_full(&f, T0 + PM_SEC(1), &o, &st, PM_FMT_TEXT);
+    cr_assert_eq(o.rc, PM_EXIT_DAMAGED, "interface drops: exit 4, got %d", o.rc);
+    cr_assert(strstr(o.all, "kernel: 2 received, 0 dropped, 5 dropped by the interface (eth0 "
+                            "2/0/0, eth1 0/0/5)"), "%s", o.all);
+    cr_assert(strstr(o.all, "Capture loss: 0 packets dropped by the kernel, 5 by the interface"),
+              "%s", o.all);
 }
