@@ -3,7 +3,7 @@
 # (JSON Schema draft 2020-12) by a real validator: Debian's python3-jsonschema, run by
 # /usr/bin/python3 (the python3 on PATH may be another interpreter without it).
 #
-#   tests/schema/run.sh PORTMORTEM
+#   tests/schema/run.sh PORTMORTEM PMGEN
 #
 # What is validated (each stream also must end with exactly one summary):
 #   golden    every pcaps/gen/*.truth.json capture, analysed as check-golden does (-f jsonl)
@@ -15,14 +15,19 @@
 #             only): `probe -f jsonl` against a tiny SMTP listener on 587 and nothing on 25,
 #             and `capture -i lo --duration` during the same connections (summary with
 #             capture_drops and privileges); skipped with the reason otherwise
+#   partial   a pmgen storm with its tables forced small (limits.*.full_by, flags evicted and
+#             table-full) and a golden capture cut short (damaged, damage)
+# The closed vocabularies of the source (outcome, verdict, owner names, the rule and scope
+# tables, attempt flags, the probe's conclusions) must equal the schema's enums.
 # And first, that the check can fail: real objects from this run with an unknown key added
 # (at the top and nested) and with a value off a closed vocabulary (outcome, verdict, owner,
 # confidence, conn_state, rst.origin, a probe's result) must each be rejected, naming the
 # key. A failure prints FILE:LINE: TYPE: KEY.PATH: reason; the outputs are kept and named.
 set -uo pipefail
 
-[ $# -eq 1 ] || { echo "usage: $0 PORTMORTEM" >&2; exit 2; }
+[ $# -eq 2 ] || { echo "usage: $0 PORTMORTEM PMGEN" >&2; exit 2; }
 pm=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+pmgen=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 PY=/usr/bin/python3
@@ -171,6 +176,55 @@ while True:
 else
     echo "check-schema: live probe and capture skipped: $live_reason"
 fi
+
+# ---- partial results: a full table and a damaged capture --------------------------------------
+# The limits and damage keys hold values (full_by, damage, flags evicted/table-full) that a
+# clean run never writes.
+# A storm over many destinations (pmgen, as check-limits makes it), its tables forced small.
+o=$out/lab/partial-limits.jsonl
+if "$pmgen" mix --storm --packets 3000 --seed 3 -o "$out/storm.pcap" --truth "$out/storm.truth.json" \
+        >"$o.err" 2>&1; then
+    "$pm" analyze --format jsonl --no-progress --max-flows 16 --max-dests 16 --max-sessions 16 \
+        "$out/storm.pcap" >"$o" 2>"$o.err" </dev/null
+    ran $? "partial-limits" "$o.err" || rm -f "$o"
+else
+    echo "FAIL partial-limits: $pmgen could not make the storm capture: $(head -c 300 "$o.err")"
+    fail=1
+fi
+cap=$(ls -S pcaps/gen/*.eth.pcap | head -1)
+head -c $(( $(stat -c %s "$cap") * 2 / 3 )) "$cap" >"$out/cut.pcap"
+o=$out/lab/partial-damaged.jsonl
+"$pm" analyze --format jsonl --ports 25,465,587 "$out/cut.pcap" >"$o" 2>"$o.err" </dev/null
+ran $? "partial-damaged" "$o.err" || rm -f "$o"
+[ -f "$out/lab/partial-limits.jsonl" ] && { has "$out/lab/partial-limits.jsonl" '.type == "summary" and .limits.partial' ||
+    { echo "FAIL partial-limits: the summary does not say partial (the run hit no bound)"; fail=1; }; }
+[ -f "$out/lab/partial-damaged.jsonl" ] && { has "$out/lab/partial-damaged.jsonl" '.type == "summary" and .damaged' ||
+    { echo "FAIL partial-damaged: the summary does not say damaged"; fail=1; }; }
+
+# ---- closed vocabularies: the source's lists equal the schema's enums -----------------------------
+# A word added to one of these tables (a rule, a flag, a verdict...) must be added to the schema
+# too, even before any fixture produces it.
+vocab() {  # vocab WHAT SCHEMA-FILE JQ-PATH FILE GREP-REGEX SED-EXPR
+    local want got
+    want=$(grep -oE "$5" "$4" | sed -E "$6" | sort -u)
+    got=$(jq -r "$3 | .[] | select(. != null) | tostring" "docs/schema/$2" | sort -u)
+    if [ -z "$want" ]; then
+        echo "FAIL vocabulary $1: found no words in $4 (did the table's layout change? update tests/schema/run.sh)"
+        fail=1
+    elif [ "$want" != "$got" ]; then
+        echo "FAIL vocabulary $1: $4 and docs/schema/$2 ($3) differ:"
+        diff <(echo "$want") <(echo "$got") | grep '^[<>]' | sed "s|^<|    only in $4:|; s|^>|    only in the schema:|"
+        fail=1
+    fi
+}
+C='.["$defs"]'
+vocab outcome common.schema.json "$C.outcome.enum" analyze/vocab.c '\[PM_OUT_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
+vocab verdict common.schema.json "$C.verdict.enum" analyze/vocab.c '\[PM_V_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
+vocab owner common.schema.json "$C.owner.enum" analyze/vocab.c '\[PM_OWN_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
+vocab rule common.schema.json "$C.rule.enum" analyze/rules.c '^    \{"[a-z0-9-]+",' 's/^    \{"(.*)",/\1/'
+vocab scope_rule common.schema.json "$C.scope_rule.enum" analyze/scope.c '^    \{"[a-z0-9-]+", w_' 's/^    \{"(.*)", w_/\1/'
+vocab flag common.schema.json "$C.flag.enum" analyze/report.c '\{PM_AF_[A-Z_]+, "[a-z-]+"\}' 's/.*"(.*)".*/\1/'
+vocab probe-verdict probe.schema.json "$C.ports.properties.verdict.enum" capture/probe_verdict.c '^    \{"[a-z0-9-]+", w_' 's/^    \{"(.*)", w_/\1/'
 
 # ---- the check can fail ----------------------------------------------------------------------
 # Real objects of this run, each broken in one way; each must be rejected naming the key.
