@@ -5,7 +5,7 @@ Run with Debian's interpreter (/usr/bin/python3) and python3-jsonschema (Draft 2
 
     validate.py [--schema-dir DIR] [--expect-fail] FILE...
 
-Every line of every FILE must be one JSON object valid against report.schema.json (which
+Every line of every FILE (or every element, when a FILE is one JSON array) must be one JSON object valid against report.schema.json (which
 dispatches on "type" to attempt/destination/summary/probe), and every stream must end with
 exactly one summary object. Each failure is printed as
 
@@ -93,29 +93,42 @@ def main():
         summaries = []
         last_type = None
         with open(path, encoding="utf-8", errors="strict") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    errors.append("%s:%d: (blank line): a JSON Lines stream has no blank lines" % (path, n))
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as e:
-                    errors.append("%s:%d: (not JSON): %s" % (path, n, e))
-                    continue
-                objects += 1
-                t = obj.get("type", "(no type)") if isinstance(obj, dict) else "(not an object)"
-                if t == "probe" and isinstance(obj.get("check"), str):
-                    t = "probe/" + obj["check"]
-                last_type = t
-                if t == "summary":
-                    summaries.append(n)
-                seen = set()
-                for err in sorted(v.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
-                    for leaf in leaf_errors(err):
-                        msg = "%s:%d: %s: %s: %s" % (path, n, t, key_path(leaf), leaf.message[:300])
-                        if msg not in seen:
-                            seen.add(msg)
-                            errors.append(msg)
+            lines = f.read().split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        items = list(enumerate(lines, 1))
+        if lines and lines[0].lstrip().startswith("["):
+            # One JSON document holding an array of the same objects (a form a `-f json`
+            # may take): each element is checked as a line would be; N is its index + 1.
+            try:
+                doc = json.loads("\n".join(lines))
+                items = [(i, json.dumps(o)) for i, o in enumerate(doc, 1)]
+            except ValueError as e:
+                items = []
+                errors.append("%s:1: (not JSON): %s" % (path, e))
+        for n, line in items:
+            if not line.strip():
+                errors.append("%s:%d: (blank line): a JSON Lines stream has no blank lines" % (path, n))
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError as e:
+                errors.append("%s:%d: (not JSON): %s" % (path, n, e))
+                continue
+            objects += 1
+            t = obj.get("type", "(no type)") if isinstance(obj, dict) else "(not an object)"
+            if t == "probe" and isinstance(obj.get("check"), str):
+                t = "probe/" + obj["check"]
+            last_type = t
+            if t == "summary":
+                summaries.append(n)
+            seen = set()
+            for err in sorted(v.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
+                for leaf in leaf_errors(err):
+                    msg = "%s:%d: %s: %s: %s" % (path, n, t, key_path(leaf), leaf.message[:300])
+                    if msg not in seen:
+                        seen.add(msg)
+                        errors.append(msg)
         if not a.expect_fail:
             if len(summaries) != 1:
                 errors.append("%s: want exactly one summary object, found %d (lines %s)"
