@@ -12,9 +12,11 @@
 #             --expect-source and MTA log), once with -f jsonl and once with -f json
 #   bundle    report.json of a bundle made from each pcaps/bundle/ fixture
 #   live      as root, in a private network namespace of its own (unshare -n, loopback
-#             only): `probe -f jsonl` against a tiny SMTP listener on 587 and nothing on 25,
-#             and `capture -i lo --duration` during the same connections (summary with
-#             capture_drops and privileges); skipped with the reason otherwise
+#             only): `probe -f jsonl --inject` against a tiny SMTP listener on 587 and
+#             nothing on 25 (its test SYN refused: loopback), `capture -i lo --duration`
+#             during the same connections (summary with capture_drops and privileges), and
+#             `probe --inject --ttl-walk --allow-loopback` (walk and syn objects); skipped
+#             with the reason otherwise
 #   partial   a pmgen storm with its tables forced small (limits.*.full_by, flags evicted and
 #             table-full) and a golden capture cut short (damaged, damage)
 # The closed vocabularies of the source (outcome, verdict, owner names, the rule and scope
@@ -120,7 +122,7 @@ if [ -z "$live_reason" ]; then
     # In the namespace: loopback only. A listener on 587 that speaks just enough SMTP
     # (greeting, EHLO, QUIT), nothing on 25 (refused); a capture on lo for the same
     # connections; then probe, which captures on lo itself.
-    timeout -k 2 60 unshare -n bash -c '
+    timeout -k 2 120 unshare -n bash -c '
         pm=$1 o=$2 py=$3
         ip link set lo up || exit 1
         "$py" -c "
@@ -151,12 +153,17 @@ while True:
         "$pm" capture -i lo --ports 25,587 --duration 4 --format jsonl >"$o/capture.jsonl" 2>"$o/capture.err" &
         cpid=$!
         sleep 1
-        "$pm" probe --format jsonl --compare-ports 587 127.0.0.1 >"$o/probe.jsonl" 2>"$o/probe.err"
+        # --inject without --allow-loopback: the test SYN is refused (a "syn" object saying why)
+        "$pm" probe --format jsonl --compare-ports 587 --inject 127.0.0.1 >"$o/probe.jsonl" 2>"$o/probe.err"
         echo $? >"$o/probe.rc"
         wait $cpid; echo $? >"$o/capture.rc"
+        # raw test SYN and a short TTL walk over loopback: the "walk" and "syn" shapes
+        "$pm" probe --format jsonl --inject --ttl-walk --allow-loopback --max-ttl 3 127.0.0.1 \
+            >"$o/probe-walk.jsonl" 2>"$o/probe-walk.err"
+        echo $? >"$o/probe-walk.rc"
         kill $lpid 2>/dev/null; wait $lpid 2>/dev/null
         exit 0' sh "$pm" "$out/live" "$PY"
-    for w in probe capture; do
+    for w in probe probe-walk capture; do
         rc=$(cat "$out/live/$w.rc" 2>/dev/null || echo none)
         ran "$rc" "live $w" "$out/live/$w.err" || rm -f "$out/live/$w.jsonl"
     done
@@ -166,8 +173,16 @@ while True:
             has "$out/live/probe.jsonl" --arg c "$c" '.type == "probe" and .check == $c' ||
                 { echo "FAIL live probe: no \"check\":\"$c\" object"; fail=1; }
         done
+        has "$out/live/probe.jsonl" '.check == "syn" and .refused' ||
+            { echo "FAIL live probe: no refused test SYN (\"check\":\"syn\" with \"refused\")"; fail=1; }
         has "$out/live/probe.jsonl" '.check == "smtp" and .greeting and .ehlo' ||
             { echo "FAIL live probe: no smtp check with a greeting and an EHLO reply"; fail=1; }
+    fi
+    if [ -f "$out/live/probe-walk.jsonl" ]; then
+        for c in walk syn; do
+            has "$out/live/probe-walk.jsonl" --arg c "$c" '.type == "probe" and .check == $c and (.refused | not)' ||
+                { echo "FAIL live probe --ttl-walk: no \"check\":\"$c\" object"; fail=1; }
+        done
     fi
     if [ -f "$out/live/capture.jsonl" ]; then
         has "$out/live/capture.jsonl" '.type == "summary" and .subcommand == "capture" and (.capture_drops | type) == "object"' ||
