@@ -176,6 +176,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/probe/rules.mk
 -include tests/hostile/rules.mk
 -include tests/package/rules.mk
+-include tests/schema/rules.mk
 
 check: setup-test portmortem
 	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_TARGETS)

@@ -1,5 +1,5 @@
 /*
- * vocab.c — owns the words of the output contract (../shared/reference/output-contract.md):
+ * vocab.c — owns the words of the output contract (docs/OUTPUT.md):
  * outcome, verdict, owner and confidence names. Tests and docs use these strings; renaming
  * one is a schema change.
  */

@@ -1,6 +1,6 @@
 /*
  * pm.h — value types shared by every module of portmortem: addresses, times, exit codes,
- * the vocabulary of the output contract (../shared/reference/output-contract.md).
+ * the vocabulary of the output contract (docs/OUTPUT.md).
  * No module state lives here; one header per module declares its own API.
  */
 #ifndef PM_H

@@ -538,7 +538,7 @@ Test(util, open_output_as_root, .timeout = 20)
 
 /* ================================ vocabulary ================================ */
 
-/* The words exactly as ../shared/reference/output-contract.md spells them. */
+/* The words exactly as docs/OUTPUT.md (the output contract) spells them. */
 Test(vocab, outcome_words_match_the_contract)
 {
     const char *words[PM_OUT__COUNT] = {
