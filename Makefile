@@ -159,6 +159,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/live/rules.mk
 -include tests/probe/rules.mk
 -include tests/hostile/rules.mk
+-include tests/layers/rules.mk
 
 check: setup-test portmortem
 	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_TARGETS)

@@ -13,32 +13,22 @@
  * does not exist or is complete, and an existing DIR is never replaced, even one created
  * while we wrote. Any failed write removes the temporary directory.
  *
- * Why a helper process: live capture opens everything as root and then drops to an
- * unprivileged user. That user cannot create files in a root-owned 0700 directory nor
- * rename it in DIR's parent. So pm_bundle_open(), while still root, forks a tiny helper
- * that stays uid 0 and does exactly three things on request over a socketpair: create a
- * file with a checked name inside the temporary directory (the descriptor is passed back
- * with SCM_RIGHTS), commit (fsync + rename), abort (remove). It keeps no capability but
- * CAP_DAC_OVERRIDE, and that only when DIR's parent is not writable by uid 0 through its
- * mode bits (helper_restrict, issue 19). It ignores SIGINT and SIGTERM (the capture's own
- * signal handling finishes the bundle) and removes the temporary directory when the main
- * process goes away without committing, so even a killed run leaves no half bundle — which
- * is why it runs without root too (an interrupted `analyze --bundle`, issue 19), there with
- * no privilege at all. pm_bundle_no_helper (unit tests) does the same operations directly.
+ * Where the files are created: through the store the caller hands pm_bundle_open_with()
+ * (include/bundle.h: create, commit, abort). A live capture opens everything as root and
+ * then drops to an unprivileged user, who can neither create files in a root-owned 0700
+ * directory nor rename it in DIR's parent; capture/bundle_helper.c's store is a helper
+ * process that keeps root for exactly those three operations (issue 17.4: the privileged
+ * code lives in capture/, analyze/ holds no fork, credential change or descriptor passing).
+ * Without a store the same operations are done here directly (pm_bundle_fs_*), with
+ * whatever rights the process has.
  */
 #include "bundle_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <linux/capability.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -51,8 +41,6 @@
 #ifndef PM_BUILD_VARIANT
 #define PM_BUILD_VARIANT "unknown"
 #endif
-
-bool pm_bundle_no_helper;
 
 #define DEST_BUCKETS 32768u
 #define NOTES_LEN 4096
@@ -86,9 +74,10 @@ struct logref {
 struct pm_bundle {
     char *dir;                  /* as given (messages) */
     char *base, *tmpbase;       /* names inside the parent directory */
-    int parentfd, dirfd;        /* direct mode; -1 with a helper */
-    int sock;                   /* helper mode; -1 without */
-    pid_t helper;
+    int parentfd, dirfd;        /* direct mode; -1 with a store */
+    struct pm_bundle_store *store; /* NULL: direct mode */
+    struct pm_bundle_options opt;
+    pm_addr expect[PM_BUNDLE_MAX_SRCS]; /* opt.expect_source, copied */
     struct wfile *json;         /* report.json, streamed during the run */
     struct pm_mf_entry files[PM_BUNDLE_MAX_FILES];
     size_t nfiles;
@@ -135,9 +124,9 @@ static void add_note(struct pm_bundle *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- file system operations (done here, or by the helper) ---- */
+/* ---- file system operations (done here, or by a store) ---- */
 
-static int fs_create_at(int dirfd, const char *name)
+int pm_bundle_fs_create(int dirfd, const char *name)
 {
     if (!pm_bundle_name_ok(name)) {
         errno = EINVAL;
@@ -146,7 +135,7 @@ static int fs_create_at(int dirfd, const char *name)
     return openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
-static void fs_remove_at(int parentfd, int dirfd, const char *tmpbase)
+void pm_bundle_fs_remove(int parentfd, int dirfd, const char *tmpbase)
 {
     int d2 = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
@@ -165,9 +154,57 @@ static void fs_remove_at(int parentfd, int dirfd, const char *tmpbase)
     unlinkat(parentfd, tmpbase, AT_REMOVEDIR);
 }
 
+/* Move the private file out of the bundle, beside DIR as "DIR.<name>", mode 0600 (the host
+ * context without --bundle-host-context). It was never listed in the manifest. */
+static int fs_rename_dir(int parentfd, int dirfd, const char *tmpbase, const char *base);
+
+static int fs_move_private(int parentfd, int dirfd, const char *base, const char *name)
+{
+    char out[600];
+    if (!pm_bundle_name_ok(name) || (size_t)snprintf(out, sizeof(out), "%s.%s", base, name) >=
+                                        sizeof(out)) {
+        return EINVAL;
+    }
+    if (fchmodat(dirfd, name, 0600, 0) != 0) {
+        return errno;
+    }
+    if (renameat2(dirfd, name, parentfd, out, RENAME_NOREPLACE) != 0) {
+        int e = errno;
+        if (e != EINVAL && e != ENOSYS) {
+            return e;
+        }
+        struct stat st;
+        if (fstatat(parentfd, out, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            return EEXIST;
+        }
+        if (renameat(dirfd, name, parentfd, out) != 0) {
+            return errno;
+        }
+    }
+    return 0;
+}
+
 /* fsync the directory, rename it into place without replacing anything, fsync the parent.
  * Returns 0 or an errno (EEXIST: DIR appeared meanwhile). */
-static int fs_commit_at(int parentfd, int dirfd, const char *tmpbase, const char *base)
+int pm_bundle_fs_commit(int parentfd, int dirfd, const char *tmpbase, const char *base,
+                        const char *private_name)
+{
+    if (private_name && private_name[0]) {
+        int e = fs_move_private(parentfd, dirfd, base, private_name);
+        if (e) {
+            return e;
+        }
+    }
+    int e = fs_rename_dir(parentfd, dirfd, tmpbase, base);
+    if (e && private_name && private_name[0]) {
+        char out[600]; /* the bundle is not committed: its private file goes too */
+        snprintf(out, sizeof(out), "%s.%s", base, private_name);
+        unlinkat(parentfd, out, 0);
+    }
+    return e;
+}
+
+static int fs_rename_dir(int parentfd, int dirfd, const char *tmpbase, const char *base)
 {
     if (fsync(dirfd) != 0) {
         return errno;
@@ -189,210 +226,6 @@ static int fs_commit_at(int parentfd, int dirfd, const char *tmpbase, const char
     }
     fsync(parentfd); /* durability of the rename; the bundle is complete either way */
     return 0;
-}
-
-/* ---- the helper ---- */
-
-enum { OP_CREATE = 1, OP_COMMIT, OP_ABORT };
-
-struct hmsg {
-    int32_t op;
-    int32_t err;
-    char name[PM_BUNDLE_NAME];
-};
-
-static int send_reply(int sock, int err, int fd)
-{
-    struct hmsg m = {.op = 0, .err = err};
-    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&u, 0, sizeof(u));
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof(u.buf);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -1;
-}
-
-static void close_all_but(const int *keep, int n)
-{
-    int lo = 3;
-    for (;;) {
-        int next = -1;
-        for (int i = 0; i < n; i++) {
-            if (keep[i] >= lo && (next < 0 || keep[i] < next)) {
-                next = keep[i];
-            }
-        }
-        if (next < 0) {
-            close_range((unsigned)lo, ~0u, 0);
-            return;
-        }
-        if (next > lo) {
-            close_range((unsigned)lo, (unsigned)next - 1, 0);
-        }
-        lo = next + 1;
-    }
-}
-
-/* What the helper keeps of root (issue 19). It stays uid 0, because it owns the temporary
- * directory (root's, 0700) and creates the files in it as their owner: no capability needed
- * for that. The only thing uid 0 alone may not do is write into DIR's parent (rename into
- * place, remove on abort) when that directory belongs to someone else, e.g. --bundle
- * /home/alice/incident: that takes CAP_DAC_OVERRIDE. So the helper keeps CAP_DAC_OVERRIDE
- * when the parent's mode bits do not already let uid 0 write and search it, and nothing
- * else: not in the effective, permitted, inheritable or ambient sets, not in the bounding
- * set; and no-new-privs, so that nothing it could execute gains any. Returns a short text
- * for the debug log; failures are not fatal (the helper does no more than before). */
-static const char *helper_restrict(int parentfd)
-{
-    if (geteuid() != 0) {
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        return "not root: no capabilities to drop";
-    }
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct cur[2], data[2];
-    memset(cur, 0, sizeof(cur));
-    if (syscall(SYS_capget, &hdr, cur) != 0) {
-        return "capget failed: capabilities unchanged";
-    }
-    /* 1. Would uid 0 without the DAC capabilities be let in by the parent's mode bits? The
-     * kernel answers for the effective set (AT_EACCESS), lowered for the question only. */
-    const uint32_t dac = (1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH) |
-                         (1u << CAP_FOWNER);
-    memcpy(data, cur, sizeof(data));
-    data[0].effective &= ~dac;
-    bool need = true;
-    if (syscall(SYS_capset, &hdr, data) == 0) {
-        need = faccessat(parentfd, ".", W_OK | X_OK, AT_EACCESS) != 0;
-    }
-    uint32_t keep = need ? cur[0].permitted & (1u << CAP_DAC_OVERRIDE) : 0;
-    /* 2. The bounding set, while CAP_SETPCAP is still effective; then the ambient set. */
-    for (int c = 0; c < 64; c++) {
-        if (!(c < 32 && (keep & (1u << c)))) {
-            prctl(PR_CAPBSET_DROP, c, 0, 0, 0); /* EINVAL past the kernel's last: fine */
-        }
-    }
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    /* 3. Effective and permitted: `keep` only; inheritable: nothing. */
-    memset(data, 0, sizeof(data));
-    data[0].effective = data[0].permitted = keep;
-    if (syscall(SYS_capset, &hdr, data) != 0) {
-        return "capset failed: capabilities unchanged";
-    }
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    memset(cur, 0, sizeof(cur));
-    if (syscall(SYS_capget, &hdr, cur) != 0 || cur[0].permitted != keep || cur[1].permitted) {
-        return "capabilities not as set";
-    }
-    return keep ? "kept CAP_DAC_OVERRIDE only (DIR's parent is not root's to write)"
-                : "no capabilities (uid 0 may write DIR's parent by its mode)";
-}
-
-static _Noreturn void helper_main(int sock, int parentfd, int dirfd, const char *tmpbase,
-                                  const char *base)
-{
-    /* The capture finishes the bundle on SIGINT/SIGTERM; the helper must outlive them. */
-    static const int ign[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN,
-                              SIGTTOU, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < PM_ARRAY_LEN(ign); i++) {
-        signal(ign[i], SIG_IGN);
-    }
-    const int keep[] = {sock, parentfd, dirfd};
-    close_all_but(keep, 3);
-    pm_debug("bundle helper %d: %s", (int)getpid(), helper_restrict(parentfd));
-    for (;;) {
-        struct hmsg m;
-        ssize_t n = recv(sock, &m, sizeof(m), 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n != (ssize_t)sizeof(m)) {
-            /* The main process is gone (or talks nonsense) without committing. */
-            fs_remove_at(parentfd, dirfd, tmpbase);
-            _exit(0);
-        }
-        m.name[sizeof(m.name) - 1] = '\0';
-        if (m.op == OP_CREATE) {
-            int fd = fs_create_at(dirfd, m.name);
-            send_reply(sock, fd < 0 ? errno : 0, fd);
-            if (fd >= 0) {
-                close(fd);
-            }
-            continue;
-        }
-        int err = 0;
-        if (m.op == OP_COMMIT) {
-            err = fs_commit_at(parentfd, dirfd, tmpbase, base);
-        }
-        if (m.op != OP_COMMIT || err) {
-            fs_remove_at(parentfd, dirfd, tmpbase);
-        }
-        send_reply(sock, err, -1);
-        _exit(0);
-    }
-}
-
-static int helper_call(struct pm_bundle *b, int op, const char *name, int *fdout)
-{
-    struct hmsg m = {.op = op, .err = 0};
-    pm_strlcpy(m.name, name ? name : "", sizeof(m.name));
-    if (send(b->sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-        return errno ? errno : EIO;
-    }
-    struct hmsg r;
-    struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
-    ssize_t n;
-    do {
-        n = recvmsg(b->sock, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof(r)) {
-        return n < 0 ? errno : EPIPE;
-    }
-    int fd = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        }
-    }
-    if (fdout) {
-        *fdout = fd;
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    if (r.err == 0 && fdout && fd < 0) {
-        return EIO;
-    }
-    return r.err;
-}
-
-static void helper_wait(struct pm_bundle *b)
-{
-    if (b->sock >= 0) {
-        close(b->sock);
-        b->sock = -1;
-    }
-    if (b->helper > 0) {
-        while (waitpid(b->helper, NULL, 0) < 0 && errno == EINTR) {
-        }
-        b->helper = 0;
-    }
 }
 
 static void bundle_free(struct pm_bundle *b)
@@ -417,54 +250,14 @@ static void bundle_free(struct pm_bundle *b)
     free(b);
 }
 
-static bool start_helper(struct pm_bundle *b)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        return false;
-    }
-    fflush(NULL); /* nothing buffered may be written twice */
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return false;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        /* The helper needs two names and two descriptors, nothing else of the parent's. */
-        char tmpbase[256], base[256];
-        pm_strlcpy(tmpbase, b->tmpbase, sizeof(tmpbase));
-        pm_strlcpy(base, b->base, sizeof(base));
-        int parentfd = b->parentfd, dirfd = b->dirfd;
-        bundle_free(b); /* nothing of the parent's, a signing key least of all */
-        helper_main(sv[1], parentfd, dirfd, tmpbase, base);
-    }
-    close(sv[1]);
-    b->sock = sv[0];
-    b->helper = pid;
-    /* The main process keeps no handle on the directories: everything goes through the
-     * helper from now on. */
-    close(b->dirfd);
-    close(b->parentfd);
-    b->dirfd = b->parentfd = -1;
-    return true;
-}
-
 /* ---- files ---- */
 
 static int create_file(struct pm_bundle *b, const char *name)
 {
-    if (b->sock >= 0) {
-        int fd = -1;
-        int e = helper_call(b, OP_CREATE, name, &fd);
-        if (e) {
-            errno = e;
-            return -1;
-        }
-        return fd;
+    if (b->store) {
+        return b->store->ops->create(b->store, name);
     }
-    return fs_create_at(b->dirfd, name);
+    return pm_bundle_fs_create(b->dirfd, name);
 }
 
 static void write_failed(struct pm_bundle *b, const char *name, int err)
@@ -607,6 +400,12 @@ static void random_suffix(char *buf, size_t n)
 
 struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
 {
+    return pm_bundle_open_with(dir, NULL, err, errlen);
+}
+
+struct pm_bundle *pm_bundle_open_with(const char *dir, const struct pm_bundle_options *o,
+                                      char *err, size_t errlen)
+{
     if (!dir || !dir[0]) {
         snprintf(err, errlen, "--bundle needs a directory name (a new directory, e.g. "
                  "--bundle incident-1)");
@@ -688,13 +487,26 @@ struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
     b->tmpbase = pm_xstrdup(tmpbase);
     b->parentfd = parentfd;
     b->dirfd = dirfd;
-    b->sock = -1;
     b->slice = pm_slice_new();
+    if (o) {
+        b->opt = *o;
+        b->opt.nexpect = PM_MIN(o->nexpect, PM_BUNDLE_MAX_SRCS);
+        for (int i = 0; i < b->opt.nexpect; i++) {
+            b->expect[i] = o->expect_source[i];
+        }
+        b->opt.expect_source = b->expect;
+    }
     free(path);
-    /* Root or not: the helper is also what removes the temporary directory when the run is
-     * interrupted (SIGINT, SIGTERM, even SIGKILL of `analyze`, which has no handler). */
-    if (!pm_bundle_no_helper && !start_helper(b)) {
-        pm_debug("bundle: no helper process (%s): writing directly", strerror(errno));
+    /* Root or not: the store's helper is also what removes the temporary directory when the
+     * run is interrupted (SIGINT, SIGTERM, even SIGKILL of `analyze`, which has no handler).
+     * The store owns the directory descriptors from now on. */
+    if (b->opt.store) {
+        b->store = b->opt.store(b->parentfd, b->dirfd, b->tmpbase, b->base);
+        if (b->store) {
+            b->dirfd = b->parentfd = -1;
+        } else {
+            pm_debug("bundle: no helper process (%s): writing directly", strerror(errno));
+        }
     }
     b->json = open_file(b, "report.json");
     if (!b->json) {
@@ -1486,11 +1298,13 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     }
     free(eo.texts);
     if (rc == 0) {
-        int e = b->sock >= 0 ? helper_call(b, OP_COMMIT, "", NULL)
-                             : fs_commit_at(b->parentfd, b->dirfd, b->tmpbase, b->base);
+        const char *priv = has_host && !b->opt.host_context ? "host-context.txt" : NULL;
+        struct pm_bundle_store *st = b->store;
+        b->store = NULL;
+        int e = st ? st->ops->commit(st, priv)
+                   : pm_bundle_fs_commit(b->parentfd, b->dirfd, b->tmpbase, b->base, priv);
         if (e == 0) {
             size_t nfiles = b->nfiles + 1 + (sign_key ? 1 : 0);
-            helper_wait(b);
             if (b->dirfd >= 0) {
                 close(b->dirfd);
                 close(b->parentfd);
@@ -1503,10 +1317,8 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
             bundle_free(b);
             return 0;
         }
-        if (b->sock >= 0) {
-            helper_wait(b); /* the helper removed the temporary directory */
-        } else {
-            fs_remove_at(b->parentfd, b->dirfd, b->tmpbase);
+        if (!st) { /* a store removed the temporary directory itself */
+            pm_bundle_fs_remove(b->parentfd, b->dirfd, b->tmpbase);
             close(b->dirfd);
             close(b->parentfd);
         }
@@ -1543,11 +1355,12 @@ void pm_bundle_abort(struct pm_bundle *b)
         free(b->json);
         b->json = NULL;
     }
-    if (b->sock >= 0) {
-        helper_call(b, OP_ABORT, "", NULL);
-        helper_wait(b);
+    if (b->store) {
+        struct pm_bundle_store *st = b->store;
+        b->store = NULL;
+        st->ops->abort(st);
     } else if (b->dirfd >= 0) {
-        fs_remove_at(b->parentfd, b->dirfd, b->tmpbase);
+        pm_bundle_fs_remove(b->parentfd, b->dirfd, b->tmpbase);
         close(b->dirfd);
         close(b->parentfd);
     }

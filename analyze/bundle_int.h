@@ -197,7 +197,4 @@ void pm_manifest_key_free(void *key);
  * Returns 0 all good, 1 something differs, 3 unreadable (pm_cmd_verify's exit status). */
 int pm_verify_bundle(const char *dir, const char *pubkey, FILE *out);
 
-/* Unit tests only: never fork the privileged helper (tests run as root). */
-extern bool pm_bundle_no_helper;
-
 #endif

@@ -170,6 +170,9 @@ static void usage_probe(FILE *f)
             "  -o, --output FILE       write the report to FILE\n"
             "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
             "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
+            "      --bundle-host-context  host-context.txt inside the bundle (default: beside\n"
+            "                          it as DIR.host-context.txt, for us only)\n"
+            "      --redact            replace internal addresses and host names in the bundle\n"
             "      --log-tz ZONE, --log-year YEAR   how to read --mta-log times\n"
             "  -q, --quiet / -v, --verbose / -h, --help\n"
             "\n"
@@ -2183,6 +2186,8 @@ static int parse_args(struct prober *P, int argc, char **argv)
         {"log-year", required_argument, NULL, PM_OPT_LOG_YEAR},
         {"bundle", required_argument, NULL, PM_OPT_BUNDLE},
         {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},
+        {"bundle-host-context", no_argument, NULL, PM_OPT_BUNDLE_HOST_CONTEXT},
+        {"redact", no_argument, NULL, PM_OPT_REDACT},
         {"color", no_argument, NULL, PM_OPT_COLOR},
         {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},
         {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},

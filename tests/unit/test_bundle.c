@@ -22,6 +22,7 @@
 #include <openssl/pem.h>
 
 #include "../../analyze/bundle_int.h"
+#include "bundle_helper.h"
 #include "util.h"
 
 /* ---- helpers ---- */
@@ -572,11 +573,12 @@ static int count_entries(const char *dir, const char *prefix)
 
 static void whole_bundle(bool helper)
 {
-    pm_bundle_no_helper = !helper;
     char *parent = tmpdir();
     char dir[600], err[600];
     snprintf(dir, sizeof(dir), "%s/b", parent);
-    struct pm_bundle *b = pm_bundle_open(dir, err, sizeof(err));
+    /* The helper process is capture/'s store (issue 17.4), handed to the writer. */
+    struct pm_bundle_options bo = {.store = helper ? pm_bundle_helper_start : NULL};
+    struct pm_bundle *b = pm_bundle_open_with(dir, &bo, err, sizeof(err));
     cr_assert_not_null(b, "%s", err);
     cr_assert_eq(count_entries(parent, ".b.tmp-"), 1, "written beside DIR first");
 
@@ -668,12 +670,12 @@ Test(bundle, whole_bundle_through_the_helper)
  * once with the exit status of a usage error. */
 Test(bundle, signing_key_is_read_at_the_start)
 {
-    pm_bundle_no_helper = false;
     char *parent = tmpdir();
     char priv[512], pub[512], dir[600], err[600];
     keypair(parent, "k", priv, pub, sizeof(priv));
     snprintf(dir, sizeof(dir), "%s/signed", parent);
-    struct pm_bundle *b = pm_bundle_open(dir, err, sizeof(err));
+    struct pm_bundle_options bo = {.store = pm_bundle_helper_start};
+    struct pm_bundle *b = pm_bundle_open_with(dir, &bo, err, sizeof(err));
     cr_assert_not_null(b, "%s", err);
     cr_assert_eq(pm_bundle_load_key(b, pub), PM_EXIT_USAGE, "a public key is no signing key");
     cr_assert_eq(pm_bundle_load_key(b, "/nonexistent/key.pem"), PM_EXIT_UNREADABLE);
