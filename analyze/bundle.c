@@ -1,7 +1,7 @@
 /*
  * bundle.c — owns the evidence bundle's life cycle (include/bundle.h): the temporary
  * directory beside DIR, collecting what the findings say while the run goes on, writing
- * every file at the end (summary.txt, report.json, evidence.pcap, escalation-<dst>.txt,
+ * every file at the end (summary.txt, report.json, evidence.pcapng, escalation-<dst>.txt,
  * mta-log.txt, host-context.txt, VERSION.txt, README.txt, report.html), the manifest and
  * signature, and the rename into place. The pcap slice, the texts, the page and the
  * manifest are written by bundle_slice.c, bundle_text.c, bundle_html.c and
@@ -56,6 +56,7 @@ struct bdest {
     uint16_t dport;
     pm_addr srcs[PM_BUNDLE_MAX_SRCS];
     char src_vantage[PM_BUNDLE_MAX_SRCS][64];
+    uint8_t src_public[PM_BUNDLE_MAX_SRCS];
     int nsrcs;
     struct pm_bfind *rep;       /* its first failing attempt, kept in full */
     struct pm_attempt ctx;      /* a successful attempt to it: context for the slice */
@@ -587,15 +588,17 @@ static int logpath_index(struct pm_bundle *b, const char *path)
     return b->nlogpaths++;
 }
 
-static void add_src(struct bdest *d, const pm_addr *src, const char *vantage)
+static void add_src(struct bdest *d, const pm_addr *src, const char *vantage, bool public)
 {
     for (int i = 0; i < d->nsrcs; i++) {
         if (pm_addr_eq(&d->srcs[i], src)) {
+            d->src_public[i] |= public;
             return;
         }
     }
     if (d->nsrcs < PM_BUNDLE_MAX_SRCS) {
         d->srcs[d->nsrcs] = *src;
+        d->src_public[d->nsrcs] = public;
         pm_sanitize(d->src_vantage[d->nsrcs], sizeof(d->src_vantage[0]), (const uint8_t *)vantage,
                     strlen(vantage));
         d->nsrcs++;
@@ -730,14 +733,25 @@ void pm_bundle_attempt(struct pm_bundle *b, const struct pm_finding *f,
         }
         char where[64];
         snprintf(where, sizeof(where), "as seen at %s", vantage[0] ? vantage : "the capture");
-        if (a) {
-            add_src(d, &a->cli, where);
+        /* Issue 16.5: the provider knows us by our public address. With two vantage points
+         * the same SYN seen further out (the NAT's outside, a later vantage) carries it. */
+        const struct pm_link_info *peer = f->nat ? f->nat->peer : NULL;
+        if (a && peer && peer->cli.family && !pm_addr_eq(&peer->cli, &a->cli)) {
+            bool peer_outside = peer->vantage > a->vantage;
+            char pw[64];
+            const char *pv = env && env->vantage_names && peer->vantage < PM_MAX_VANTAGES
+                                 ? env->vantage_names[peer->vantage] : "";
+            snprintf(pw, sizeof(pw), "as seen at %s", pv && pv[0] ? pv : "the other capture");
+            add_src(d, peer_outside ? &peer->cli : &a->cli, peer_outside ? pw : where, true);
+            add_src(d, peer_outside ? &a->cli : &peer->cli, peer_outside ? where : pw, false);
+        } else if (a) {
+            add_src(d, &a->cli, where, false);
         } else if (f->src.family) {
             /* not on the wire: the engine's idea of the sending host's address */
-            add_src(d, &f->src, "the sending host; no SYN left it");
+            add_src(d, &f->src, "the sending host; no SYN left it", false);
         } else if (env && env->vstate[0] && env->vstate[0]->nlocal > 0) {
             /* not on the wire: the address this host sends from, as the capture knows it */
-            add_src(d, &env->vstate[0]->local[0], "the sending host; no SYN left it");
+            add_src(d, &env->vstate[0]->local[0], "the sending host; no SYN left it", false);
         }
         /* Kept in full for its escalation text; beyond the cap only counted (a capture
          * with thousands of failing destinations must not keep thousands of findings). */
@@ -841,7 +855,7 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
                          PM_OWN_NONE, true, NULL);
         }
     }
-    struct wfile *w = open_file(b, "evidence.pcap");
+    struct wfile *w = open_file(b, "evidence.pcapng");
     if (!w) {
         return -1;
     }
@@ -851,11 +865,11 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
     if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->capture_fds : NULL,
                        in ? in->ncaptures : 0,
                        notes, sizeof(notes), &written) != 0) {
-        write_failed(b, "evidence.pcap", w->err ? w->err : errno);
+        write_failed(b, "evidence.pcapng", w->err ? w->err : errno);
     }
     add_note(b, "%s", notes);
     if (b->failing && in && in->ncaptures == 0) {
-        add_note(b, "- evidence.pcap: no capture file to cut packets from (live capture "
+        add_note(b, "- evidence.pcapng: no capture file to cut packets from (live capture "
                  "without -w); it holds no packets.\n");
     }
     /* Ladders whose packets were not read again are drawn from the attempt's facts. */
@@ -978,7 +992,7 @@ static int write_mta_log(struct pm_bundle *b)
     return close_file(b, w, true);
 }
 
-static int write_host_context(struct pm_bundle *b, const char *text)
+static int write_host_context(struct pm_bundle *b, const char *text, bool in_manifest)
 {
     struct wfile *w = open_file(b, "host-context.txt");
     if (!w) {
@@ -995,7 +1009,7 @@ static int write_host_context(struct pm_bundle *b, const char *text)
         fputc('\n', f);
         p += n + (nl ? 1 : 0);
     }
-    return close_file(b, w, true);
+    return close_file(b, w, in_manifest);
 }
 
 struct esc_out {
@@ -1039,7 +1053,6 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
         .mx = d->name[0] ? d->name : ctxname,
         .dst = d->addr,
         .dport = d->dport ? d->dport : 25,
-        .nsrcs = d->nsrcs,
         .first_fail = d->first_fail,
         .last_fail = d->last_fail,
         .failing = d->failing,
@@ -1048,8 +1061,33 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
         .attached = att,
         .nattached = na,
     };
-    memcpy(e.srcs, d->srcs, sizeof(e.srcs));
-    memcpy(e.src_vantage, d->src_vantage, sizeof(e.src_vantage));
+    /* The public (post-NAT) address first, the inside one second (issue 16.5): seen at an
+     * outside vantage point, else given as --expect-source. */
+    bool have_public = false;
+    for (int i = 0; i < d->nsrcs; i++) {
+        have_public |= d->src_public[i];
+    }
+    int n = 0;
+    for (int i = 0; !have_public && i < b->opt.nexpect && n < PM_BUNDLE_MAX_SRCS; i++) {
+        e.srcs[n] = b->opt.expect_source[i];
+        e.src_public[n] = 1;
+        pm_strlcpy(e.src_vantage[n++], "as given with --expect-source",
+                   sizeof(e.src_vantage[0]));
+    }
+    for (int pass = 1; pass >= 0; pass--) {
+        for (int i = 0; i < d->nsrcs && n < PM_BUNDLE_MAX_SRCS; i++) {
+            bool dup = false;
+            for (int j = 0; j < n; j++) {
+                dup |= pm_addr_eq(&e.srcs[j], &d->srcs[i]);
+            }
+            if (d->src_public[i] == pass && !dup) {
+                e.srcs[n] = d->srcs[i];
+                e.src_public[n] = d->src_public[i];
+                pm_strlcpy(e.src_vantage[n++], d->src_vantage[i], sizeof(e.src_vantage[0]));
+            }
+        }
+    }
+    e.nsrcs = n;
     memcpy(e.by_outcome, d->by_outcome, sizeof(e.by_outcome));
     char *text = NULL;
     size_t len = 0;
@@ -1122,13 +1160,13 @@ static int write_readme(struct pm_bundle *b, const struct pm_run_summary *s, con
     fputs("  summary.txt          the text report, as printed on a terminal (no colours)\n"
           "  report.json          JSON Lines: one object per attempt, per destination, then the "
           "summary\n"
-          "  evidence.pcap        pcapng: the packets of the failing attempts (SYNs, answers, "
+          "  evidence.pcapng      pcapng: the packets of the failing attempts (SYNs, answers, "
           "ICMP errors\n"
           "                       quoting them) and of one successful attempt per failing "
           "destination;\n"
           "                       each packet's comment names its attempt (Wireshark: "
           "pkt_comment, tshark\n"
-          "                       -r evidence.pcap -T fields -e frame.comment)\n", f);
+          "                       -r evidence.pcapng -T fields -e frame.comment)\n", f);
     for (int i = 0; i < eo->ntexts; i++) {
         fprintf(f, "  %-20s the text to send to who must act\n", eo->texts[i].name);
     }
@@ -1261,15 +1299,24 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     }
     bool has_mta = (in && in->nmta_logs > 0) || b->nlogrefs > 0;
     bool has_host = in && in->host_context;
+    /* Issue 16.5: our addresses, routes and firewall rules are not for the outside team
+     * unless asked for (--bundle-host-context): otherwise the file is written unlisted and
+     * moved out beside DIR at the commit (DIR.host-context.txt, 0600). */
+    bool host_inside = has_host && b->opt.host_context;
+    if (has_host && !host_inside) {
+        add_note(b, "- The sending host's context (its addresses, routes and firewall rules) "
+                 "is kept out of this bundle: it is beside it, for us, as %s.host-context.txt "
+                 "(--bundle-host-context puts it in the bundle).\n", b->base);
+    }
 
     /* What every escalation text lists as attached. */
     const char *attached[16];
     int na = 0;
-    attached[na++] = "evidence.pcap";
+    attached[na++] = "evidence.pcapng";
     if (has_mta) {
         attached[na++] = "mta-log.txt";
     }
-    if (has_host) {
+    if (host_inside) {
         attached[na++] = "host-context.txt";
     }
     attached[na++] = "report.html";
@@ -1288,9 +1335,9 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     rc = rc ? rc : write_slice(b, in);
     rc = rc ? rc : write_escalations(b, ctx, attached, na, &eo);
     rc = rc ? rc : (has_mta ? write_mta_log(b) : 0);
-    rc = rc ? rc : (has_host ? write_host_context(b, in->host_context) : 0);
+    rc = rc ? rc : (has_host ? write_host_context(b, in->host_context, host_inside) : 0);
     rc = rc ? rc : write_version(b, s, created);
-    rc = rc ? rc : write_readme(b, s, created, &eo, has_mta, has_host, sign_key != NULL);
+    rc = rc ? rc : write_readme(b, s, created, &eo, has_mta, host_inside, sign_key != NULL);
     rc = rc ? rc : write_html(b, ctx, s, created, &eo);
     rc = rc ? rc : write_manifest(b, sign_key, &status);
     for (int i = 0; i < eo.ntexts; i++) {

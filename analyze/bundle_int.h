@@ -28,8 +28,8 @@
 #define PM_BUNDLE_MAX_LOGREFS 20000    /* MTA log lines copied to mta-log.txt */
 #define PM_BUNDLE_MAX_LOGPATHS 32
 #define PM_BUNDLE_MAX_SRCS 4           /* source addresses named per destination */
-#define PM_SLICE_MAX_ATTEMPTS 100000   /* attempts whose packets go into evidence.pcap */
-#define PM_SLICE_MAX_PACKETS 200000    /* packets in evidence.pcap */
+#define PM_SLICE_MAX_ATTEMPTS 100000   /* attempts whose packets go into evidence.pcapng */
+#define PM_SLICE_MAX_PACKETS 200000    /* packets in evidence.pcapng */
 #define PM_SLICE_ATTEMPT_PACKETS 64    /* packets per failing attempt */
 #define PM_SLICE_CONTEXT_PACKETS 24    /* packets of a successful (context) attempt */
 
@@ -86,6 +86,7 @@ struct pm_esc {
     uint16_t dport;
     pm_addr srcs[PM_BUNDLE_MAX_SRCS];
     char src_vantage[PM_BUNDLE_MAX_SRCS][64]; /* "as seen at sender" */
+    uint8_t src_public[PM_BUNDLE_MAX_SRCS];   /* 1: our public (post-NAT) address */
     int nsrcs;
     pm_ns first_fail, last_fail;
     uint32_t failing, attempts, connected;
@@ -142,7 +143,7 @@ int pm_bundle_write_html(FILE *out, const struct pm_html_input *h);
 /* One ladder diagram (an <svg> element). */
 void pm_bundle_write_ladder(FILE *out, const struct pm_bfind *b);
 
-/* ---- evidence.pcap (bundle_slice.c) ---- */
+/* ---- evidence.pcapng (bundle_slice.c) ---- */
 
 struct pm_slice;
 struct pm_slice *pm_slice_new(void);

@@ -1,5 +1,5 @@
 /*
- * bundle_slice.c — owns evidence.pcap (analyze/bundle_int.h): the packets of the failing
+ * bundle_slice.c — owns evidence.pcapng (analyze/bundle_int.h): the packets of the failing
  * attempts (SYNs and retransmissions, the SYN-ACK/RST that answered, ICMP errors quoting
  * them, the SMTP dialogue when there was one), plus the packets of one successful attempt
  * per failing destination as context, cut from the run's own capture files.
@@ -431,7 +431,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
         if (!in[i].cf) {
             char clean[600];
             pm_sanitize(clean, sizeof(clean), (const uint8_t *)err, strlen(err));
-            note(notes, noteslen, "- evidence.pcap: %s could not be read again (%s); its "
+            note(notes, noteslen, "- evidence.pcapng: %s could not be read again (%s); its "
                  "packets are missing from the slice.\n", in[i].label, clean);
             in[i].done = true;
             continue;
@@ -453,7 +453,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
                 enum pm_read r = pm_capfile_next(in[i].cf, &in[i].rec);
                 if (r != PM_READ_OK) {
                     if (r == PM_READ_DAMAGED) {
-                        note(notes, noteslen, "- evidence.pcap: %s is damaged after record "
+                        note(notes, noteslen, "- evidence.pcapng: %s is damaged after record "
                              "%llu; packets after that are missing.\n", in[i].label,
                              (unsigned long long)pm_capfile_stats(in[i].cf)->records);
                     }
@@ -546,17 +546,17 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
     }
     free(in);
     if (over_attempt) {
-        note(notes, noteslen, "- evidence.pcap: %llu packets left out (more than %d per failing "
+        note(notes, noteslen, "- evidence.pcapng: %llu packets left out (more than %d per failing "
              "attempt, %d per context attempt).\n", (unsigned long long)over_attempt,
              PM_SLICE_ATTEMPT_PACKETS, PM_SLICE_CONTEXT_PACKETS);
     }
     if (over_total || no_iface) {
-        note(notes, noteslen, "- evidence.pcap: %llu packets left out (the slice holds at most "
+        note(notes, noteslen, "- evidence.pcapng: %llu packets left out (the slice holds at most "
              "%d packets and %d interfaces).\n", (unsigned long long)(over_total + no_iface),
              PM_SLICE_MAX_PACKETS, MAX_OUT_IFACES);
     }
     if (s->dropped) {
-        note(notes, noteslen, "- evidence.pcap: the packets of %llu failing attempts are not "
+        note(notes, noteslen, "- evidence.pcapng: the packets of %llu failing attempts are not "
              "in the slice (at most %d attempts); report.json lists them all.\n",
              (unsigned long long)s->dropped, PM_SLICE_MAX_ATTEMPTS);
     }
