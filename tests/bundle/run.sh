@@ -362,7 +362,7 @@ HB=$WORK/hostile
 "$PORTMORTEM" analyze --format jsonl --no-progress --mta-log "$H/maillog" --bundle "$HB" "sender=$H/sender.pcap" >/dev/null 2>"$HB.err"
 bad=""
 for f in "$HB"/*; do
-    case $f in *.pcap) continue ;; esac
+    case $f in *.pcap|*.pcapng) continue ;; esac
     # The tool's own words use UTF-8 (— … µ §), also in the JSON since strings are UTF-8
     # (RFC 8259); the log's bytes are reduced to printable ASCII: nothing else may be there.
     if LC_ALL=C tr -d '\n' <"$f" | sed 's/\xe2\x80\x94//g; s/\xe2\x80\xa6//g; s/\xc2\xb5//g; s/\xc2\xa7//g' |
