@@ -104,6 +104,7 @@ struct pm_bundle {
     struct pm_slice *slice;
     uint64_t attempts, failing;
     char notes[NOTES_LEN];
+    struct pm_redact *rx;       /* --redact, or NULL */
     void *key;                  /* the parsed signing key (pm_bundle_load_key), or NULL */
     char *keypath;
     /* the first write failure */
@@ -243,6 +244,7 @@ static void bundle_free(struct pm_bundle *b)
         free(b->logpaths[i]);
     }
     pm_slice_free(b->slice);
+    pm_redact_free(b->rx);
     pm_manifest_key_free(b->key); /* OpenSSL clears the private key's memory as it frees it */
     free(b->keypath);
     free(b->dir);
@@ -277,11 +279,17 @@ struct wfile {
     int fd;
     int err;
     char name[PM_BUNDLE_NAME];
+    /* --redact, text files: whole lines are rewritten on their way to the disk */
+    struct pm_redact *rx;
+    bool log_lines;             /* mta-log.txt: lines copied from the MTA's log */
+    char *line, *red;
+    size_t nline, linecap, redcap;
 };
 
-static ssize_t wf_write(void *cookie, const char *buf, size_t n)
+#define WF_LINE_MAX (1u << 20) /* a longer "line" is rewritten in pieces (cut at a space) */
+
+static ssize_t raw_write(struct wfile *w, const char *buf, size_t n)
 {
-    struct wfile *w = cookie;
     size_t done = 0;
     while (done < n) {
         ssize_t r = write(w->fd, buf + done, n - done);
@@ -300,9 +308,52 @@ static ssize_t wf_write(void *cookie, const char *buf, size_t n)
     return (ssize_t)done;
 }
 
+/* The buffered line(s) up to `upto` bytes, redacted, to the disk. */
+static bool wf_flush_lines(struct wfile *w, size_t upto)
+{
+    size_t rn = 0;
+    for (size_t at = 0; at < upto;) { /* one line at a time */
+        const char *nl = memchr(w->line + at, '\n', upto - at);
+        size_t end = nl ? (size_t)(nl - w->line) + 1 : upto;
+        pm_redact_text(w->rx, w->line + at, end - at, w->log_lines, &w->red, &rn, &w->redcap);
+        at = end;
+    }
+    bool ok = raw_write(w, w->red, rn) == (ssize_t)rn;
+    memmove(w->line, w->line + upto, w->nline - upto);
+    w->nline -= upto;
+    return ok;
+}
+
+static ssize_t wf_write(void *cookie, const char *buf, size_t n)
+{
+    struct wfile *w = cookie;
+    if (!w->rx) {
+        return raw_write(w, buf, n);
+    }
+    if (w->nline + n > w->linecap) {
+        w->linecap = PM_MAX(w->nline + n, w->linecap * 2);
+        w->line = pm_xreallocarray(w->line, w->linecap, 1);
+    }
+    memcpy(w->line + w->nline, buf, n);
+    w->nline += n;
+    char *nl = memrchr(w->line, '\n', w->nline);
+    size_t upto = nl ? (size_t)(nl - w->line) + 1 : 0;
+    if (!upto && w->nline > WF_LINE_MAX) {
+        char *sp = memrchr(w->line, ' ', w->nline);
+        upto = sp ? (size_t)(sp - w->line) + 1 : w->nline;
+    }
+    if (upto && !wf_flush_lines(w, upto)) {
+        return 0;
+    }
+    return (ssize_t)n;
+}
+
 static int wf_close(void *cookie)
 {
-    (void)cookie; /* the descriptor is closed by close_file, after fsync and hashing */
+    struct wfile *w = cookie; /* the descriptor is closed by close_file, after fsync, hashing */
+    if (w->rx && w->nline) {
+        wf_flush_lines(w, w->nline); /* a last line without its newline */
+    }
     return 0;
 }
 
@@ -323,6 +374,9 @@ static struct wfile *open_file(struct pm_bundle *b, const char *name)
     struct wfile *w = pm_xcalloc(1, sizeof(*w));
     w->fd = fd;
     pm_strlcpy(w->name, name, sizeof(w->name));
+    /* --redact: every text file; the capture's packets are rewritten by the slice itself */
+    w->rx = strcmp(name, "evidence.pcapng") ? b->rx : NULL;
+    w->log_lines = !strcmp(name, "mta-log.txt");
     cookie_io_functions_t io = {.write = wf_write, .close = wf_close};
     w->f = fopencookie(w, "w", io);
     if (!w->f) {
@@ -346,11 +400,11 @@ static int close_file(struct pm_bundle *b, struct wfile *w, bool in_manifest)
         e = w->err ? w->err : EIO;
     }
     e = e ? e : w->err;
+    fclose(w->f); /* wf_close writes a last unterminated (redacted) line */
+    e = e ? e : w->err;
     if (!e && fsync(w->fd) != 0) {
         e = errno;
     }
-    fclose(w->f);
-    e = e ? e : w->err;
     if (!e && in_manifest) {
         struct pm_mf_entry *m = &b->files[b->nfiles];
         pm_strlcpy(m->name, w->name, sizeof(m->name));
@@ -363,6 +417,8 @@ static int close_file(struct pm_bundle *b, struct wfile *w, bool in_manifest)
     if (e) {
         write_failed(b, w->name, e);
     }
+    free(w->line);
+    free(w->red);
     free(w);
     return e ? -1 : 0;
 }
@@ -497,6 +553,23 @@ struct pm_bundle *pm_bundle_open_with(const char *dir, const struct pm_bundle_op
         }
         b->opt.expect_source = b->expect;
     }
+    if (b->opt.redact) {
+        b->rx = pm_redact_new();
+        for (int i = 0; i < b->opt.nexpect; i++) {
+            pm_redact_mark(b->rx, &b->expect[i], true); /* what the outside team must see */
+        }
+        /* Our own host name: as a log line's host field, and its dotted forms anywhere. */
+        char host[256];
+        if (gethostname(host, sizeof(host) - 1) == 0) {
+            host[sizeof(host) - 1] = '\0';
+            pm_redact_name(b->rx, host, strchr(host, '.') != NULL);
+            char *dot = strchr(host, '.');
+            if (dot) {
+                *dot = '\0';
+                pm_redact_name(b->rx, host, false);
+            }
+        }
+    }
     free(path);
     /* Root or not: the store's helper is also what removes the temporary directory when the
      * run is interrupted (SIGINT, SIGTERM, even SIGKILL of `analyze`, which has no handler).
@@ -605,6 +678,35 @@ static void add_src(struct bdest *d, const pm_addr *src, const char *vantage, bo
     }
 }
 
+/* --redact: which of this attempt's addresses are ours. The public one (the source an
+ * outside vantage point saw, --expect-source) is never replaced; when one is known, the
+ * addresses inside (the inside vantage point's source and local addresses) are. */
+static void mark_for_redaction(struct pm_bundle *b, const struct pm_finding *f,
+                               const struct pm_attr_env *env)
+{
+    const struct pm_attempt *a = f->a;
+    const struct pm_link_info *peer = f->nat ? f->nat->peer : NULL;
+    bool multi = f->nat && f->nat->multi;
+    if (a && peer && peer->cli.family && !pm_addr_eq(&peer->cli, &a->cli)) {
+        bool peer_outside = peer->vantage > a->vantage;
+        pm_redact_mark(b->rx, peer_outside ? &peer->cli : &a->cli, true);
+        pm_redact_mark(b->rx, peer_outside ? &a->cli : &peer->cli, false);
+    }
+    if (!(multi || b->opt.nexpect > 0)) {
+        return; /* one vantage, no public address given: only the internal ranges */
+    }
+    if (a && a->vantage == 0 && !(peer && peer->vantage < a->vantage)) {
+        pm_redact_mark(b->rx, &a->cli, false);
+    }
+    if (!a && f->src.family) {
+        pm_redact_mark(b->rx, &f->src, false);
+    }
+    const struct pm_vantage_state *vs = env ? env->vstate[0] : NULL;
+    for (int i = 0; vs && i < vs->nlocal; i++) {
+        pm_redact_mark(b->rx, &vs->local[i], false);
+    }
+}
+
 static struct pm_bfind *keep_finding(struct pm_bundle *b, const struct pm_finding *f,
                                      const char *vantage, const char *logfile)
 {
@@ -623,6 +725,9 @@ void pm_bundle_attempt(struct pm_bundle *b, const struct pm_finding *f,
 {
     if (!b || !f) {
         return;
+    }
+    if (b->rx) {
+        mark_for_redaction(b, f, env); /* before the attempt's first line is written */
     }
     pm_report_attempt_json(b->json->f, f, env);
     b->attempts++;
@@ -863,7 +968,7 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
     char notes[1024] = "";
     uint64_t written = 0;
     if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->capture_fds : NULL,
-                       in ? in->ncaptures : 0,
+                       in ? in->ncaptures : 0, b->rx,
                        notes, sizeof(notes), &written) != 0) {
         write_failed(b, "evidence.pcapng", w->err ? w->err : errno);
     }
@@ -1041,7 +1146,11 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
         return 0;
     }
     char name[PM_BUNDLE_NAME];
-    pm_bundle_escalation_name(&d->addr, name, sizeof(name));
+    pm_addr dst = d->addr, mapped;
+    if (b->rx && pm_redact_addr(b->rx, &dst, &mapped)) {
+        dst = mapped; /* an internal destination: its file name is redacted too */
+    }
+    pm_bundle_escalation_name(&dst, name, sizeof(name));
     const char *att[PM_BUNDLE_MAX_FILES];
     int na = 0;
     att[na++] = name;
@@ -1051,7 +1160,7 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
     struct pm_esc e = {
         .f = &d->rep->f,
         .mx = d->name[0] ? d->name : ctxname,
-        .dst = d->addr,
+        .dst = dst,
         .dport = d->dport ? d->dport : 25,
         .first_fail = d->first_fail,
         .last_fail = d->last_fail,
@@ -1190,6 +1299,9 @@ static int write_readme(struct pm_bundle *b, const struct pm_run_summary *s, con
     }
     fputs("\nText from packets and logs is sanitised in every file: bytes outside printable "
           "ASCII\nappear as '?'. Times are UTC.\n", f);
+    if (b->rx) {
+        pm_redact_describe(b->rx, f);
+    }
     if (b->notes[0] || b->ladders_dropped || b->rows_dropped || b->dests_dropped) {
         fputs("\nNotes\n", f);
         fputs(b->notes, f);
@@ -1399,6 +1511,8 @@ void pm_bundle_abort(struct pm_bundle *b)
     if (b->json) {
         fclose(b->json->f);
         close(b->json->fd);
+        free(b->json->line);
+        free(b->json->red);
         free(b->json);
         b->json = NULL;
     }

@@ -407,9 +407,11 @@ static const char *base_name(const char *p)
 }
 
 int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, const int *fds,
-                   int npaths,
+                   int npaths, struct pm_redact *rx,
                    char *notes, size_t noteslen, uint64_t *written)
 {
+    uint8_t *rbuf = NULL;   /* --redact: the private copy of a frame that is rewritten */
+    size_t rbufcap = 0;
     *written = 0;
     build_index(s);
     write_shb(out);
@@ -528,7 +530,23 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
                      pm_verdict_name((enum pm_verdict)e->verdict),
                      pm_owner_name((enum pm_owner)e->owner), in[best].label, r->frame);
         }
-        write_epb(out, (uint32_t)ifid, r, comment);
+        const struct pm_record *wr = r;
+        struct pm_record copy;
+        if (rx) {
+            /* --redact: addresses rewritten in a copy, checksums adjusted (bundle_redact.c) */
+            if (rbufcap < r->caplen) {
+                rbufcap = r->caplen;
+                rbuf = pm_xreallocarray(rbuf, rbufcap, 1);
+            }
+            if (r->caplen) {
+                memcpy(rbuf, r->data, r->caplen);
+            }
+            pm_redact_frame(rx, rbuf, r->caplen, &p);
+            copy = *r;
+            copy.data = rbuf;
+            wr = &copy;
+        }
+        write_epb(out, (uint32_t)ifid, wr, comment);
         e->npk++;
         (*written)++;
         if (e->ladder) {
@@ -545,6 +563,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
         }
     }
     free(in);
+    free(rbuf);
     if (over_attempt) {
         note(notes, noteslen, "- evidence.pcapng: %llu packets left out (more than %d per failing "
              "attempt, %d per context attempt).\n", (unsigned long long)over_attempt,
