@@ -220,6 +220,88 @@ grep -q "^portmortem [0-9]" "$B/VERSION.txt" && grep -q "^command: [^ ]*portmort
 grep -q "^Scope: one destination failing" "$B/summary.txt" && ! grep -q $'\033' "$B/summary.txt" &&
     pass "summary.txt: the text report without colours" || fail "summary.txt: the text report without colours"
 
+# ---------------------------------------------------------------- --redact (issue 16.5)
+# in_any DIR ADDR: is ADDR in any file of DIR, as text or as its raw bytes (the pcap)?
+in_any() {
+    python3 - "$1" "$2" <<'EOF'
+import ipaddress, os, sys
+d, a = sys.argv[1], sys.argv[2]
+ip = ipaddress.ip_address(a)
+forms = [a.encode(), ip.packed]
+if ip.version == 6:
+    forms += [ip.exploded.encode(), a.replace(':', '-').encode()]
+hits = [f for f in sorted(os.listdir(d)) if any(x in open(os.path.join(d, f), 'rb').read() for x in forms)]
+print(' '.join(hits))
+sys.exit(0 if hits else 1)
+EOF
+}
+# verdicts FILE: the attempts' outcome/verdict/owner when FILE is analysed again, sorted
+verdicts() { "$PORTMORTEM" analyze --format jsonl --no-progress "$1" 2>/dev/null |
+    jq -c 'select(.type == "attempt") | [.outcome, .verdict, .owner]' | sort | tr '\n' ' '; }
+# redact_checks NAME PLAIN REDACTED INSIDE...: the checks every redacted bundle must pass
+redact_checks() {
+    local n=$1 plain=$2 red=$3 a left="" hits
+    shift 3
+    for a in "$@"; do
+        in_any "$plain" "$a" >/dev/null || { fail "$n: the plain bundle holds $a (the check can fail)"; return; }
+        hits=$(in_any "$red" "$a") && left="$left $a in: $hits;"
+    done
+    if [ -z "$left" ]; then pass "$n: no inside address ($*) in any file, as text or raw bytes"; else
+        fail "$n: no inside address in any file, as text or raw bytes" "$left"; fi
+    OUT=$("$PORTMORTEM" verify "$red" 2>&1) && (cd "$red" && sha256sum --quiet -c MANIFEST.sha256) >/dev/null 2>&1 &&
+        pass "$n: verify and sha256sum -c pass (manifest computed after redaction)" ||
+        fail "$n: verify and sha256sum -c pass" "$OUT"
+    local v0 v1
+    v0=$(verdicts "$plain/evidence.pcapng"); v1=$(verdicts "$red/evidence.pcapng")
+    if [ -n "$v1" ] && [ "$v0" = "$v1" ]; then pass "$n: the redacted slice analysed again gives the same verdicts ($v1)"; else
+        fail "$n: the redacted slice analysed again gives the same verdicts" "plain: $v0" "redacted: $v1"; fi
+    local bad
+    bad=$(tshark_q "$red/evidence.pcapng" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE \
+        -T fields -e ip.checksum.status -e tcp.checksum.status |
+        tr '\t,' '\n\n' | grep -c '^0$')
+    [ "$bad" = 0 ] && [ -n "$(tshark_q "$red/evidence.pcapng" -c 1)" ] &&
+        pass "$n: the redacted slice parses, every IP and TCP checksum good (inner ones too)" ||
+        fail "$n: the redacted slice parses, every IP and TCP checksum good" "$bad bad"
+    grep -q "198.18.0.N (RFC 2544" "$red/README.txt" && pass "$n: README.txt says how addresses were replaced" ||
+        fail "$n: README.txt says how addresses were replaced"
+}
+# Two vantage points (the NAT fixture): the inside source is the sender's, the public one stays.
+RA=$WORK/redact-nat
+bundle mx-no-listener "$RA" --redact
+INSIDE=$(jq -r 'select(.type == "attempt") | .translation.inside_src // empty' "$B/report.json" | sort -u)
+[ -n "$INSIDE" ] || INSIDE=192.0.2.10
+# shellcheck disable=SC2086
+redact_checks "redact (NAT, two vantage points)" "$B" "$RA" $INSIDE
+grep -q "^Subject: Outbound SMTP from $PUB to 203.0.113.10:25" "$RA/escalation-203.0.113.10.txt" &&
+    grep -q "^                 198.18.0.1 (inside our NAT" "$RA/escalation-203.0.113.10.txt" &&
+    pass "redact (NAT): the public source stays, the inside one is its placeholder" ||
+    fail "redact (NAT): the public source stays, the inside one is its placeholder" "$(head -11 "$RA/escalation-203.0.113.10.txt")"
+# Consistent: every file names the inside source by the same placeholder, and only that one.
+PH=$(cd "$RA" && grep -ohE '198\.1[89]\.[0-9]+\.[0-9]+' -- *.txt *.json *.html | sort -u | tr '\n' ' ')
+[ "$PH" = "198.18.0.1 " ] && [ "$(grep -l 198.18.0.1 "$RA"/*.json "$RA"/*.html "$RA"/escalation-* | wc -l)" -ge 3 ] &&
+    pass "redact (NAT): one placeholder for the inside source, in report.json, report.html and the escalation text" ||
+    fail "redact (NAT): one placeholder for the inside source in every file" "placeholders: $PH"
+# Host names: the MTA log's syslog host field (ours) and this machine's name are gone.
+LOGHOST=$(awk 'NR==1 {print $4}' "$FIX/mx-no-listener/maillog")
+if grep -q "[0-9] $LOGHOST postfix" "$B/mta-log.txt" && ! grep -q "[0-9] $LOGHOST postfix" "$RA/mta-log.txt" &&
+   grep -q "[0-9] redacted-host-[0-9]* postfix" "$RA/mta-log.txt"; then
+    pass "redact: the log lines' host field ($LOGHOST) replaced by a redacted-host-N placeholder"
+else fail "redact: the log lines' host field replaced" "$(grep -m2 postfix "$RA/mta-log.txt")"; fi
+HN=$(hostname)
+if [ "${#HN}" -ge 3 ] && grep -lw -- "$HN" "$RA"/*.txt "$RA"/*.json "$RA"/*.html >/dev/null 2>&1; then
+    fail "redact: this host's name ($HN) in no text file" "$(grep -lw -- "$HN" "$RA"/*.txt "$RA"/*.json "$RA"/*.html)"
+else pass "redact: this host's name in no text file"; fi
+# --expect-source and an ICMP answer from a router: the quoted IP header inside the
+# ICMP error is rewritten too (its checksum and the ICMP checksum adjusted).
+RP=$WORK/redact-icmp-plain RI=$WORK/redact-icmp
+bundle transit-admin-prohibited "$RP" --expect-source 198.51.100.2
+bundle transit-admin-prohibited "$RI" --expect-source 198.51.100.2 --redact
+redact_checks "redact (ICMP, --expect-source)" "$RP" "$RI" 192.0.2.10
+Q=$(tshark_q "$RI/evidence.pcapng" -Y "icmp && ip.dst == 198.18.0.1" -T fields -e ip.src -e ip.dst -e icmp.checksum.status | head -1)
+grep -q "198.18.0.1,203.0.113" <<<"$Q" && ! grep -q "192.0.2.10" <<<"$Q" && grep -qP '\t1$' <<<"$Q" &&
+    pass "redact (ICMP): the quoted header rewritten, the ICMP checksum good ($Q)" ||
+    fail "redact (ICMP): the quoted header rewritten, the ICMP checksum good" "$Q"
+
 # ---------------------------------------------------------------- refusal of an existing DIR
 snap() { (cd "$1" && LC_ALL=C ls -la --time-style=full-iso && sha256sum -- *) 2>&1; }
 BEFORE=$(snap "$B")
