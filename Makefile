@@ -74,7 +74,7 @@ ANALYZE_SRCS := \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
 	analyze/walk.c analyze/engine.c analyze/report.c \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
-	analyze/bundle_manifest.c \
+	analyze/bundle_manifest.c analyze/bundle_redact.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
 	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
 
@@ -177,6 +177,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/hostile/rules.mk
 -include tests/package/rules.mk
 -include tests/schema/rules.mk
+-include tests/layers/rules.mk
 
 check: setup-test portmortem
 	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=release $(CHECK_TARGETS)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "bundle_helper.h"
 #include "capin.h"
 #include "capture.h"
 #include "probe.h"
@@ -96,6 +97,12 @@ static void usage_analyze(FILE *f)
             "      --max-dests N       cap on destinations summarised (default: none)\n"
             "      --bundle DIR        also write an evidence bundle into the new directory DIR\n"
             "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
+            "      --bundle-host-context\n"
+            "                          put host-context.txt (our addresses, routes, firewall\n"
+            "                          rules) in the bundle; by default it is kept beside it,\n"
+            "                          as DIR.host-context.txt, for us only\n"
+            "      --redact            replace internal addresses and host names in every\n"
+            "                          bundle file, the packets included (README.txt says how)\n"
             "      --color / --no-color\n"
             "      --no-progress       no progress line on standard error\n"
             "  -q, --quiet             no warnings\n"
@@ -312,6 +319,13 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
     }
     case PM_OPT_BUNDLE:
         cfg->bundle_dir = arg;
+        cfg->bundle_store = pm_bundle_helper_start; /* capture/: the privileged part */
+        return 1;
+    case PM_OPT_BUNDLE_HOST_CONTEXT:
+        cfg->bundle_host_context = true;
+        return 1;
+    case PM_OPT_REDACT:
+        cfg->bundle_redact = true;
         return 1;
     case PM_OPT_SIGN_KEY:
         cfg->sign_key = arg;

@@ -1,7 +1,7 @@
 /*
  * bundle.c — owns the evidence bundle's life cycle (include/bundle.h): the temporary
  * directory beside DIR, collecting what the findings say while the run goes on, writing
- * every file at the end (summary.txt, report.json, evidence.pcap, escalation-<dst>.txt,
+ * every file at the end (summary.txt, report.json, evidence.pcapng, escalation-<dst>.txt,
  * mta-log.txt, host-context.txt, VERSION.txt, README.txt, report.html), the manifest and
  * signature, and the rename into place. The pcap slice, the texts, the page and the
  * manifest are written by bundle_slice.c, bundle_text.c, bundle_html.c and
@@ -13,32 +13,22 @@
  * does not exist or is complete, and an existing DIR is never replaced, even one created
  * while we wrote. Any failed write removes the temporary directory.
  *
- * Why a helper process: live capture opens everything as root and then drops to an
- * unprivileged user. That user cannot create files in a root-owned 0700 directory nor
- * rename it in DIR's parent. So pm_bundle_open(), while still root, forks a tiny helper
- * that stays uid 0 and does exactly three things on request over a socketpair: create a
- * file with a checked name inside the temporary directory (the descriptor is passed back
- * with SCM_RIGHTS), commit (fsync + rename), abort (remove). It keeps no capability but
- * CAP_DAC_OVERRIDE, and that only when DIR's parent is not writable by uid 0 through its
- * mode bits (helper_restrict, issue 19). It ignores SIGINT and SIGTERM (the capture's own
- * signal handling finishes the bundle) and removes the temporary directory when the main
- * process goes away without committing, so even a killed run leaves no half bundle — which
- * is why it runs without root too (an interrupted `analyze --bundle`, issue 19), there with
- * no privilege at all. pm_bundle_no_helper (unit tests) does the same operations directly.
+ * Where the files are created: through the store the caller hands pm_bundle_open_with()
+ * (include/bundle.h: create, commit, abort). A live capture opens everything as root and
+ * then drops to an unprivileged user, who can neither create files in a root-owned 0700
+ * directory nor rename it in DIR's parent; capture/bundle_helper.c's store is a helper
+ * process that keeps root for exactly those three operations (issue 17.4: the privileged
+ * code lives in capture/, analyze/ holds no fork, credential change or descriptor passing).
+ * Without a store the same operations are done here directly (pm_bundle_fs_*), with
+ * whatever rights the process has.
  */
 #include "bundle_int.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <linux/capability.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -51,8 +41,6 @@
 #ifndef PM_BUILD_VARIANT
 #define PM_BUILD_VARIANT "unknown"
 #endif
-
-bool pm_bundle_no_helper;
 
 #define DEST_BUCKETS 32768u
 #define NOTES_LEN 4096
@@ -68,6 +56,7 @@ struct bdest {
     uint16_t dport;
     pm_addr srcs[PM_BUNDLE_MAX_SRCS];
     char src_vantage[PM_BUNDLE_MAX_SRCS][64];
+    uint8_t src_public[PM_BUNDLE_MAX_SRCS];
     int nsrcs;
     struct pm_bfind *rep;       /* its first failing attempt, kept in full */
     struct pm_attempt ctx;      /* a successful attempt to it: context for the slice */
@@ -86,9 +75,10 @@ struct logref {
 struct pm_bundle {
     char *dir;                  /* as given (messages) */
     char *base, *tmpbase;       /* names inside the parent directory */
-    int parentfd, dirfd;        /* direct mode; -1 with a helper */
-    int sock;                   /* helper mode; -1 without */
-    pid_t helper;
+    int parentfd, dirfd;        /* direct mode; -1 with a store */
+    struct pm_bundle_store *store; /* NULL: direct mode */
+    struct pm_bundle_options opt;
+    pm_addr expect[PM_BUNDLE_MAX_SRCS]; /* opt.expect_source, copied */
     struct wfile *json;         /* report.json, streamed during the run */
     struct pm_mf_entry files[PM_BUNDLE_MAX_FILES];
     size_t nfiles;
@@ -114,6 +104,7 @@ struct pm_bundle {
     struct pm_slice *slice;
     uint64_t attempts, failing;
     char notes[NOTES_LEN];
+    struct pm_redact *rx;       /* --redact, or NULL */
     void *key;                  /* the parsed signing key (pm_bundle_load_key), or NULL */
     char *keypath;
     /* the first write failure */
@@ -135,9 +126,9 @@ static void add_note(struct pm_bundle *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* ---- file system operations (done here, or by the helper) ---- */
+/* ---- file system operations (done here, or by a store) ---- */
 
-static int fs_create_at(int dirfd, const char *name)
+int pm_bundle_fs_create(int dirfd, const char *name)
 {
     if (!pm_bundle_name_ok(name)) {
         errno = EINVAL;
@@ -146,7 +137,7 @@ static int fs_create_at(int dirfd, const char *name)
     return openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
-static void fs_remove_at(int parentfd, int dirfd, const char *tmpbase)
+void pm_bundle_fs_remove(int parentfd, int dirfd, const char *tmpbase)
 {
     int d2 = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
@@ -165,9 +156,57 @@ static void fs_remove_at(int parentfd, int dirfd, const char *tmpbase)
     unlinkat(parentfd, tmpbase, AT_REMOVEDIR);
 }
 
+/* Move the private file out of the bundle, beside DIR as "DIR.<name>", mode 0600 (the host
+ * context without --bundle-host-context). It was never listed in the manifest. */
+static int fs_rename_dir(int parentfd, int dirfd, const char *tmpbase, const char *base);
+
+static int fs_move_private(int parentfd, int dirfd, const char *base, const char *name)
+{
+    char out[600];
+    if (!pm_bundle_name_ok(name) || (size_t)snprintf(out, sizeof(out), "%s.%s", base, name) >=
+                                        sizeof(out)) {
+        return EINVAL;
+    }
+    if (fchmodat(dirfd, name, 0600, 0) != 0) {
+        return errno;
+    }
+    if (renameat2(dirfd, name, parentfd, out, RENAME_NOREPLACE) != 0) {
+        int e = errno;
+        if (e != EINVAL && e != ENOSYS) {
+            return e;
+        }
+        struct stat st;
+        if (fstatat(parentfd, out, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            return EEXIST;
+        }
+        if (renameat(dirfd, name, parentfd, out) != 0) {
+            return errno;
+        }
+    }
+    return 0;
+}
+
 /* fsync the directory, rename it into place without replacing anything, fsync the parent.
  * Returns 0 or an errno (EEXIST: DIR appeared meanwhile). */
-static int fs_commit_at(int parentfd, int dirfd, const char *tmpbase, const char *base)
+int pm_bundle_fs_commit(int parentfd, int dirfd, const char *tmpbase, const char *base,
+                        const char *private_name)
+{
+    if (private_name && private_name[0]) {
+        int e = fs_move_private(parentfd, dirfd, base, private_name);
+        if (e) {
+            return e;
+        }
+    }
+    int e = fs_rename_dir(parentfd, dirfd, tmpbase, base);
+    if (e && private_name && private_name[0]) {
+        char out[600]; /* the bundle is not committed: its private file goes too */
+        snprintf(out, sizeof(out), "%s.%s", base, private_name);
+        unlinkat(parentfd, out, 0);
+    }
+    return e;
+}
+
+static int fs_rename_dir(int parentfd, int dirfd, const char *tmpbase, const char *base)
 {
     if (fsync(dirfd) != 0) {
         return errno;
@@ -191,210 +230,6 @@ static int fs_commit_at(int parentfd, int dirfd, const char *tmpbase, const char
     return 0;
 }
 
-/* ---- the helper ---- */
-
-enum { OP_CREATE = 1, OP_COMMIT, OP_ABORT };
-
-struct hmsg {
-    int32_t op;
-    int32_t err;
-    char name[PM_BUNDLE_NAME];
-};
-
-static int send_reply(int sock, int err, int fd)
-{
-    struct hmsg m = {.op = 0, .err = err};
-    struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (fd >= 0) {
-        memset(&u, 0, sizeof(u));
-        mh.msg_control = u.buf;
-        mh.msg_controllen = sizeof(u.buf);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    }
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -1;
-}
-
-static void close_all_but(const int *keep, int n)
-{
-    int lo = 3;
-    for (;;) {
-        int next = -1;
-        for (int i = 0; i < n; i++) {
-            if (keep[i] >= lo && (next < 0 || keep[i] < next)) {
-                next = keep[i];
-            }
-        }
-        if (next < 0) {
-            close_range((unsigned)lo, ~0u, 0);
-            return;
-        }
-        if (next > lo) {
-            close_range((unsigned)lo, (unsigned)next - 1, 0);
-        }
-        lo = next + 1;
-    }
-}
-
-/* What the helper keeps of root (issue 19). It stays uid 0, because it owns the temporary
- * directory (root's, 0700) and creates the files in it as their owner: no capability needed
- * for that. The only thing uid 0 alone may not do is write into DIR's parent (rename into
- * place, remove on abort) when that directory belongs to someone else, e.g. --bundle
- * /home/alice/incident: that takes CAP_DAC_OVERRIDE. So the helper keeps CAP_DAC_OVERRIDE
- * when the parent's mode bits do not already let uid 0 write and search it, and nothing
- * else: not in the effective, permitted, inheritable or ambient sets, not in the bounding
- * set; and no-new-privs, so that nothing it could execute gains any. Returns a short text
- * for the debug log; failures are not fatal (the helper does no more than before). */
-static const char *helper_restrict(int parentfd)
-{
-    if (geteuid() != 0) {
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        return "not root: no capabilities to drop";
-    }
-    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct cur[2], data[2];
-    memset(cur, 0, sizeof(cur));
-    if (syscall(SYS_capget, &hdr, cur) != 0) {
-        return "capget failed: capabilities unchanged";
-    }
-    /* 1. Would uid 0 without the DAC capabilities be let in by the parent's mode bits? The
-     * kernel answers for the effective set (AT_EACCESS), lowered for the question only. */
-    const uint32_t dac = (1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH) |
-                         (1u << CAP_FOWNER);
-    memcpy(data, cur, sizeof(data));
-    data[0].effective &= ~dac;
-    bool need = true;
-    if (syscall(SYS_capset, &hdr, data) == 0) {
-        need = faccessat(parentfd, ".", W_OK | X_OK, AT_EACCESS) != 0;
-    }
-    uint32_t keep = need ? cur[0].permitted & (1u << CAP_DAC_OVERRIDE) : 0;
-    /* 2. The bounding set, while CAP_SETPCAP is still effective; then the ambient set. */
-    for (int c = 0; c < 64; c++) {
-        if (!(c < 32 && (keep & (1u << c)))) {
-            prctl(PR_CAPBSET_DROP, c, 0, 0, 0); /* EINVAL past the kernel's last: fine */
-        }
-    }
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    /* 3. Effective and permitted: `keep` only; inheritable: nothing. */
-    memset(data, 0, sizeof(data));
-    data[0].effective = data[0].permitted = keep;
-    if (syscall(SYS_capset, &hdr, data) != 0) {
-        return "capset failed: capabilities unchanged";
-    }
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    memset(cur, 0, sizeof(cur));
-    if (syscall(SYS_capget, &hdr, cur) != 0 || cur[0].permitted != keep || cur[1].permitted) {
-        return "capabilities not as set";
-    }
-    return keep ? "kept CAP_DAC_OVERRIDE only (DIR's parent is not root's to write)"
-                : "no capabilities (uid 0 may write DIR's parent by its mode)";
-}
-
-static _Noreturn void helper_main(int sock, int parentfd, int dirfd, const char *tmpbase,
-                                  const char *base)
-{
-    /* The capture finishes the bundle on SIGINT/SIGTERM; the helper must outlive them. */
-    static const int ign[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGTTIN,
-                              SIGTTOU, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < PM_ARRAY_LEN(ign); i++) {
-        signal(ign[i], SIG_IGN);
-    }
-    const int keep[] = {sock, parentfd, dirfd};
-    close_all_but(keep, 3);
-    pm_debug("bundle helper %d: %s", (int)getpid(), helper_restrict(parentfd));
-    for (;;) {
-        struct hmsg m;
-        ssize_t n = recv(sock, &m, sizeof(m), 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n != (ssize_t)sizeof(m)) {
-            /* The main process is gone (or talks nonsense) without committing. */
-            fs_remove_at(parentfd, dirfd, tmpbase);
-            _exit(0);
-        }
-        m.name[sizeof(m.name) - 1] = '\0';
-        if (m.op == OP_CREATE) {
-            int fd = fs_create_at(dirfd, m.name);
-            send_reply(sock, fd < 0 ? errno : 0, fd);
-            if (fd >= 0) {
-                close(fd);
-            }
-            continue;
-        }
-        int err = 0;
-        if (m.op == OP_COMMIT) {
-            err = fs_commit_at(parentfd, dirfd, tmpbase, base);
-        }
-        if (m.op != OP_COMMIT || err) {
-            fs_remove_at(parentfd, dirfd, tmpbase);
-        }
-        send_reply(sock, err, -1);
-        _exit(0);
-    }
-}
-
-static int helper_call(struct pm_bundle *b, int op, const char *name, int *fdout)
-{
-    struct hmsg m = {.op = op, .err = 0};
-    pm_strlcpy(m.name, name ? name : "", sizeof(m.name));
-    if (send(b->sock, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m)) {
-        return errno ? errno : EIO;
-    }
-    struct hmsg r;
-    struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-                        .msg_controllen = sizeof(u.buf)};
-    ssize_t n;
-    do {
-        n = recvmsg(b->sock, &mh, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof(r)) {
-        return n < 0 ? errno : EPIPE;
-    }
-    int fd = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(&fd, CMSG_DATA(c), sizeof(int));
-        }
-    }
-    if (fdout) {
-        *fdout = fd;
-    } else if (fd >= 0) {
-        close(fd);
-    }
-    if (r.err == 0 && fdout && fd < 0) {
-        return EIO;
-    }
-    return r.err;
-}
-
-static void helper_wait(struct pm_bundle *b)
-{
-    if (b->sock >= 0) {
-        close(b->sock);
-        b->sock = -1;
-    }
-    if (b->helper > 0) {
-        while (waitpid(b->helper, NULL, 0) < 0 && errno == EINTR) {
-        }
-        b->helper = 0;
-    }
-}
-
 static void bundle_free(struct pm_bundle *b)
 {
     for (size_t i = 0; i < b->nall; i++) {
@@ -409,6 +244,7 @@ static void bundle_free(struct pm_bundle *b)
         free(b->logpaths[i]);
     }
     pm_slice_free(b->slice);
+    pm_redact_free(b->rx);
     pm_manifest_key_free(b->key); /* OpenSSL clears the private key's memory as it frees it */
     free(b->keypath);
     free(b->dir);
@@ -417,54 +253,14 @@ static void bundle_free(struct pm_bundle *b)
     free(b);
 }
 
-static bool start_helper(struct pm_bundle *b)
-{
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        return false;
-    }
-    fflush(NULL); /* nothing buffered may be written twice */
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sv[0]);
-        close(sv[1]);
-        return false;
-    }
-    if (pid == 0) {
-        close(sv[0]);
-        /* The helper needs two names and two descriptors, nothing else of the parent's. */
-        char tmpbase[256], base[256];
-        pm_strlcpy(tmpbase, b->tmpbase, sizeof(tmpbase));
-        pm_strlcpy(base, b->base, sizeof(base));
-        int parentfd = b->parentfd, dirfd = b->dirfd;
-        bundle_free(b); /* nothing of the parent's, a signing key least of all */
-        helper_main(sv[1], parentfd, dirfd, tmpbase, base);
-    }
-    close(sv[1]);
-    b->sock = sv[0];
-    b->helper = pid;
-    /* The main process keeps no handle on the directories: everything goes through the
-     * helper from now on. */
-    close(b->dirfd);
-    close(b->parentfd);
-    b->dirfd = b->parentfd = -1;
-    return true;
-}
-
 /* ---- files ---- */
 
 static int create_file(struct pm_bundle *b, const char *name)
 {
-    if (b->sock >= 0) {
-        int fd = -1;
-        int e = helper_call(b, OP_CREATE, name, &fd);
-        if (e) {
-            errno = e;
-            return -1;
-        }
-        return fd;
+    if (b->store) {
+        return b->store->ops->create(b->store, name);
     }
-    return fs_create_at(b->dirfd, name);
+    return pm_bundle_fs_create(b->dirfd, name);
 }
 
 static void write_failed(struct pm_bundle *b, const char *name, int err)
@@ -483,11 +279,17 @@ struct wfile {
     int fd;
     int err;
     char name[PM_BUNDLE_NAME];
+    /* --redact, text files: whole lines are rewritten on their way to the disk */
+    struct pm_redact *rx;
+    bool log_lines;             /* mta-log.txt: lines copied from the MTA's log */
+    char *line, *red;
+    size_t nline, linecap, redcap;
 };
 
-static ssize_t wf_write(void *cookie, const char *buf, size_t n)
+#define WF_LINE_MAX (1u << 20) /* a longer "line" is rewritten in pieces (cut at a space) */
+
+static ssize_t raw_write(struct wfile *w, const char *buf, size_t n)
 {
-    struct wfile *w = cookie;
     size_t done = 0;
     while (done < n) {
         ssize_t r = write(w->fd, buf + done, n - done);
@@ -506,9 +308,52 @@ static ssize_t wf_write(void *cookie, const char *buf, size_t n)
     return (ssize_t)done;
 }
 
+/* The buffered line(s) up to `upto` bytes, redacted, to the disk. */
+static bool wf_flush_lines(struct wfile *w, size_t upto)
+{
+    size_t rn = 0;
+    for (size_t at = 0; at < upto;) { /* one line at a time */
+        const char *nl = memchr(w->line + at, '\n', upto - at);
+        size_t end = nl ? (size_t)(nl - w->line) + 1 : upto;
+        pm_redact_text(w->rx, w->line + at, end - at, w->log_lines, &w->red, &rn, &w->redcap);
+        at = end;
+    }
+    bool ok = raw_write(w, w->red, rn) == (ssize_t)rn;
+    memmove(w->line, w->line + upto, w->nline - upto);
+    w->nline -= upto;
+    return ok;
+}
+
+static ssize_t wf_write(void *cookie, const char *buf, size_t n)
+{
+    struct wfile *w = cookie;
+    if (!w->rx) {
+        return raw_write(w, buf, n);
+    }
+    if (w->nline + n > w->linecap) {
+        w->linecap = PM_MAX(w->nline + n, w->linecap * 2);
+        w->line = pm_xreallocarray(w->line, w->linecap, 1);
+    }
+    memcpy(w->line + w->nline, buf, n);
+    w->nline += n;
+    char *nl = memrchr(w->line, '\n', w->nline);
+    size_t upto = nl ? (size_t)(nl - w->line) + 1 : 0;
+    if (!upto && w->nline > WF_LINE_MAX) {
+        char *sp = memrchr(w->line, ' ', w->nline);
+        upto = sp ? (size_t)(sp - w->line) + 1 : w->nline;
+    }
+    if (upto && !wf_flush_lines(w, upto)) {
+        return 0;
+    }
+    return (ssize_t)n;
+}
+
 static int wf_close(void *cookie)
 {
-    (void)cookie; /* the descriptor is closed by close_file, after fsync and hashing */
+    struct wfile *w = cookie; /* the descriptor is closed by close_file, after fsync, hashing */
+    if (w->rx && w->nline) {
+        wf_flush_lines(w, w->nline); /* a last line without its newline */
+    }
     return 0;
 }
 
@@ -529,6 +374,9 @@ static struct wfile *open_file(struct pm_bundle *b, const char *name)
     struct wfile *w = pm_xcalloc(1, sizeof(*w));
     w->fd = fd;
     pm_strlcpy(w->name, name, sizeof(w->name));
+    /* --redact: every text file; the capture's packets are rewritten by the slice itself */
+    w->rx = strcmp(name, "evidence.pcapng") ? b->rx : NULL;
+    w->log_lines = !strcmp(name, "mta-log.txt");
     cookie_io_functions_t io = {.write = wf_write, .close = wf_close};
     w->f = fopencookie(w, "w", io);
     if (!w->f) {
@@ -552,11 +400,11 @@ static int close_file(struct pm_bundle *b, struct wfile *w, bool in_manifest)
         e = w->err ? w->err : EIO;
     }
     e = e ? e : w->err;
+    fclose(w->f); /* wf_close writes a last unterminated (redacted) line */
+    e = e ? e : w->err;
     if (!e && fsync(w->fd) != 0) {
         e = errno;
     }
-    fclose(w->f);
-    e = e ? e : w->err;
     if (!e && in_manifest) {
         struct pm_mf_entry *m = &b->files[b->nfiles];
         pm_strlcpy(m->name, w->name, sizeof(m->name));
@@ -569,6 +417,8 @@ static int close_file(struct pm_bundle *b, struct wfile *w, bool in_manifest)
     if (e) {
         write_failed(b, w->name, e);
     }
+    free(w->line);
+    free(w->red);
     free(w);
     return e ? -1 : 0;
 }
@@ -606,6 +456,12 @@ static void random_suffix(char *buf, size_t n)
 
 
 struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
+{
+    return pm_bundle_open_with(dir, NULL, err, errlen);
+}
+
+struct pm_bundle *pm_bundle_open_with(const char *dir, const struct pm_bundle_options *o,
+                                      char *err, size_t errlen)
 {
     if (!dir || !dir[0]) {
         snprintf(err, errlen, "--bundle needs a directory name (a new directory, e.g. "
@@ -688,13 +544,43 @@ struct pm_bundle *pm_bundle_open(const char *dir, char *err, size_t errlen)
     b->tmpbase = pm_xstrdup(tmpbase);
     b->parentfd = parentfd;
     b->dirfd = dirfd;
-    b->sock = -1;
     b->slice = pm_slice_new();
+    if (o) {
+        b->opt = *o;
+        b->opt.nexpect = PM_MIN(o->nexpect, PM_BUNDLE_MAX_SRCS);
+        for (int i = 0; i < b->opt.nexpect; i++) {
+            b->expect[i] = o->expect_source[i];
+        }
+        b->opt.expect_source = b->expect;
+    }
+    if (b->opt.redact) {
+        b->rx = pm_redact_new();
+        for (int i = 0; i < b->opt.nexpect; i++) {
+            pm_redact_mark(b->rx, &b->expect[i], true); /* what the outside team must see */
+        }
+        /* Our own host name: as a log line's host field, and its dotted forms anywhere. */
+        char host[256];
+        if (gethostname(host, sizeof(host) - 1) == 0) {
+            host[sizeof(host) - 1] = '\0';
+            pm_redact_name(b->rx, host, strchr(host, '.') != NULL);
+            char *dot = strchr(host, '.');
+            if (dot) {
+                *dot = '\0';
+                pm_redact_name(b->rx, host, false);
+            }
+        }
+    }
     free(path);
-    /* Root or not: the helper is also what removes the temporary directory when the run is
-     * interrupted (SIGINT, SIGTERM, even SIGKILL of `analyze`, which has no handler). */
-    if (!pm_bundle_no_helper && !start_helper(b)) {
-        pm_debug("bundle: no helper process (%s): writing directly", strerror(errno));
+    /* Root or not: the store's helper is also what removes the temporary directory when the
+     * run is interrupted (SIGINT, SIGTERM, even SIGKILL of `analyze`, which has no handler).
+     * The store owns the directory descriptors from now on. */
+    if (b->opt.store) {
+        b->store = b->opt.store(b->parentfd, b->dirfd, b->tmpbase, b->base);
+        if (b->store) {
+            b->dirfd = b->parentfd = -1;
+        } else {
+            pm_debug("bundle: no helper process (%s): writing directly", strerror(errno));
+        }
     }
     b->json = open_file(b, "report.json");
     if (!b->json) {
@@ -775,18 +661,49 @@ static int logpath_index(struct pm_bundle *b, const char *path)
     return b->nlogpaths++;
 }
 
-static void add_src(struct bdest *d, const pm_addr *src, const char *vantage)
+static void add_src(struct bdest *d, const pm_addr *src, const char *vantage, bool public)
 {
     for (int i = 0; i < d->nsrcs; i++) {
         if (pm_addr_eq(&d->srcs[i], src)) {
+            d->src_public[i] |= public;
             return;
         }
     }
     if (d->nsrcs < PM_BUNDLE_MAX_SRCS) {
         d->srcs[d->nsrcs] = *src;
+        d->src_public[d->nsrcs] = public;
         pm_sanitize(d->src_vantage[d->nsrcs], sizeof(d->src_vantage[0]), (const uint8_t *)vantage,
                     strlen(vantage));
         d->nsrcs++;
+    }
+}
+
+/* --redact: which of this attempt's addresses are ours. The public one (the source an
+ * outside vantage point saw, --expect-source) is never replaced; when one is known, the
+ * addresses inside (the inside vantage point's source and local addresses) are. */
+static void mark_for_redaction(struct pm_bundle *b, const struct pm_finding *f,
+                               const struct pm_attr_env *env)
+{
+    const struct pm_attempt *a = f->a;
+    const struct pm_link_info *peer = f->nat ? f->nat->peer : NULL;
+    bool multi = f->nat && f->nat->multi;
+    if (a && peer && peer->cli.family && !pm_addr_eq(&peer->cli, &a->cli)) {
+        bool peer_outside = peer->vantage > a->vantage;
+        pm_redact_mark(b->rx, peer_outside ? &peer->cli : &a->cli, true);
+        pm_redact_mark(b->rx, peer_outside ? &a->cli : &peer->cli, false);
+    }
+    if (!(multi || b->opt.nexpect > 0)) {
+        return; /* one vantage, no public address given: only the internal ranges */
+    }
+    if (a && a->vantage == 0 && !(peer && peer->vantage < a->vantage)) {
+        pm_redact_mark(b->rx, &a->cli, false);
+    }
+    if (!a && f->src.family) {
+        pm_redact_mark(b->rx, &f->src, false);
+    }
+    const struct pm_vantage_state *vs = env ? env->vstate[0] : NULL;
+    for (int i = 0; vs && i < vs->nlocal; i++) {
+        pm_redact_mark(b->rx, &vs->local[i], false);
     }
 }
 
@@ -808,6 +725,9 @@ void pm_bundle_attempt(struct pm_bundle *b, const struct pm_finding *f,
 {
     if (!b || !f) {
         return;
+    }
+    if (b->rx) {
+        mark_for_redaction(b, f, env); /* before the attempt's first line is written */
     }
     pm_report_attempt_json(b->json->f, f, env);
     b->attempts++;
@@ -918,14 +838,25 @@ void pm_bundle_attempt(struct pm_bundle *b, const struct pm_finding *f,
         }
         char where[64];
         snprintf(where, sizeof(where), "as seen at %s", vantage[0] ? vantage : "the capture");
-        if (a) {
-            add_src(d, &a->cli, where);
+        /* Issue 16.5: the provider knows us by our public address. With two vantage points
+         * the same SYN seen further out (the NAT's outside, a later vantage) carries it. */
+        const struct pm_link_info *peer = f->nat ? f->nat->peer : NULL;
+        if (a && peer && peer->cli.family && !pm_addr_eq(&peer->cli, &a->cli)) {
+            bool peer_outside = peer->vantage > a->vantage;
+            char pw[64];
+            const char *pv = env && env->vantage_names && peer->vantage < PM_MAX_VANTAGES
+                                 ? env->vantage_names[peer->vantage] : "";
+            snprintf(pw, sizeof(pw), "as seen at %s", pv && pv[0] ? pv : "the other capture");
+            add_src(d, peer_outside ? &peer->cli : &a->cli, peer_outside ? pw : where, true);
+            add_src(d, peer_outside ? &a->cli : &peer->cli, peer_outside ? where : pw, false);
+        } else if (a) {
+            add_src(d, &a->cli, where, false);
         } else if (f->src.family) {
             /* not on the wire: the engine's idea of the sending host's address */
-            add_src(d, &f->src, "the sending host; no SYN left it");
+            add_src(d, &f->src, "the sending host; no SYN left it", false);
         } else if (env && env->vstate[0] && env->vstate[0]->nlocal > 0) {
             /* not on the wire: the address this host sends from, as the capture knows it */
-            add_src(d, &env->vstate[0]->local[0], "the sending host; no SYN left it");
+            add_src(d, &env->vstate[0]->local[0], "the sending host; no SYN left it", false);
         }
         /* Kept in full for its escalation text; beyond the cap only counted (a capture
          * with thousands of failing destinations must not keep thousands of findings). */
@@ -1029,7 +960,7 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
                          PM_OWN_NONE, true, NULL);
         }
     }
-    struct wfile *w = open_file(b, "evidence.pcap");
+    struct wfile *w = open_file(b, "evidence.pcapng");
     if (!w) {
         return -1;
     }
@@ -1037,13 +968,13 @@ static int write_slice(struct pm_bundle *b, const struct pm_bundle_inputs *in)
     char notes[1024] = "";
     uint64_t written = 0;
     if (pm_slice_write(b->slice, f, in ? in->capture_paths : NULL, in ? in->capture_fds : NULL,
-                       in ? in->ncaptures : 0,
+                       in ? in->ncaptures : 0, b->rx,
                        notes, sizeof(notes), &written) != 0) {
-        write_failed(b, "evidence.pcap", w->err ? w->err : errno);
+        write_failed(b, "evidence.pcapng", w->err ? w->err : errno);
     }
     add_note(b, "%s", notes);
     if (b->failing && in && in->ncaptures == 0) {
-        add_note(b, "- evidence.pcap: no capture file to cut packets from (live capture "
+        add_note(b, "- evidence.pcapng: no capture file to cut packets from (live capture "
                  "without -w); it holds no packets.\n");
     }
     /* Ladders whose packets were not read again are drawn from the attempt's facts. */
@@ -1166,7 +1097,7 @@ static int write_mta_log(struct pm_bundle *b)
     return close_file(b, w, true);
 }
 
-static int write_host_context(struct pm_bundle *b, const char *text)
+static int write_host_context(struct pm_bundle *b, const char *text, bool in_manifest)
 {
     struct wfile *w = open_file(b, "host-context.txt");
     if (!w) {
@@ -1183,7 +1114,7 @@ static int write_host_context(struct pm_bundle *b, const char *text)
         fputc('\n', f);
         p += n + (nl ? 1 : 0);
     }
-    return close_file(b, w, true);
+    return close_file(b, w, in_manifest);
 }
 
 struct esc_out {
@@ -1215,7 +1146,11 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
         return 0;
     }
     char name[PM_BUNDLE_NAME];
-    pm_bundle_escalation_name(&d->addr, name, sizeof(name));
+    pm_addr dst = d->addr, mapped;
+    if (b->rx && pm_redact_addr(b->rx, &dst, &mapped)) {
+        dst = mapped; /* an internal destination: its file name is redacted too */
+    }
+    pm_bundle_escalation_name(&dst, name, sizeof(name));
     const char *att[PM_BUNDLE_MAX_FILES];
     int na = 0;
     att[na++] = name;
@@ -1225,9 +1160,8 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
     struct pm_esc e = {
         .f = &d->rep->f,
         .mx = d->name[0] ? d->name : ctxname,
-        .dst = d->addr,
+        .dst = dst,
         .dport = d->dport ? d->dport : 25,
-        .nsrcs = d->nsrcs,
         .first_fail = d->first_fail,
         .last_fail = d->last_fail,
         .failing = d->failing,
@@ -1236,8 +1170,33 @@ static int write_one_escalation(struct pm_bundle *b, struct bdest *d, const char
         .attached = att,
         .nattached = na,
     };
-    memcpy(e.srcs, d->srcs, sizeof(e.srcs));
-    memcpy(e.src_vantage, d->src_vantage, sizeof(e.src_vantage));
+    /* The public (post-NAT) address first, the inside one second (issue 16.5): seen at an
+     * outside vantage point, else given as --expect-source. */
+    bool have_public = false;
+    for (int i = 0; i < d->nsrcs; i++) {
+        have_public |= d->src_public[i];
+    }
+    int n = 0;
+    for (int i = 0; !have_public && i < b->opt.nexpect && n < PM_BUNDLE_MAX_SRCS; i++) {
+        e.srcs[n] = b->opt.expect_source[i];
+        e.src_public[n] = 1;
+        pm_strlcpy(e.src_vantage[n++], "as given with --expect-source",
+                   sizeof(e.src_vantage[0]));
+    }
+    for (int pass = 1; pass >= 0; pass--) {
+        for (int i = 0; i < d->nsrcs && n < PM_BUNDLE_MAX_SRCS; i++) {
+            bool dup = false;
+            for (int j = 0; j < n; j++) {
+                dup |= pm_addr_eq(&e.srcs[j], &d->srcs[i]);
+            }
+            if (d->src_public[i] == pass && !dup) {
+                e.srcs[n] = d->srcs[i];
+                e.src_public[n] = d->src_public[i];
+                pm_strlcpy(e.src_vantage[n++], d->src_vantage[i], sizeof(e.src_vantage[0]));
+            }
+        }
+    }
+    e.nsrcs = n;
     memcpy(e.by_outcome, d->by_outcome, sizeof(e.by_outcome));
     char *text = NULL;
     size_t len = 0;
@@ -1310,13 +1269,13 @@ static int write_readme(struct pm_bundle *b, const struct pm_run_summary *s, con
     fputs("  summary.txt          the text report, as printed on a terminal (no colours)\n"
           "  report.json          JSON Lines: one object per attempt, per destination, then the "
           "summary\n"
-          "  evidence.pcap        pcapng: the packets of the failing attempts (SYNs, answers, "
+          "  evidence.pcapng      pcapng: the packets of the failing attempts (SYNs, answers, "
           "ICMP errors\n"
           "                       quoting them) and of one successful attempt per failing "
           "destination;\n"
           "                       each packet's comment names its attempt (Wireshark: "
           "pkt_comment, tshark\n"
-          "                       -r evidence.pcap -T fields -e frame.comment)\n", f);
+          "                       -r evidence.pcapng -T fields -e frame.comment)\n", f);
     for (int i = 0; i < eo->ntexts; i++) {
         fprintf(f, "  %-20s the text to send to who must act\n", eo->texts[i].name);
     }
@@ -1340,6 +1299,9 @@ static int write_readme(struct pm_bundle *b, const struct pm_run_summary *s, con
     }
     fputs("\nText from packets and logs is sanitised in every file: bytes outside printable "
           "ASCII\nappear as '?'. Times are UTC.\n", f);
+    if (b->rx) {
+        pm_redact_describe(b->rx, f);
+    }
     if (b->notes[0] || b->ladders_dropped || b->rows_dropped || b->dests_dropped) {
         fputs("\nNotes\n", f);
         fputs(b->notes, f);
@@ -1449,15 +1411,24 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     }
     bool has_mta = (in && in->nmta_logs > 0) || b->nlogrefs > 0;
     bool has_host = in && in->host_context;
+    /* Issue 16.5: our addresses, routes and firewall rules are not for the outside team
+     * unless asked for (--bundle-host-context): otherwise the file is written unlisted and
+     * moved out beside DIR at the commit (DIR.host-context.txt, 0600). */
+    bool host_inside = has_host && b->opt.host_context;
+    if (has_host && !host_inside) {
+        add_note(b, "- The sending host's context (its addresses, routes and firewall rules) "
+                 "is kept out of this bundle: it is beside it, for us, as %s.host-context.txt "
+                 "(--bundle-host-context puts it in the bundle).\n", b->base);
+    }
 
     /* What every escalation text lists as attached. */
     const char *attached[16];
     int na = 0;
-    attached[na++] = "evidence.pcap";
+    attached[na++] = "evidence.pcapng";
     if (has_mta) {
         attached[na++] = "mta-log.txt";
     }
-    if (has_host) {
+    if (host_inside) {
         attached[na++] = "host-context.txt";
     }
     attached[na++] = "report.html";
@@ -1476,9 +1447,9 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     rc = rc ? rc : write_slice(b, in);
     rc = rc ? rc : write_escalations(b, ctx, attached, na, &eo);
     rc = rc ? rc : (has_mta ? write_mta_log(b) : 0);
-    rc = rc ? rc : (has_host ? write_host_context(b, in->host_context) : 0);
+    rc = rc ? rc : (has_host ? write_host_context(b, in->host_context, host_inside) : 0);
     rc = rc ? rc : write_version(b, s, created);
-    rc = rc ? rc : write_readme(b, s, created, &eo, has_mta, has_host, sign_key != NULL);
+    rc = rc ? rc : write_readme(b, s, created, &eo, has_mta, host_inside, sign_key != NULL);
     rc = rc ? rc : write_html(b, ctx, s, created, &eo);
     rc = rc ? rc : write_manifest(b, sign_key, &status);
     for (int i = 0; i < eo.ntexts; i++) {
@@ -1486,11 +1457,13 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
     }
     free(eo.texts);
     if (rc == 0) {
-        int e = b->sock >= 0 ? helper_call(b, OP_COMMIT, "", NULL)
-                             : fs_commit_at(b->parentfd, b->dirfd, b->tmpbase, b->base);
+        const char *priv = has_host && !b->opt.host_context ? "host-context.txt" : NULL;
+        struct pm_bundle_store *st = b->store;
+        b->store = NULL;
+        int e = st ? st->ops->commit(st, priv)
+                   : pm_bundle_fs_commit(b->parentfd, b->dirfd, b->tmpbase, b->base, priv);
         if (e == 0) {
             size_t nfiles = b->nfiles + 1 + (sign_key ? 1 : 0);
-            helper_wait(b);
             if (b->dirfd >= 0) {
                 close(b->dirfd);
                 close(b->parentfd);
@@ -1503,10 +1476,8 @@ int pm_bundle_finish(struct pm_bundle *b, struct pm_context *ctx, const struct p
             bundle_free(b);
             return 0;
         }
-        if (b->sock >= 0) {
-            helper_wait(b); /* the helper removed the temporary directory */
-        } else {
-            fs_remove_at(b->parentfd, b->dirfd, b->tmpbase);
+        if (!st) { /* a store removed the temporary directory itself */
+            pm_bundle_fs_remove(b->parentfd, b->dirfd, b->tmpbase);
             close(b->dirfd);
             close(b->parentfd);
         }
@@ -1540,14 +1511,17 @@ void pm_bundle_abort(struct pm_bundle *b)
     if (b->json) {
         fclose(b->json->f);
         close(b->json->fd);
+        free(b->json->line);
+        free(b->json->red);
         free(b->json);
         b->json = NULL;
     }
-    if (b->sock >= 0) {
-        helper_call(b, OP_ABORT, "", NULL);
-        helper_wait(b);
+    if (b->store) {
+        struct pm_bundle_store *st = b->store;
+        b->store = NULL;
+        st->ops->abort(st);
     } else if (b->dirfd >= 0) {
-        fs_remove_at(b->parentfd, b->dirfd, b->tmpbase);
+        pm_bundle_fs_remove(b->parentfd, b->dirfd, b->tmpbase);
         close(b->dirfd);
         close(b->parentfd);
     }

@@ -376,7 +376,7 @@ void pm_bundle_write_ladder(FILE *out, const struct pm_bfind *b)
             snprintf(buf, sizeof(buf), "no SYN-ACK, RST or ICMP came back (%s after the first "
                      "SYN)", d);
         } else if (b->ev_dropped) {
-            snprintf(buf, sizeof(buf), "... %u more packets not drawn (see evidence.pcap)",
+            snprintf(buf, sizeof(buf), "... %u more packets not drawn (see evidence.pcapng)",
                      b->ev_dropped);
         } else {
             snprintf(buf, sizeof(buf), "(the packets of this attempt were not read again)");

@@ -28,8 +28,8 @@
 #define PM_BUNDLE_MAX_LOGREFS 20000    /* MTA log lines copied to mta-log.txt */
 #define PM_BUNDLE_MAX_LOGPATHS 32
 #define PM_BUNDLE_MAX_SRCS 4           /* source addresses named per destination */
-#define PM_SLICE_MAX_ATTEMPTS 100000   /* attempts whose packets go into evidence.pcap */
-#define PM_SLICE_MAX_PACKETS 200000    /* packets in evidence.pcap */
+#define PM_SLICE_MAX_ATTEMPTS 100000   /* attempts whose packets go into evidence.pcapng */
+#define PM_SLICE_MAX_PACKETS 200000    /* packets in evidence.pcapng */
 #define PM_SLICE_ATTEMPT_PACKETS 64    /* packets per failing attempt */
 #define PM_SLICE_CONTEXT_PACKETS 24    /* packets of a successful (context) attempt */
 
@@ -86,6 +86,7 @@ struct pm_esc {
     uint16_t dport;
     pm_addr srcs[PM_BUNDLE_MAX_SRCS];
     char src_vantage[PM_BUNDLE_MAX_SRCS][64]; /* "as seen at sender" */
+    uint8_t src_public[PM_BUNDLE_MAX_SRCS];   /* 1: our public (post-NAT) address */
     int nsrcs;
     pm_ns first_fail, last_fail;
     uint32_t failing, attempts, connected;
@@ -142,7 +143,7 @@ int pm_bundle_write_html(FILE *out, const struct pm_html_input *h);
 /* One ladder diagram (an <svg> element). */
 void pm_bundle_write_ladder(FILE *out, const struct pm_bfind *b);
 
-/* ---- evidence.pcap (bundle_slice.c) ---- */
+/* ---- evidence.pcapng (bundle_slice.c) ---- */
 
 struct pm_slice;
 struct pm_slice *pm_slice_new(void);
@@ -160,9 +161,33 @@ uint64_t pm_slice_dropped(const struct pm_slice *s);
  * input file and link type, an EPB comment naming the attempt on each packet). Notes about
  * unreadable inputs and caps are appended to `notes`. Returns 0, or -1 when writing `out`
  * failed (errno set). */
+struct pm_redact;
 int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, const int *fds,
-                   int npaths,
+                   int npaths, struct pm_redact *rx,
                    char *notes, size_t noteslen, uint64_t *written);
+
+/* ---- --redact (bundle_redact.c) ---- */
+
+struct pm_redact;
+struct pm_pkt;
+struct pm_redact *pm_redact_new(void);
+void pm_redact_free(struct pm_redact *r);
+/* Mark an address as ours and inside (replaced) or as our public one (never replaced). */
+void pm_redact_mark(struct pm_redact *r, const pm_addr *a, bool public);
+/* A host name to replace: everywhere it stands as a word (anywhere), or only as the host
+ * field of a syslog line. */
+void pm_redact_name(struct pm_redact *r, const char *name, bool anywhere);
+/* The placeholder of an internal address (true), or false: the address stays. */
+bool pm_redact_addr(struct pm_redact *r, const pm_addr *a, pm_addr *out);
+/* Rewrite n bytes of text (a line) into *out (grown as needed; *outn its length). */
+/* Rewrite n bytes of text (one line) and append them to *out (grown as needed; *outn its
+ * length). log_line: a copied MTA log line, whose syslog host field is ours. */
+void pm_redact_text(struct pm_redact *r, const char *s, size_t n, bool log_line, char **out,
+                    size_t *outn, size_t *outcap);
+/* Rewrite a private copy of a frame decoded as p: addresses and checksums. */
+void pm_redact_frame(struct pm_redact *r, uint8_t *buf, uint32_t caplen, const struct pm_pkt *p);
+/* README.txt's paragraph: what was replaced, by what, how many. */
+void pm_redact_describe(const struct pm_redact *r, FILE *out);
 
 /* ---- manifest, signature, verify (bundle_manifest.c) ---- */
 
@@ -196,8 +221,5 @@ void pm_manifest_key_free(void *key);
 /* Check a bundle directory. Problems are printed to `out`, one per line, named by file.
  * Returns 0 all good, 1 something differs, 3 unreadable (pm_cmd_verify's exit status). */
 int pm_verify_bundle(const char *dir, const char *pubkey, FILE *out);
-
-/* Unit tests only: never fork the privileged helper (tests run as root). */
-extern bool pm_bundle_no_helper;
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * bundle_slice.c — owns evidence.pcap (analyze/bundle_int.h): the packets of the failing
+ * bundle_slice.c — owns evidence.pcapng (analyze/bundle_int.h): the packets of the failing
  * attempts (SYNs and retransmissions, the SYN-ACK/RST that answered, ICMP errors quoting
  * them, the SMTP dialogue when there was one), plus the packets of one successful attempt
  * per failing destination as context, cut from the run's own capture files.
@@ -501,9 +501,11 @@ static const char *base_name(const char *p)
 }
 
 int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, const int *fds,
-                   int npaths,
+                   int npaths, struct pm_redact *rx,
                    char *notes, size_t noteslen, uint64_t *written)
 {
+    uint8_t *rbuf = NULL;   /* --redact: the private copy of a frame that is rewritten */
+    size_t rbufcap = 0;
     *written = 0;
     build_index(s);
     write_shb(out);
@@ -533,7 +535,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
         if (!in[i].cf) {
             char clean[600];
             pm_sanitize(clean, sizeof(clean), (const uint8_t *)err, strlen(err));
-            note(notes, noteslen, "- evidence.pcap: %s could not be read again (%s); its "
+            note(notes, noteslen, "- evidence.pcapng: %s could not be read again (%s); its "
                  "packets are missing from the slice.\n", in[i].label, clean);
             in[i].done = true;
             continue;
@@ -555,7 +557,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
                 enum pm_read r = pm_capfile_next(in[i].cf, &in[i].rec);
                 if (r != PM_READ_OK) {
                     if (r == PM_READ_DAMAGED) {
-                        note(notes, noteslen, "- evidence.pcap: %s is damaged after record "
+                        note(notes, noteslen, "- evidence.pcapng: %s is damaged after record "
                              "%llu; packets after that are missing.\n", in[i].label,
                              (unsigned long long)pm_capfile_stats(in[i].cf)->records);
                     }
@@ -630,7 +632,23 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
                      pm_verdict_name((enum pm_verdict)e->verdict),
                      pm_owner_name((enum pm_owner)e->owner), in[best].label, r->frame);
         }
-        write_epb(out, (uint32_t)ifid, r, comment);
+        const struct pm_record *wr = r;
+        struct pm_record copy;
+        if (rx) {
+            /* --redact: addresses rewritten in a copy, checksums adjusted (bundle_redact.c) */
+            if (rbufcap < r->caplen) {
+                rbufcap = r->caplen;
+                rbuf = pm_xreallocarray(rbuf, rbufcap, 1);
+            }
+            if (r->caplen) {
+                memcpy(rbuf, r->data, r->caplen);
+            }
+            pm_redact_frame(rx, rbuf, r->caplen, &p);
+            copy = *r;
+            copy.data = rbuf;
+            wr = &copy;
+        }
+        write_epb(out, (uint32_t)ifid, wr, comment);
         e->npk++;
         (*written)++;
         if (e->ladder) {
@@ -647,18 +665,19 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
         }
     }
     free(in);
+    free(rbuf);
     if (over_attempt) {
-        note(notes, noteslen, "- evidence.pcap: %llu packets left out (more than %d per failing "
+        note(notes, noteslen, "- evidence.pcapng: %llu packets left out (more than %d per failing "
              "attempt, %d per context attempt).\n", (unsigned long long)over_attempt,
              PM_SLICE_ATTEMPT_PACKETS, PM_SLICE_CONTEXT_PACKETS);
     }
     if (over_total || no_iface) {
-        note(notes, noteslen, "- evidence.pcap: %llu packets left out (the slice holds at most "
+        note(notes, noteslen, "- evidence.pcapng: %llu packets left out (the slice holds at most "
              "%d packets and %d interfaces).\n", (unsigned long long)(over_total + no_iface),
              PM_SLICE_MAX_PACKETS, MAX_OUT_IFACES);
     }
     if (s->dropped) {
-        note(notes, noteslen, "- evidence.pcap: the packets of %llu failing attempts are not "
+        note(notes, noteslen, "- evidence.pcapng: the packets of %llu failing attempts are not "
              "in the slice (at most %d attempts); report.json lists them all.\n",
              (unsigned long long)s->dropped, PM_SLICE_MAX_ATTEMPTS);
     }

@@ -334,7 +334,7 @@ static const char *attachment_words(const char *name)
     static const struct {
         const char *name, *what;
     } w[] = {
-        {"evidence.pcap", "the packets of the failing attempts and their answers (pcapng; each "
+        {"evidence.pcapng", "the packets of the failing attempts and their answers (pcapng; each "
                           "packet's comment names its attempt)"},
         {"mta-log.txt", "the MTA log lines matched to these attempts (file:line: text)"},
         {"summary.txt", "portmortem's report as text"},
@@ -352,6 +352,120 @@ static const char *attachment_words(const char *name)
         }
     }
     return !strncmp(name, "escalation-", 11) ? "an escalation text like this one" : "";
+}
+
+/* ---- what we ask of the outside team (issue 16.5) ----
+ * Only what they can check on their side: their filters and ACLs, their logs for our public
+ * source at the UTC times above, the device at the hop address. Never a portmortem command
+ * or a step only we can take (that next step is in summary.txt and report.json, for us).
+ * One row per outcome; %S is our public source (or the only one known), %D the
+ * destination, %P the port, %H the address that answered (the RST's or ICMP's source). */
+static const struct {
+    enum pm_outcome outcome;
+    const char *ask[3];
+} request_rules[] = {
+    {PM_OUT_REFUSED, {"Please check whether %D, or a device in front of it (load balancer, "
+                      "firewall, IPS), refuses TCP port %P from %S: an ACL, a blocklist entry, "
+                      "or no listener on port %P.",
+                      "Please look in your firewall and MTA logs for connections from %S to "
+                      "%D:%P at the times above (UTC) and tell us what refused them.",
+                      NULL}},
+    {PM_OUT_ICMP_UNREACHABLE, {"The ICMP error came from %H. Please check that device's ACLs "
+                               "and filters for TCP port %P from %S to %D.",
+                               "Please look in its logs (or your flow logs) for %S to %D:%P "
+                               "at the times above (UTC).",
+                               NULL}},
+    {PM_OUT_TTL_EXCEEDED, {"The ICMP time-exceeded came from %H. Please check the routing "
+                           "towards %D at that device (a loop, a wrong route).",
+                           "Please look in your logs for %S to %D:%P at the times above "
+                           "(UTC).",
+                           NULL}},
+    {PM_OUT_NO_RESPONSE, {"Our SYNs from %S to %D:%P got no answer at all. Please check your "
+                          "ACLs, firewalls and DDoS or rate-limit filters for TCP port %P from "
+                          "%S.",
+                          "Please look in your flow or firewall logs for SYNs from %S to %D:%P "
+                          "at the times above (UTC): did they reach you, and were they dropped?",
+                          NULL}},
+    {PM_OUT_SMTP_REJECTED, {"Your SMTP server rejected us (the reply is under Result). Please "
+                            "look in its logs for the session from %S at the times above (UTC) "
+                            "and tell us which policy or list the rejection comes from.",
+                            NULL, NULL}},
+    {PM_OUT_NO_BANNER, {"The TCP connection from %S to %D:%P opened, but no SMTP greeting came. "
+                        "Please look in your MTA's logs for connections from %S at the times "
+                        "above (UTC): tarpitting, connection limits, a hung service?",
+                        NULL, NULL}},
+    {PM_OUT_CLOSED_BEFORE_BANNER, {"The TCP connection from %S to %D:%P opened and was closed "
+                                   "before any SMTP greeting. Please look in your MTA's and "
+                                   "firewall's logs for %S at the times above (UTC).",
+                                   NULL, NULL}},
+    {PM_OUT_TLS_MISMATCH, {"Please check which service listens on %D:%P (implicit TLS or "
+                           "plaintext SMTP) and tell us which one we should use.",
+                           NULL, NULL}},
+    {PM_OUT_NOT_ON_WIRE, {"Nothing left our host: this failure is ours to fix (%S's own "
+                          "firewall or routing). Nothing is asked of you.",
+                          NULL, NULL}},
+};
+
+static void put_request(FILE *out, const char *tmpl, const char *src, const char *dst,
+                        unsigned port, const char *hop)
+{
+    fputs("  - ", out);
+    int col = 4;
+    for (const char *p = tmpl; *p; p++) {
+        char word[PM_ADDR_STRLEN + 8];
+        if (*p == '%' && p[1]) {
+            p++;
+            switch (*p) {
+            case 'S': snprintf(word, sizeof(word), "%s", src); break;
+            case 'D': snprintf(word, sizeof(word), "%s", dst); break;
+            case 'P': snprintf(word, sizeof(word), "%u", port); break;
+            case 'H': snprintf(word, sizeof(word), "%s", hop); break;
+            default: snprintf(word, sizeof(word), "%%%c", *p); break;
+            }
+            pm_bundle_put_clean(out, word);
+            col += (int)strlen(word);
+            continue;
+        }
+        /* wrap at spaces after column 76 for a mail client */
+        if (*p == ' ' && col > 76) {
+            fputs("\n    ", out);
+            col = 4;
+            continue;
+        }
+        fputc(*p, out);
+        col++;
+    }
+    fputc('\n', out);
+}
+
+static void write_requests(FILE *out, const struct pm_esc *e, const char *src)
+{
+    const struct pm_finding *f = e->f;
+    char dst[PM_ADDR_STRLEN], hop[PM_ADDR_STRLEN];
+    pm_addr_str(&e->dst, dst);
+    const struct pm_attempt *a = f->a;
+    if (a && a->answer == PM_ANS_ICMP) {
+        pm_addr_str(&a->ans.from, hop);
+    } else {
+        pm_strlcpy(hop, dst, sizeof(hop));
+    }
+    fputs("\nWhat we ask of you (all of it can be checked on your side):\n", out);
+    for (size_t i = 0; i < PM_ARRAY_LEN(request_rules); i++) {
+        if (request_rules[i].outcome != f->outcome) {
+            continue;
+        }
+        for (int k = 0; k < 3 && request_rules[i].ask[k]; k++) {
+            put_request(out, request_rules[i].ask[k], src, dst, e->dport, hop);
+        }
+        if (f->outcome == PM_OUT_REFUSED && f->rst_origin == PM_RST_PATH) {
+            put_request(out, "The RST came from nearer than the MX (see Result): a device on "
+                        "the path forges it. Please check the path's IPS/firewalls for TCP "
+                        "port %P from %S.", src, dst, e->dport, hop);
+        }
+        return;
+    }
+    put_request(out, "Please look in your logs for %S to %D:%P at the times above (UTC).", src,
+                dst, e->dport, hop);
 }
 
 int pm_bundle_write_escalation(FILE *out, const struct pm_esc *e)
@@ -379,10 +493,19 @@ int pm_bundle_write_escalation(FILE *out, const struct pm_esc *e)
     if (e->nsrcs == 0) {
         fputs("unknown (no packet of these attempts left the sending host)\n", out);
     }
+    bool have_public = false;
+    for (int i = 0; i < e->nsrcs; i++) {
+        have_public |= e->src_public[i];
+    }
     for (int i = 0; i < e->nsrcs; i++) {
         fprintf(out, "%s%s", i ? "                 " : "", pm_addr_str(&e->srcs[i], src));
-        if (e->src_vantage[i][0]) {
+        /* Which of them the provider sees: the public one, listed first. */
+        const char *role = e->src_public[i] ? "public, after NAT: the address you see"
+                           : have_public ? "inside our NAT, before translation" : "";
+        if (role[0] || e->src_vantage[i][0]) {
             fputs(" (", out);
+            fputs(role, out);
+            fputs(role[0] && e->src_vantage[i][0] ? "; " : "", out);
             pm_bundle_put_clean(out, e->src_vantage[i]); /* "as seen at sender" */
             fputc(')', out);
         }
@@ -423,9 +546,9 @@ int pm_bundle_write_escalation(FILE *out, const struct pm_esc *e)
     fprintf(out, "\nVerdict:         %s (confidence %s)\n", pm_verdict_name(f->verdict),
             pm_confidence_name(f->confidence));
     fprintf(out, "Who must act:    %s (%s)\n", pm_owner_name(f->owner), owner_words(f->owner));
-    fputs("Next step:       ", out);
-    pm_bundle_put_clean(out, f->next_step);
-    fputs("\n\nAttached (check them with: sha256sum -c " PM_MANIFEST "):\n", out);
+    char pubsrc[PM_ADDR_STRLEN];
+    write_requests(out, e, e->nsrcs > 0 ? pm_addr_str(&e->srcs[0], pubsrc) : "our address");
+    fputs("\nAttached (check them with: sha256sum -c " PM_MANIFEST "):\n", out);
     char self[PM_BUNDLE_NAME];
     pm_bundle_escalation_name(&e->dst, self, sizeof(self));
     for (int i = 0; i < e->nattached; i++) {

@@ -249,6 +249,17 @@ static int walk_ipv6_ext(pm_cur *c, uint8_t next, uint16_t *frag_id, uint8_t *sa
  * a broken quote is recorded by what it lacks (RFC 792 quotes only 8 transport bytes). */
 static int parse_quote_(pm_cur *cp, struct pm_quote *q, int outer_family);
 
+/* Offset of a window's read position from the frame's first byte (a window's p always
+ * points into the frame pm_decode was given, or is NULL for an empty one). */
+static bool offset_of(const struct pm_pkt *pkt, const pm_cur *c, uint32_t *off)
+{
+    if (!c->p || !pkt->frame_base || c->status != PM_CUR_OK) {
+        return false;
+    }
+    *off = (uint32_t)((size_t)(c->p - pkt->frame_base) + (c->off < c->cap ? c->off : c->cap));
+    return true;
+}
+
 /* Parse a quote; returns PM_CUR_TRUNC when the capture (not the quoting router) cut it. A
  * quote that simply ends (RFC 792: 8 transport bytes) is not an error. */
 static int parse_quote(pm_cur c, struct pm_quote *q, int outer_family)
@@ -467,6 +478,7 @@ static void decode_icmp(struct pm_pkt *pkt, pm_cur *c, bool v6)
         }
     }
     pm_cur quote = pm_rest(c);
+    pkt->has_quote_off = offset_of(pkt, &quote, &pkt->quote_off);
     if (rfc4884_len > 0 && rfc4884_len <= quote.wire) {
         pm_cur_clamp(&quote, rfc4884_len);
     }
@@ -518,6 +530,7 @@ static void decode_transport(struct pm_pkt *pkt, pm_cur *c)
         pkt->status = PM_PKT_OTHER; /* later fragment: transport header is in the first */
         return;
     }
+    pkt->has_l4_off = offset_of(pkt, c, &pkt->l4_off);
     if (pkt->head_only) {
         decode_transport_head(pkt, c);
         return;
@@ -558,6 +571,7 @@ static void decode_ipv4(struct pm_pkt *pkt, pm_cur *outer)
     /* A window that starts at the IP header, so that the total length clamps it. */
     pm_cur ipw = pm_rest(outer);
     pm_cur *c = &ipw;
+    pkt->has_l3_off = offset_of(pkt, c, &pkt->l3_off);
     uint8_t vihl = pm_u8(c);
     pkt->tos = pm_u8(c);
     uint16_t totlen = pm_be16(c);
@@ -609,6 +623,7 @@ static void decode_ipv6(struct pm_pkt *pkt, pm_cur *outer)
 {
     pm_cur ipw = pm_rest(outer);
     pm_cur *c = &ipw;
+    pkt->has_l3_off = offset_of(pkt, c, &pkt->l3_off);
     uint32_t vtcfl = pm_be32(c);
     uint16_t plen = pm_be16(c);
     uint8_t nh = pm_u8(c);
@@ -833,6 +848,7 @@ static void decode_frame(struct pm_pkt *pkt, int linktype, const uint8_t *data,
     pkt->head_only = head_only;
     pkt->caplen = caplen;
     pkt->wirelen = wirelen;
+    pkt->frame_base = data;
 
     pm_cur c = pm_cur_init(data, caplen, wirelen);
     switch (pm_linktype_normalize(linktype)) {

@@ -508,7 +508,14 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     e->next_id = 1;
     if (cfg->bundle_dir) {
         char err[512];
-        e->bundle = pm_bundle_open(cfg->bundle_dir, err, sizeof(err));
+        struct pm_bundle_options bo = {
+            .store = cfg->bundle_store,
+            .host_context = cfg->bundle_host_context,
+            .redact = cfg->bundle_redact,
+            .expect_source = cfg->expect_source,
+            .nexpect = cfg->nexpect,
+        };
+        e->bundle = pm_bundle_open_with(cfg->bundle_dir, &bo, err, sizeof(err));
         if (!e->bundle) {
             pm_err("%s", err);
             free(e);

@@ -172,3 +172,34 @@ void pm_cur_clamp(pm_cur *c, size_t n)
         c->cap = n;
     }
 }
+
+/* ---- rewriting a copy (the bundle's --redact) ---- */
+
+bool pm_patch_get(const uint8_t *buf, size_t cap, size_t off, void *out, size_t n)
+{
+    if (!buf || off > cap || n > cap - off) {
+        return false;
+    }
+    memcpy(out, buf + off, n);
+    return true;
+}
+
+bool pm_patch_get16(const uint8_t *buf, size_t cap, size_t off, uint16_t *v)
+{
+    uint8_t b[2];
+    if (!pm_patch_get(buf, cap, off, b, 2)) {
+        return false;
+    }
+    *v = (uint16_t)(b[0] << 8 | b[1]);
+    return true;
+}
+
+bool pm_patch_put16(uint8_t *buf, size_t cap, size_t off, uint16_t v)
+{
+    if (!buf || off > cap || 2 > cap - off) {
+        return false;
+    }
+    buf[off] = (uint8_t)(v >> 8);
+    buf[off + 1] = (uint8_t)v;
+    return true;
+}

@@ -163,6 +163,11 @@ static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
              "also write an evidence bundle into the new directory DIR"),
         PASS("sign-key", 0, PM_OPT_PASS, PM_OPT_SIGN_KEY, "KEY",
              "sign the bundle's manifest (PEM Ed25519 private key)"),
+        PASS("bundle-host-context", 0, PM_OPT_PASS_FLAG, PM_OPT_BUNDLE_HOST_CONTEXT, NULL,
+             "host-context.txt inside the bundle (default: beside\n"
+             "it as DIR.host-context.txt, for us only)"),
+        PASS("redact", 0, PM_OPT_PASS_FLAG, PM_OPT_REDACT, NULL,
+             "replace internal addresses and host names in the bundle"),
         {.name = "log-tz", .kind = PM_OPT_PASS, .code = PM_OPT_LOG_TZ,
          .label = "    --log-tz ZONE, --log-year YEAR  ", .help = "how to read --mta-log times"},
         PASS("log-year", 0, PM_OPT_PASS, PM_OPT_LOG_YEAR, "YEAR", NULL),

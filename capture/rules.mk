@@ -7,6 +7,7 @@ CAPTURE_SRCS += capture/probe_opts.c capture/probe_setup.c capture/probe_match.c
 # live capture (issue 7): the command and loop, handles, -w files, the followed MTA log,
 # host context and routes, the privilege drop (also used by the probe).
 CAPTURE_SRCS += capture/handle.c capture/dump.c capture/follow.c capture/hostctx.c \
+	capture/bundle_helper.c \
 	capture/priv.c
 # active probe (issue 8): test SYNs (libnet), DNS, the SMTP/STARTTLS check, the token bucket.
 CAPTURE_SRCS += capture/inject.c capture/dns.c capture/smtpcheck.c capture/throttle.c

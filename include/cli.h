@@ -28,6 +28,8 @@ enum {
     PM_OPT_MAX_MEMORY,
     PM_OPT_MTA_CONNECT_TIMEOUT,
     PM_OPT_FILTER,       /* --filter EXPR (analyze, capture): cli_filter.c's rule */
+    PM_OPT_BUNDLE_HOST_CONTEXT,
+    PM_OPT_REDACT,
     PM_OPT__NEXT = 1100, /* subcommands number their own options from here */
 };
 
@@ -72,6 +74,8 @@ int pm_cli_filter_check(const char *expr, char *err, size_t errlen);
         {"max-memory", required_argument, NULL, PM_OPT_MAX_MEMORY},                           \
         {"bundle", required_argument, NULL, PM_OPT_BUNDLE},                                   \
         {"sign-key", required_argument, NULL, PM_OPT_SIGN_KEY},                               \
+        {"bundle-host-context", no_argument, NULL, PM_OPT_BUNDLE_HOST_CONTEXT},               \
+        {"redact", no_argument, NULL, PM_OPT_REDACT},                                         \
         {"color", no_argument, NULL, PM_OPT_COLOR},                                           \
         {"no-color", no_argument, NULL, PM_OPT_NO_COLOR},                                     \
         {"no-progress", no_argument, NULL, PM_OPT_NO_PROGRESS},                               \

@@ -128,6 +128,14 @@ struct pm_pkt {
     uint16_t icmp_mtu;     /* fragmentation needed / packet too big */
     struct pm_quote quote;
     uint8_t has_quote;
+
+    /* Where the headers start within the frame, for rewriting a copy of it (the bundle's
+     * --redact, analyze/bundle_redact.c through pkt.c's pm_patch_*): the IP header, the
+     * transport header, and an ICMP error's quoted IP header. Valid when the has_ bit is
+     * set; within caplen is not promised (check before use). */
+    uint32_t l3_off, l4_off, quote_off;
+    uint8_t has_l3_off : 1, has_l4_off : 1, has_quote_off : 1;
+    const uint8_t *frame_base; /* the frame pm_decode was given (offsets are from it) */
 };
 
 /* Decode one frame. Never fails: the outcome is in pkt->status. */

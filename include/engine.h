@@ -43,6 +43,12 @@ struct pm_engine_config {
     int nexpect;
     const char *bundle_dir;        /* NULL: no bundle */
     const char *sign_key;          /* bundle signing key (PEM Ed25519), or NULL */
+    bool bundle_host_context;      /* --bundle-host-context: host-context.txt inside DIR */
+    bool bundle_redact;            /* --redact: internal addresses and host names replaced */
+    /* Who creates the bundle's files (capture/bundle_helper.c's helper process, set by the
+     * command line), or NULL: the bundle writes them directly (include/bundle.h). */
+    struct pm_bundle_store *(*bundle_store)(int parentfd, int dirfd, const char *tmpbase,
+                                            const char *base);
     int argc;
     char **argv;
     const char *subcommand;        /* "analyze", "capture", "probe" */

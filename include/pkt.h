@@ -13,6 +13,7 @@
 #ifndef PM_PKT_H
 #define PM_PKT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,12 @@ pm_cur pm_rest(pm_cur *c);
 /* Narrow this window's wire length to `n` bytes from its start (an IP total length that
  * is shorter than the frame: Ethernet padding). n larger than wire is MALFORMED. */
 void pm_cur_clamp(pm_cur *c, size_t n);
+
+/* Rewriting a private copy of a frame (the bundle's --redact): a 16-bit big-endian word
+ * or n bytes at `off`, only when all of it lies within the `cap` captured bytes. They return
+ * false (and change nothing) otherwise. */
+bool pm_patch_get16(const uint8_t *buf, size_t cap, size_t off, uint16_t *v);
+bool pm_patch_put16(uint8_t *buf, size_t cap, size_t off, uint16_t v);
+bool pm_patch_get(const uint8_t *buf, size_t cap, size_t off, void *out, size_t n);
 
 #endif

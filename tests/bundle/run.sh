@@ -7,7 +7,7 @@
 #     same attempts as the run's own JSON Lines;
 #   - the escalation text holds the six fields with the fixture's real values (source IP,
 #     destination MX, destination IP, UTC time, result with the RST's TTL, trace);
-#   - evidence.pcap opens with tshark and tcpdump and holds the failing attempt's SYN and its
+#   - evidence.pcapng opens with tshark and tcpdump and holds the failing attempt's SYN and its
 #     answer (RST, or the router's ICMP), each with a comment naming the attempt; context
 #     packets of a successful attempt to the same destination when there is one;
 #   - a signed bundle verifies with its public key (also with `openssl pkeyutl`) and fails
@@ -119,7 +119,7 @@ bundle mx-no-listener "$B"
 if [ "$RC" = 1 ] && [ -d "$B" ]; then pass "bundle written (exit 1: failures found)"; else
     fail "bundle written (exit 1: failures found)" "exit $RC" "$(cat "$B.err")"; fi
 check "no temporary directory left beside the bundle" no_temp_left "$WORK"
-EXPECTED="MANIFEST.sha256 README.txt VERSION.txt escalation-203.0.113.10.txt evidence.pcap mta-log.txt report.html report.json summary.txt"
+EXPECTED="MANIFEST.sha256 README.txt VERSION.txt escalation-203.0.113.10.txt evidence.pcapng mta-log.txt report.html report.json summary.txt"
 GOT=$(cd "$B" 2>/dev/null && find . -mindepth 1 -printf '%f\n' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')
 if [ "$GOT" = "$EXPECTED" ]; then pass "bundle holds the expected files"; else
     fail "bundle holds the expected files" "got: $GOT" "want: $EXPECTED"; fi
@@ -147,8 +147,23 @@ ID=$(jq -r .id <<<"$ATT")
 RST_TTL=$(jq -r '.expect[] | select(.dst == "203.0.113.10") | .key.rst_ttl' "$FIX/mx-no-listener/truth.json")
 SYNREF=$(jq -r '.evidence[] | select(test(": SYN "))' <<<"$ATT" | head -1 | cut -d: -f1)
 esc_has() { grep -qF -- "$2" "$ESC" && pass "escalation: $1" || fail "escalation: $1" "missing: $2"; }
-esc_has "subject line" "Subject: Outbound SMTP from $SRC to 203.0.113.10:25 refused before SMTP banner"
-esc_has "source IP" "Source IP:       $SRC (as seen at sender)"
+# The fixture has two vantage points: the public (post-NAT) source, as nat-outside saw the
+# same SYN, comes first and is the one in the subject; the inside one second (issue 16.5).
+PUB=$(jq -r 'select(.type == "attempt" and .dst == "203.0.113.10") | .translation.outside_src // empty' "$B/report.json" | head -1)
+[ -n "$PUB" ] || PUB=198.51.100.2
+esc_has "subject line: the public source" "Subject: Outbound SMTP from $PUB to 203.0.113.10:25 refused before SMTP banner"
+esc_has "source IP: public first, inside second" "Source IP:       $PUB (public, after NAT: the address you see; as seen at nat-outside)
+                 $SRC (inside our NAT, before translation; as seen at sender)"
+if [ "$(grep -A1 '^Source IP:' "$ESC" | sed 's/^Source IP://' | awk '{print $1}' | tr '\n' ' ')" = "$PUB $SRC " ]; then
+    pass "escalation: source lines in order (public, then inside)"
+else fail "escalation: source lines in order (public, then inside)" "$(grep -A1 '^Source IP:' "$ESC")"; fi
+# What is asked of the NOC must be checkable on their side: our public source, their logs
+# at the UTC times, the address that answered; never a portmortem command or our next step.
+ASK=$(sed -n '/^What we ask of you/,/^Attached/p' "$ESC")
+if grep -qF "from $PUB" <<<"$ASK" && grep -q "times above (UTC)" <<<"$ASK" &&
+   ! grep -qi "portmortem\|ttl-walk\|probe\|$SRC" <<<"$ASK" && ! grep -q "^Next step:" "$ESC"; then
+    pass "escalation: requests name our public source and their logs, nothing only we can do"
+else fail "escalation: requests name our public source and their logs, nothing only we can do" "$ASK"; fi
 esc_has "destination MX" "Destination MX:  $MX"
 esc_has "destination IP" "Destination IP:  203.0.113.10, TCP port 25"
 esc_has "time in UTC" "Time (UTC):      $TS first failing attempt"
@@ -156,31 +171,45 @@ esc_has "result in the layer's words" "Result:          TCP port 25 refused befo
 esc_has "trace: the SYN" "  $SYNREF: SYN $SRC:"
 esc_has "trace: the log line" "  maillog:$LOGLINE: mx1.example.net: connect to mx1.example.net[203.0.113.10]:25: Connection refused"
 esc_has "verdict and owner" "Who must act:    recipient-postmaster"
-esc_has "attachments" "  evidence.pcap "
+esc_has "attachments" "  evidence.pcapng "
 [ "$MX" = mx1.example.net ] && [ "$RST_TTL" = 61 ] && [ "$SRC" = 192.0.2.10 ] &&
     pass "escalation values are the fixture's (192.0.2.10, mx1.example.net, TTL 61)" ||
     fail "escalation values are the fixture's" "src=$SRC mx=$MX ttl=$RST_TTL"
 
-# ---------------------------------------------------------------- evidence.pcap
-P=$B/evidence.pcap
-if tshark_q "$P" -c 1000 >/dev/null; then pass "evidence.pcap opens with tshark"; else
-    fail "evidence.pcap opens with tshark"; fi
+# ---------------------------------------------------------------- escalation: --expect-source
+# One vantage point (the sender only) and --expect-source: the configured public address is
+# the one the provider sees, so it comes first and in the subject; the inside one second.
+XS=$WORK/expect-source
+"$PORTMORTEM" analyze --format jsonl --no-progress --expect-source 198.51.100.2 \
+    --mta-log "$FIX/mx-no-listener/maillog" --bundle "$XS" "sender=$FIX/mx-no-listener/sender.pcap" \
+    >"$XS.out" 2>"$XS.err"
+XE=$XS/escalation-203.0.113.10.txt
+if grep -q "^Subject: Outbound SMTP from 198.51.100.2 to 203.0.113.10:25" "$XE" 2>/dev/null &&
+   [ "$(grep -A1 '^Source IP:' "$XE" | sed 's/^Source IP://' | awk '{print $1}' | tr '\n' ' ')" = "198.51.100.2 192.0.2.10 " ] &&
+   grep -q "198.51.100.2 (public, after NAT: the address you see; as given with --expect-source)" "$XE"; then
+    pass "escalation with --expect-source: the public address first, the inside one second"
+else fail "escalation with --expect-source: the public address first, the inside one second" "$(head -12 "$XE" 2>&1)"; fi
+
+# ---------------------------------------------------------------- evidence.pcapng
+P=$B/evidence.pcapng
+if tshark_q "$P" -c 1000 >/dev/null; then pass "evidence.pcapng opens with tshark"; else
+    fail "evidence.pcapng opens with tshark"; fi
 if command -v tcpdump >/dev/null; then
-    check "evidence.pcap opens with tcpdump" tcpdump -nr "$P"
+    check "evidence.pcapng opens with tcpdump" tcpdump -nr "$P"
 fi
 SYNC=$(tshark_q "$P" -Y "ip.src==$SRC && ip.dst==203.0.113.10 && tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==25" -T fields -e frame.comment)
 if grep -q "portmortem attempt #$ID: refused, verdict remote-refused" <<<"$SYNC"; then
-    pass "evidence.pcap: the failing SYN, commented with its attempt"
-else fail "evidence.pcap: the failing SYN, commented with its attempt" "$SYNC"; fi
+    pass "evidence.pcapng: the failing SYN, commented with its attempt"
+else fail "evidence.pcapng: the failing SYN, commented with its attempt" "$SYNC"; fi
 RSTC=$(tshark_q "$P" -Y "ip.src==203.0.113.10 && ip.dst==$SRC && tcp.flags.reset==1 && ip.ttl==$RST_TTL" -T fields -e frame.comment)
-if grep -q "portmortem attempt #$ID" <<<"$RSTC"; then pass "evidence.pcap: the RST that answered it (TTL $RST_TTL)"; else
-    fail "evidence.pcap: the RST that answered it" "$RSTC"; fi
+if grep -q "portmortem attempt #$ID" <<<"$RSTC"; then pass "evidence.pcapng: the RST that answered it (TTL $RST_TTL)"; else
+    fail "evidence.pcapng: the RST that answered it" "$RSTC"; fi
 OTHER=$(tshark_q "$P" -Y "ip.addr==203.0.113.20" | wc -l)
-[ "$OTHER" = 0 ] && pass "evidence.pcap: nothing of the destination that worked" ||
-    fail "evidence.pcap: nothing of the destination that worked" "$OTHER packets"
+[ "$OTHER" = 0 ] && pass "evidence.pcapng: nothing of the destination that worked" ||
+    fail "evidence.pcapng: nothing of the destination that worked" "$OTHER packets"
 NATC=$(tshark_q "$P" -Y "ip.src==198.51.100.2 && tcp.flags.syn==1" | wc -l)
-[ "$NATC" -ge 1 ] && pass "evidence.pcap: the same SYN outside the NAT" ||
-    fail "evidence.pcap: the same SYN outside the NAT"
+[ "$NATC" -ge 1 ] && pass "evidence.pcapng: the same SYN outside the NAT" ||
+    fail "evidence.pcapng: the same SYN outside the NAT"
 
 # ---------------------------------------------------------------- the other files
 LINE=$(sed -n "${LOGLINE}p" "$FIX/mx-no-listener/maillog")
@@ -190,6 +219,88 @@ grep -q "^portmortem [0-9]" "$B/VERSION.txt" && grep -q "^command: [^ ]*portmort
     pass "VERSION.txt: version and command line" || fail "VERSION.txt: version and command line"
 grep -q "^Scope: one destination failing" "$B/summary.txt" && ! grep -q $'\033' "$B/summary.txt" &&
     pass "summary.txt: the text report without colours" || fail "summary.txt: the text report without colours"
+
+# ---------------------------------------------------------------- --redact (issue 16.5)
+# in_any DIR ADDR: is ADDR in any file of DIR, as text or as its raw bytes (the pcap)?
+in_any() {
+    python3 - "$1" "$2" <<'EOF'
+import ipaddress, os, sys
+d, a = sys.argv[1], sys.argv[2]
+ip = ipaddress.ip_address(a)
+forms = [a.encode(), ip.packed]
+if ip.version == 6:
+    forms += [ip.exploded.encode(), a.replace(':', '-').encode()]
+hits = [f for f in sorted(os.listdir(d)) if any(x in open(os.path.join(d, f), 'rb').read() for x in forms)]
+print(' '.join(hits))
+sys.exit(0 if hits else 1)
+EOF
+}
+# verdicts FILE: the attempts' outcome/verdict/owner when FILE is analysed again, sorted
+verdicts() { "$PORTMORTEM" analyze --format jsonl --no-progress "$1" 2>/dev/null |
+    jq -c 'select(.type == "attempt") | [.outcome, .verdict, .owner]' | sort | tr '\n' ' '; }
+# redact_checks NAME PLAIN REDACTED INSIDE...: the checks every redacted bundle must pass
+redact_checks() {
+    local n=$1 plain=$2 red=$3 a left="" hits
+    shift 3
+    for a in "$@"; do
+        in_any "$plain" "$a" >/dev/null || { fail "$n: the plain bundle holds $a (the check can fail)"; return; }
+        hits=$(in_any "$red" "$a") && left="$left $a in: $hits;"
+    done
+    if [ -z "$left" ]; then pass "$n: no inside address ($*) in any file, as text or raw bytes"; else
+        fail "$n: no inside address in any file, as text or raw bytes" "$left"; fi
+    OUT=$("$PORTMORTEM" verify "$red" 2>&1) && (cd "$red" && sha256sum --quiet -c MANIFEST.sha256) >/dev/null 2>&1 &&
+        pass "$n: verify and sha256sum -c pass (manifest computed after redaction)" ||
+        fail "$n: verify and sha256sum -c pass" "$OUT"
+    local v0 v1
+    v0=$(verdicts "$plain/evidence.pcapng"); v1=$(verdicts "$red/evidence.pcapng")
+    if [ -n "$v1" ] && [ "$v0" = "$v1" ]; then pass "$n: the redacted slice analysed again gives the same verdicts ($v1)"; else
+        fail "$n: the redacted slice analysed again gives the same verdicts" "plain: $v0" "redacted: $v1"; fi
+    local bad
+    bad=$(tshark_q "$red/evidence.pcapng" -o ip.check_checksum:TRUE -o tcp.check_checksum:TRUE \
+        -T fields -e ip.checksum.status -e tcp.checksum.status |
+        tr '\t,' '\n\n' | grep -c '^0$')
+    [ "$bad" = 0 ] && [ -n "$(tshark_q "$red/evidence.pcapng" -c 1)" ] &&
+        pass "$n: the redacted slice parses, every IP and TCP checksum good (inner ones too)" ||
+        fail "$n: the redacted slice parses, every IP and TCP checksum good" "$bad bad"
+    grep -q "198.18.0.N (RFC 2544" "$red/README.txt" && pass "$n: README.txt says how addresses were replaced" ||
+        fail "$n: README.txt says how addresses were replaced"
+}
+# Two vantage points (the NAT fixture): the inside source is the sender's, the public one stays.
+RA=$WORK/redact-nat
+bundle mx-no-listener "$RA" --redact
+INSIDE=$(jq -r 'select(.type == "attempt") | .translation.inside_src // empty' "$B/report.json" | sort -u)
+[ -n "$INSIDE" ] || INSIDE=192.0.2.10
+# shellcheck disable=SC2086
+redact_checks "redact (NAT, two vantage points)" "$B" "$RA" $INSIDE
+grep -q "^Subject: Outbound SMTP from $PUB to 203.0.113.10:25" "$RA/escalation-203.0.113.10.txt" &&
+    grep -q "^                 198.18.0.1 (inside our NAT" "$RA/escalation-203.0.113.10.txt" &&
+    pass "redact (NAT): the public source stays, the inside one is its placeholder" ||
+    fail "redact (NAT): the public source stays, the inside one is its placeholder" "$(head -11 "$RA/escalation-203.0.113.10.txt")"
+# Consistent: every file names the inside source by the same placeholder, and only that one.
+PH=$(cd "$RA" && grep -ohE '198\.1[89]\.[0-9]+\.[0-9]+' -- *.txt *.json *.html | sort -u | tr '\n' ' ')
+[ "$PH" = "198.18.0.1 " ] && [ "$(grep -l 198.18.0.1 "$RA"/*.json "$RA"/*.html "$RA"/escalation-* | wc -l)" -ge 3 ] &&
+    pass "redact (NAT): one placeholder for the inside source, in report.json, report.html and the escalation text" ||
+    fail "redact (NAT): one placeholder for the inside source in every file" "placeholders: $PH"
+# Host names: the MTA log's syslog host field (ours) and this machine's name are gone.
+LOGHOST=$(awk 'NR==1 {print $4}' "$FIX/mx-no-listener/maillog")
+if grep -q "[0-9] $LOGHOST postfix" "$B/mta-log.txt" && ! grep -q "[0-9] $LOGHOST postfix" "$RA/mta-log.txt" &&
+   grep -q "[0-9] redacted-host-[0-9]* postfix" "$RA/mta-log.txt"; then
+    pass "redact: the log lines' host field ($LOGHOST) replaced by a redacted-host-N placeholder"
+else fail "redact: the log lines' host field replaced" "$(grep -m2 postfix "$RA/mta-log.txt")"; fi
+HN=$(hostname)
+if [ "${#HN}" -ge 3 ] && grep -lw -- "$HN" "$RA"/*.txt "$RA"/*.json "$RA"/*.html >/dev/null 2>&1; then
+    fail "redact: this host's name ($HN) in no text file" "$(grep -lw -- "$HN" "$RA"/*.txt "$RA"/*.json "$RA"/*.html)"
+else pass "redact: this host's name in no text file"; fi
+# --expect-source and an ICMP answer from a router: the quoted IP header inside the
+# ICMP error is rewritten too (its checksum and the ICMP checksum adjusted).
+RP=$WORK/redact-icmp-plain RI=$WORK/redact-icmp
+bundle transit-admin-prohibited "$RP" --expect-source 198.51.100.2
+bundle transit-admin-prohibited "$RI" --expect-source 198.51.100.2 --redact
+redact_checks "redact (ICMP, --expect-source)" "$RP" "$RI" 192.0.2.10
+Q=$(tshark_q "$RI/evidence.pcapng" -Y "icmp && ip.dst == 198.18.0.1" -T fields -e ip.src -e ip.dst -e icmp.checksum.status | head -1)
+grep -q "198.18.0.1,203.0.113" <<<"$Q" && ! grep -q "192.0.2.10" <<<"$Q" && grep -qP '\t1$' <<<"$Q" &&
+    pass "redact (ICMP): the quoted header rewritten, the ICMP checksum good ($Q)" ||
+    fail "redact (ICMP): the quoted header rewritten, the ICMP checksum good" "$Q"
 
 # ---------------------------------------------------------------- refusal of an existing DIR
 snap() { (cd "$1" && LC_ALL=C ls -la --time-style=full-iso && sha256sum -- *) 2>&1; }
@@ -274,15 +385,15 @@ bundle transit-admin-prohibited "$R"
     fail "router scenario: bundle verifies" "exit $RC"
 grep -q "^Result:          TCP SYN to port 25 answered by ICMP .* from 198.51.100.1 (hop 2)" "$R/escalation-203.0.113.10.txt" &&
     pass "router scenario: result names the ICMP and its hop" || fail "router scenario: result names the ICMP and its hop"
-N=$(tshark_q "$R/evidence.pcap" -Y "ip.src==198.51.100.1 && icmp.type==3 && icmp.code==13" -T fields -e frame.comment | grep -c "portmortem attempt #")
-[ "$N" -ge 2 ] && pass "router scenario: evidence.pcap holds the ICMP admin-prohibited answers" ||
-    fail "router scenario: evidence.pcap holds the ICMP answers" "$N"
+N=$(tshark_q "$R/evidence.pcapng" -Y "ip.src==198.51.100.1 && icmp.type==3 && icmp.code==13" -T fields -e frame.comment | grep -c "portmortem attempt #")
+[ "$N" -ge 2 ] && pass "router scenario: evidence.pcapng holds the ICMP admin-prohibited answers" ||
+    fail "router scenario: evidence.pcapng holds the ICMP answers" "$N"
 D=$WORK/retry
 bundle retry-works "$D"
-C=$(tshark_q "$D/evidence.pcap" -Y 'frame.comment contains "portmortem context"' | wc -l)
-F=$(tshark_q "$D/evidence.pcap" -Y "tcp.flags.syn==1 && tcp.flags.ack==0" | wc -l)
+C=$(tshark_q "$D/evidence.pcapng" -Y 'frame.comment contains "portmortem context"' | wc -l)
+F=$(tshark_q "$D/evidence.pcapng" -Y "tcp.flags.syn==1 && tcp.flags.ack==0" | wc -l)
 [ "$RC" = 1 ] && [ "$C" -ge 3 ] && [ "$F" -ge 6 ] &&
-    pass "context: the successful attempt to the failing destination is in evidence.pcap ($C packets)" ||
+    pass "context: the successful attempt to the failing destination is in evidence.pcapng ($C packets)" ||
     fail "context packets" "exit $RC, $C context packets, $F SYNs"
 grep -q "1 of 2 failed (1 no-response); 1 connected" "$D/escalation-203.0.113.10.txt" &&
     pass "context: the escalation says one attempt to it connected" || fail "context: escalation counts"
@@ -302,8 +413,8 @@ NWE=$NW/escalation-203.0.113.10.txt
     grep -qF "Result:          no SYN left the sending host: local firewall (the MTA logged \"connect to mx1.example.net[203.0.113.10]:25: Connection timed out\")" "$NWE" &&
     grep -qF "Source IP:       192.0.2.10 (the sending host; no SYN left it)" "$NWE" &&
     grep -q "no SYN left the sending host" "$NW/report.html" &&
-    [ "$(tshark_q "$NW/evidence.pcap" | wc -l)" = 0 ] &&
-    pass "not on the wire: escalation says no SYN left (local firewall), empty evidence.pcap, ladder drawn" ||
+    [ "$(tshark_q "$NW/evidence.pcapng" | wc -l)" = 0 ] &&
+    pass "not on the wire: escalation says no SYN left (local firewall), empty evidence.pcapng, ladder drawn" ||
     fail "not on the wire" "exit $RC" "$(grep -E "Result|Source" "$NWE" 2>/dev/null)"
 # Without the window the capture's own records end before both log lines: both are
 # outside-window, listed in the bundle's summary.txt and report.json, and judged nowhere.
@@ -333,7 +444,7 @@ HB=$WORK/hostile
 "$PORTMORTEM" analyze --format jsonl --no-progress --mta-log "$H/maillog" --bundle "$HB" "sender=$H/sender.pcap" >/dev/null 2>"$HB.err"
 bad=""
 for f in "$HB"/*; do
-    case $f in *.pcap) continue ;; esac
+    case $f in *.pcap|*.pcapng) continue ;; esac
     # The tool's own words use UTF-8 (— … µ §), also in the JSON since strings are UTF-8
     # (RFC 8259); the log's bytes are reduced to printable ASCII: nothing else may be there.
     if LC_ALL=C tr -d '\n' <"$f" | sed 's/\xe2\x80\x94//g; s/\xe2\x80\xa6//g; s/\xc2\xb5//g; s/\xc2\xa7//g' |

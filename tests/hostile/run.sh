@@ -231,7 +231,7 @@ in_ns "$PORTMORTEM" probe 127.0.0.1 --connect-timeout 1 --smtp-timeout 1 -w "$D/
     fail "write: probe -w symlink" "exit $RC: $(head -c 300 "$WORK/err")"
 in_ns "$PORTMORTEM" probe 127.0.0.1 --connect-timeout 1 --smtp-timeout 1 -w "$D/probe.pcap" --bundle "$D/pb" </dev/null >"$WORK/out" 2>"$WORK/err"; RC=$?
 [ "$RC" -le 1 ] && [ "$(stat -c '%a %u' "$D/probe.pcap")" = "600 $NOBODY" ] && "$PORTMORTEM" verify "$D/pb" >/dev/null &&
-    [ "$(tshark -n -r "$D/pb/evidence.pcap" 2>/dev/null | wc -l)" -ge 2 ] &&
+    [ "$(tshark -n -r "$D/pb/evidence.pcapng" 2>/dev/null | wc -l)" -ge 2 ] &&
     pass "write: probe -w makes a new 0600 file; the bundle reads its packets back after the drop" ||
     fail "write: probe -w new file" "exit $RC, $(stat -c '%a %U' "$D/probe.pcap" 2>&1)" "$(head -c 300 "$WORK/err")"
 

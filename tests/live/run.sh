@@ -432,8 +432,16 @@ test_sigint() {
             result FAIL "sigint: no complete bundle at $d/bundle"
         fi
     fi
-    if [ "$bundle" = 1 ] && [ -f "$d/bundle/host-context.txt" ]; then
-        local hc=$d/bundle/host-context.txt
+    # Issue 16.5: the host context stays out of the bundle (it goes to third parties) unless
+    # --bundle-host-context; it is kept beside it, for us, as DIR.host-context.txt (0600).
+    if [ "$bundle" = 1 ]; then
+        [ ! -e "$d/bundle/host-context.txt" ] && [ -f "$d/bundle.host-context.txt" ] &&
+            [ "$(stat -c %a "$d/bundle.host-context.txt")" = 600 ] &&
+            result PASS "sigint: host context kept beside the bundle (0600), not in it" ||
+            result FAIL "sigint: host context not beside the bundle as bundle.host-context.txt"
+    fi
+    if [ "$bundle" = 1 ] && [ -f "$d/bundle.host-context.txt" ]; then
+        local hc=$d/bundle.host-context.txt
         grep -q 'ipv4 default via 192.0.2.1 dev eth0' "$hc" && grep -q 'eth0 *192.0.2.10/24' "$hc" &&
             result PASS "sigint: host context has the addresses and the default route" ||
             result FAIL "sigint: host context lacks the address or default route"

@@ -420,11 +420,11 @@ t_forged() {
          | ($a | length) >= 4 and ($a | all(.outcome == "refused" and .verdict == "path-rst"))'
     # --bundle without -w: the probe keeps a temporary capture for the bundle, then removes it.
     local n
-    n=$(tcpdump -nn -r "$OUTDIR/forged-bundle/evidence.pcap" 2>/dev/null | grep -c 'Flags \[R' || true)
+    n=$(tcpdump -nn -r "$OUTDIR/forged-bundle/evidence.pcapng" 2>/dev/null | grep -c 'Flags \[R' || true)
     if [ "${n:-0}" -ge 2 ] && [ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'portmortem-probe-*')" ]; then
-        result PASS "forged: --bundle without -w: the bundle's evidence.pcap holds the forged RSTs ($n), no temporary file left"
+        result PASS "forged: --bundle without -w: the bundle's evidence.pcapng holds the forged RSTs ($n), no temporary file left"
     else
-        result FAIL "forged: bundle evidence.pcap has $n RSTs; temporary files: $(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'portmortem-probe-*' | head -3)"
+        result FAIL "forged: bundle evidence.pcapng has $n RSTs; temporary files: $(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'portmortem-probe-*' | head -3)"
     fi
 }
 

@@ -24,6 +24,7 @@
 
 #include "../../analyze/bundle_int.h"
 #include "pktbuild.h"
+#include "bundle_helper.h"
 #include "util.h"
 
 /* ---- helpers ---- */
@@ -155,7 +156,7 @@ Test(bundle, manifest_is_sha256sum_format_sorted_by_name)
     struct pm_mf_entry e[3];
     pm_strlcpy(e[0].name, "summary.txt", sizeof(e[0].name));
     pm_sha256_mem("abc", 3, e[0].sha);
-    pm_strlcpy(e[1].name, "evidence.pcap", sizeof(e[1].name));
+    pm_strlcpy(e[1].name, "evidence.pcapng", sizeof(e[1].name));
     pm_sha256_mem("", 0, e[1].sha);
     pm_strlcpy(e[2].name, "README.txt", sizeof(e[2].name));
     pm_sha256_mem("abc", 3, e[2].sha);
@@ -166,7 +167,7 @@ Test(bundle, manifest_is_sha256sum_format_sorted_by_name)
     fclose(m);
     cr_assert_str_eq(buf,
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  README.txt\n"
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  evidence.pcap\n"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  evidence.pcapng\n"
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  summary.txt\n");
     free(buf);
 }
@@ -455,6 +456,44 @@ Test(bundle, ladder_escapes_banner_text_and_draws_the_answer)
 
 /* ---- escalation ---- */
 
+/* Issue 16.5: the public (post-NAT) source first and in the subject, the inside one second;
+ * what is asked of the recipient's side names the public source and their logs, and never a
+ * step only a portmortem user can take (the finding's own next step says "portmortem probe"). */
+Test(bundle, escalation_public_source_first_and_requests_for_their_side)
+{
+    struct pm_attempt a;
+    struct pm_finding f;
+    struct pm_logentry l;
+    fill_refused(&a, &f, &l);
+    pm_strlcpy(f.next_step, "run portmortem probe --ttl-walk 203.0.113.10", sizeof(f.next_step));
+    const char *att[] = {"escalation-203.0.113.10.txt"};
+    struct pm_esc e = {.f = &f, .mx = "mx1.example.net", .dst = a.srv, .dport = 25, .nsrcs = 2,
+                       .first_fail = a.first_syn, .last_fail = a.first_syn, .failing = 1,
+                       .attempts = 1, .attached = att, .nattached = 1};
+    cr_assert(pm_addr_parse("198.51.100.2", &e.srcs[0]));
+    e.src_public[0] = 1;
+    pm_strlcpy(e.src_vantage[0], "as seen at nat-outside", sizeof(e.src_vantage[0]));
+    e.srcs[1] = a.cli;
+    pm_strlcpy(e.src_vantage[1], "as seen at sender", sizeof(e.src_vantage[1]));
+    e.by_outcome[PM_OUT_REFUSED] = 1;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    cr_assert_eq(pm_bundle_write_escalation(m, &e), 0);
+    fclose(m);
+    cr_assert(!strncmp(buf, "Subject: Outbound SMTP from 198.51.100.2 to ", 44), "%s", buf);
+    cr_assert(strstr(buf, "\nSource IP:       198.51.100.2 (public, after NAT: the address you "
+                          "see; as seen at nat-outside)\n                 192.0.2.10 (inside "
+                          "our NAT, before translation; as seen at sender)\n"), "%s", buf);
+    const char *ask = strstr(buf, "\nWhat we ask of you");
+    cr_assert_not_null(ask, "%s", buf);
+    cr_assert(strstr(ask, "from 198.51.100.2"), "%s", ask);
+    cr_assert(strstr(ask, "times above (UTC)"), "%s", ask);
+    cr_assert_null(strstr(buf, "portmortem probe"), "%s", buf);
+    cr_assert_null(strstr(buf, "Next step:"), "%s", buf);
+    free(buf);
+}
+
 Test(bundle, escalation_text_holds_the_six_fields)
 {
     struct pm_attempt a;
@@ -462,7 +501,7 @@ Test(bundle, escalation_text_holds_the_six_fields)
     struct pm_logentry l;
     fill_refused(&a, &f, &l);
     pm_finding_add(&f, "hostile \x1b[2J log\r\ntext \xff");
-    const char *att[] = {"escalation-203.0.113.10.txt", "evidence.pcap", "mta-log.txt"};
+    const char *att[] = {"escalation-203.0.113.10.txt", "evidence.pcapng", "mta-log.txt"};
     struct pm_esc e = {
         .f = &f,
         .mx = "mx1.example.net",
@@ -499,7 +538,7 @@ Test(bundle, escalation_text_holds_the_six_fields)
     cr_assert(strstr(buf, "  maillog:6: mx1.example.net: connect to"), "%s", buf);
     cr_assert(strstr(buf, "Verdict:         remote-refused (confidence high)"), "%s", buf);
     cr_assert(strstr(buf, "Who must act:    recipient-postmaster"), "%s", buf);
-    cr_assert(strstr(buf, "  evidence.pcap "), "%s", buf);
+    cr_assert(strstr(buf, "  evidence.pcapng "), "%s", buf);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
         cr_assert(c == '\n' || (c >= 0x20 && c < 0x7f), "byte %zu is 0x%02x", i, c);
@@ -574,11 +613,12 @@ static int count_entries(const char *dir, const char *prefix)
 
 static void whole_bundle(bool helper)
 {
-    pm_bundle_no_helper = !helper;
     char *parent = tmpdir();
     char dir[600], err[600];
     snprintf(dir, sizeof(dir), "%s/b", parent);
-    struct pm_bundle *b = pm_bundle_open(dir, err, sizeof(err));
+    /* The helper process is capture/'s store (issue 17.4), handed to the writer. */
+    struct pm_bundle_options bo = {.store = helper ? pm_bundle_helper_start : NULL};
+    struct pm_bundle *b = pm_bundle_open_with(dir, &bo, err, sizeof(err));
     cr_assert_not_null(b, "%s", err);
     cr_assert_eq(count_entries(parent, ".b.tmp-"), 1, "written beside DIR first");
 
@@ -608,6 +648,7 @@ static void whole_bundle(bool helper)
     snprintf(s.scope_text, sizeof(s.scope_text), "one destination failing");
     struct pm_bundle_inputs in;
     memset(&in, 0, sizeof(in));
+    in.host_context = "eth0 192.0.2.10/24\nipv4 default via 192.0.2.1 dev eth0\n";
     cr_assert_eq(pm_bundle_finish(b, ctx, &s, &in), 0);
     cr_assert_eq(count_entries(parent, ".b.tmp-"), 0, "no temporary directory left");
 
@@ -615,6 +656,37 @@ static void whole_bundle(bool helper)
     cr_assert_eq(verify(dir, NULL, &out), 0, "%s", out);
     free(out);
     char p[700];
+    /* Issue 16.5: the host context is ours, not the outside team's: by default beside the
+     * bundle (0600), not in it; in it with --bundle-host-context. */
+    struct stat hst;
+    snprintf(p, sizeof(p), "%s/host-context.txt", dir);
+    cr_assert_neq(stat(p, &hst), 0, "host-context.txt is in the bundle by default");
+    snprintf(p, sizeof(p), "%s.host-context.txt", dir);
+    cr_assert_eq(stat(p, &hst), 0, "no %s", p);
+    cr_assert_eq(hst.st_mode & 0777, 0600);
+    char *hc = slurp(p);
+    cr_assert(strstr(hc, "192.0.2.10/24"), "%s", hc);
+    free(hc);
+    {
+        char hdir[640];
+        snprintf(hdir, sizeof(hdir), "%s/h", parent);
+        struct pm_bundle_options ho = bo;
+        ho.host_context = true;
+        struct pm_bundle *hb = pm_bundle_open_with(hdir, &ho, err, sizeof(err));
+        cr_assert_not_null(hb, "%s", err);
+        pm_bundle_attempt(hb, &f, &env);
+        cr_assert_eq(pm_bundle_finish(hb, ctx, &s, &in), 0);
+        cr_assert_eq(verify(hdir, NULL, &out), 0, "%s", out);
+        free(out);
+        snprintf(p, sizeof(p), "%s/host-context.txt", hdir);
+        cr_assert_eq(stat(p, &hst), 0, "--bundle-host-context: not in the bundle");
+        snprintf(p, sizeof(p), "%s.host-context.txt", hdir);
+        cr_assert_neq(stat(p, &hst), 0, "--bundle-host-context: also beside it");
+        snprintf(p, sizeof(p), "%s/MANIFEST.sha256", hdir);
+        char *mf = slurp(p);
+        cr_assert(strstr(mf, "  host-context.txt\n"), "%s", mf);
+        free(mf);
+    }
     snprintf(p, sizeof(p), "%s/escalation-203.0.113.10.txt", dir);
     char *esc = slurp(p);
     cr_assert(strstr(esc, "Destination MX:  mx1.example.net"), "%s", esc);
@@ -670,12 +742,12 @@ Test(bundle, whole_bundle_through_the_helper)
  * once with the exit status of a usage error. */
 Test(bundle, signing_key_is_read_at_the_start)
 {
-    pm_bundle_no_helper = false;
     char *parent = tmpdir();
     char priv[512], pub[512], dir[600], err[600];
     keypair(parent, "k", priv, pub, sizeof(priv));
     snprintf(dir, sizeof(dir), "%s/signed", parent);
-    struct pm_bundle *b = pm_bundle_open(dir, err, sizeof(err));
+    struct pm_bundle_options bo = {.store = pm_bundle_helper_start};
+    struct pm_bundle *b = pm_bundle_open_with(dir, &bo, err, sizeof(err));
     cr_assert_not_null(b, "%s", err);
     cr_assert_eq(pm_bundle_load_key(b, pub), PM_EXIT_USAGE, "a public key is no signing key");
     cr_assert_eq(pm_bundle_load_key(b, "/nonexistent/key.pem"), PM_EXIT_UNREADABLE);
@@ -762,7 +834,7 @@ Test(bundle, slice_reused_four_tuple_packets_find_their_attempt)
     const char *paths[1] = {in};
     char notes[512] = "";
     uint64_t written = 0;
-    cr_assert_eq(pm_slice_write(s, f, paths, NULL, 1, notes, sizeof(notes), &written), 0);
+    cr_assert_eq(pm_slice_write(s, f, paths, NULL, 1, NULL, notes, sizeof(notes), &written), 0);
     cr_assert_eq(written, N, "every SYN is in the slice (%llu)", (unsigned long long)written);
     long len = ftell(f);
     char *buf = malloc((size_t)len + 1);
