@@ -136,24 +136,38 @@ static uint64_t hash_bytes(uint64_t seed, const void *p, size_t n)
     return mix64(h);
 }
 
-static uint64_t key_hash(const struct pm_correlator *c, enum tkind k, uint32_t i,
-                         uint64_t seed)
+/* A key by value: a server address, or an MTA and queue id. Lookups build one from what
+ * they search for; a bucket's key is read from its first position. */
+struct tkey {
+    enum tkind k;
+    const pm_addr *addr;
+    uint8_t mta;
+    const char *qid;         /* at most PM_LOG_QID bytes, NUL-terminated if shorter */
+};
+
+static struct tkey key_of(const struct pm_correlator *c, enum tkind k, uint32_t i)
 {
     if (k == TK_ADDR) {
-        const pm_addr *a = &c->logs->e[i].addr;
-        return hash_bytes(seed ^ a->family, a->b, 16);
+        return (struct tkey){.k = k, .addr = &c->logs->e[i].addr};
     }
     const struct pm_loganchor *a = &c->logs->anchors[i];
-    return hash_bytes(seed ^ a->mta, a->queue_id, strnlen(a->queue_id, sizeof(a->queue_id)));
+    return (struct tkey){.k = k, .mta = a->mta, .qid = a->queue_id};
 }
 
-static bool key_eq(const struct pm_correlator *c, enum tkind k, uint32_t i, uint32_t j)
+static uint64_t key_hash(const struct tkey *key, uint64_t seed)
 {
-    if (k == TK_ADDR) {
-        return pm_addr_eq(&c->logs->e[i].addr, &c->logs->e[j].addr);
+    if (key->k == TK_ADDR) {
+        return hash_bytes(seed ^ key->addr->family, key->addr->b, 16);
     }
-    const struct pm_loganchor *a = &c->logs->anchors[i], *b = &c->logs->anchors[j];
-    return a->mta == b->mta && !strncmp(a->queue_id, b->queue_id, sizeof(a->queue_id));
+    return hash_bytes(seed ^ key->mta, key->qid, strnlen(key->qid, PM_LOG_QID));
+}
+
+static bool key_eq(const struct tkey *x, const struct tkey *y)
+{
+    if (x->k == TK_ADDR) {
+        return pm_addr_eq(x->addr, y->addr);
+    }
+    return x->mta == y->mta && !strncmp(x->qid, y->qid, PM_LOG_QID);
 }
 
 /* Order inside a bucket: time, then the line (per file), then the position itself, so that
@@ -200,7 +214,8 @@ static void tindex_rehash(struct pm_correlator *c, enum tkind k, uint32_t nslot)
     t->slot = pm_xcalloc(nslot, sizeof(uint32_t));
     t->nslot = nslot;
     for (uint32_t b = 0; b < t->nb; b++) {
-        uint32_t h = (uint32_t)key_hash(c, k, t->b[b].pos[0], t->seed) & (nslot - 1);
+        struct tkey key = key_of(c, k, t->b[b].pos[0]);
+        uint32_t h = (uint32_t)key_hash(&key, t->seed) & (nslot - 1);
         while (t->slot[h]) {
             h = (h + 1) & (nslot - 1);
         }
@@ -208,46 +223,51 @@ static void tindex_rehash(struct pm_correlator *c, enum tkind k, uint32_t nslot)
     }
 }
 
-/* The bucket holding position i's key, or NULL (create: make it). */
-static struct tbucket *tindex_find(struct pm_correlator *c, enum tkind k, uint32_t i,
-                                   bool create)
+/* The slot of `key`'s bucket, or the empty slot where it would go (the table has slots). */
+static uint32_t tindex_slot(const struct pm_correlator *c, const struct tindex *t,
+                            const struct tkey *key)
 {
-    struct tindex *t = tindex_of(c, k);
-    if (create && (uint64_t)(t->nb + 1) * 2 > t->nslot) {
-        tindex_rehash(c, k, t->nslot ? t->nslot * 2 : 64);
-    }
-    if (!t->nslot) {
-        return NULL;
-    }
-    uint32_t h = (uint32_t)key_hash(c, k, i, t->seed) & (t->nslot - 1);
+    uint32_t h = (uint32_t)key_hash(key, t->seed) & (t->nslot - 1);
     while (t->slot[h]) {
-        struct tbucket *b = &t->b[t->slot[h] - 1];
-        if (key_eq(c, k, b->pos[0], i)) {
-            return b;
+        struct tkey have = key_of(c, key->k, t->b[t->slot[h] - 1].pos[0]);
+        if (key_eq(&have, key)) {
+            break;
         }
         h = (h + 1) & (t->nslot - 1);
     }
-    if (!create) {
+    return h;
+}
+
+/* The bucket of `key`, or NULL. */
+static struct tbucket *tindex_lookup(const struct pm_correlator *c, const struct tindex *t,
+                                     const struct tkey *key)
+{
+    if (!t->nslot) {
         return NULL;
     }
-    if (t->nb == t->capb) {
-        t->capb = t->capb ? t->capb * 2 : 64;
-        t->b = pm_xreallocarray(t->b, t->capb, sizeof(*t->b));
-    }
-    struct tbucket *b = &t->b[t->nb];
-    memset(b, 0, sizeof(*b));
-    t->slot[h] = ++t->nb;
-    return b;
+    uint32_t h = tindex_slot(c, t, key);
+    return t->slot[h] ? &t->b[t->slot[h] - 1] : NULL;
 }
 
 /* Position i joins its key's bucket: appended, or stepped back past later lines (a line
  * out of time order; the bucket's skips are then cleared, as they may jump over it). */
 static void tindex_add(struct pm_correlator *c, enum tkind k, uint32_t i)
 {
-    struct tbucket *b = tindex_find(c, k, i, true);
-    if (!b) {
-        return; /* not reached: creating always gives a bucket */
+    struct tindex *t = tindex_of(c, k);
+    if ((uint64_t)(t->nb + 1) * 2 > t->nslot) {
+        tindex_rehash(c, k, t->nslot ? t->nslot * 2 : 64);
     }
+    struct tkey key = key_of(c, k, i);
+    uint32_t h = tindex_slot(c, t, &key);
+    if (!t->slot[h]) { /* a new key: a new bucket */
+        if (t->nb == t->capb) {
+            t->capb = t->capb ? t->capb * 2 : 64;
+            t->b = pm_xreallocarray(t->b, t->capb, sizeof(*t->b));
+        }
+        memset(&t->b[t->nb], 0, sizeof(t->b[t->nb]));
+        t->slot[h] = ++t->nb;
+    }
+    struct tbucket *b = &t->b[t->slot[h] - 1];
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
         b->pos = pm_xreallocarray(b->pos, b->cap, sizeof(uint32_t));
@@ -354,23 +374,11 @@ void pm_correlator_free(struct pm_correlator *c)
     free(c);
 }
 
-/* The bucket of lines about this server address, or NULL. The key is compared through a
- * bucket member, so look it up by value: a probe entry outside the log set. */
+/* The bucket of lines about this server address, or NULL. */
 static struct tbucket *addr_bucket(const struct pm_correlator *c, const pm_addr *addr)
 {
-    const struct tindex *t = &c->byaddr;
-    if (!t->nslot) {
-        return NULL;
-    }
-    uint32_t h = (uint32_t)hash_bytes(t->seed ^ addr->family, addr->b, 16) & (t->nslot - 1);
-    while (t->slot[h]) {
-        struct tbucket *b = &t->b[t->slot[h] - 1];
-        if (pm_addr_eq(&c->logs->e[b->pos[0]].addr, addr)) {
-            return b;
-        }
-        h = (h + 1) & (t->nslot - 1);
-    }
-    return NULL;
+    struct tkey key = {.k = TK_ADDR, .addr = addr};
+    return tindex_lookup(c, &c->byaddr, &key);
 }
 
 /* First position in the bucket of a line logged at ts or later (or b->n). */
@@ -670,22 +678,8 @@ static pm_ns connect_max(const struct pm_correlator *c, const struct pm_logentry
 static pm_ns queued_at(const struct pm_correlator *c, uint8_t mta, const char *qid, pm_ns ts)
 {
     const struct pm_logset *logs = c->logs;
-    const struct tindex *t = &c->anchors;
-    if (!t->nslot) {
-        return PM_NS_NONE;
-    }
-    size_t qlen = strnlen(qid, PM_LOG_QID);
-    uint32_t h = (uint32_t)hash_bytes(t->seed ^ mta, qid, qlen) & (t->nslot - 1);
-    const struct tbucket *b = NULL;
-    while (t->slot[h]) {
-        const struct tbucket *cand = &t->b[t->slot[h] - 1];
-        const struct pm_loganchor *a = &logs->anchors[cand->pos[0]];
-        if (a->mta == mta && !strncmp(a->queue_id, qid, PM_LOG_QID)) {
-            b = cand;
-            break;
-        }
-        h = (h + 1) & (t->nslot - 1);
-    }
+    struct tkey key = {.k = TK_ANCHOR, .mta = mta, .qid = qid};
+    const struct tbucket *b = tindex_lookup(c, &c->anchors, &key);
     if (!b) {
         return PM_NS_NONE;
     }
