@@ -416,6 +416,8 @@ static void put_addr_port(FILE *out, const pm_addr *a, unsigned port)
     fprintf(out, a->family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u", s, port);
 }
 
+/* .bad .ok .unk are the verdict table's html_class values with its html_color (analyze/
+ * verdicts.c, pinned by tests/unit/test_verdicts.c's tones): change both together. */
 static const char CSS[] =
     "body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;margin:20px;color:#212121;"
     "background:#fff}\n"
