@@ -499,9 +499,15 @@ void pm_correlator_settle(struct pm_correlator *c)
 
 void pm_correlator_reset(struct pm_correlator *c)
 {
-    memset(c->used, 0, c->indexed);
+    /* Nothing indexed yet (a run without an MTA log): no arrays, and memset(NULL, 0, 0) is
+     * undefined behaviour all the same (UBSan's nonnull check). */
+    if (c->indexed) {
+        memset(c->used, 0, c->indexed);
+    }
     for (uint32_t b = 0; b < c->byaddr.nb; b++) {
-        memset(c->byaddr.b[b].skip, 0, c->byaddr.b[b].n * sizeof(uint32_t));
+        if (c->byaddr.b[b].n) {
+            memset(c->byaddr.b[b].skip, 0, c->byaddr.b[b].n * sizeof(uint32_t));
+        }
     }
     uint64_t na = c->st.no_attempt, nad = c->st.no_address;
     pm_ns off = c->st.offset;
