@@ -68,7 +68,7 @@ LDLIBS := $(PKG_LIBS) -lnet -lresolv -lm
 
 # analyze/: privilege-free core that handles every untrusted byte. Testable without root.
 ANALYZE_SRCS := \
-	analyze/util.c analyze/vocab.c analyze/json.c \
+	analyze/util.c analyze/vocab.c analyze/verdicts.c analyze/json.c \
 	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/instream.c analyze/pcapng.c \
 	analyze/tables.c analyze/flow.c analyze/smtp.c analyze/track.c analyze/attempt.c analyze/ttl.c \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
@@ -100,7 +100,7 @@ UNIT_SRCS := \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
 	tests/unit/test_context.c tests/unit/test_lines.c tests/unit/test_scope.c \
 	tests/unit/test_probe_verdict.c tests/unit/test_output.c tests/unit/test_walk.c \
-	tests/unit/test_opts.c tests/unit/test_instream.c
+	tests/unit/test_opts.c tests/unit/test_instream.c tests/unit/test_verdicts.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 

@@ -10,6 +10,7 @@
 
 #include "ttl.h"
 #include "util.h"
+#include "verdicts.h"
 
 const char *pm_ev_name(enum pm_ev e)
 {
@@ -803,16 +804,15 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
     if (f->inconsistent && f->confidence > PM_CONF_LOW) {
         f->confidence--;
     }
-    if (f->verdict == PM_V_NAT_DROP && nat && !nat->peer &&
+    const struct pm_verdict_info *vi = pm_verdict_info(f->verdict); /* analyze/verdicts.c */
+    if (vi->cap == PM_VCAP_UNPAIRED && nat && !nat->peer &&
         (!nat->nat_drop_confirmed || nat->nat_drop_assumed) && f->confidence > PM_CONF_MEDIUM) {
         f->confidence = PM_CONF_MEDIUM; /* nothing proves the two captures see one path */
     }
     if (a && (a->flags & (PM_AF_TRUNCATED | PM_AF_EVICTED)) && f->confidence > PM_CONF_MEDIUM) {
         f->confidence = PM_CONF_MEDIUM;
     }
-    if (env->capture_drops > 0 && f->confidence > PM_CONF_MEDIUM &&
-        (f->verdict == PM_V_SILENT_DROP || f->verdict == PM_V_LOCAL_FIREWALL ||
-         f->verdict == PM_V_NAT_DROP || f->verdict == PM_V_PROVIDER_BLOCK)) {
+    if (env->capture_drops > 0 && f->confidence > PM_CONF_MEDIUM && vi->absence) {
         /* A missing packet could be a capture drop: absence-based verdicts weaken. */
         f->capture_lost_packets = true;
         f->confidence = PM_CONF_MEDIUM;

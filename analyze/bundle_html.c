@@ -20,6 +20,7 @@
 #include <math.h>
 
 #include "util.h"
+#include "verdicts.h"
 
 /* ---- escaping ---- */
 
@@ -93,15 +94,10 @@ static void esc_lines(FILE *out, const char *s)
     }
 }
 
-static const char *vclass(enum pm_verdict v)
-{
-    return v == PM_V_OK ? "ok" : v == PM_V_INCONCLUSIVE ? "unk" : "bad";
-}
-
-static const char *vcolor(enum pm_verdict v)
-{
-    return v == PM_V_OK ? "#1b5e20" : v == PM_V_INCONCLUSIVE ? "#e65100" : "#b71c1c";
-}
+/* A verdict's class (one of the style sheet's .ok .unk .bad below) and colour are columns of
+ * the verdict table (analyze/verdicts.c). */
+static const char *vclass(enum pm_verdict v) { return pm_verdict_info(v)->html_class; }
+static const char *vcolor(enum pm_verdict v) { return pm_verdict_info(v)->html_color; }
 
 /* ---- SVG helpers ---- */
 
@@ -420,6 +416,8 @@ static void put_addr_port(FILE *out, const pm_addr *a, unsigned port)
     fprintf(out, a->family == PM_AF_INET6 ? "[%s]:%u" : "%s:%u", s, port);
 }
 
+/* .bad .ok .unk are the verdict table's html_class values with its html_color (analyze/
+ * verdicts.c, pinned by tests/unit/test_verdicts.c's tones): change both together. */
 static const char CSS[] =
     "body{font-family:'DejaVu Sans',Arial,Helvetica,sans-serif;margin:20px;color:#212121;"
     "background:#fff}\n"

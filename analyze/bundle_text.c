@@ -13,6 +13,7 @@
 
 #include "ttl.h"
 #include "util.h"
+#include "verdicts.h"
 
 void pm_bundle_put_clean(FILE *out, const char *s)
 {
@@ -163,14 +164,11 @@ void pm_bfind_synth_events(struct pm_bfind *d)
 
 /* ---- the layer's words ---- */
 
+/* What kept the SYN off the wire: the verdict table's words for it (analyze/verdicts.c). */
 static const char *not_on_wire_words(enum pm_verdict v)
 {
-    switch (v) {
-    case PM_V_LOCAL_FIREWALL: return "local firewall";
-    case PM_V_LOCAL_ROUTING: return "local routing (no route, or a prohibit/blackhole route)";
-    case PM_V_NAT_DROP: return "dropped at the NAT";
-    default: return pm_verdict_name(v);
-    }
+    const struct pm_verdict_info *vi = pm_verdict_info(v);
+    return vi->offwire ? vi->offwire : vi->word;
 }
 
 void pm_bundle_result_words(const struct pm_finding *f, char *r, size_t rl, char *s, size_t sl)

@@ -14,6 +14,7 @@
 #include "ttl.h"
 #include "tables.h"
 #include "util.h"
+#include "verdicts.h"
 
 struct pm_report {
     enum pm_format fmt;
@@ -24,9 +25,8 @@ struct pm_report {
     struct pm_json j;
 };
 
-/* ANSI colours, used only when the output is a terminal and NO_COLOR is unset. */
-#define C_RED "\033[31m"
-#define C_GREEN "\033[32m"
+/* ANSI colours, used only when the output is a terminal and NO_COLOR is unset (a verdict's
+ * own colour is in the verdict table, analyze/verdicts.c). */
 #define C_YELLOW "\033[33m"
 #define C_BOLD "\033[1m"
 #define C_DIM "\033[2m"
@@ -1026,15 +1026,10 @@ static void json_summary(struct pm_json *j, const struct pm_run_summary *s, uint
 
 /* ---- text ---- */
 
+/* A verdict's colour is a column of the verdict table (analyze/verdicts.c). */
 static const char *verdict_color(const struct pm_report *r, enum pm_verdict v)
 {
-    if (!r->color) {
-        return "";
-    }
-    if (v == PM_V_OK) {
-        return C_GREEN;
-    }
-    return v == PM_V_INCONCLUSIVE ? C_YELLOW : C_RED;
+    return r->color ? pm_verdict_info(v)->ansi : "";
 }
 
 #define TEXT_OUTSIDE_SHOWN 5

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "util.h"
+#include "verdicts.h"
 
 const char *pm_dest_state_name(enum pm_dest_state s)
 {
@@ -123,14 +124,8 @@ void pm_dest_view(const struct pm_dest *d, struct pm_dest_view *v)
 {
     memset(v, 0, sizeof(*v));
     v->recovered_at = v->last_ok = PM_NS_NONE;
-    v->verdict = PM_V_OK;
     v->owner = PM_OWN_NONE;
-    for (int k = 0; k < PM_V__COUNT; k++) {
-        if (k != PM_V_OK && d->by_verdict[k] > v->verdict_n) {
-            v->verdict_n = d->by_verdict[k];
-            v->verdict = (enum pm_verdict)k;
-        }
-    }
+    v->verdict = pm_verdict_top(d->by_verdict, PM_V_OK, &v->verdict_n); /* verdicts.c */
     if (v->verdict_n) {
         v->owner = (enum pm_owner)d->verdict_owner[v->verdict];
     }
@@ -242,7 +237,7 @@ void pm_scope_collect(struct pm_dest *const *ds, size_t n, uint64_t undecided,
     in->top = in->rec_top = PM_V_INCONCLUSIVE;
     in->top_owner = PM_OWN_UNKNOWN;
     uint32_t fcount[PM_V__COUNT] = {0}, rcount[PM_V__COUNT] = {0};
-    enum pm_owner fowner[PM_V__COUNT];
+    enum pm_owner fowner[PM_V__COUNT] = {0};
     for (size_t i = 0; i < n; i++) {
         const struct pm_dest *d = ds[i];
         if (d->attempts == 0) {
@@ -267,18 +262,13 @@ void pm_scope_collect(struct pm_dest *const *ds, size_t n, uint64_t undecided,
             }
         }
     }
-    uint32_t topn = 0, rtopn = 0;
-    for (int k = 0; k < PM_V__COUNT; k++) {
-        if (k != PM_V_OK && fcount[k] > topn) {
-            topn = fcount[k];
-            in->top = (enum pm_verdict)k;
-            in->top_owner = fowner[k];
-        }
-        if (k != PM_V_OK && rcount[k] > rtopn) {
-            rtopn = rcount[k];
-            in->rec_top = (enum pm_verdict)k;
-        }
+    /* The same count as a destination's own verdict (pm_dest_view), over destinations. */
+    uint32_t topn;
+    in->top = pm_verdict_top(fcount, PM_V_INCONCLUSIVE, &topn);
+    if (topn) {
+        in->top_owner = fowner[in->top];
     }
+    in->rec_top = pm_verdict_top(rcount, PM_V_INCONCLUSIVE, NULL);
     in->one_net = in->fail != NULL;
     for (size_t i = 0; in->fail && i < n; i++) {
         const pm_addr *f = &in->fail->addr;
@@ -294,17 +284,14 @@ void pm_scope_collect(struct pm_dest *const *ds, size_t n, uint64_t undecided,
 #define WORKING(in) ((in)->by_state[PM_DS_OK] + (in)->by_state[PM_DS_RECOVERED])
 
 /* Verdicts that place the cause themselves (a router's ICMP, a forged RST, the MX's own
- * answer), and those that name the sender's side. */
+ * answer), and those that name the sender's side: the verdict table's `side` column
+ * (analyze/verdicts.c). */
 static bool top_elsewhere(enum pm_verdict v)
 {
-    return v == PM_V_PATH_RST || v == PM_V_PATH_ICMP || v == PM_V_REMOTE_REFUSED ||
-           v == PM_V_REMOTE_ICMP || v == PM_V_SMTP_POLICY || v == PM_V_NO_BANNER;
+    enum pm_vside s = pm_verdict_info(v)->side;
+    return s == PM_SIDE_PATH || s == PM_SIDE_THEIRS;
 }
-static bool top_sender_side(enum pm_verdict v)
-{
-    return v == PM_V_LOCAL_FIREWALL || v == PM_V_LOCAL_ROUTING || v == PM_V_NAT_DROP ||
-           v == PM_V_NAT_REWRITE || v == PM_V_PROVIDER_BLOCK;
-}
+static bool top_sender_side(enum pm_verdict v) { return pm_verdict_info(v)->side == PM_SIDE_OURS; }
 static bool all_failing(const struct pm_scope_in *in)
 {
     return FAILING(in) == in->counted && in->counted >= 2;

@@ -1,7 +1,7 @@
 /*
  * vocab.c — owns the words of the output contract (docs/OUTPUT.md):
- * outcome, verdict, owner and confidence names. Tests and docs use these strings; renaming
- * one is a schema change.
+ * outcome, owner and confidence names (the verdict words are a column of the verdict table,
+ * analyze/verdicts.c). Tests and docs use these strings; renaming one is a schema change.
  */
 #include <string.h>
 
@@ -22,24 +22,6 @@ static const char *const outcome_names[PM_OUT__COUNT] = {
     [PM_OUT_TLS_MISMATCH] = "tls-mismatch",
 };
 
-static const char *const verdict_names[PM_V__COUNT] = {
-    [PM_V_OK] = "ok",
-    [PM_V_LOCAL_FIREWALL] = "local-firewall",
-    [PM_V_LOCAL_ROUTING] = "local-routing",
-    [PM_V_NAT_REWRITE] = "nat-rewrite",
-    [PM_V_NAT_DROP] = "nat-drop",
-    [PM_V_REMOTE_REFUSED] = "remote-refused",
-    [PM_V_PATH_RST] = "path-rst",
-    [PM_V_REMOTE_ICMP] = "remote-icmp",
-    [PM_V_PATH_ICMP] = "path-icmp",
-    [PM_V_SILENT_DROP] = "silent-drop",
-    [PM_V_PROVIDER_BLOCK] = "provider-block",
-    [PM_V_NO_BANNER] = "no-banner",
-    [PM_V_SMTP_POLICY] = "smtp-policy",
-    [PM_V_INCONCLUSIVE] = "inconclusive",
-    [PM_V_TLS_MISMATCH] = "tls-mismatch",
-};
-
 static const char *const owner_names[PM_OWN__COUNT] = {
     [PM_OWN_NONE] = "none",
     [PM_OWN_SENDER_HOST] = "sender-host",
@@ -56,11 +38,6 @@ static const char *const confidence_names[] = {"low", "medium", "high"};
 const char *pm_outcome_name(enum pm_outcome o)
 {
     return (unsigned)o < PM_OUT__COUNT ? outcome_names[o] : "incomplete";
-}
-
-const char *pm_verdict_name(enum pm_verdict v)
-{
-    return (unsigned)v < PM_V__COUNT ? verdict_names[v] : "inconclusive";
 }
 
 const char *pm_owner_name(enum pm_owner o)
@@ -84,7 +61,6 @@ static int lookup(const char *const *names, int n, const char *s)
 }
 
 int pm_outcome_from_name(const char *s) { return lookup(outcome_names, PM_OUT__COUNT, s); }
-int pm_verdict_from_name(const char *s) { return lookup(verdict_names, PM_V__COUNT, s); }
 int pm_owner_from_name(const char *s) { return lookup(owner_names, PM_OWN__COUNT, s); }
 
 bool pm_outcome_is_failure(enum pm_outcome o)

@@ -234,7 +234,7 @@ vocab() {  # vocab WHAT SCHEMA-FILE JQ-PATH FILE GREP-REGEX SED-EXPR
 }
 C='.["$defs"]'
 vocab outcome common.schema.json "$C.outcome.enum" analyze/vocab.c '\[PM_OUT_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
-vocab verdict common.schema.json "$C.verdict.enum" analyze/vocab.c '\[PM_V_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
+vocab verdict common.schema.json "$C.verdict.enum" analyze/verdicts.c '\[PM_V_[A-Z_]+\] = \{"[a-z-]+"' 's/.*"(.*)"/\1/'
 vocab owner common.schema.json "$C.owner.enum" analyze/vocab.c '\[PM_OWN_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
 vocab rule common.schema.json "$C.rule.enum" analyze/rules.c '^    \{"[a-z0-9-]+",' 's/^    \{"(.*)",/\1/'
 vocab scope_rule common.schema.json "$C.scope_rule.enum" analyze/scope.c '^    \{"[a-z0-9-]+", w_' 's/^    \{"(.*)", w_/\1/'
