@@ -14,7 +14,6 @@
 
 #define SRV_LINE 512  /* RFC 5321 §4.5.3.1.5: reply line limit 512 octets incl. CRLF */
 #define CLI_LINE 256
-#define MAX_CMDQ 16
 
 struct pm_session {
     struct pm_seqstate srv, cli;
@@ -30,7 +29,7 @@ struct pm_session {
     uint8_t cli_seen;                    /* the client has sent bytes */
     uint8_t late;                        /* joined late (pm_smtp_joined_late) */
     uint8_t late_synced;                 /* ... and a recognised command was seen since */
-    char cmdq[MAX_CMDQ][PM_SMTP_CMD];
+    char cmdq[PM_SMTP_MAX_CMDQ][PM_SMTP_CMD];
     char cur_text[PM_SMTP_TEXT];
     uint16_t cur_len;
     int16_t cur_code;
@@ -44,7 +43,7 @@ struct pm_session {
  * charged to the memory budget; `cap` is an explicit count cap (--max-sessions), 0 none. */
 #define CHUNK_BITS 10u
 #define CHUNK (1u << CHUNK_BITS)             /* sessions per chunk (~2 MB) */
-#define MAX_CHUNKS ((1u << 24) >> CHUNK_BITS) /* at most 16 M sessions */
+#define MAX_CHUNKS ((uint32_t)PM_SESSIONS_MAX >> CHUNK_BITS) /* --max-sessions' bound */
 
 struct pm_session_pool {
     struct pm_session *chunk[MAX_CHUNKS];
@@ -250,17 +249,17 @@ static void pop_command(struct pm_session *s, char *out)
         return;
     }
     pm_strlcpy(out, s->cmdq[s->cmdq_head], PM_SMTP_CMD);
-    s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % MAX_CMDQ);
+    s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % PM_SMTP_MAX_CMDQ);
     s->cmdq_n--;
     s->sum.unanswered = s->cmdq_n;
 }
 
 static void push_command(struct pm_session *s, const char *cmd)
 {
-    if (s->cmdq_n >= MAX_CMDQ) {
+    if (s->cmdq_n >= PM_SMTP_MAX_CMDQ) {
         return; /* a client pipelining more than we track: later replies are UNKNOWN */
     }
-    int i = (s->cmdq_head + s->cmdq_n) % MAX_CMDQ;
+    int i = (s->cmdq_head + s->cmdq_n) % PM_SMTP_MAX_CMDQ;
     pm_strlcpy(s->cmdq[i], cmd, PM_SMTP_CMD);
     s->cmdq_n++;
     s->sum.unanswered = s->cmdq_n;

@@ -18,8 +18,6 @@
  * one-line-per-attempt tables for other tools: a Zeek conn.log (ASCII writer, TSV) and CSV. */
 enum pm_format { PM_FMT_TEXT, PM_FMT_JSONL, PM_FMT_ZEEK, PM_FMT_CSV };
 
-#define PM_MAX_LOGS 16
-#define PM_MAX_EXPECT 16
 
 struct pm_engine_config {
     uint16_t ports[PM_MAX_PORTS];
@@ -85,7 +83,6 @@ struct pm_engine_source {
 };
 
 /* Live statistics for the summary (pcap_stats and the privilege drop). */
-#define PM_LIVE_MAX_IFACES 16
 struct pm_live_ifstats {
     char name[64];
     bool stats;         /* pcap_stats answered (else the counts are unknown, 0) */
@@ -98,7 +95,7 @@ struct pm_live_stats {
     uint64_t received, dropped, if_dropped; /* summed over the interfaces */
     char privileges[160];
     int nifs;
-    struct pm_live_ifstats ifs[PM_LIVE_MAX_IFACES];
+    struct pm_live_ifstats ifs[PM_CAP_MAX_IFACES];
 };
 
 /* A hop reference learnt outside the capture (a probe's TTL walk, a live route). */
