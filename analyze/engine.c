@@ -1291,14 +1291,10 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     return pm_engine_finish(e);
 }
 
-void pm_engine_abort(struct pm_engine *e)
+/* The one teardown of an engine's modules and buffers, after finish or abort (the bundle is
+ * settled by then: finished, or aborted). */
+static void engine_free(struct pm_engine *e)
 {
-    if (!e) {
-        return;
-    }
-    if (e->bundle) {
-        pm_bundle_abort(e->bundle);
-    }
     pm_report_free(e->report);
     pm_nat_free(e->nat);
     pm_correlator_free(e->corr);
@@ -1315,6 +1311,17 @@ void pm_engine_abort(struct pm_engine *e)
     free(e->held);
     free(e->host_context);
     free(e);
+}
+
+void pm_engine_abort(struct pm_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    if (e->bundle) {
+        pm_bundle_abort(e->bundle);
+    }
+    engine_free(e);
 }
 
 int pm_engine_finish(struct pm_engine *e)
@@ -1453,21 +1460,6 @@ int pm_engine_finish(struct pm_engine *e)
         pm_hint("the results above cover the readable part of the capture only");
     }
     int status = s->exit_status;
-    pm_report_free(e->report);
-    pm_nat_free(e->nat);
-    pm_correlator_free(e->corr);
-    pm_context_free(e->ctx);
-    pm_logset_free(&e->logs);
-    pm_tracker_free(e->tracker);
-    if (e->spool_in) {
-        fclose(e->spool_in);
-    }
-    if (e->spool) {
-        fclose(e->spool);
-    }
-    free(e->recent);
-    free(e->held);
-    free(e->host_context);
-    free(e);
+    engine_free(e);
     return status;
 }
