@@ -478,7 +478,9 @@ void pm_correlator_settle(struct pm_correlator *c)
 
 void pm_correlator_reset(struct pm_correlator *c)
 {
-    memset(c->used, 0, c->indexed);
+    if (c->used) { /* NULL while no line was indexed: memset(NULL, 0, 0) is undefined */
+        memset(c->used, 0, c->indexed);
+    }
     for (uint32_t b = 0; b < c->byaddr.nb; b++) {
         memset(c->byaddr.b[b].skip, 0, c->byaddr.b[b].n * sizeof(uint32_t));
     }
