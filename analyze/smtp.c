@@ -332,13 +332,23 @@ static void append_text(struct pm_session *s, const uint8_t *p, size_t n)
     s->cur_len = (uint16_t)(s->cur_len + pm_sanitize(s->cur_text + s->cur_len, room, p, n));
 }
 
+int pm_smtp_reply_line(const uint8_t *l, size_t n, bool *last)
+{
+    /* Reply-code is three digits, the first 2..5 (RFC 5321 §4.2). */
+    if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
+        l[2] > '9' || (n > 3 && l[3] != ' ' && l[3] != '-')) {
+        return -1;
+    }
+    *last = n == 3 || l[3] == ' ';
+    return (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+}
+
 /* One server line without CRLF. */
 static void server_line(struct pm_session *s, const uint8_t *l, size_t n)
 {
-    /* Reply-code is three digits, the first 2..5 (RFC 5321 §4.2). */
-    bool valid = n >= 3 && l[0] >= '2' && l[0] <= '5' && isdigit(l[1]) && isdigit(l[2]) &&
-                 (n == 3 || l[3] == ' ' || l[3] == '-');
-    if (!valid) {
+    bool last;
+    int code = pm_smtp_reply_line(l, n, &last);
+    if (code < 0) {
         if (!s->first_reply_done && s->sum.banner_code == 0) {
             s->sum.banner_code = PM_BANNER_NOT_SMTP;
             snprintf(s->sum.banner, sizeof(s->sum.banner), "(not an SMTP reply)");
@@ -347,8 +357,6 @@ static void server_line(struct pm_session *s, const uint8_t *l, size_t n)
         }
         return; /* a stray line inside a session: ignore it */
     }
-    int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-    bool last = n == 3 || l[3] == ' ';
     if (!s->in_reply) {
         s->in_reply = 1;
         s->cur_code = (int16_t)code;
