@@ -96,26 +96,6 @@ struct pm_engine {
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
-void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len)
-{
-    /* Keep: TCP to/from the watched ports; ICMP errors (unreachable, source quench, time
-     * exceeded, parameter problem); ICMPv6 errors (types 1-4); IPv4 later fragments and
-     * IPv6 packets whose next header is an extension header (their transport header is not
-     * where BPF looks). Everything else never reaches the decoder. */
-    size_t o = (size_t)snprintf(buf, len, "(tcp and (");
-    for (int i = 0; i < nports && o < len; i++) {
-        o += (size_t)snprintf(buf + o, len - o, "%sport %u", i ? " or " : "", ports[i]);
-    }
-    if (o < len) {
-        snprintf(buf + o, len - o,
-                 ")) or (icmp and (icmp[icmptype] == icmp-unreach or icmp[icmptype] == "
-                 "icmp-timxceed or icmp[icmptype] == icmp-paramprob or icmp[icmptype] == "
-                 "icmp-sourcequench)) or (icmp6 and ip6[40] < 5) or "
-                 "(ip and ip[6:2] & 0x1fff != 0) or "
-                 "(ip6 and ip6[6] != 6 and ip6[6] != 17 and ip6[6] != 58)");
-    }
-}
-
 uint32_t pm_engine_default_flows(uint64_t max_memory)
 {
     /* Open attempts may take up to half the budget: a slot, its extension and its share of

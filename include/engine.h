@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "capin.h"
+#include "filter.h"
 #include "mtalog.h"
 #include "track.h"
 
@@ -56,8 +57,7 @@ struct pm_engine_config {
     uint64_t seed;
 };
 
-/* Build the BPF expression that keeps what the analysis needs for these ports. */
-void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len);
+/* pm_engine_filter, the BPF expression of the analysis: filter.h (analyze/filter.c). */
 
 /* The flow table's capacity when --max-flows is not given: what the memory budget allows. */
 uint32_t pm_engine_default_flows(uint64_t max_memory);
