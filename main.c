@@ -70,7 +70,8 @@ static void usage_analyze(FILE *f)
             "options:\n"
             "  -r, --read FILE         a capture to read (repeatable; - for standard input)\n"
             "      --filter EXPR       the BPF expression (then every word is a file)\n"
-            "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
+            "  -p, --ports LIST        watched ports (default " PM_STR(PM_DEFAULT_PORT)
+            "; e.g. 25,465,587)\n"
             "  -f, --format FMT        text (the default, wherever the output goes), jsonl\n"
             "                          (every object of the output contract), zeek (a Zeek\n"
             "                          conn.log: TSV with #fields/#types headers and\n"
@@ -87,10 +88,12 @@ static void usage_analyze(FILE *f)
             "      --mta-connect-timeout SECS\n"
             "                          the MTA's connect timeout (Postfix smtp_connect_timeout,\n"
             "                          Exim connect_timeout, Sendmail Timeout.connect; default:\n"
-            "                          30 for Postfix, the kernel's 127 s for the others)\n"
+            "                          " PM_STR(PM_POSTFIX_CONNECT_TIMEOUT_S)
+            " for Postfix, the kernel's " PM_STR(PM_KERNEL_SYN_GIVEUP_S) " s for the others)\n"
             "      --expect-source IP  the public address mail must leave from; repeatable\n"
             "      --max-memory SIZE   memory the growing tables may take, e.g. 512M, 4G\n"
-            "                          (default 1G); a full table is reported (exit 4)\n"
+            "                          (default " PM_STR(PM_DEFAULT_MAX_MEMORY_GIB)
+            "G); a full table is reported (exit 4)\n"
             "      --max-flows N       cap on concurrent attempts (default: what --max-memory\n"
             "                          allows, 1.7 M at 1G)\n"
             "      --max-sessions N    cap on concurrent SMTP dialogues (default: none)\n"
@@ -124,7 +127,7 @@ uint64_t pm_cli_seed(void)
 void pm_cli_engine_defaults(struct pm_engine_config *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->ports[0] = 25;
+    cfg->ports[0] = PM_DEFAULT_PORT;
     cfg->nports = 1;
     /* No count caps by default: every table grows on demand within one memory budget
      * (--max-memory, 1 GiB), and a table that fills says so (docs/ARCHITECTURE.md). */
@@ -224,7 +227,7 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         cfg->logopt.tz = arg;
         return 1;
     case PM_OPT_LOG_YEAR:
-        if (!pm_parse_long(arg, 1970, 2200, &v)) {
+        if (!pm_parse_long(arg, 1970, PM_LOG_YEAR_MAX, &v)) {
             pm_err("bad --log-year '%s'", arg);
             return -1;
         }
@@ -240,12 +243,13 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
     case PM_OPT_MTA_CONNECT_TIMEOUT: {
         pm_ns t;
         if (!pm_parse_secs(arg, 0, 86400, &t)) {
-            pm_err("bad --mta-connect-timeout '%s': seconds, 0 to 86400, e.g. 30 (Postfix's "
+            pm_err("bad --mta-connect-timeout '%s': seconds, 0 to 86400, e.g. "
+                   PM_STR(PM_POSTFIX_CONNECT_TIMEOUT_S) " (Postfix's "
                    "smtp_connect_timeout) or 300 (Exim's connect_timeout)", arg);
             return -1;
         }
         /* Sendmail's Timeout.connect 0 means "the kernel's": no shorter than its retries. */
-        cfg->mta_connect_timeout = t == 0 ? PM_SEC(127) : t;
+        cfg->mta_connect_timeout = t == 0 ? PM_SEC(PM_KERNEL_SYN_GIVEUP_S) : t;
         return 1;
     }
     case PM_OPT_SINCE:
@@ -271,22 +275,22 @@ int pm_cli_common_option(struct pm_engine_config *cfg, int opt, const char *arg)
         cfg->nexpect++;
         return 1;
     case PM_OPT_MAX_FLOWS:
-        if (!pm_parse_long(arg, 16, 1L << 28, &v)) {
-            pm_err("bad --max-flows '%s': 16 to 268435456", arg);
+        if (!pm_parse_long(arg, PM_FLOWS_MIN, PM_FLOWS_MAX, &v)) {
+            pm_err("bad --max-flows '%s': " PM_STR(PM_FLOWS_MIN) " to " PM_STR(PM_FLOWS_MAX), arg);
             return -1;
         }
         cfg->max_flows = (uint32_t)v;
         return 1;
     case PM_OPT_MAX_SESSIONS:
-        if (!pm_parse_long(arg, 1, 1L << 24, &v)) {
-            pm_err("bad --max-sessions '%s': 1 to 16777216", arg);
+        if (!pm_parse_long(arg, 1, PM_SESSIONS_MAX, &v)) {
+            pm_err("bad --max-sessions '%s': 1 to " PM_STR(PM_SESSIONS_MAX), arg);
             return -1;
         }
         cfg->max_sessions = (uint32_t)v;
         return 1;
     case PM_OPT_MAX_DESTS:
-        if (!pm_parse_long(arg, 16, 1L << 24, &v)) {
-            pm_err("bad --max-dests '%s': 16 to 16777216", arg);
+        if (!pm_parse_long(arg, PM_DESTS_MIN, PM_DESTS_MAX, &v)) {
+            pm_err("bad --max-dests '%s': " PM_STR(PM_DESTS_MIN) " to " PM_STR(PM_DESTS_MAX), arg);
             return -1;
         }
         cfg->max_dests = (uint32_t)v;

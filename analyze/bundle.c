@@ -42,10 +42,8 @@
 #define PM_BUILD_VARIANT "unknown"
 #endif
 
-#define DEST_BUCKETS 32768u
 #define NOTES_LEN 4096
 #define LOGREF_TEXT 200
-#define LOGLINE_COPY 2047       /* bytes of a log line copied into mta-log.txt */
 
 struct bdest {
     pm_addr addr;
@@ -622,9 +620,9 @@ static uint32_t addr_hash(const pm_addr *a)
 static struct bdest *dest_get(struct pm_bundle *b, const pm_addr *a)
 {
     if (!b->dhead) {
-        b->dhead = pm_xcalloc(DEST_BUCKETS, sizeof(*b->dhead));
+        b->dhead = pm_xcalloc(PM_BUNDLE_DEST_BUCKETS, sizeof(*b->dhead));
     }
-    uint32_t h = addr_hash(a) & (DEST_BUCKETS - 1);
+    uint32_t h = addr_hash(a) & (PM_BUNDLE_DEST_BUCKETS - 1);
     for (uint32_t i = b->dhead[h]; i; i = b->dests[i - 1].next) {
         if (pm_addr_eq(&b->dests[i - 1].addr, a)) {
             return &b->dests[i - 1];
@@ -1020,7 +1018,7 @@ static struct pm_lines *reopen_log(const char *path)
         return NULL;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    return pm_lines_fdopen(fd, LOGLINE_COPY); /* closes fd when it fails */
+    return pm_lines_fdopen(fd, PM_BUNDLE_LOGLINE_COPY); /* closes fd when it fails */
 }
 
 /* The matched lines, read again from the logs in one pass per file (gzip or plain: zlib
@@ -1076,7 +1074,7 @@ static int write_mta_log(struct pm_bundle *b)
                 if (n && text[n - 1] == '\r') {
                     n--;
                 }
-                char clean[LOGLINE_COPY + 1];
+                char clean[PM_BUNDLE_LOGLINE_COPY + 1];
                 pm_sanitize(clean, sizeof(clean), (const uint8_t *)text, n);
                 pm_bundle_put_clean(f, clean);
                 fputs(cut ? " [...]\n" : "\n", f);
@@ -1128,7 +1126,7 @@ static struct bdest *dest_find(struct pm_bundle *b, const pm_addr *a)
     if (!b->dhead) {
         return NULL;
     }
-    uint32_t h = addr_hash(a) & (DEST_BUCKETS - 1);
+    uint32_t h = addr_hash(a) & (PM_BUNDLE_DEST_BUCKETS - 1);
     for (uint32_t i = b->dhead[h]; i; i = b->dests[i - 1].next) {
         if (pm_addr_eq(&b->dests[i - 1].addr, a)) {
             return &b->dests[i - 1];

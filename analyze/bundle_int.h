@@ -17,21 +17,8 @@
 #include "report.h"
 
 /* ---- limits: every table is capped so that a capture with millions of failing attempts
- * cannot exhaust memory; what a cap leaves out is counted and said in README.txt ---- */
-#define PM_BUNDLE_NAME 96              /* a file name inside the bundle, NUL included */
-#define PM_BUNDLE_MAX_FILES 300        /* files in one bundle (manifest entries) */
-#define PM_BUNDLE_MAX_ESCALATIONS 256  /* escalation-<dst>.txt files */
-#define PM_BUNDLE_MAX_LADDERS 50       /* SVG ladder diagrams in report.html */
-#define PM_BUNDLE_LADDER_EVENTS 24     /* arrows per ladder */
-#define PM_BUNDLE_MAX_ROWS 5000        /* rows of the findings table in report.html */
-#define PM_BUNDLE_MAX_DESTS 16384      /* destinations tracked for escalations and context */
-#define PM_BUNDLE_MAX_LOGREFS 20000    /* MTA log lines copied to mta-log.txt */
-#define PM_BUNDLE_MAX_LOGPATHS 32
-#define PM_BUNDLE_MAX_SRCS 4           /* source addresses named per destination */
-#define PM_SLICE_MAX_ATTEMPTS 100000   /* attempts whose packets go into evidence.pcapng */
-#define PM_SLICE_MAX_PACKETS 200000    /* packets in evidence.pcapng */
-#define PM_SLICE_ATTEMPT_PACKETS 64    /* packets per failing attempt */
-#define PM_SLICE_CONTEXT_PACKETS 24    /* packets of a successful (context) attempt */
+ * cannot exhaust memory; what a cap leaves out is counted and said in README.txt. The
+ * caps (PM_BUNDLE_*, PM_SLICE_*) are in config.h. ---- */
 
 /* ---- a finding the bundle keeps in full (ladders, escalations) ---- */
 

@@ -25,7 +25,6 @@
 
 #include "util.h"
 
-#define MANIFEST_MAX (1u << 20) /* a manifest of 300 lines is ~30 kB; more is not ours */
 
 bool pm_bundle_name_ok(const char *name)
 {
@@ -286,7 +285,7 @@ static int read_small(int dirfd, const char *name, char **buf, size_t *len)
         return errno;
     }
     struct stat st;
-    int e = fstat(fd, &st) != 0 ? errno : st.st_size > (off_t)MANIFEST_MAX ? EFBIG : 0;
+    int e = fstat(fd, &st) != 0 ? errno : st.st_size > (off_t)PM_BUNDLE_MANIFEST_MAX ? EFBIG : 0;
     if (e) {
         close(fd);
         return e;

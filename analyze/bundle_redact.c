@@ -31,8 +31,6 @@
 #include "pkt.h"
 #include "util.h"
 
-#define RX_MAX_ADDRS 8192   /* distinct addresses mapped; beyond: one shared placeholder */
-#define RX_MAX_NAMES 512
 #define RX_NAME 128
 #define PUBLIC_MARK UINT32_MAX
 
@@ -53,7 +51,7 @@ struct pm_redact {
     struct rx_addr *addrs;
     size_t naddrs;
     uint32_t next4, next6;
-    struct rx_name names[RX_MAX_NAMES];
+    struct rx_name names[PM_REDACT_MAX_NAMES];
     int nnames;
     uint32_t nextname;
     uint64_t addrs_over, names_over;
@@ -63,7 +61,7 @@ struct pm_redact {
 struct pm_redact *pm_redact_new(void)
 {
     struct pm_redact *r = pm_xcalloc(1, sizeof(*r));
-    r->addrs = pm_xcalloc(RX_MAX_ADDRS, sizeof(*r->addrs));
+    r->addrs = pm_xcalloc(PM_REDACT_MAX_ADDRS, sizeof(*r->addrs));
     return r;
 }
 
@@ -104,7 +102,7 @@ static struct rx_addr *add_addr(struct pm_redact *r, const pm_addr *a)
     if (x) {
         return x;
     }
-    if (r->naddrs >= RX_MAX_ADDRS) {
+    if (r->naddrs >= PM_REDACT_MAX_ADDRS) {
         r->addrs_over++;
         return NULL;
     }
@@ -189,7 +187,7 @@ void pm_redact_name(struct pm_redact *r, const char *name, bool anywhere)
             return;
         }
     }
-    if (r->nnames >= RX_MAX_NAMES) {
+    if (r->nnames >= PM_REDACT_MAX_NAMES) {
         r->names_over++;
         return;
     }
@@ -579,7 +577,7 @@ void pm_redact_describe(const struct pm_redact *r, FILE *out)
     if (r->addrs_over || r->names_over) {
         fprintf(out, "  Over the tables' caps (%d addresses, %d names): %llu addresses share the\n"
                 "  placeholder 198.18.255.255 / 2001:db8:ffff:ffff::ffff; %llu names were not "
-                "replaced.\n", RX_MAX_ADDRS, RX_MAX_NAMES, (unsigned long long)r->addrs_over,
-                (unsigned long long)r->names_over);
+                "replaced.\n", PM_REDACT_MAX_ADDRS, PM_REDACT_MAX_NAMES,
+                (unsigned long long)r->addrs_over, (unsigned long long)r->names_over);
     }
 }

@@ -25,7 +25,6 @@
 #include "util.h"
 
 #define NO_FILE 0xffffu
-#define MAX_OUT_IFACES 256
 
 struct sent {
     pm_addr cli, srv;
@@ -542,7 +541,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
         }
         open_inputs++;
     }
-    struct { uint16_t file; int linktype; } ifs[MAX_OUT_IFACES];
+    struct { uint16_t file; int linktype; } ifs[PM_SLICE_MAX_OUT_IFACES];
     int nifs = 0;
     uint64_t over_attempt = 0, over_total = 0, no_iface = 0;
     char comment[256];
@@ -613,7 +612,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
             }
         }
         if (ifid < 0) {
-            if (nifs >= MAX_OUT_IFACES) {
+            if (nifs >= PM_SLICE_MAX_OUT_IFACES) {
                 no_iface++;
                 continue;
             }
@@ -674,7 +673,7 @@ int pm_slice_write(struct pm_slice *s, FILE *out, const char *const *paths, cons
     if (over_total || no_iface) {
         note(notes, noteslen, "- evidence.pcapng: %llu packets left out (the slice holds at most "
              "%d packets and %d interfaces).\n", (unsigned long long)(over_total + no_iface),
-             PM_SLICE_MAX_PACKETS, MAX_OUT_IFACES);
+             PM_SLICE_MAX_PACKETS, PM_SLICE_MAX_OUT_IFACES);
     }
     if (s->dropped) {
         note(notes, noteslen, "- evidence.pcapng: the packets of %llu failing attempts are not "

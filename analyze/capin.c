@@ -29,7 +29,6 @@
 #include "util.h"
 
 /* The block reader for classic pcap (see the top of the file). */
-#define BLOCK_SIZE (1u << 20)
 #define BLOCK_MAX_CAPLEN 262144u /* libpcap's max_snaplen_for_dlt() for the types we decode */
 
 struct pm_blockread {
@@ -37,7 +36,7 @@ struct pm_blockread {
     int swap;              /* the file's byte order differs from ours */
     int micro;             /* µs timestamps (scaled to ns) */
     uint32_t snapshot;     /* as libpcap adjusted it */
-    uint8_t *buf;          /* BLOCK_SIZE bytes; buf[start, end) holds file bytes */
+    uint8_t *buf;          /* PM_CAPIN_BLOCK_SIZE bytes; buf[start, end) holds file bytes */
     size_t start, end;
     uint64_t off;          /* file offset of buf[end] */
     int at_eof;
@@ -78,7 +77,7 @@ struct pm_capfile {
     uint32_t frame;
     uint64_t damage_warned;
     struct pm_capfile_stats st;
-    /* host-address guess: endpoints of the first SAMPLE_RECORDS IP packets */
+    /* host-address guess: endpoints of the first PM_CAPIN_SAMPLE_RECORDS IP packets */
     struct {
         pm_addr a;
         uint32_t n;
@@ -93,7 +92,6 @@ struct pm_capfile {
     uint16_t side_file, side_vantage;
 };
 
-#define SAMPLE_RECORDS 256
 
 /* Record times from a file are kept within [0, PM_NS_LIMIT): a damaged or hostile file can
  * say anything, and the engine subtracts and adds times (differences of two times, a time
@@ -134,7 +132,7 @@ static void tally(struct pm_capfile *cf, const pm_addr *a)
 static void sample(struct pm_capfile *cf, int linktype, const uint8_t *data, uint32_t caplen,
                    uint32_t wirelen)
 {
-    if (cf->sampled >= SAMPLE_RECORDS) {
+    if (cf->sampled >= PM_CAPIN_SAMPLE_RECORDS) {
         return;
     }
     struct pm_pkt p;
@@ -326,7 +324,7 @@ static void block_start(struct pm_capfile *cf, const uint8_t head[24], FILE *f)
         return;
     }
     struct pm_blockread *b = pm_xcalloc(1, sizeof(*b));
-    b->buf = malloc(BLOCK_SIZE);
+    b->buf = malloc(PM_CAPIN_BLOCK_SIZE);
     if (!b->buf) {
         free(b); /* no memory for the fast path: libpcap reads it */
         return;
@@ -339,20 +337,20 @@ static void block_start(struct pm_capfile *cf, const uint8_t head[24], FILE *f)
     cf->blk = b;
 }
 
-/* Make at least `need` (<= BLOCK_SIZE) bytes available at buf[start]; returns how many are
+/* Make at least `need` (<= PM_CAPIN_BLOCK_SIZE) bytes available at buf[start]; returns how many are
  * (fewer at the end of the file), or -1 with errno on a read error. */
 static long block_fill(struct pm_blockread *b, size_t need)
 {
     if (b->end - b->start >= need || b->at_eof) {
         return (long)(b->end - b->start);
     }
-    if (BLOCK_SIZE - b->start < need) {
+    if (PM_CAPIN_BLOCK_SIZE - b->start < need) {
         memmove(b->buf, b->buf + b->start, b->end - b->start);
         b->end -= b->start;
         b->start = 0;
     }
     while (b->end - b->start < need) {
-        ssize_t n = pread(b->fd, b->buf + b->end, BLOCK_SIZE - b->end, (off_t)b->off);
+        ssize_t n = pread(b->fd, b->buf + b->end, PM_CAPIN_BLOCK_SIZE - b->end, (off_t)b->off);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;

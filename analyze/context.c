@@ -83,10 +83,6 @@ const char *pm_scope_name(enum pm_scope s)
     return (unsigned)s < PM_ARRAY_LEN(n) ? n[s] : "none";
 }
 
-#define HTAB_START 1024u /* entries a host or prefix table starts with */
-#define DESTS_START 1024u
-#define DESTS_LIMIT (1u << 24) /* the bound when none is given: the memory budget decides */
-#define HOSTS_LIMIT (1u << 22)
 
 static uint32_t pow2_at_least(uint32_t n)
 {
@@ -101,13 +97,15 @@ struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max
 {
     struct pm_context *c = pm_xcalloc(1, sizeof(*c));
     c->nvantage = nvantage;
-    max_hosts = max_hosts && max_hosts < HOSTS_LIMIT ? max_hosts : HOSTS_LIMIT;
-    max_dests = max_dests && max_dests < DESTS_LIMIT ? max_dests : DESTS_LIMIT;
+    max_hosts = max_hosts && max_hosts < PM_CTX_HOSTS_LIMIT ? max_hosts : PM_CTX_HOSTS_LIMIT;
+    max_dests = max_dests && max_dests < (uint32_t)PM_DESTS_MAX ? max_dests
+                                                                : (uint32_t)PM_DESTS_MAX;
     c->hosts.max_cap = pow2_at_least(max_hosts * 2);
-    c->hosts.cap = c->hosts.max_cap < HTAB_START ? c->hosts.max_cap : HTAB_START;
+    c->hosts.cap = c->hosts.max_cap < PM_CTX_HTAB_START ? c->hosts.max_cap : PM_CTX_HTAB_START;
     c->hosts.tab = pm_xcalloc(c->hosts.cap, sizeof(*c->hosts.tab));
     c->prefixes.max_cap = pow2_at_least(max_hosts);
-    c->prefixes.cap = c->prefixes.max_cap < HTAB_START ? c->prefixes.max_cap : HTAB_START;
+    c->prefixes.cap =
+        c->prefixes.max_cap < PM_CTX_HTAB_START ? c->prefixes.max_cap : PM_CTX_HTAB_START;
     c->prefixes.tab = pm_xcalloc(c->prefixes.cap, sizeof(*c->prefixes.tab));
     c->side.max_cap = c->hosts.max_cap;
     c->side.cap = c->hosts.cap;
@@ -116,7 +114,7 @@ struct pm_context *pm_context_new(int nvantage, uint32_t max_hosts, uint32_t max
     c->side_prefixes.cap = c->prefixes.cap;
     c->side_prefixes.tab = pm_xcalloc(c->side_prefixes.cap, sizeof(*c->side_prefixes.tab));
     c->dests_max = max_dests;
-    c->dests_cap = max_dests < DESTS_START ? max_dests : DESTS_START;
+    c->dests_cap = max_dests < PM_CTX_DESTS_START ? max_dests : PM_CTX_DESTS_START;
     c->dests = pm_xcalloc(c->dests_cap, sizeof(*c->dests));
     uint32_t slots = pow2_at_least(c->dests_cap * 2);
     c->dest_slots = pm_xcalloc(slots, sizeof(uint32_t));

@@ -25,28 +25,7 @@
 
 #include "util.h"
 
-#define TOL PM_SEC(2)              /* syslog times have 1 s resolution, plus slack */
-/* How long a connect() can last before it fails with each errno (the MTA's timer caps all):
- * an answer ends it at once, but the answer may come to the first retransmission (IPv6
- * and Exim's blocking connect fail on the second SYN's ICMP, 1 s later), and an ICMP host
- * unreachable comes after the last router's ARP/ND gave up (Linux: 3 s). */
-#define SPAN_REFUSED PM_SEC(2)
-#define SPAN_UNREACH PM_SEC(4)
-#define SPAN_LOCAL PM_SEC(1)       /* EPERM, EINVAL, EADDRNOTAVAIL: the local stack */
-/* Defaults of the MTAs' connect timers: Postfix smtp_connect_timeout 30 s; Exim
- * connect_timeout 5 min and Sendmail Timeout.connect 0 (= the kernel's) are both cut by the
- * kernel's SYN retries (tcp_syn_retries 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s, given up at
- * 127 s). One more second for the timer's own granularity. */
-#define TIMER_POSTFIX PM_SEC(30)
-#define TIMER_KERNEL PM_SEC(127)
-#define TIMER_SLACK PM_SEC(1)
-#define EXIM_GREETING PM_SEC(300)  /* Exim's ambiguous timeout may be a greeting timeout */
-#define ANCHOR_SCAN 256            /* entries looked at around a line for its process */
-#define CONNECT_MAX PM_SEC(135)    /* kernel SYN retries (127 s) + slack */
-#define SESSION_MAX PM_SEC(330)    /* greeting timers (300 s) + slack */
-#define OFFSET_SEARCH PM_SEC(600)  /* how far apart log and capture clocks may be */
-#define MAX_SAMPLES 4096
-#define SAMPLE_SCAN 64             /* lines looked at on each side of an answer for a sample */
+/* The windows and timers (PM_CORR_*, the MTAs' default connect timers) are in config.h. */
 
 /* One key's positions (log entry or anchor indices), sorted by (time, line, position). */
 struct tbucket {
@@ -73,7 +52,7 @@ struct pm_correlator {
     uint8_t *used;
     size_t used_cap;
     size_t indexed;          /* log entries covered by byaddr/used */
-    pm_ns samples[MAX_SAMPLES];
+    pm_ns samples[PM_CORR_MAX_SAMPLES];
     uint32_t nsamples;
     struct pm_corr_stats st;
     struct tindex anchors;   /* logs->anchors by (mta, queue id) */
@@ -425,7 +404,7 @@ pm_ns pm_correlator_to_capture(const struct pm_correlator *c, pm_ns log_ts)
 
 void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
 {
-    if (c->st.offset_given || c->nsamples >= MAX_SAMPLES || c->n == 0) {
+    if (c->st.offset_given || c->nsamples >= PM_CORR_MAX_SAMPLES || c->n == 0) {
         return;
     }
     /* Sharp pairs only: the kernel ends connect() when the RST or ICMP arrives and the MTA
@@ -435,7 +414,7 @@ void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
     }
     /* The nearest sharp line in time on either side of the answer: lines are sorted by time
      * within the address, so the first fitting line scanning outwards is the nearest on that
-     * side. Each scan is bounded (SAMPLE_SCAN lines) so a flood of lines to one address
+     * side. Each scan is bounded (PM_CORR_SAMPLE_SCAN lines) so a flood of lines to one address
      * costs O(log n) per sample, not O(n). */
     pm_ns best = PM_NS_NONE;
     const struct tbucket *b = addr_bucket(c, &a->srv);
@@ -444,7 +423,7 @@ void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
     }
     uint32_t mid = lower_bound_time(c, b, a->ans.ts);
     for (int side = 0; side < 2; side++) {
-        for (uint32_t k = 0; k < SAMPLE_SCAN; k++) {
+        for (uint32_t k = 0; k < PM_CORR_SAMPLE_SCAN; k++) {
             uint32_t i;
             if (side == 0) {
                 i = mid + k;
@@ -459,7 +438,7 @@ void pm_correlator_sample(struct pm_correlator *c, const struct pm_attempt *a)
             }
             const struct pm_logentry *e = &c->logs->e[b->pos[i]];
             pm_ns dt = e->ts - a->ans.ts;
-            if (dt < -OFFSET_SEARCH || dt > OFFSET_SEARCH) {
+            if (dt < -PM_CORR_OFFSET_SEARCH || dt > PM_CORR_OFFSET_SEARCH) {
                 break;
             }
             if (!may_be_connect_fail(e) || !port_ok(e, a->dport) || e->err == PM_EC_TIMEDOUT) {
@@ -495,7 +474,7 @@ void pm_correlator_settle(struct pm_correlator *c)
     qsort(c->samples, c->nsamples, sizeof(pm_ns), cmp_ns);
     pm_ns median = c->samples[c->nsamples / 2];
     /* Within the log's own resolution the clocks agree: do not shift by noise. */
-    c->st.offset = (median > TOL || median < -TOL) ? median : 0;
+    c->st.offset = (median > PM_CORR_TOL || median < -PM_CORR_TOL) ? median : 0;
     /* How far off the applied offset may be: what it left unapplied, or the spread of the
      * middle half of the samples, whichever is larger. (Each sample is itself off by up to
      * the line's resolution, which the window rule adds on its own.) */
@@ -550,10 +529,11 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
         return NULL;
     }
     bool handshake = a->answer == PM_ANS_SYNACK || (a->flags & PM_AF_ONE_SIDED);
-    pm_ns start = a->first_syn - TOL;
-    pm_ns end = a->last_seen + (handshake ? SESSION_MAX : CONNECT_MAX);
+    pm_ns start = a->first_syn - PM_CORR_TOL;
+    pm_ns end = a->last_seen + (handshake ? PM_CORR_SESSION_MAX : PM_CORR_CONNECT_MAX);
     if (a->answer == PM_ANS_RST || a->answer == PM_ANS_ICMP) {
-        end = a->ans.ts + TOL + PM_SEC(2); /* connect() ends on the answer (or the next SYN) */
+        /* connect() ends on the answer (or the next SYN) */
+        end = a->ans.ts + PM_CORR_TOL + PM_SEC(2);
     }
     struct tbucket *b = addr_bucket(c, &a->srv);
     if (!b) {
@@ -592,11 +572,11 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
     /* Fold in lines that say the same thing about the same attempt (a status line the
      * parser could not merge, one line per recipient). */
     const struct pm_logentry *m = &c->logs->e[pick];
-    for (uint32_t i = next_free(c, b, lower_bound_time(c, b, m->ts - TOL)); i < b->n;
+    for (uint32_t i = next_free(c, b, lower_bound_time(c, b, m->ts - PM_CORR_TOL)); i < b->n;
          i = next_free(c, b, i + 1)) {
         uint32_t idx = b->pos[i];
         const struct pm_logentry *e = &c->logs->e[idx];
-        if (e->ts - m->ts > TOL) {
+        if (e->ts - m->ts > PM_CORR_TOL) {
             break;
         }
         if (e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
@@ -634,32 +614,35 @@ size_t pm_correlator_outside(const struct pm_correlator *c, const struct pm_corr
 static pm_ns mta_timer(const struct pm_correlator *c, const struct pm_logentry *e)
 {
     if (c->st.connect_timeout != PM_NS_NONE) {
-        return c->st.connect_timeout + TIMER_SLACK;
+        return c->st.connect_timeout + PM_CORR_TIMER_SLACK;
     }
-    return (e->mta == PM_MTA_POSTFIX ? TIMER_POSTFIX : TIMER_KERNEL) + TIMER_SLACK;
+    return PM_SEC(e->mta == PM_MTA_POSTFIX ? PM_POSTFIX_CONNECT_TIMEOUT_S
+                                           : PM_KERNEL_SYN_GIVEUP_S) +
+           PM_CORR_TIMER_SLACK;
 }
 
 static pm_ns connect_max(const struct pm_correlator *c, const struct pm_logentry *e)
 {
     pm_ns timer = mta_timer(c, e);
     if (e->kind != PM_LK_CONNECT_FAIL) {
-        return timer + EXIM_GREETING; /* Exim's timeout may be a connect or a greeting one */
+        /* Exim's timeout may be a connect or a greeting one */
+        return timer + PM_CORR_EXIM_GREETING;
     }
     pm_ns span;
     switch (e->err) {
     case PM_EC_REFUSED:
-        span = SPAN_REFUSED;
+        span = PM_CORR_SPAN_REFUSED;
         break;
     case PM_EC_HOSTUNREACH:
     case PM_EC_HOSTDOWN:
     case PM_EC_NETUNREACH:
     case PM_EC_ACCES:
-        span = SPAN_UNREACH;
+        span = PM_CORR_SPAN_UNREACH;
         break;
     case PM_EC_PERM:
     case PM_EC_INVAL:
     case PM_EC_ADDRNOTAVAIL:
-        span = SPAN_LOCAL;
+        span = PM_CORR_SPAN_LOCAL;
         break;
     default: /* ETIMEDOUT, and anything unknown: as long as the timer lets it */
         span = timer;
@@ -714,7 +697,7 @@ static pm_ns log_anchor(const struct pm_correlator *c, const struct pm_logentry 
     size_t idx = (size_t)(e - logs->e);
     const char *qid = e->queue_id[0] ? e->queue_id : NULL;
     if (!qid && e->mta == PM_MTA_POSTFIX) {
-        for (size_t j = idx + 1; j < logs->n && j <= idx + ANCHOR_SCAN; j++) {
+        for (size_t j = idx + 1; j < logs->n && j <= idx + PM_CORR_ANCHOR_SCAN; j++) {
             const struct pm_logentry *d = &logs->e[j];
             if (same_process(d, e) && d->from_status && d->queue_id[0]) {
                 qid = d->queue_id;
@@ -730,7 +713,7 @@ static pm_ns log_anchor(const struct pm_correlator *c, const struct pm_logentry 
         }
     }
     if (e->mta == PM_MTA_POSTFIX) {
-        for (size_t k = 1; k <= ANCHOR_SCAN && k <= idx; k++) {
+        for (size_t k = 1; k <= PM_CORR_ANCHOR_SCAN && k <= idx; k++) {
             const struct pm_logentry *d = &logs->e[idx - k];
             if (same_process(d, e) && d->ts != PM_NS_NONE && d->ts <= e->ts) {
                 if (best == PM_NS_NONE || d->ts > best) {
@@ -776,7 +759,7 @@ static void fold_duplicates(struct pm_correlator *c, size_t i)
     const struct pm_logentry *e = &c->logs->e[i];
     for (size_t j = i + 1; j < c->logs->n; j++) {
         const struct pm_logentry *d = &c->logs->e[j];
-        if (d->ts - e->ts > TOL) {
+        if (d->ts - e->ts > PM_CORR_TOL) {
             break;
         }
         if (!c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
@@ -803,7 +786,7 @@ enum pm_nowire pm_correlator_judge(struct pm_correlator *c, size_t i, pm_ns win_
         /* A session line (connected, then lost) without packets is only counted; outside
          * the window it is counted and listed as such. */
         pm_ns t = pm_correlator_to_capture(c, e->ts);
-        if (win_start == PM_NS_NONE || t < win_start - TOL || t > win_end + TOL) {
+        if (win_start == PM_NS_NONE || t < win_start - PM_CORR_TOL || t > win_end + PM_CORR_TOL) {
             note_outside(c, i, &iv);
             return PM_NOWIRE_OUTSIDE;
         }

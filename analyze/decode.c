@@ -20,7 +20,6 @@
 #define ETH_VLAN 0x8100  /* 802.1Q */
 #define ETH_QINQ 0x88a8  /* 802.1ad */
 #define ETH_QINQ_OLD 0x9100
-#define ETH_MAX_TAGS 8   /* more stacked tags than this is hostile, not a network */
 
 #define ARPHRD_LOOPBACK 772 /* Linux <linux/if_arp.h> */
 #define SLL_OUTGOING 4      /* PACKET_OUTGOING */
@@ -30,7 +29,6 @@
 #define IPPROTO_UDP_ 17
 #define IPPROTO_ICMPV6_ 58
 
-#define IPV6_MAX_EXT 8 /* extension headers walked before we give up (RFC 8200 §4.1 order) */
 
 int pm_linktype_normalize(int dlt)
 {
@@ -178,7 +176,7 @@ static void parse_tcp_options(pm_cur c, struct pm_tcpopts *o)
 static int walk_ipv6_ext(pm_cur *c, uint8_t next, uint16_t *frag_id, uint8_t *saw_ext,
                          uint8_t *more_frags)
 {
-    for (int i = 0; i < IPV6_MAX_EXT; i++) {
+    for (int i = 0; i < PM_DECODE_MAX_IPV6_EXT; i++) {
         switch (next) {
         case 0:   /* hop-by-hop */
         case 43:  /* routing */
@@ -718,7 +716,7 @@ static void decode_ethernet(struct pm_pkt *pkt, pm_cur *c)
     uint16_t et = pm_be16(c);
     /* Stacked 802.1Q / 802.1ad tags: each is TCI(2) + inner EtherType(2). */
     for (int tags = 0; et == ETH_VLAN || et == ETH_QINQ || et == ETH_QINQ_OLD; tags++) {
-        if (tags >= ETH_MAX_TAGS) {
+        if (tags >= PM_DECODE_MAX_VLAN_TAGS) {
             set_bad(pkt, PM_L_LINK);
             return;
         }

@@ -34,9 +34,6 @@
 #include "util.h"
 
 #define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
-#define RECENT_SYNS 8192         /* live: SYNs remembered for the not-on-wire check */
-#define LIVE_LOG_GRACE PM_SEC(10) /* live: a line this old with no SYN is not-on-wire */
-#define STREAM_IDLE_MARGIN PM_SEC(3) /* a silent stream's clock runs this far behind */
 
 struct spool_hdr {
     uint32_t magic;
@@ -99,26 +96,6 @@ struct pm_engine {
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
-void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len)
-{
-    /* Keep: TCP to/from the watched ports; ICMP errors (unreachable, source quench, time
-     * exceeded, parameter problem); ICMPv6 errors (types 1-4); IPv4 later fragments and
-     * IPv6 packets whose next header is an extension header (their transport header is not
-     * where BPF looks). Everything else never reaches the decoder. */
-    size_t o = (size_t)snprintf(buf, len, "(tcp and (");
-    for (int i = 0; i < nports && o < len; i++) {
-        o += (size_t)snprintf(buf + o, len - o, "%sport %u", i ? " or " : "", ports[i]);
-    }
-    if (o < len) {
-        snprintf(buf + o, len - o,
-                 ")) or (icmp and (icmp[icmptype] == icmp-unreach or icmp[icmptype] == "
-                 "icmp-timxceed or icmp[icmptype] == icmp-paramprob or icmp[icmptype] == "
-                 "icmp-sourcequench)) or (icmp6 and ip6[40] < 5) or "
-                 "(ip and ip[6:2] & 0x1fff != 0) or "
-                 "(ip6 and ip6[6] != 6 and ip6[6] != 17 and ip6[6] != 58)");
-    }
-}
-
 uint32_t pm_engine_default_flows(uint64_t max_memory)
 {
     /* Open attempts may take up to half the budget: a slot, its extension and its share of
@@ -126,7 +103,7 @@ uint32_t pm_engine_default_flows(uint64_t max_memory)
      * reserved, not touched: pages are used (and charged) as the slots are. */
     uint64_t m = max_memory ? max_memory : PM_DEFAULT_MAX_MEMORY;
     uint64_t n = m / 2 / 320;
-    return n < 16 ? 16 : n > (1u << 28) ? (1u << 28) : (uint32_t)n;
+    return n < PM_FLOWS_MIN ? PM_FLOWS_MIN : n > PM_FLOWS_MAX ? PM_FLOWS_MAX : (uint32_t)n;
 }
 
 /* ---- per-attempt processing ---- */
@@ -546,7 +523,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
             return NULL;
         }
     } else {
-        e->recent = pm_xcalloc(RECENT_SYNS, sizeof(*e->recent));
+        e->recent = pm_xcalloc(PM_LIVE_RECENT_SYNS, sizeof(*e->recent));
     }
     pm_tables_reset(cfg->max_memory);
     struct pm_track_config tc = {0};
@@ -584,7 +561,7 @@ static void remember_syn(struct pm_engine *e, const struct pm_pkt *p)
         !pm_tracker_port_watched(e->tracker, p->dport)) {
         return;
     }
-    struct recent_syn *r = &e->recent[e->nrecent++ % RECENT_SYNS];
+    struct recent_syn *r = &e->recent[e->nrecent++ % PM_LIVE_RECENT_SYNS];
     r->dst = p->dst;
     r->dport = p->dport;
     r->ts = p->ts;
@@ -697,9 +674,9 @@ static pm_addr side_prefix(const pm_addr *a)
 int pm_engine_recent_prefixes(const struct pm_engine *e, pm_addr *out, int max)
 {
     int n = 0;
-    uint32_t have = PM_MIN(e->nrecent, (uint32_t)RECENT_SYNS);
+    uint32_t have = PM_MIN(e->nrecent, (uint32_t)PM_LIVE_RECENT_SYNS);
     for (uint32_t k = 0; k < have && n < max; k++) {
-        const struct recent_syn *r = &e->recent[(e->nrecent - 1 - k) % RECENT_SYNS];
+        const struct recent_syn *r = &e->recent[(e->nrecent - 1 - k) % PM_LIVE_RECENT_SYNS];
         pm_addr p = side_prefix(&r->dst);
         bool seen = false;
         for (int j = 0; j < n && !seen; j++) {
@@ -742,7 +719,7 @@ void pm_engine_live_stats(struct pm_engine *e, const struct pm_live_stats *st)
     e->sum.kernel_received = st->received;
     e->sum.kernel_dropped = st->dropped;
     e->sum.if_dropped = st->if_dropped;
-    e->sum.nlive_ifs = st->nifs < 0 ? 0 : PM_MIN(st->nifs, PM_LIVE_MAX_IFACES);
+    e->sum.nlive_ifs = st->nifs < 0 ? 0 : PM_MIN(st->nifs, PM_CAP_MAX_IFACES);
     memcpy(e->sum.live_ifs, st->ifs, sizeof(st->ifs[0]) * (size_t)e->sum.nlive_ifs);
     pm_strlcpy(e->sum.privileges, st->privileges, sizeof(e->sum.privileges));
     e->env.capture_drops = st->dropped + st->if_dropped;
@@ -809,11 +786,11 @@ void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_
 /* Was a SYN to dst:dport seen around t (live)? */
 static bool recent_syn_to(const struct pm_engine *e, const pm_addr *dst, uint16_t dport, pm_ns t)
 {
-    uint32_t n = PM_MIN(e->nrecent, (uint32_t)RECENT_SYNS);
+    uint32_t n = PM_MIN(e->nrecent, (uint32_t)PM_LIVE_RECENT_SYNS);
     for (uint32_t i = 0; i < n; i++) {
         const struct recent_syn *r = &e->recent[i];
-        if (r->dport == dport && pm_addr_eq(&r->dst, dst) && r->ts >= t - PM_SEC(135) &&
-            r->ts <= t + PM_SEC(2)) {
+        if (r->dport == dport && pm_addr_eq(&r->dst, dst) && r->ts >= t - PM_CORR_CONNECT_MAX &&
+            r->ts <= t + PM_CORR_TOL) {
             return true;
         }
     }
@@ -921,7 +898,7 @@ static void live_log_scan(struct pm_engine *e, bool final)
     while (e->log_scan < e->logs.n) {
         const struct pm_logentry *le = &e->logs.e[e->log_scan];
         pm_ns t = pm_correlator_to_capture(e->corr, le->ts);
-        if (!final && t != PM_NS_NONE && t > e->now - LIVE_LOG_GRACE) {
+        if (!final && t != PM_NS_NONE && t > e->now - PM_LIVE_LOG_GRACE) {
             break; /* too recent: its SYN (if any) may still be in flight */
         }
         e->log_scan++;
@@ -1057,15 +1034,15 @@ static int load_logs(struct pm_engine *e)
 /* Each vantage's recording span (every record, filtered or not), then the vantage order. */
 static void settle_vantages(struct pm_engine *e)
 {
-    pm_ns ws[64], we[64];
-    for (int v = 0; v < 64; v++) {
+    pm_ns ws[PM_MAX_VANTAGES], we[PM_MAX_VANTAGES];
+    for (int v = 0; v < PM_MAX_VANTAGES; v++) {
         ws[v] = we[v] = PM_NS_NONE;
     }
     for (int i = 0; e->src.in && i < e->src.in->n; i++) {
         const struct pm_input *in = &e->src.in->in[i];
         const struct pm_capfile_stats *st = pm_capfile_stats(in->cf);
         int v = in->vantage;
-        if (v >= 64 || st->first_ts == PM_NS_NONE) {
+        if (v >= PM_MAX_VANTAGES || st->first_ts == PM_NS_NONE) {
             continue;
         }
         if (ws[v] == PM_NS_NONE || st->first_ts < ws[v]) {
@@ -1216,11 +1193,11 @@ static void stream_idle(void *ctx)
         e->idle_secs = 0;
         e->idle_base = e->now;
     }
-    /* The clock stays STREAM_IDLE_MARGIN behind the silence: a producer that only paused
+    /* The clock stays PM_STREAM_IDLE_MARGIN behind the silence: a producer that only paused
      * (ssh, a buffer) must not find its next packets already judged as timed out. */
     e->idle_secs++;
-    if (PM_SEC(e->idle_secs) > STREAM_IDLE_MARGIN) {
-        pm_engine_tick(e, e->idle_base + PM_SEC(e->idle_secs) - STREAM_IDLE_MARGIN);
+    if (PM_SEC(e->idle_secs) > PM_STREAM_IDLE_MARGIN) {
+        pm_engine_tick(e, e->idle_base + PM_SEC(e->idle_secs) - PM_STREAM_IDLE_MARGIN);
     }
 }
 
@@ -1294,14 +1271,10 @@ int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in
     return pm_engine_finish(e);
 }
 
-void pm_engine_abort(struct pm_engine *e)
+/* The one teardown of an engine's modules and buffers, after finish or abort (the bundle is
+ * settled by then: finished, or aborted). */
+static void engine_free(struct pm_engine *e)
 {
-    if (!e) {
-        return;
-    }
-    if (e->bundle) {
-        pm_bundle_abort(e->bundle);
-    }
     pm_report_free(e->report);
     pm_nat_free(e->nat);
     pm_correlator_free(e->corr);
@@ -1318,6 +1291,17 @@ void pm_engine_abort(struct pm_engine *e)
     free(e->held);
     free(e->host_context);
     free(e);
+}
+
+void pm_engine_abort(struct pm_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    if (e->bundle) {
+        pm_bundle_abort(e->bundle);
+    }
+    engine_free(e);
 }
 
 int pm_engine_finish(struct pm_engine *e)
@@ -1456,21 +1440,6 @@ int pm_engine_finish(struct pm_engine *e)
         pm_hint("the results above cover the readable part of the capture only");
     }
     int status = s->exit_status;
-    pm_report_free(e->report);
-    pm_nat_free(e->nat);
-    pm_correlator_free(e->corr);
-    pm_context_free(e->ctx);
-    pm_logset_free(&e->logs);
-    pm_tracker_free(e->tracker);
-    if (e->spool_in) {
-        fclose(e->spool_in);
-    }
-    if (e->spool) {
-        fclose(e->spool);
-    }
-    free(e->recent);
-    free(e->held);
-    free(e->host_context);
-    free(e);
+    engine_free(e);
     return status;
 }

@@ -19,7 +19,6 @@
 #include "util.h"
 
 #define NIL UINT32_MAX
-#define BUCKETS_START 65536u /* bucket arrays start here and double with the flows (load <= 1) */
 
 struct slot {
     struct pm_flow f;      /* first member: slot_of() depends on it */
@@ -72,7 +71,7 @@ struct pm_flowtab *pm_flowtab_new(uint32_t capacity, uint64_t seed)
         nb <<= 1;
     }
     t->nbuckets_max = nb;
-    set_buckets(t, nb < BUCKETS_START ? nb : BUCKETS_START);
+    set_buckets(t, nb < PM_FLOW_BUCKETS_START ? nb : PM_FLOW_BUCKETS_START);
     t->seed = seed;
     t->free_head = NIL;
     for (int c = 0; c < PM_FC__COUNT; c++) {
@@ -87,8 +86,8 @@ void pm_flowtab_free(struct pm_flowtab *t)
         return;
     }
     pm_mem_give((size_t)t->bump * (sizeof(struct slot) + sizeof(struct pm_flow_ext)));
-    if (t->mask + 1 > BUCKETS_START) {
-        pm_mem_give((size_t)(t->mask + 1 - BUCKETS_START) * 2 * sizeof(uint32_t));
+    if (t->mask + 1 > PM_FLOW_BUCKETS_START) {
+        pm_mem_give((size_t)(t->mask + 1 - PM_FLOW_BUCKETS_START) * 2 * sizeof(uint32_t));
     }
     free(t->slots);
     free(t->ext);

@@ -9,8 +9,8 @@
  * stream; spawning external programs from a tool that may start as root is worse
  * (docs/DEPENDENCIES.md). Every decoder is driven with one 64 KiB input buffer and the
  * caller's output buffer: nothing is ever decompressed whole into memory, and the
- * decoders' own memory is bounded (xz: XZ_MEMLIMIT; zstd: a window of at most
- * 2^ZSTD_WINDOWLOG_MAX bytes, the format's default limit for decoders, RFC 8878 §3.1.1.1.2).
+ * decoders' own memory is bounded (xz: PM_XZ_MEMLIMIT; zstd: a window of at most
+ * 2^PM_ZSTD_WINDOWLOG_MAX bytes, the format's default limit for decoders, RFC 8878 §3.1.1.1.2).
  * Concatenated gzip members, xz streams and zstd frames are read one after another, as
  * gzip -d, xz -d and zstd -d do.
  */
@@ -28,15 +28,12 @@
 
 #include "util.h"
 
-#define IN_BUF (64u * 1024)
 #define PEEK_MAX 64
-#define XZ_MEMLIMIT (128ull << 20) /* xz -9 needs 65 MiB; a bigger dictionary is refused */
-#define ZSTD_WINDOWLOG_MAX 27      /* 128 MiB, zstd's own default limit for decoders */
 
 struct pm_instream {
     int fd;
     enum pm_codec codec;
-    uint8_t in[IN_BUF];
+    uint8_t in[PM_IN_BUF];
     size_t in_pos, in_len;
     bool in_eof;
     uint64_t raw;
@@ -183,7 +180,7 @@ static int step(struct pm_instream *s, uint8_t *buf, size_t n, size_t *out)
         } else if (rc == LZMA_MEMLIMIT_ERROR) {
             fail(s, "the xz stream needs more than %llu MiB to decode (a dictionary bigger "
                  "than xz -9's): recompress it with xz -6",
-                 (unsigned long long)(XZ_MEMLIMIT >> 20));
+                 (unsigned long long)(PM_XZ_MEMLIMIT >> 20));
             return -1;
         } else if (rc != LZMA_OK && !(rc == LZMA_BUF_ERROR && !s->in_eof)) {
             if (s->in_eof && (rc == LZMA_BUF_ERROR || rc == LZMA_DATA_ERROR) && *out == 0) {
@@ -332,7 +329,7 @@ struct pm_instream *pm_instream_new(int fd, const char *label, char *err, size_t
     case PM_CODEC_XZ: {
         lzma_stream init = LZMA_STREAM_INIT;
         s->x = init;
-        ok = lzma_stream_decoder(&s->x, XZ_MEMLIMIT, LZMA_CONCATENATED) == LZMA_OK;
+        ok = lzma_stream_decoder(&s->x, PM_XZ_MEMLIMIT, LZMA_CONCATENATED) == LZMA_OK;
         s->x_init = ok;
         break;
     }
@@ -340,7 +337,7 @@ struct pm_instream *pm_instream_new(int fd, const char *label, char *err, size_t
         s->zs = ZSTD_createDStream();
         ok = s->zs && !ZSTD_isError(ZSTD_initDStream(s->zs)) &&
              !ZSTD_isError(ZSTD_DCtx_setParameter(s->zs, ZSTD_d_windowLogMax,
-                                                  ZSTD_WINDOWLOG_MAX));
+                                                  PM_ZSTD_WINDOWLOG_MAX));
         break;
     default:
         break;

@@ -13,7 +13,6 @@
 
 #include "util.h"
 
-#define CHUNK (64 * 1024)
 /* A run this long without a newline is not a log (/dev/zero on standard input, a disk image,
  * a gzip bomb of zeros): reading stops there with a reason instead of skipping "one line"
  * forever. */
@@ -51,7 +50,7 @@ struct pm_lines *pm_lines_fdopen(int fd, size_t max)
     struct pm_lines *r = pm_xcalloc(1, sizeof(*r));
     r->gz = gz;
     r->max = max;
-    r->chunk = pm_xmalloc(CHUNK);
+    r->chunk = pm_xmalloc(PM_LINES_CHUNK);
     r->line = pm_xmalloc(max);
     return r;
 }
@@ -106,7 +105,7 @@ int pm_lines_next(struct pm_lines *r, const char **line, size_t *len, bool *cut)
                 }
                 break; /* the last line, without a newline */
             }
-            int got = gzread(r->gz, r->chunk, CHUNK);
+            int got = gzread(r->gz, r->chunk, PM_LINES_CHUNK);
             if (got <= 0) {
                 stopped(r, got);
                 continue;

@@ -516,10 +516,8 @@ int pm_log_parse_line(const char *line, size_t len, const struct pm_log_options 
 
 /* ---- loader ---- */
 
-#define LINE_MAX_BYTES 8192       /* longer lines are counted unparseable and skipped */
 #define MERGE_WINDOW PM_SEC(5)    /* summary line vs the line it repeats */
 #define ADOPT_WINDOW PM_SEC(3600) /* per-address lines vs their delivery's status line */
-#define SCAN_BACK 64              /* Exim/Sendmail: how far back a summary looks */
 #define DEFAULT_MAX_ENTRIES ((size_t)1 << 28) /* no count cap: the memory budget decides */
 
 /* Postfix per-process state: entries logged since the process's last status line wait for
@@ -741,8 +739,8 @@ static void add_exim(struct loader *L, const struct pm_logentry *e)
     }
     int64_t target = -1;
     int64_t stop = (int64_t)L->start;
-    if ((int64_t)L->set->n - SCAN_BACK > stop) {
-        stop = (int64_t)L->set->n - SCAN_BACK;
+    if ((int64_t)L->set->n - PM_LOG_SCAN_BACK > stop) {
+        stop = (int64_t)L->set->n - PM_LOG_SCAN_BACK;
     }
     for (int64_t i = (int64_t)L->set->n - 1; i >= stop; i--) {
         struct pm_logentry *c = E(L, i);
@@ -771,8 +769,8 @@ static void add_sendmail(struct loader *L, const struct pm_logentry *e)
     }
     int64_t target = -1;
     int64_t stop = (int64_t)L->start;
-    if ((int64_t)L->set->n - SCAN_BACK > stop) {
-        stop = (int64_t)L->set->n - SCAN_BACK;
+    if ((int64_t)L->set->n - PM_LOG_SCAN_BACK > stop) {
+        stop = (int64_t)L->set->n - PM_LOG_SCAN_BACK;
     }
     for (int64_t i = (int64_t)L->set->n - 1; i >= stop && target < 0; i--) {
         struct pm_logentry *c = E(L, i);
@@ -918,7 +916,7 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
     }
     /* zlib reads gzip (magic 1f 8b) and passes anything else through unchanged; lines
      * keep their length (a NUL byte is data), as for the bundle's copy (lines.c). */
-    struct pm_lines *lr = pm_lines_fdopen(fd, LINE_MAX_BYTES);
+    struct pm_lines *lr = pm_lines_fdopen(fd, PM_LOG_LINE_MAX);
     if (!lr) {
         open_failed(path, errno ? errno : ENOMEM);
         return PM_EXIT_UNREADABLE;

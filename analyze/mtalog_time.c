@@ -23,17 +23,6 @@
 
 /* ---- calendar ---- */
 
-/* Days from 1970-01-01 (proleptic Gregorian; Howard Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
 static bool leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -51,20 +40,18 @@ struct civil {
     pm_ns frac; /* nanoseconds */
 };
 
-/* Years a pm_ns can hold with margin (int64 ns spans 1678..2262). */
-#define YEAR_MIN 1900
-#define YEAR_MAX 2200
-
+/* Years a pm_ns can hold with margin: PM_LOG_YEAR_MIN..PM_LOG_YEAR_MAX (config.h). */
 static bool civil_valid(const struct civil *c)
 {
-    return c->y >= YEAR_MIN && c->y <= YEAR_MAX && c->mo >= 1 && c->mo <= 12 && c->d >= 1 &&
-           c->d <= days_in_month(c->y, c->mo) && c->h <= 23 && c->mi <= 59 && c->s <= 60;
+    return c->y >= PM_LOG_YEAR_MIN && c->y <= PM_LOG_YEAR_MAX && c->mo >= 1 && c->mo <= 12 &&
+           c->d >= 1 && c->d <= days_in_month(c->y, c->mo) && c->h <= 23 && c->mi <= 59 &&
+           c->s <= 60;
 }
 
 /* Seconds since the epoch as if the civil time were UTC. */
 static int64_t civil_naive(const struct civil *c)
 {
-    return days_from_civil(c->y, (unsigned)c->mo, (unsigned)c->d) * 86400 + c->h * 3600 +
+    return pm_days_from_civil(c->y, (unsigned)c->mo, (unsigned)c->d) * 86400 + c->h * 3600 +
            c->mi * 60 + c->s;
 }
 
@@ -242,8 +229,6 @@ static bool named_offset(const char *name, int64_t naive, int32_t *off)
  * costs about a thousand mktime() calls however its lines are ordered. The cache belongs to
  * one zone; asking for another (or TZ changing under the process zone, tz NULL) empties
  * it, so a caller that changes TZ never sees stale offsets. */
-#define TZC_DAYS 4096
-#define TZC_HOURS 256
 #define TZC_KEY 64
 struct tzc_day {
     bool used;
@@ -259,8 +244,8 @@ struct tzc_hour {
 static struct {
     bool valid, local;
     char key[TZC_KEY];
-    struct tzc_day days[TZC_DAYS];
-    struct tzc_hour hours[TZC_HOURS];
+    struct tzc_day days[PM_TZ_CACHE_DAYS];
+    struct tzc_hour hours[PM_TZ_CACHE_HOURS];
 } tzc;
 
 static int64_t floordiv(int64_t a, int64_t b)
@@ -292,7 +277,7 @@ static bool zone_offset(const char *tz, int64_t naive, int32_t *off)
         pm_strlcpy(tzc.key, key, sizeof(tzc.key));
     }
     int64_t day = floordiv(naive, 86400), hour = floordiv(naive, 3600);
-    struct tzc_day *d = &tzc.days[(uint64_t)day % TZC_DAYS];
+    struct tzc_day *d = &tzc.days[(uint64_t)day % PM_TZ_CACHE_DAYS];
     if (!d->used || d->day != day) {
         int32_t first, last;
         if (!offset_at(tz, day * 86400, &first) || !offset_at(tz, day * 86400 + 23 * 3600, &last)) {
@@ -304,7 +289,7 @@ static bool zone_offset(const char *tz, int64_t naive, int32_t *off)
         *off = d->off;
         return true;
     }
-    struct tzc_hour *h = &tzc.hours[(uint64_t)hour % TZC_HOURS];
+    struct tzc_hour *h = &tzc.hours[(uint64_t)hour % PM_TZ_CACHE_HOURS];
     if (!h->used || h->hour != hour) {
         int32_t o;
         if (!offset_at(tz, hour * 3600, &o)) {

@@ -12,10 +12,6 @@
 #include "tables.h"
 #include "util.h"
 
-#define LINK_START 1024u      /* the link table starts here and doubles as it fills */
-#define LINK_MAX (1u << 26)   /* entries at most (two per pair); the memory budget decides */
-#define PUBLIC_MAX 32
-#define CHANGE_MAX 1024
 
 struct pm_nat {
     int nvantage;
@@ -27,12 +23,12 @@ struct pm_nat {
     size_t charged;             /* bytes taken from the memory budget by growth */
     int rank[64];
     pm_ns win_start[64], win_end[64];
-    pm_addr publics[PUBLIC_MAX];
+    pm_addr publics[PM_NAT_PUBLIC_MAX];
     int npublic;
     /* per inside source: the last public address it left from */
     struct {
         pm_addr inside, public_;
-    } last[CHANGE_MAX];
+    } last[PM_NAT_CHANGE_MAX];
     int nlast;
 };
 
@@ -43,7 +39,7 @@ struct pm_nat *pm_nat_new(int nvantage, const pm_addr *expect, int nexpect)
     for (int i = 0; i < nexpect && i < 16; i++) {
         n->expect[n->nexpect++] = expect[i];
     }
-    n->cap = nvantage > 1 ? LINK_START : 16;
+    n->cap = nvantage > 1 ? PM_NAT_LINK_START : 16;
     n->links = pm_xcalloc(n->cap, sizeof(*n->links));
     for (int v = 0; v < 64; v++) {
         n->rank[v] = v;
@@ -80,10 +76,10 @@ static struct pm_link_info *find_slot(struct pm_nat *n, uint32_t id, bool create
     return NULL;
 }
 
-/* Double the table (open addressing, load at most 1/2) within LINK_MAX and the budget. */
+/* Double the table (open addressing, load at most 1/2) within PM_NAT_LINK_MAX and the budget. */
 static bool grow(struct pm_nat *n)
 {
-    if (n->cap >= LINK_MAX || n->nvantage < 2) {
+    if (n->cap >= PM_NAT_LINK_MAX || n->nvantage < 2) {
         return false;
     }
     size_t more = (size_t)n->cap * sizeof(*n->links);
@@ -120,7 +116,7 @@ static struct pm_link_info *slot(struct pm_nat *n, uint32_t id, bool create)
         }
         if (!grow(n)) {
             n->overflow++;
-            pm_table_lost(PM_TAB_LINKS, 1, n->cap < LINK_MAX);
+            pm_table_lost(PM_TAB_LINKS, 1, n->cap < PM_NAT_LINK_MAX);
             return NULL;
         }
     }
@@ -239,7 +235,7 @@ static void note_public(struct pm_nat *n, const pm_addr *a)
             return;
         }
     }
-    if (n->npublic < PUBLIC_MAX) {
+    if (n->npublic < PM_NAT_PUBLIC_MAX) {
         n->publics[n->npublic++] = *a;
     }
 }
@@ -298,7 +294,7 @@ void pm_nat_facts(struct pm_nat *n, const struct pm_attempt *a, bool answered,
             out->public_changed = true;
             out->prev_public = n->last[slotidx].public_;
         }
-        if (slotidx < 0 && n->nlast < CHANGE_MAX) {
+        if (slotidx < 0 && n->nlast < PM_NAT_CHANGE_MAX) {
             slotidx = n->nlast++;
             n->last[slotidx].inside = a->cli;
         }

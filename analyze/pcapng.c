@@ -21,8 +21,6 @@
 #define NG_SPB 3u
 #define NG_EPB 6u
 #define NG_BOM 0x1A2B3C4Du
-#define NG_MAX_BLOCK (16u * 1024 * 1024) /* larger than any packet; more is damage */
-#define NG_MAX_IFACES 1024
 
 struct ng_iface {
     int linktype;
@@ -90,7 +88,7 @@ static int read_block(struct pm_pcapng *ng, uint32_t *type, uint32_t *len, char 
         have = 12;
     }
     uint32_t l = rd32(hdr + 4, ng->swap);
-    if (l < 12 || (l & 3) != 0 || l > NG_MAX_BLOCK || l < have) {
+    if (l < 12 || (l & 3) != 0 || l > PM_PCAPNG_MAX_BLOCK || l < have) {
         snprintf(err, errlen, "block at byte %llu has an impossible length %u",
                  (unsigned long long)ng->off, l);
         return -1;
@@ -177,8 +175,8 @@ static int parse_idb(struct pm_pcapng *ng, uint32_t len, char *err, size_t errle
             ifc.tsoffset = (int64_t)u;
         }
     }
-    if (ng->nifs >= NG_MAX_IFACES) {
-        snprintf(err, errlen, "more than %d interfaces in one section", NG_MAX_IFACES);
+    if (ng->nifs >= PM_PCAPNG_MAX_IFACES) {
+        snprintf(err, errlen, "more than %d interfaces in one section", PM_PCAPNG_MAX_IFACES);
         return -1;
     }
     if (ng->nifs % 16 == 0) {

@@ -1032,7 +1032,6 @@ static const char *verdict_color(const struct pm_report *r, enum pm_verdict v)
     return r->color ? pm_verdict_info(v)->ansi : "";
 }
 
-#define TEXT_OUTSIDE_SHOWN 5
 
 /* The MTA log lines the capture window does not cover: counted, the first few shown, and
  * never a verdict (docs/VERDICTS.md, "The capture window"). */
@@ -1046,7 +1045,7 @@ static void text_outside(struct pm_report *r, const struct pm_run_summary *s)
     fprintf(o, "        MTA log lines outside the capture window: %llu (their SYNs may have left "
                "while nothing was recorded: no verdict; give --since/--until or capture "
                "longer)\n", (unsigned long long)s->corr->outside_window);
-    for (size_t i = 0; i < s->noutside && i < TEXT_OUTSIDE_SHOWN; i++) {
+    for (size_t i = 0; i < s->noutside && i < PM_TEXT_OUTSIDE_SHOWN; i++) {
         const struct pm_corr_outside *x = &s->outside[i];
         const struct pm_logentry *l = &s->logs->e[x->idx];
         char a[PM_ADDR_STRLEN], t1[40], t2[40];
@@ -1056,16 +1055,12 @@ static void text_outside(struct pm_report *r, const struct pm_run_summary *s)
                 l->line, X, pm_addr_str(&l->addr, a), l->port ? l->port : 25, l->text,
                 pm_time_short(x->iv.lo, t1, sizeof(t1)), pm_time_short(x->iv.hi, t2, sizeof(t2)));
     }
-    if (s->corr->outside_window > TEXT_OUTSIDE_SHOWN) {
+    if (s->corr->outside_window > PM_TEXT_OUTSIDE_SHOWN) {
         fprintf(o, "          %s… %llu more (use --format jsonl for all)%s\n", D,
-                (unsigned long long)(s->corr->outside_window - TEXT_OUTSIDE_SHOWN), X);
+                (unsigned long long)(s->corr->outside_window - PM_TEXT_OUTSIDE_SHOWN), X);
     }
 }
 
-#define TEXT_STORM_ATTEMPTS 100   /* more attempts than this: the storm layout */
-#define TEXT_STORM_DESTS 20        /* ... or more destinations than this */
-#define TEXT_STORM_DESTS_SHOWN 4   /* destinations shown one by one in a storm */
-#define TEXT_STORM_SAMPLES 3       /* attempts in full per destination shown in a storm */
 
 static void text_sample(struct pm_report *r, const struct pm_dest_sample *sm)
 {
@@ -1242,22 +1237,22 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
      * counts and time ranges per verdict, the other destinations by their verdict, and
      * every attempt by verdict: one screen whatever the size; JSON Lines list each. A
      * small incident reads as before: every destination, up to PM_DEST_SAMPLES attempts. */
-    bool storm = s->attempts > TEXT_STORM_ATTEMPTS || nd > TEXT_STORM_DESTS;
+    bool storm = s->attempts > PM_TEXT_STORM_ATTEMPTS || nd > PM_TEXT_STORM_DESTS;
     /* In a storm the destinations shown are the ones with the most attempts (ties: the
      * usual order, failures first), listed in the usual order. */
-    size_t top[TEXT_STORM_DESTS_SHOWN], ntop = 0;
+    size_t top[PM_TEXT_STORM_DESTS_SHOWN], ntop = 0;
     for (size_t i = 0; storm && i < n; i++) {
         if (ds[i]->attempts == 0) {
             continue;
         }
-        size_t k = ntop < TEXT_STORM_DESTS_SHOWN ? ntop++ : TEXT_STORM_DESTS_SHOWN;
+        size_t k = ntop < PM_TEXT_STORM_DESTS_SHOWN ? ntop++ : PM_TEXT_STORM_DESTS_SHOWN;
         while (k > 0 && ds[top[k - 1]]->attempts < ds[i]->attempts) {
-            if (k < TEXT_STORM_DESTS_SHOWN) {
+            if (k < PM_TEXT_STORM_DESTS_SHOWN) {
                 top[k] = top[k - 1];
             }
             k--;
         }
-        if (k < TEXT_STORM_DESTS_SHOWN) {
+        if (k < PM_TEXT_STORM_DESTS_SHOWN) {
             top[k] = i;
         }
     }
@@ -1277,7 +1272,8 @@ static void text_report(struct pm_report *r, struct pm_context *ctx,
         pm_dest_line(d, line, sizeof(line), &dv, NULL);
         fprintf(o, "\n%s%s%s%s%s  %s%s%s\n", B, pm_addr_str(&d->addr, a), X,
                 d->name[0] ? "  " : "", d->name, verdict_color(r, dv), line, X);
-        int nsm = storm && d->nsamples > TEXT_STORM_SAMPLES ? TEXT_STORM_SAMPLES : d->nsamples;
+        int nsm =
+            storm && d->nsamples > PM_TEXT_STORM_SAMPLES ? PM_TEXT_STORM_SAMPLES : d->nsamples;
         for (int k = 0; k < nsm; k++) {
             text_sample(r, &d->samples[k]);
         }

@@ -14,7 +14,6 @@
 
 #define SRV_LINE 512  /* RFC 5321 §4.5.3.1.5: reply line limit 512 octets incl. CRLF */
 #define CLI_LINE 256
-#define MAX_CMDQ 16
 
 struct pm_session {
     struct pm_seqstate srv, cli;
@@ -30,7 +29,7 @@ struct pm_session {
     uint8_t cli_seen;                    /* the client has sent bytes */
     uint8_t late;                        /* joined late (pm_smtp_joined_late) */
     uint8_t late_synced;                 /* ... and a recognised command was seen since */
-    char cmdq[MAX_CMDQ][PM_SMTP_CMD];
+    char cmdq[PM_SMTP_MAX_CMDQ][PM_SMTP_CMD];
     char cur_text[PM_SMTP_TEXT];
     uint16_t cur_len;
     int16_t cur_code;
@@ -44,7 +43,7 @@ struct pm_session {
  * charged to the memory budget; `cap` is an explicit count cap (--max-sessions), 0 none. */
 #define CHUNK_BITS 10u
 #define CHUNK (1u << CHUNK_BITS)             /* sessions per chunk (~2 MB) */
-#define MAX_CHUNKS ((1u << 24) >> CHUNK_BITS) /* at most 16 M sessions */
+#define MAX_CHUNKS ((uint32_t)PM_SESSIONS_MAX >> CHUNK_BITS) /* --max-sessions' bound */
 
 struct pm_session_pool {
     struct pm_session *chunk[MAX_CHUNKS];
@@ -250,17 +249,17 @@ static void pop_command(struct pm_session *s, char *out)
         return;
     }
     pm_strlcpy(out, s->cmdq[s->cmdq_head], PM_SMTP_CMD);
-    s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % MAX_CMDQ);
+    s->cmdq_head = (uint8_t)((s->cmdq_head + 1) % PM_SMTP_MAX_CMDQ);
     s->cmdq_n--;
     s->sum.unanswered = s->cmdq_n;
 }
 
 static void push_command(struct pm_session *s, const char *cmd)
 {
-    if (s->cmdq_n >= MAX_CMDQ) {
+    if (s->cmdq_n >= PM_SMTP_MAX_CMDQ) {
         return; /* a client pipelining more than we track: later replies are UNKNOWN */
     }
-    int i = (s->cmdq_head + s->cmdq_n) % MAX_CMDQ;
+    int i = (s->cmdq_head + s->cmdq_n) % PM_SMTP_MAX_CMDQ;
     pm_strlcpy(s->cmdq[i], cmd, PM_SMTP_CMD);
     s->cmdq_n++;
     s->sum.unanswered = s->cmdq_n;
@@ -333,13 +332,23 @@ static void append_text(struct pm_session *s, const uint8_t *p, size_t n)
     s->cur_len = (uint16_t)(s->cur_len + pm_sanitize(s->cur_text + s->cur_len, room, p, n));
 }
 
+int pm_smtp_reply_line(const uint8_t *l, size_t n, bool *last)
+{
+    /* Reply-code is three digits, the first 2..5 (RFC 5321 §4.2). */
+    if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
+        l[2] > '9' || (n > 3 && l[3] != ' ' && l[3] != '-')) {
+        return -1;
+    }
+    *last = n == 3 || l[3] == ' ';
+    return (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+}
+
 /* One server line without CRLF. */
 static void server_line(struct pm_session *s, const uint8_t *l, size_t n)
 {
-    /* Reply-code is three digits, the first 2..5 (RFC 5321 §4.2). */
-    bool valid = n >= 3 && l[0] >= '2' && l[0] <= '5' && isdigit(l[1]) && isdigit(l[2]) &&
-                 (n == 3 || l[3] == ' ' || l[3] == '-');
-    if (!valid) {
+    bool last;
+    int code = pm_smtp_reply_line(l, n, &last);
+    if (code < 0) {
         if (!s->first_reply_done && s->sum.banner_code == 0) {
             s->sum.banner_code = PM_BANNER_NOT_SMTP;
             snprintf(s->sum.banner, sizeof(s->sum.banner), "(not an SMTP reply)");
@@ -348,8 +357,6 @@ static void server_line(struct pm_session *s, const uint8_t *l, size_t n)
         }
         return; /* a stray line inside a session: ignore it */
     }
-    int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
-    bool last = n == 3 || l[3] == ' ';
     if (!s->in_reply) {
         s->in_reply = 1;
         s->cur_code = (int16_t)code;

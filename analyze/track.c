@@ -30,7 +30,6 @@
 #include "util.h"
 
 #define LINK_WINDOW PM_SEC(2) /* the same SYN at two vantage points: this close in time */
-#define LINK_SCAN 64          /* candidates examined per lookup by destination */
 
 struct pm_tracker {
     struct pm_track_config cfg;
@@ -360,8 +359,8 @@ static void link_vantages(struct pm_tracker *t, struct pm_flow *a)
 {
     pm_addr srv;
     pm_flow_srv(a, &srv);
-    struct pm_flow *cand[LINK_SCAN];
-    int n = pm_flowtab_by_dst(t->flows, &srv, a->dport, cand, LINK_SCAN);
+    struct pm_flow *cand[PM_TRACK_LINK_SCAN];
+    int n = pm_flowtab_by_dst(t->flows, &srv, a->dport, cand, PM_TRACK_LINK_SCAN);
     for (int i = 0; i < n; i++) {
         struct pm_flow *c = cand[i];
         if (c == a || c->vantage == a->vantage) {
@@ -871,8 +870,8 @@ static struct pm_flow *find_by_quote_seq(struct pm_tracker *t, const struct pm_p
     if (!q->has_seq) {
         return NULL;
     }
-    struct pm_flow *cand[LINK_SCAN];
-    int n = pm_flowtab_by_dst(t->flows, &q->dst, q->dport, cand, LINK_SCAN);
+    struct pm_flow *cand[PM_TRACK_LINK_SCAN];
+    int n = pm_flowtab_by_dst(t->flows, &q->dst, q->dport, cand, PM_TRACK_LINK_SCAN);
     for (int i = 0; i < n; i++) {
         if (cand[i]->vantage == p->vantage && cand[i]->isn == q->seq &&
             cand[i]->answer == PM_ANS_NONE) {

@@ -315,9 +315,8 @@ char *pm_dur_str(pm_ns d, char *buf, size_t len)
     return buf;
 }
 
-/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
- * days_from_civil), so that parsing never depends on the TZ environment. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+/* Days from 1970-01-01 (util.h), so that parsing never depends on the TZ environment. */
+int64_t pm_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -411,7 +410,7 @@ bool pm_time_parse(const char *s, pm_ns *out)
     if (*p != '\0') {
         return false;
     }
-    int64_t days = days_from_civil(Y, (unsigned)M, (unsigned)D);
+    int64_t days = pm_days_from_civil(Y, (unsigned)M, (unsigned)D);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
     /* pm_ns covers 1678..2262: a time outside it is refused, not wrapped. */
     if (secs > INT64_MAX / PM_NS_PER_SEC - 1 || secs < INT64_MIN / PM_NS_PER_SEC + 1) {

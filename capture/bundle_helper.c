@@ -34,7 +34,6 @@
 #include "bundle_helper.h"
 #include "util.h"
 
-#define NAME_MAX_LEN 96   /* a bundle file name, NUL included (analyze/bundle_int.h) */
 
 struct helper_store {
     struct pm_bundle_store s;   /* first: the writer sees only this */
@@ -47,7 +46,7 @@ enum { OP_CREATE = 1, OP_COMMIT, OP_ABORT };
 struct hmsg {
     int32_t op;
     int32_t err;
-    char name[NAME_MAX_LEN];
+    char name[PM_BUNDLE_NAME];
 };
 
 static int send_reply(int sock, int err, int fd)

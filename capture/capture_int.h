@@ -17,10 +17,6 @@
 
 /* ---- handle.c: one live capture handle per interface ---- */
 
-#define PM_CAP_MAX_IFACES 16
-#define PM_CAP_DEFAULT_SNAPLEN 512
-#define PM_CAP_DEFAULT_BUFFER_KIB 32768 /* handle.c: why 32 MiB (a flood, measured) */
-#define PM_CAP_BLOCK_TIMEOUT_MS 100 /* TPACKET_V3 block retire time when not immediate */
 
 struct pm_cap_opts {
     int snaplen;

@@ -31,8 +31,6 @@
 #include "capture_int.h"
 #include "util.h"
 
-#define FOLLOW_LINE_MAX 8192
-#define FOLLOW_READ_PER_POLL (16u << 20)
 #define FOLLOW_COUNT_MAX ((off_t)1 << 30)
 
 struct pm_follow {
@@ -44,7 +42,7 @@ struct pm_follow {
     ino_t ino;
     off_t off;           /* bytes of the current file consumed */
     uint32_t line;       /* lines of the current file consumed */
-    char buf[FOLLOW_LINE_MAX];
+    char buf[PM_LOG_LINE_MAX];
     size_t have;
     bool overlong;       /* discarding the rest of a too-long line */
     struct pm_log_options lo;
@@ -121,7 +119,7 @@ static bool read_available(struct pm_follow *f)
 {
     char chunk[65536];
     size_t total = 0;
-    while (total < FOLLOW_READ_PER_POLL) {
+    while (total < PM_FOLLOW_READ_PER_POLL) {
         if (f->stream) {
             struct pollfd p = {.fd = f->fd, .events = POLLIN};
             if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP))) {
@@ -162,7 +160,7 @@ static bool read_available(struct pm_follow *f)
 static void seek_end(struct pm_follow *f, off_t size)
 {
     off_t start = size;
-    char tail[FOLLOW_LINE_MAX];
+    char tail[PM_LOG_LINE_MAX];
     off_t from = size > (off_t)sizeof(tail) ? size - (off_t)sizeof(tail) : 0;
     ssize_t n = pread(f->fd, tail, (size_t)(size - from), from);
     if (n > 0) {

@@ -34,11 +34,6 @@
 #include "capture_int.h"
 #include "util.h"
 
-#define HC_MAX_TEXT (512u * 1024u)   /* the whole context text */
-#define HC_MAX_CMD_OUT (4u << 20)    /* bytes read from one command */
-#define HC_MAX_FW_LINES 400          /* relevant firewall lines kept per command */
-#define HC_MAX_ROUTE_LINES 256
-#define HC_MAX_DESTS 4096            /* destinations routed (then: counted, not asked) */
 
 struct sbuf {
     char *p;
@@ -61,7 +56,7 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
         return;
     }
     size_t add = PM_MIN((size_t)n, sizeof(tmp) - 1);
-    if (b->len + add + 64 > HC_MAX_TEXT) {
+    if (b->len + add + 64 > PM_HC_MAX_TEXT) {
         b->truncated = true;
         add = 0;
     }
@@ -106,7 +101,7 @@ struct pm_hostctx *pm_hostctx_new(const uint16_t *ports, int nports)
         struct timeval tv = {.tv_sec = 0, .tv_usec = 500000};
         setsockopt(h->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     }
-    h->asked = pm_xcalloc(HC_MAX_DESTS * 2, sizeof(pm_addr));
+    h->asked = pm_xcalloc(PM_HC_MAX_DESTS * 2, sizeof(pm_addr));
     return h;
 }
 
@@ -319,7 +314,7 @@ static void dump_routes(struct pm_hostctx *h, int family)
             }
             char w[256];
             route_words(&r, w, sizeof(w));
-            if (++lines > HC_MAX_ROUTE_LINES) {
+            if (++lines > PM_HC_MAX_ROUTE_LINES) {
                 continue;
             }
             if (!r.has_dst || r.dst_len == 0) {
@@ -345,8 +340,8 @@ static void dump_routes(struct pm_hostctx *h, int family)
         }
         free(rest.p);
     }
-    if (lines > HC_MAX_ROUTE_LINES) {
-        sb_add(&h->start, "  (%d more routes not shown)\n", lines - HC_MAX_ROUTE_LINES);
+    if (lines > PM_HC_MAX_ROUTE_LINES) {
+        sb_add(&h->start, "  (%d more routes not shown)\n", lines - PM_HC_MAX_ROUTE_LINES);
     }
 }
 
@@ -463,7 +458,7 @@ bool pm_hostctx_route(struct pm_hostctx *h, const pm_addr *dst, const char *why,
     if (dst->family != PM_AF_INET && dst->family != PM_AF_INET6) {
         return false;
     }
-    uint32_t cap = HC_MAX_DESTS * 2;
+    uint32_t cap = PM_HC_MAX_DESTS * 2;
     uint32_t i = addr_hash(dst) & (cap - 1);
     while (h->asked[i].family) {
         if (pm_addr_eq(&h->asked[i], dst)) {
@@ -471,7 +466,7 @@ bool pm_hostctx_route(struct pm_hostctx *h, const pm_addr *dst, const char *why,
         }
         i = (i + 1) & (cap - 1);
     }
-    if (h->nasked >= HC_MAX_DESTS) {
+    if (h->nasked >= PM_HC_MAX_DESTS) {
         h->not_asked++;
         return false;
     }
@@ -554,7 +549,7 @@ static int run_cmd(char *const argv[], int timeout_ms, char **out, size_t *outle
         if (pr <= 0) {
             continue;
         }
-        if (len + 4096 > cap && cap < HC_MAX_CMD_OUT) {
+        if (len + 4096 > cap && cap < PM_HC_MAX_CMD_OUT) {
             cap *= 2;
             buf = pm_xreallocarray(buf, cap, 1);
         }
@@ -758,7 +753,7 @@ static void filter_iptables(struct sbuf *b, char *text, const uint16_t *ports, i
         if (!keep) {
             continue;
         }
-        if (kept++ >= HC_MAX_FW_LINES) {
+        if (kept++ >= PM_HC_MAX_FW_LINES) {
             skipped++;
             continue;
         }
@@ -809,7 +804,7 @@ static void filter_nft(struct sbuf *b, char *text, const uint16_t *ports, int np
         if (!keep) {
             continue;
         }
-        if (kept++ >= HC_MAX_FW_LINES) {
+        if (kept++ >= PM_HC_MAX_FW_LINES) {
             skipped++;
             continue;
         }

@@ -391,7 +391,6 @@ void pm_qdiff_describe(uint32_t mask, const struct pm_sent *s, const struct pm_q
 /* ---- the injector ---- */
 
 #define MAX_ALLOW (PM_MAX_TADDRS * 2)
-#define MAX_LOCAL 64
 #define SYN_OPTLEN 20
 #define SYN_WIN 64240
 
@@ -407,9 +406,9 @@ struct pm_injector {
     struct pm_throttle thr;
     pm_addr allow[MAX_ALLOW];
     int nallow;
-    pm_addr local[MAX_LOCAL];      /* this host's unicast addresses */
+    pm_addr local[PM_INJECT_MAX_LOCAL];      /* this host's unicast addresses */
     int nlocal;
-    pm_addr bcast[MAX_LOCAL];      /* subnet broadcast and network addresses */
+    pm_addr bcast[PM_INJECT_MAX_LOCAL];      /* subnet broadcast and network addresses */
     int nbcast;
     struct pm_inj_counters n;
     uint16_t ip_id_base;
@@ -446,7 +445,7 @@ static void load_local(struct pm_injector *inj)
         }
         pm_addr a;
         addr_from_sockaddr(i->ifa_addr, &a);
-        if (inj->nlocal < MAX_LOCAL) {
+        if (inj->nlocal < PM_INJECT_MAX_LOCAL) {
             inj->local[inj->nlocal++] = a;
         }
         if (i->ifa_addr->sa_family == AF_INET && i->ifa_netmask) {
@@ -456,7 +455,7 @@ static void load_local(struct pm_injector *inj)
             for (int k = 0; k < 4; k++) {
                 bits += __builtin_popcount(mask.b[k]);
             }
-            if (bits <= 30 && inj->nbcast + 2 <= MAX_LOCAL) {
+            if (bits <= 30 && inj->nbcast + 2 <= PM_INJECT_MAX_LOCAL) {
                 pm_addr net = a, bc = a;
                 for (int k = 0; k < 4; k++) {
                     net.b[k] = a.b[k] & mask.b[k];

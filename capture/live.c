@@ -26,7 +26,7 @@
  * its filter is set (no privilege needed on a socket already open) to the /24s and /48s of
  * the destinations of the latest SYNs, minus what the main filter passes. Its packets join
  * the merge and the -w file (so `analyze` of that file sees the same references), but at
- * most SIDE_BUDGET per interface per tick: a busy web server beside the MX cannot slow the
+ * most PM_SIDE_BUDGET per interface per tick: a busy web server beside the MX cannot slow the
  * attempts down; what the budget leaves waits in its small ring, or is dropped there.
  */
 #include "capture.h"
@@ -50,13 +50,7 @@
 
 #define TICK_INTERVAL PM_MS(200)
 #define NAME_CHECK_INTERVAL PM_SEC(1)
-#define DRAIN_BUDGET 8192        /* packets per round before ticks and logs get a turn */
 #define FINAL_DRAIN_LIMIT PM_SEC(2)
-#define HOSTCTX_CMD_TIMEOUT_MS 3000
-#define SIDE_BUDGET 200          /* side packets per interface per tick (1,000/s) */
-#define SIDE_PREFIXES 32         /* destinations' prefixes in the side filter */
-#define SIDE_SNAPLEN 128         /* link, IPv6 with extension headers, first transport bytes */
-#define SIDE_BUFFER_KIB 1024
 #define SIDE_UPDATE PM_SEC(1)    /* at most one new side filter per second */
 
 enum {
@@ -98,7 +92,7 @@ struct run {
     /* side handles: other traffic from the destinations' networks (hop references) */
     struct pm_capif side[PM_CAP_MAX_IFACES];
     int side_left[PM_CAP_MAX_IFACES]; /* budget left in this tick */
-    pm_addr side_pfx[SIDE_PREFIXES];
+    pm_addr side_pfx[PM_SIDE_PREFIXES];
     int nside_pfx;
     pm_ns next_side_update;
     char main_filter[1024]; /* the tool's own filter (the side handle subtracts it) */
@@ -145,7 +139,8 @@ static void usage_capture(FILE *f)
             "                          it as the words after the options, as for tcpdump)\n"
             "\n"
             "analysis and output (as for analyze):\n"
-            "  -p, --ports LIST        watched ports (default 25; e.g. 25,465,587)\n"
+            "  -p, --ports LIST        watched ports (default " PM_STR(PM_DEFAULT_PORT)
+            "; e.g. 25,465,587)\n"
             "  -f, --format FMT        text (the default), jsonl, zeek (conn.log TSV) or csv;\n"
             "                          each attempt is written as it ends\n"
             "  -o, --output FILE       write the report to FILE instead of standard output\n"
@@ -377,8 +372,8 @@ static bool fetch_side(struct run *r, int i)
  * main filter is subtracted: those packets already reach the engine. Untagged frames only. */
 static void side_update(struct run *r)
 {
-    pm_addr pfx[SIDE_PREFIXES];
-    int n = pm_engine_recent_prefixes(r->e, pfx, SIDE_PREFIXES);
+    pm_addr pfx[PM_SIDE_PREFIXES];
+    int n = pm_engine_recent_prefixes(r->e, pfx, PM_SIDE_PREFIXES);
     if (n == 0 || (n == r->nside_pfx && !memcmp(pfx, r->side_pfx, sizeof(pfx[0]) * (size_t)n))) {
         return;
     }
@@ -394,7 +389,7 @@ static void side_update(struct run *r)
         o += (size_t)snprintf(expr + o, sizeof(expr) - o, ") and not (%s)", r->main_filter);
     }
     if (o >= sizeof(expr)) {
-        return; /* cannot happen with SIDE_PREFIXES; keep the old filter */
+        return; /* cannot happen with PM_SIDE_PREFIXES; keep the old filter */
     }
     memcpy(r->side_pfx, pfx, sizeof(pfx[0]) * (size_t)n);
     r->nside_pfx = n;
@@ -584,7 +579,7 @@ static void loop(struct run *r)
             why = "poll failed";
             break;
         }
-        drain(r, DRAIN_BUDGET, PM_NS_NONE);
+        drain(r, PM_LIVE_DRAIN_BUDGET, PM_NS_NONE);
         mono = pm_now_monotonic();
         if (mono >= next_tick) {
             bool name_check = mono >= next_name_check;
@@ -604,7 +599,7 @@ static void loop(struct run *r)
             pm_engine_tick(r->e, pm_now_realtime() - r->margin);
             next_tick = mono + TICK_INTERVAL;
             for (int i = 0; i < r->ncap; i++) {
-                r->side_left[i] = SIDE_BUDGET;
+                r->side_left[i] = PM_SIDE_BUDGET;
             }
             if (mono >= r->next_side_update) {
                 side_update(r);
@@ -617,7 +612,7 @@ static void loop(struct run *r)
     uint64_t before;
     do {
         before = r->packets;
-        drain(r, DRAIN_BUDGET, limit);
+        drain(r, PM_LIVE_DRAIN_BUDGET, limit);
     } while (r->packets != before && pm_now_monotonic() < limit && g_signals < 2);
     for (int i = 0; i < r->nfollow; i++) {
         pm_follow_poll(r->follow[i], true);
@@ -673,7 +668,7 @@ static void finish_stats(struct run *r, const struct pm_priv_result *pr)
 {
     struct pm_live_stats st;
     memset(&st, 0, sizeof(st));
-    for (int i = 0; i < r->ncap && i < PM_LIVE_MAX_IFACES; i++) {
+    for (int i = 0; i < r->ncap && i < PM_CAP_MAX_IFACES; i++) {
         struct pm_live_ifstats *li = &st.ifs[st.nifs++];
         pm_strlcpy(li->name, r->cap[i].name, sizeof(li->name));
         li->captured = r->cap[i].frame;
@@ -746,7 +741,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
 
     /* 2a. Host context, while we may still read the firewall. */
     r->hc = pm_hostctx_new(cfg->ports, cfg->nports);
-    pm_hostctx_collect(r->hc, HOSTCTX_CMD_TIMEOUT_MS);
+    pm_hostctx_collect(r->hc, PM_HOSTCTX_CMD_TIMEOUT_MS);
 
     /* 2b. MTA logs: opened now, their groups kept across the drop for rotation. */
     gid_t keep[PM_MAX_LOGS];
@@ -788,7 +783,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     /* The side handles (see the top of the file): small, header-only, passing nothing until
      * the first destinations are known. Without one the verdicts only lack references. */
-    struct pm_cap_opts so = {.snaplen = SIDE_SNAPLEN, .buffer_kib = SIDE_BUFFER_KIB,
+    struct pm_cap_opts so = {.snaplen = PM_SIDE_SNAPLEN, .buffer_kib = PM_SIDE_BUFFER_KIB,
                              .immediate = o->h.immediate, .promisc = false};
     /* "Nothing" must be an expression libpcap's optimiser cannot prove empty ("ip and not
      * ip" is refused: "expression rejects all packets"): an IPv4 header's first byte holds
@@ -800,7 +795,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
                     "watched traffic only", o->ifaces[i]);
             memset(&r->side[i], 0, sizeof(r->side[i]));
         }
-        r->side_left[i] = SIDE_BUDGET;
+        r->side_left[i] = PM_SIDE_BUDGET;
     }
 
     /* 2d. -w files, or a temporary one per interface for the bundle's pcap slice. */

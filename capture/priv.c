@@ -335,7 +335,7 @@ int pm_priv_drop(const char *user, const gid_t *keep, int nkeep, struct pm_priv_
     }
     if (u.uid == 0 || u.gid == 0) {
         pm_err("cannot drop privileges to %s: that user has uid 0 or primary group 0", user);
-        pm_hint("name an unprivileged user with -Z (default nobody)");
+        pm_hint("name an unprivileged user with -Z (default " PM_PRIV_DEFAULT_USER ")");
         return PM_EXIT_UNREADABLE;
     }
 

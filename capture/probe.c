@@ -85,7 +85,7 @@ static struct conn_started g_cs;
 static void conn_started_cb(void *ctx, const pm_addr *src, uint16_t sport)
 {
     struct prober *P = ctx;
-    if (P->nconns >= MAX_CONNS) {
+    if (P->nconns >= PM_PROBE_MAX_CONNS) {
         return;
     }
     struct conntrack *c = &P->conns[P->nconns++];
@@ -361,8 +361,8 @@ static void run_syn(struct prober *P, struct addrstate *as)
         enum pm_inj_rc rc;
         /* attempt 0 every time: the same ISN makes a retry a true retransmission, which the
          * engine folds into one attempt as it does the kernel's own. */
-        int idx = send_probe(P, &sr->t, FULL_TTL, 0, PM_PK_SYN, sr->error, sizeof(sr->error),
-                             &rc);
+        int idx = send_probe(P, &sr->t, PM_PROBE_SYN_TTL, 0, PM_PK_SYN, sr->error,
+                             sizeof(sr->error), &rc);
         if (idx < 0) {
             break;
         }

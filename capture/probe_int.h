@@ -174,7 +174,6 @@ const struct pm_inj_counters *pm_injector_counters(const struct pm_injector *inj
 
 #define PM_DNS_NAME 256    /* presentation form, NUL included (RFC 1035 §2.3.4: 255) */
 #define PM_MAX_MX 16
-#define PM_MAX_TADDRS 32
 
 struct pm_mx {
     uint16_t pref;

@@ -46,9 +46,9 @@ static int opt_source(void *ctx, const char *arg)
 static int opt_compare(void *ctx, const char *arg)
 {
     struct probe_opts *o = &((struct prober *)ctx)->o;
-    int n = pm_parse_ports(arg, o->compare, MAX_COMPARE);
+    int n = pm_parse_ports(arg, o->compare, PM_PROBE_MAX_COMPARE);
     if (n < 0) {
-        pm_err("bad --compare-ports '%s': up to %d ports, e.g. 587,465", arg, MAX_COMPARE);
+        pm_err("bad --compare-ports '%s': up to %d ports, e.g. 587,465", arg, PM_PROBE_MAX_COMPARE);
         return -1;
     }
     int k = 0;
@@ -74,8 +74,8 @@ static int opt_helo(void *ctx, const char *arg)
 static int opt_stale(void *ctx, const char *arg)
 {
     struct probe_opts *o = &((struct prober *)ctx)->o;
-    if (o->nstale >= MAX_STALE || !pm_addr_parse(arg, &o->stale[o->nstale])) {
-        pm_err("bad --stale '%s': an IPv4 or IPv6 address (at most %d)", arg, MAX_STALE);
+    if (o->nstale >= PM_PROBE_MAX_STALE || !pm_addr_parse(arg, &o->stale[o->nstale])) {
+        pm_err("bad --stale '%s': an IPv4 or IPv6 address (at most %d)", arg, PM_PROBE_MAX_STALE);
         return -1;
     }
     o->nstale++;
@@ -123,25 +123,26 @@ static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
         {.name = "ca", .kind = PM_OPT_STRING, .dst = &o->ca, .arg = "FILE",
          .help = "CA certificates for the STARTTLS check (default: system)"},
         NUM("connect-timeout", PM_OPT_SECONDS, &o->connect_tmo, 0.1, 600, "seconds", "S",
-            "connect() timeout (default 10)"),
+            "connect() timeout (default " PM_STR(PM_PROBE_CONNECT_TIMEOUT_S) ")"),
         NUM("smtp-timeout", PM_OPT_SECONDS, &o->step_tmo, 0.1, 600, "seconds", "S",
-            "timeout per SMTP step (default 20)"),
+            "timeout per SMTP step (default " PM_STR(PM_PROBE_SMTP_TIMEOUT_S) ")"),
         {.name = "inject", .kind = PM_OPT_FLAG, .dst = &o->inject,
          .help = "send test SYNs (see above)"},
         {.name = "ttl-walk", .kind = PM_OPT_FLAG, .dst = &o->walk,
          .help = "trace port 25 hop by hop (see above)"},
         NUM("max-ttl", PM_OPT_INT, &o->max_ttl, 1, PM_WALK_MAX_TTL, NULL, "N",
-            "highest TTL of the walk (default 30, at most 64)"),
+            "highest TTL of the walk (default " PM_STR(PM_PROBE_MAX_TTL) ", at most "
+            PM_STR(PM_WALK_MAX_TTL) ")"),
         NUM("tries", PM_OPT_INT, &o->tries, 1, 8, NULL, "N",
-            "probes per TTL and test SYNs per address (default 2)"),
+            "probes per TTL and test SYNs per address (default " PM_STR(PM_PROBE_TRIES) ")"),
         NUM("wait", PM_OPT_SECONDS, &o->wait, 0.05, 30, "seconds", "S",
-            "wait for each probe's answer (default 2)"),
+            "wait for each probe's answer (default " PM_STR(PM_PROBE_WAIT_S) ")"),
         NUM("gap-limit", PM_OPT_INT, &o->gap_limit, 1, 16, NULL, "N",
-            "silent hops in a row that end the walk (default 3)"),
+            "silent hops in a row that end the walk (default " PM_STR(PM_PROBE_GAP_LIMIT) ")"),
         NUM("rate", PM_OPT_DOUBLE, &o->rate, 0.01, 100, "test SYNs per second", "PPS",
-            "raw SYNs per second (default 3)"),
+            "raw SYNs per second (default " PM_STR(PM_PROBE_RATE) ")"),
         NUM("max-probes", PM_OPT_UINT, &o->max_probes, 1, 10000, NULL, "N",
-            "raw SYNs for the whole run (default 100)"),
+            "raw SYNs for the whole run (default " PM_STR(PM_PROBE_MAX_PROBES) ")"),
         {.name = "allow-loopback", .kind = PM_OPT_FLAG, .dst = &o->allow_loopback,
          .help = "permit loopback/own targets (tests only)"},
         CALL("stale", 0, PM_OPT_CALL, opt_stale, "IP",
@@ -151,12 +152,12 @@ static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
              "the MTA's log: addresses it tried for TARGET's hosts that\n"
              "the DNS no longer lists are flagged as a stale cache"),
         NUM("max-addrs", PM_OPT_INT, &o->max_addrs, 1, PM_MAX_TADDRS, NULL, "N",
-            "addresses probed at most (default 8)"),
+            "addresses probed at most (default " PM_STR(PM_PROBE_MAX_ADDRS) ")"),
         {.short_name = 'w', .kind = PM_OPT_STRING, .dst = &o->wfile, .arg = "FILE",
          .help = "keep the probe's own capture (pcap)"},
         /* -Z as for `capture` and tcpdump */
         {.name = "user", .short_name = 'Z', .kind = PM_OPT_STRING, .dst = &o->user,
-         .arg = "USER", .help = "drop privileges to USER (default nobody)"},
+         .arg = "USER", .help = "drop privileges to USER (default " PM_PRIV_DEFAULT_USER ")"},
         PASS("format", 'f', PM_OPT_PASS, 'f', "FMT", "text (the default) or jsonl"),
         PASS("output", 'o', PM_OPT_PASS, 'o', "FILE", "write the report to FILE"),
         PASS("bundle", 0, PM_OPT_PASS, PM_OPT_BUNDLE, "DIR",
@@ -222,15 +223,15 @@ int probe_parse_args(struct prober *P, int argc, char **argv)
 {
     struct probe_opts *o = &P->o;
     o->families = 3;
-    o->connect_tmo = PM_SEC(10);
-    o->step_tmo = PM_SEC(20);
-    o->max_ttl = 30;
-    o->tries = 2;
-    o->wait = PM_SEC(2);
-    o->gap_limit = 3;
-    o->rate = 3;
-    o->max_probes = 100;
-    o->max_addrs = 8;
+    o->connect_tmo = PM_SEC(PM_PROBE_CONNECT_TIMEOUT_S);
+    o->step_tmo = PM_SEC(PM_PROBE_SMTP_TIMEOUT_S);
+    o->max_ttl = PM_PROBE_MAX_TTL;
+    o->tries = PM_PROBE_TRIES;
+    o->wait = PM_SEC(PM_PROBE_WAIT_S);
+    o->gap_limit = PM_PROBE_GAP_LIMIT;
+    o->rate = PM_PROBE_RATE;
+    o->max_probes = PM_PROBE_MAX_PROBES;
+    o->max_addrs = PM_PROBE_MAX_ADDRS;
     struct pm_optdef defs[PM_OPTS_MAX];
     size_t n = probe_optdefs(P, defs);
     int first = argc;

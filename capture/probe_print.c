@@ -383,7 +383,7 @@ void probe_print_syn(struct prober *P, const struct addrstate *as, const struct 
         pm_json_kuint(j, "dport", 25);
         pm_json_kaddr(j, "src", &sr->t.src);
         pm_json_kuint(j, "sport", sr->t.sport);
-        pm_json_kint(j, "ttl", FULL_TTL);
+        pm_json_kint(j, "ttl", PM_PROBE_SYN_TTL);
         pm_json_kint(j, "sent", sr->sent);
         pm_json_kstr(j, "answer", r ? pm_walk_reply_word(r, fam) : (sr->sent ? "none" : NULL));
         if (r) {
@@ -405,7 +405,8 @@ void probe_print_syn(struct prober *P, const struct addrstate *as, const struct 
         pm_json_kstr(j, "text", text);
         probe_jend(P, j);
     } else {
-        probe_txt(P, "  test SYN %s:25 TTL %d from port %u: %s\n", a, FULL_TTL, sr->t.sport, text);
+        probe_txt(P, "  test SYN %s:25 TTL %d from port %u: %s\n", a, PM_PROBE_SYN_TTL,
+                  sr->t.sport, text);
         fflush(P->out);
     }
 }

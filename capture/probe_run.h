@@ -26,10 +26,6 @@
 #include "probe_int.h"
 #include "walk.h"
 
-#define MAX_COMPARE 6
-#define MAX_STALE 16
-#define MAX_CONNS 256
-#define FULL_TTL 64        /* the test SYN's TTL: what the kernel itself would use */
 
 struct probe_opts {
     const char *target;
@@ -39,7 +35,7 @@ struct probe_opts {
     pm_addr source[2];            /* [0] IPv4, [1] IPv6 */
     bool have_source[2];
     const char *iface;
-    uint16_t compare[MAX_COMPARE];
+    uint16_t compare[PM_PROBE_MAX_COMPARE];
     int ncompare;
     const char *helo;
     const char *ca;
@@ -50,7 +46,7 @@ struct probe_opts {
     double rate;
     uint32_t max_probes;
     bool allow_loopback;
-    pm_addr stale[MAX_STALE];
+    pm_addr stale[PM_PROBE_MAX_STALE];
     int nstale;
     const char *wfile;
     const char *user;
@@ -93,7 +89,7 @@ struct addrstate {
     struct pm_walk w;
     struct pm_tuple wt;      /* the walk's 5-tuple: one for every probe */
     struct synres s;
-    struct portres p[1 + MAX_COMPARE];
+    struct portres p[1 + PM_PROBE_MAX_COMPARE];
     int np;
 };
 
@@ -120,7 +116,7 @@ struct prober {
     /* SMTP */
     struct ssl_ctx_st *tls;
     char helo[PM_DNS_NAME];
-    struct conntrack conns[MAX_CONNS];
+    struct conntrack conns[PM_PROBE_MAX_CONNS];
     int nconns;
     uint32_t log_line;
     uint32_t connects;

@@ -116,7 +116,7 @@ void probe_append(char *buf, size_t len, size_t *o, const char *fmt, ...)
 static bool capture_filter(const struct prober *P, char *filter, size_t flen)
 {
     char base[1024], v4[4096] = "", v6[4096] = "", hosts[4096] = "";
-    uint16_t ports[1 + MAX_COMPARE];
+    uint16_t ports[1 + PM_PROBE_MAX_COMPARE];
     int np = 0;
     ports[np++] = 25;
     for (int i = 0; i < P->o.ncompare; i++) {
@@ -162,8 +162,8 @@ int probe_open_capture(struct prober *P)
     pm_debug("capture filter: %s", filter);
     /* The whole packet (the bundle and -w keep what the probe caused), and immediate
      * delivery: replies must arrive while we wait for them. */
-    struct pm_cap_opts co = {.snaplen = 65535, .buffer_kib = 4096, .immediate = true,
-                             .promisc = false};
+    struct pm_cap_opts co = {.snaplen = PM_PROBE_SNAPLEN, .buffer_kib = PM_PROBE_BUFFER_KIB,
+                             .immediate = true, .promisc = false};
     if (pm_capif_open(&P->cap, P->iface, &co, filter) != 0) {
         return -1;
     }
@@ -211,7 +211,7 @@ int probe_plan(struct prober *P)
     /* The capture goes where the packets go: the route's output interface (netlink), not
      * the interface that holds the source address (an MTA bound to a loopback alias still
      * sends through eth0). */
-    uint16_t ports[1 + MAX_COMPARE];
+    uint16_t ports[1 + PM_PROBE_MAX_COMPARE];
     int np = 0;
     ports[np++] = 25;
     for (int i = 0; i < P->o.ncompare; i++) {

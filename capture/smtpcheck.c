@@ -53,14 +53,14 @@ static void reply_line(struct pm_reply_reader *r)
     if (n > 0 && l[n - 1] == '\r') {
         n--;
     }
-    /* "DDD" alone, "DDD text" (last line) or "DDD-text" (more follow). */
-    if (n < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' ||
-        l[2] > '9' || (n > 3 && l[3] != ' ' && l[3] != '-')) {
+    /* "DDD" alone, "DDD text" (last line) or "DDD-text" (more follow): smtp.c's grammar. */
+    bool last;
+    int code = pm_smtp_reply_line((const uint8_t *)l, n, &last);
+    if (code < 0) {
         r->bad = true;
         r->done = true;
         return;
     }
-    int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
     if (r->lines == 0) {
         r->code = code;
         pm_sanitize(r->first, sizeof(r->first), (const uint8_t *)l + PM_MIN(n, 4u),
@@ -82,7 +82,7 @@ static void reply_line(struct pm_reply_reader *r)
         }
     }
     r->lines++;
-    if (n == 3 || l[3] == ' ') {
+    if (last) {
         r->done = true;
     } else if (r->lines >= PM_REPLY_MAX_LINES) {
         r->bad = true; /* an endless reply: a tarpit or garbage */

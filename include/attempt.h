@@ -142,10 +142,7 @@ pm_ns pm_attempt_answer_delay(const struct pm_attempt *a);
 /* nmap --reason word; NULL for a connection joined mid-stream (no probe, no answer). */
 const char *pm_attempt_reason(const struct pm_attempt *a);
 
-/* SYNs unanswered for this long (while the capture went on) are "no-response": shorter
- * and the capture may simply have ended before the answer. Covers a 3 s ARP failure. */
-#define PM_NO_RESPONSE_WAIT PM_SEC(3)
-/* A handshake with no greeting for this long (capture still running) is "no-banner". */
-#define PM_BANNER_WAIT PM_SEC(30)
+/* PM_NO_RESPONSE_WAIT and PM_BANNER_WAIT, the waits before "no-response" and "no-banner",
+ * are in config.h. */
 
 #endif

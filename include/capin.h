@@ -83,7 +83,6 @@ int pm_capfile_first_linktype(const struct pm_capfile *cf);
 void pm_capfile_close(struct pm_capfile *cf);
 
 /* ---- a set of files merged by time ---- */
-#define PM_MAX_INPUTS 64
 
 struct pm_input {
     char *path;

@@ -78,7 +78,6 @@ void pm_syn_interval_words(const struct pm_syn_interval *iv, const struct pm_log
 void pm_correlator_set_connect_timeout(struct pm_correlator *c, pm_ns t);
 /* Lines found outside the window, in the order met (at most PM_CORR_OUTSIDE_LIST; the
  * count is in the stats). */
-#define PM_CORR_OUTSIDE_LIST 1000
 struct pm_corr_outside {
     uint32_t idx;              /* index into the log set's entries (stable: appended only) */
     struct pm_syn_interval iv;

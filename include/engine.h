@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "capin.h"
+#include "filter.h"
 #include "mtalog.h"
 #include "track.h"
 
@@ -18,8 +19,6 @@
  * one-line-per-attempt tables for other tools: a Zeek conn.log (ASCII writer, TSV) and CSV. */
 enum pm_format { PM_FMT_TEXT, PM_FMT_JSONL, PM_FMT_ZEEK, PM_FMT_CSV };
 
-#define PM_MAX_LOGS 16
-#define PM_MAX_EXPECT 16
 
 struct pm_engine_config {
     uint16_t ports[PM_MAX_PORTS];
@@ -58,8 +57,7 @@ struct pm_engine_config {
     uint64_t seed;
 };
 
-/* Build the BPF expression that keeps what the analysis needs for these ports. */
-void pm_engine_filter(const uint16_t *ports, int nports, char *buf, size_t len);
+/* pm_engine_filter, the BPF expression of the analysis: filter.h (analyze/filter.c). */
 
 /* The flow table's capacity when --max-flows is not given: what the memory budget allows. */
 uint32_t pm_engine_default_flows(uint64_t max_memory);
@@ -85,7 +83,6 @@ struct pm_engine_source {
 };
 
 /* Live statistics for the summary (pcap_stats and the privilege drop). */
-#define PM_LIVE_MAX_IFACES 16
 struct pm_live_ifstats {
     char name[64];
     bool stats;         /* pcap_stats answered (else the counts are unknown, 0) */
@@ -98,7 +95,7 @@ struct pm_live_stats {
     uint64_t received, dropped, if_dropped; /* summed over the interfaces */
     char privileges[160];
     int nifs;
-    struct pm_live_ifstats ifs[PM_LIVE_MAX_IFACES];
+    struct pm_live_ifstats ifs[PM_CAP_MAX_IFACES];
 };
 
 /* A hop reference learnt outside the capture (a probe's TTL walk, a live route). */

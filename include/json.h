@@ -12,7 +12,6 @@
 
 #include "pm.h"
 
-#define PM_JSON_DEPTH 16
 
 struct pm_json {
     FILE *f;

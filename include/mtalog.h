@@ -136,7 +136,6 @@ bool pm_logset_reserve(struct pm_logset *set, size_t max);
  * times to add files. A file that breaks off (corrupt gzip, read error) still returns 0
  * with what was read and files[i].damaged set. */
 int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_options *o);
-#define PM_LOG_MAX_ANCHORS 262144
 /* Keep an anchor line (e->queued); counted in anchors_dropped past the bound. */
 void pm_logset_add_anchor(struct pm_logset *set, const struct pm_logentry *e);
 /* The time resolution of a line's stamp: 1 s for classic syslog, 1 µs for 6 digits. */

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h" /* every tunable: limits, timeouts, table sizes, defaults */
+
 /* The version comes from the Makefile's VERSION (one place for the binary, the man page
  * check and the Debian package), passed as -DPM_VERSION. */
 #ifndef PM_VERSION

@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define PM_PRIV_DEFAULT_USER "nobody"
-#define PM_PRIV_MAX_GROUPS 64
+#include "config.h" /* PM_PRIV_DEFAULT_USER, PM_PRIV_MAX_GROUPS */
+
 
 struct pm_priv_result {
     bool was_root;

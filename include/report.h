@@ -35,7 +35,7 @@ struct pm_run_summary {
     bool live;
     uint64_t kernel_received, kernel_dropped, if_dropped;
     int nlive_ifs;                      /* live: per interface (pcap_stats) */
-    struct pm_live_ifstats live_ifs[PM_LIVE_MAX_IFACES];
+    struct pm_live_ifstats live_ifs[PM_CAP_MAX_IFACES];
     char privileges[160];               /* live: how privileges were dropped */
     uint64_t attempts;
     uint64_t by_outcome[PM_OUT__COUNT];

@@ -89,6 +89,12 @@ struct pm_seqstate {
 struct pm_seqstate *pm_session_srvseq(struct pm_session *s);
 struct pm_seqstate *pm_session_cliseq(struct pm_session *s);
 
+/* The grammar of one reply line without its CRLF (RFC 5321 §4.2): "DDD" alone, "DDD text"
+ * (the last line of a reply) or "DDD-text" (more follow), the first digit 2..5. Returns the
+ * reply code, or -1 when the line is not a reply line; *last says whether it ends the reply.
+ * The one copy of this grammar: the session parser and the probe's SMTP check both use it. */
+int pm_smtp_reply_line(const uint8_t *l, size_t n, bool *last);
+
 /* Text helpers, also used by the report: true when the text looks masked by an SMTP
  * inspection engine (a run of 8+ 'X' or '*'). */
 bool pm_smtp_text_masked(const char *text);

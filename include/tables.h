@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h" /* PM_DEFAULT_MAX_MEMORY */
+
 enum pm_table {
     PM_TAB_FLOWS,     /* open attempts */
     PM_TAB_SESSIONS,  /* SMTP dialogues being recorded */
@@ -25,7 +27,6 @@ enum pm_table {
     PM_TAB__COUNT
 };
 
-#define PM_DEFAULT_MAX_MEMORY (1ull << 30) /* 1 GiB */
 
 struct pm_table_state {
     uint64_t cap;     /* explicit count cap, 0 = only the memory budget */

@@ -13,9 +13,6 @@
 #include "decode.h"
 #include "smtp.h"
 
-#define PM_MAX_PORTS 16
-#define PM_MAX_VANTAGES 64
-#define PM_MAX_LOCAL_ADDRS 16
 
 struct pm_track_config {
     uint16_t ports[PM_MAX_PORTS];

@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define PM_MAX_HOPS 40
+#include "config.h" /* PM_MAX_HOPS */
 
 uint8_t pm_ttl_initial(uint8_t observed);
 int pm_ttl_hops(uint8_t observed);

@@ -91,6 +91,10 @@ bool pm_parse_long(const char *s, long min, long max, long *out);
 bool pm_parse_double(const char *s, double min, double max, double *out);
 /* Seconds (pm_parse_double) to nanoseconds, rounded to the nearest. */
 bool pm_parse_secs(const char *s, double min, double max, pm_ns *out);
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
+ * days_from_civil): the one date arithmetic of RFC 3339 options and MTA log times, so that
+ * neither depends on the TZ environment. m is 1..12, d 1..31 (not checked here). */
+int64_t pm_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* Parse "25,465,587" into a port list; returns count or -1. */
 int pm_parse_ports(const char *s, uint16_t *ports, int max);
 

@@ -14,9 +14,9 @@
 #include "decode.h"
 #include "pm.h"
 
-/* The highest TTL a walk may use (--max-ttl). Not ttl.h's PM_MAX_HOPS (40), which is the
- * hop count above which an inferred distance is suspect: a walk may look further than that. */
-#define PM_WALK_MAX_TTL 64
+/* PM_WALK_MAX_TTL (config.h) is the highest TTL a walk may use (--max-ttl). Not
+ * PM_MAX_HOPS, the hop count above which an inferred distance is suspect: a walk may look
+ * further than that. */
 
 enum pm_walk_reply_kind { PM_WR_NONE, PM_WR_SYNACK, PM_WR_RST, PM_WR_ICMP };
 

@@ -550,3 +550,20 @@ Test(smtp, tls_from_the_server_after_an_unread_client_start_is_not_a_mismatch)
     cr_assert_eq(m->tls_mismatch, PM_TLS_MISMATCH_NONE);
     cr_assert_eq(m->banner_code, PM_BANNER_UNREADABLE);
 }
+
+/* The one reply-line grammar (issue 17.6: smtpcheck.c had its own copy). */
+Test(smtp, reply_line_grammar)
+{
+    bool last = false;
+    cr_assert_eq(pm_smtp_reply_line((const uint8_t *)"220 mx ESMTP", 12, &last), 220);
+    cr_assert(last);
+    cr_assert_eq(pm_smtp_reply_line((const uint8_t *)"250-PIPELINING", 14, &last), 250);
+    cr_assert_not(last);
+    cr_assert_eq(pm_smtp_reply_line((const uint8_t *)"554", 3, &last), 554);
+    cr_assert(last, "a bare code ends the reply");
+    const char *bad[] = {"", "22", "120 x", "620 x", "2a0 x", "220x", "220\t", "SSH-2.0"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        cr_assert_eq(pm_smtp_reply_line((const uint8_t *)bad[i], strlen(bad[i]), &last), -1,
+                     "'%s' is not a reply line", bad[i]);
+    }
+}

@@ -669,3 +669,20 @@ Test(util, times_carry_the_date_across_days)
     pm_time_context(PM_NS_NONE, PM_NS_NONE);
     cr_assert_str_eq(pm_time_short(t + PM_SEC(7200), b, sizeof(b)), "00:13:20.123");
 }
+
+/* pm_days_from_civil is the one date arithmetic of --since/--until and the MTA log times
+ * (issue 17.6: it was copied in mtalog_time.c). Day counts from Python's datetime.date. */
+Test(util, days_from_civil_counts_days_from_the_epoch)
+{
+    cr_assert_eq(pm_days_from_civil(1970, 1, 1), 0);
+    cr_assert_eq(pm_days_from_civil(1969, 12, 31), -1);
+    cr_assert_eq(pm_days_from_civil(1900, 1, 1), -25567);
+    cr_assert_eq(pm_days_from_civil(2000, 3, 1), 11017);
+    cr_assert_eq(pm_days_from_civil(2026, 12, 7), 20794);
+    cr_assert_eq(pm_days_from_civil(2200, 12, 31), 84370);
+    /* leap rules: 2000 and 2024 have a 29 February, 1900 and 2100 do not */
+    cr_assert_eq(pm_days_from_civil(2000, 3, 1) - pm_days_from_civil(2000, 2, 28), 2);
+    cr_assert_eq(pm_days_from_civil(2024, 3, 1) - pm_days_from_civil(2024, 2, 28), 2);
+    cr_assert_eq(pm_days_from_civil(1900, 3, 1) - pm_days_from_civil(1900, 2, 28), 1);
+    cr_assert_eq(pm_days_from_civil(2100, 3, 1) - pm_days_from_civil(2100, 2, 28), 1);
+}
