@@ -179,21 +179,12 @@ CHECK_ROOT_TARGETS :=
 -include tests/schema/rules.mk
 -include tests/layers/rules.mk
 
-# Each target runs on its own and its wall time goes to build/check-times.txt, printed at the
-# end, so that a slow CI can be read tier by tier instead of guessed.
-CHECK_TIMES := build/check-times.txt
-check_tier = for t in $(2); do s=$$(date +%s); \
-	  $(MAKE) --no-print-directory SETUP=0 VARIANT=$(1) $$t || { echo "make check: $$t ($(1)) failed"; exit 1; }; \
-	  printf '%6d s  %s (%s)\n' $$(( $$(date +%s) - s )) $$t $(1) >>$(CHECK_TIMES); done
-
+# tests/run-check.sh runs the offline tiers (release, then ASan+UBSan) and the root tier side by
+# side, each target timed (build/check-times.txt, printed slowest first); why in that script.
+# CHECK_SERIAL=1 runs them one after the other.
 check: setup-test portmortem
-	$(Q)mkdir -p build && : >$(CHECK_TIMES)
-	$(Q)$(call check_tier,release,$(CHECK_TARGETS))
-	$(Q)$(MAKE) --no-print-directory SETUP=0 VARIANT=asan asan-binary
-	$(Q)$(call check_tier,asan,$(CHECK_SAN_TARGETS))
-	$(if $(CHECK_ROOT_TARGETS),$(Q)$(call check_tier,release,$(CHECK_ROOT_TARGETS)))
-	@echo "make check: wall time per target (slowest first):"; sort -rn $(CHECK_TIMES)
-	@echo "make check: all tests passed"
+	$(Q)CHECK_RELEASE="$(CHECK_TARGETS)" CHECK_SAN="$(CHECK_SAN_TARGETS)" \
+		CHECK_ROOT="$(CHECK_ROOT_TARGETS)" MAKE="$(MAKE)" bash tests/run-check.sh
 
 setup-test:
 ifeq ($(SETUP),1)
