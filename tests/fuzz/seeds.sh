@@ -109,7 +109,7 @@ cp "$OUT/dict/decode.dict" "$OUT/dict/capfile.dict"
 cp "$OUT/dict/decode.dict" "$OUT/dict/engine.dict"
 for mta in postfix exim sendmail; do
     cat "tests/fuzz/dict/$mta.dict" > "$OUT/dict/mtalog-$mta.dict"
-    lits "analyze/mtalog_$mta.c" analyze/mtalog.c analyze/mtalog_time.c >> "$OUT/dict/mtalog-$mta.dict"
+    lits "analyze/mtalog_$mta.c" analyze/mtalog.c analyze/mtalog_fields.c analyze/mtalog_time.c >> "$OUT/dict/mtalog-$mta.dict"
 done
 cat tests/fuzz/dict/postfix.dict tests/fuzz/dict/exim.dict tests/fuzz/dict/sendmail.dict \
     | grep -v '^#' | awk -F= '!seen[$1]++' > "$OUT/dict/logfile.dict"
