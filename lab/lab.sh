@@ -254,7 +254,9 @@ smtpd_tls_security_level = none
 ${!extra_var:-}
 EOF
     master_cf "$@" >"$dir/etc/master.cf"
-    timeout 30 ip netns exec "$(ns "$role")" postfix -c "$dir/etc" start >>"$STATE/postfix-$role.out" 2>&1 ||
+    # 60 s: `postfix start` runs postconf, postsuper and postlog several times; on a loaded
+    # machine (make check's offline lane beside the live lab) 30 s was seen to run out.
+    timeout 60 ip netns exec "$(ns "$role")" postfix -c "$dir/etc" start >>"$STATE/postfix-$role.out" 2>&1 ||
         { cat "$STATE/postfix-$role.out" >&2; die "postfix $role did not start"; }
 }
 
