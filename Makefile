@@ -74,9 +74,11 @@ ANALYZE_SRCS := \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
 	analyze/walk.c analyze/engine.c analyze/filter.c analyze/report.c \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
-	analyze/bundle_manifest.c analyze/bundle_redact.c \
+	analyze/bundle_manifest.c analyze/bundle_redact.c analyze/bundle_fs.c analyze/bundle_file.c \
+	analyze/bundle_dest.c analyze/bundle_mtalog.c \
 	analyze/mtalog.c analyze/mtalog_fields.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
-	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
+	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c \
+	analyze/opts.c analyze/cliopts.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=

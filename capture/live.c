@@ -32,7 +32,6 @@
 #include "capture.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <poll.h>
 #include <pwd.h>
@@ -41,7 +40,8 @@
 #include <unistd.h>
 
 #include "capture_int.h"
-#include "cli.h"
+#include "bundle_helper.h"
+#include "cliopts.h"
 #include "context.h"
 #include "engine.h"
 #include "output.h"
@@ -52,14 +52,6 @@
 #define NAME_CHECK_INTERVAL PM_SEC(1)
 #define FINAL_DRAIN_LIMIT PM_SEC(2)
 #define SIDE_UPDATE PM_SEC(1)    /* at most one new side filter per second */
-
-enum {
-    OPT_DURATION = PM_OPT__NEXT,
-    OPT_IMMEDIATE,
-    OPT_NO_IMMEDIATE,
-    OPT_LOG_FROM_START,
-    OPT_PROMISC,
-};
 
 struct capture_opts {
     const char *ifaces[PM_CAP_MAX_IFACES];
@@ -74,6 +66,7 @@ struct capture_opts {
     uint64_t count;     /* packets, 0: none */
     bool log_from_start;
     char *expr;         /* the user's BPF expression (--filter or the words), or NULL */
+    const char *opt_filter; /* --filter EXPR */
 };
 
 struct run {
@@ -112,8 +105,206 @@ static void on_signal(int sig)
     }
 }
 
-static void usage_capture(FILE *f)
+/* ---- options: capture's own rows, then the shared ones (analyze/cliopts.c) ---- */
+
+static int opt_iface(void *ctx, const char *arg)
 {
+    struct capture_opts *o = ctx;
+    if (o->nifaces >= PM_CAP_MAX_IFACES) {
+        pm_err("at most %d -i interfaces", PM_CAP_MAX_IFACES);
+        return -1;
+    }
+    if (strlen(arg) == 0 || strlen(arg) >= 32) {
+        pm_err("bad interface name '%s'", arg);
+        return -1;
+    }
+    for (int i = 0; i < o->nifaces; i++) {
+        if (!strcmp(o->ifaces[i], arg)) {
+            pm_err("interface %s given twice", arg);
+            return -1;
+        }
+    }
+    o->ifaces[o->nifaces++] = arg;
+    return 0;
+}
+
+static int opt_write(void *ctx, const char *arg)
+{
+    if (!strcmp(arg, "-")) {
+        pm_err("-w - is not supported: standard output carries the report");
+        pm_hint("give a file name; `portmortem analyze FILE` reads it again later");
+        return -1;
+    }
+    ((struct capture_opts *)ctx)->wpath = arg;
+    return 0;
+}
+
+static int opt_file_size(void *ctx, const char *arg)
+{
+    long v;
+    if (!pm_parse_long(arg, 1, 1000000, &v)) {
+        pm_err("bad -C '%s': megabytes (1,000,000 bytes), 1 to 1000000", arg);
+        return -1;
+    }
+    ((struct capture_opts *)ctx)->max_bytes = (uint64_t)v * 1000000u;
+    return 0;
+}
+
+static int opt_file_count(void *ctx, const char *arg)
+{
+    long v;
+    if (!pm_parse_long(arg, 1, 1000, &v)) {
+        pm_err("bad -W '%s': a number of files, 1 to 1000", arg);
+        return -1;
+    }
+    ((struct capture_opts *)ctx)->nfiles = (int)v;
+    return 0;
+}
+
+static int opt_snaplen(void *ctx, const char *arg)
+{
+    long v;
+    if (!pm_parse_long(arg, 96, 262144, &v)) {
+        pm_err("bad --snaplen '%s': 96 to 262144 bytes", arg);
+        pm_hint("below 96 the TCP options of a SYN and the quote of an ICMP error are cut");
+        return -1;
+    }
+    ((struct capture_opts *)ctx)->h.snaplen = (int)v;
+    return 0;
+}
+
+static int opt_buffer(void *ctx, const char *arg)
+{
+    long v;
+    if (!pm_parse_long(arg, 256, 4L * 1024 * 1024, &v)) {
+        pm_err("bad -B '%s': KiB, 256 to 4194304", arg);
+        return -1;
+    }
+    ((struct capture_opts *)ctx)->h.buffer_kib = (int)v;
+    return 0;
+}
+
+static int opt_count(void *ctx, const char *arg)
+{
+    long v;
+    if (!pm_parse_long(arg, 1, 0x7fffffffL, &v)) {
+        pm_err("bad --count '%s': a number of packets", arg);
+        return -1;
+    }
+    ((struct capture_opts *)ctx)->count = (uint64_t)v;
+    return 0;
+}
+
+static int opt_user(void *ctx, const char *arg)
+{
+    struct capture_opts *o = ctx;
+    o->user = arg;
+    o->user_given = true;
+    return 0;
+}
+
+static int opt_duration(void *ctx, const char *arg)
+{
+    /* 1 ms at least: 0 (or below) would mean "stop at once" and is a typo, not a wish. */
+    if (!pm_parse_double(arg, 0.001, 86400.0 * 366, &((struct capture_opts *)ctx)->duration)) {
+        pm_err("bad --duration '%s': seconds, 0.001 to 31622400, e.g. 60 or 0.5", arg);
+        return -1;
+    }
+    return 0;
+}
+
+static int opt_no_immediate(void *ctx, const char *arg)
+{
+    (void)arg;
+    ((struct capture_opts *)ctx)->h.immediate = false;
+    return 0;
+}
+
+#define CALL(name_, short_, kind_, fn_, arg_, help_)                                         \
+    {.name = name_, .short_name = short_, .kind = kind_, .call = fn_, .arg = arg_, .help = help_}
+
+/* capture's command line, in the order of its --help: *nown of the rows are its own (the
+ * "capture:" section), the rest are shared with analyze, with capture's help lines. */
+static size_t capture_rows(struct capture_opts *o, struct pm_engine_config *cfg,
+                           struct pm_optdef *d, size_t *nown)
+{
+    const struct pm_optdef own[] = {
+        CALL("interface", 'i', PM_OPT_CALL, opt_iface, "IFACE",
+             "interface to capture on (repeatable; `any` for all)"),
+        CALL("write", 'w', PM_OPT_CALL, opt_write, "FILE",
+             "also write the packets (pcap); one file per interface\n"
+             "when several (FILE.IFACE.pcap)"),
+        CALL("file-size", 'C', PM_OPT_CALL, opt_file_size, "MB",
+             "rotate -w files at MB megabytes (1,000,000 bytes) ..."),
+        CALL("file-count", 'W', PM_OPT_CALL, opt_file_count, "N",
+             "... over a ring of N files (FILE.0.pcap ...; needs -C)"),
+        CALL("snaplen", 's', PM_OPT_CALL, opt_snaplen, "BYTES",
+             "bytes kept per packet (default " PM_STR(PM_CAP_DEFAULT_SNAPLEN) ")"),
+        CALL("buffer-size", 'B', PM_OPT_CALL, opt_buffer, "KIB",
+             "kernel capture buffer per interface (default "
+             PM_STR(PM_CAP_DEFAULT_BUFFER_KIB) " KiB)"),
+        {.name = "immediate", .kind = PM_OPT_FLAG, .dst = &o->h.immediate},
+        CALL("no-immediate", 0, PM_OPT_CALL_FLAG, opt_no_immediate, NULL,
+             "batch packets (TPACKET_V3 blocks, up to " PM_STR(PM_CAP_BLOCK_TIMEOUT_MS)
+             " ms late)"),
+        {.name = "promisc", .kind = PM_OPT_FLAG, .dst = &o->h.promisc,
+         .help = "promiscuous mode (default off: this host's traffic)"},
+        CALL("duration", 0, PM_OPT_CALL, opt_duration, "SECS", "stop after SECS seconds"),
+        CALL("count", 'c', PM_OPT_CALL, opt_count, "N",
+             "stop after N captured packets (as tcpdump -c)"),
+        CALL("user", 'Z', PM_OPT_CALL, opt_user, "USER",
+             "drop root to USER after start-up (default " PM_PRIV_DEFAULT_USER ")"),
+        {.name = "mta-log-from-start", .kind = PM_OPT_FLAG, .dst = &o->log_from_start,
+         .help = "read the whole --mta-log first (default: new lines)"},
+        {.name = "filter", .kind = PM_OPT_STRING, .dst = &o->opt_filter, .arg = "EXPR",
+         .help = "a BPF expression ANDed with the kernel filter (or give\n"
+                 "it as the words after the options, as for tcpdump)"},
+    };
+    const struct pm_optdef shared[] = {
+        pm_cli_opt(cfg, "ports"),
+        pm_cli_opt_as(cfg, "format", NULL,
+                      "text (the default), jsonl, zeek (conn.log TSV) or csv;\n"
+                      "each attempt is written as it ends"),
+        pm_cli_opt(cfg, "output"),
+        pm_cli_opt_as(cfg, "mta-log", NULL, "follow the MTA's log (like tail -F; - for stdin)"),
+        pm_cli_opt_as(cfg, "log-tz", "    --log-tz ZONE, --log-year YEAR, --log-offset SECS, "
+                      "--mta-connect-timeout SECS", ""),
+        pm_cli_opt_as(cfg, "log-year", NULL, NULL),
+        pm_cli_opt_as(cfg, "log-offset", NULL, NULL),
+        pm_cli_opt_as(cfg, "mta-connect-timeout", NULL, NULL),
+        pm_cli_opt_as(cfg, "since", NULL, NULL),
+        pm_cli_opt_as(cfg, "until", NULL, NULL),
+        pm_cli_opt(cfg, "expect-source"),
+        pm_cli_opt_as(cfg, "max-memory", "    --max-memory SIZE, --max-flows N, --max-sessions N, "
+                      "--max-dests N", ""),
+        pm_cli_opt_as(cfg, "max-flows", NULL, NULL),
+        pm_cli_opt_as(cfg, "max-sessions", NULL, NULL),
+        pm_cli_opt_as(cfg, "max-dests", NULL, NULL),
+        pm_cli_opt_as(cfg, "bundle", NULL, "write an evidence bundle into the new directory DIR"),
+        pm_cli_opt(cfg, "sign-key"),
+        pm_cli_opt_as(cfg, "bundle-host-context", NULL,
+                      "\nhost-context.txt inside the bundle (default: beside\n"
+                      "it as DIR.host-context.txt, for us only)"),
+        pm_cli_opt_as(cfg, "redact", NULL,
+                      "replace internal addresses and host names in the bundle"),
+        pm_cli_opt(cfg, "color"),
+        pm_cli_opt(cfg, "no-color"),
+        pm_cli_opt_as(cfg, "no-progress", NULL, NULL),
+        pm_cli_opt(cfg, "quiet"),
+        pm_cli_opt_as(cfg, "verbose", NULL, "more detail on standard error"),
+        pm_cli_opt(cfg, "help"),
+    };
+    memcpy(d, own, sizeof(own));
+    memcpy(d + PM_ARRAY_LEN(own), shared, sizeof(shared));
+    *nown = PM_ARRAY_LEN(own);
+    return PM_ARRAY_LEN(own) + PM_ARRAY_LEN(shared);
+}
+
+static void usage_capture(struct capture_opts *o, struct pm_engine_config *cfg, FILE *f)
+{
+    struct pm_optdef defs[PM_OPTS_MAX];
+    size_t nown;
+    size_t n = capture_rows(o, cfg, defs, &nown);
     fprintf(f,
             "usage: portmortem capture -i IFACE [-i IFACE ...] [options] [EXPRESSION]\n"
             "\n"
@@ -121,146 +312,18 @@ static void usage_capture(FILE *f)
             "it ends: outcome, verdict, who must act, evidence. Several -i are several vantage\n"
             "points, merged by time. Root is dropped right after start-up (-Z).\n"
             "\n"
-            "capture:\n"
-            "  -i, --interface IFACE   interface to capture on (repeatable; `any` for all)\n"
-            "  -w, --write FILE        also write the packets (pcap); one file per interface\n"
-            "                          when several (FILE.IFACE.pcap)\n"
-            "  -C, --file-size MB      rotate -w files at MB megabytes (1,000,000 bytes) ...\n"
-            "  -W, --file-count N      ... over a ring of N files (FILE.0.pcap ...; needs -C)\n"
-            "  -s, --snaplen BYTES     bytes kept per packet (default %d)\n"
-            "  -B, --buffer-size KIB   kernel capture buffer per interface (default %d KiB)\n"
-            "      --no-immediate      batch packets (TPACKET_V3 blocks, up to %d ms late)\n"
-            "      --promisc           promiscuous mode (default off: this host's traffic)\n"
-            "      --duration SECS     stop after SECS seconds\n"
-            "  -c, --count N           stop after N captured packets (as tcpdump -c)\n"
-            "  -Z, --user USER         drop root to USER after start-up (default %s)\n"
-            "      --mta-log-from-start  read the whole --mta-log first (default: new lines)\n"
-            "      --filter EXPR       a BPF expression ANDed with the kernel filter (or give\n"
-            "                          it as the words after the options, as for tcpdump)\n"
-            "\n"
-            "analysis and output (as for analyze):\n"
-            "  -p, --ports LIST        watched ports (default " PM_STR(PM_DEFAULT_PORT)
-            "; e.g. 25,465,587)\n"
-            "  -f, --format FMT        text (the default), jsonl, zeek (conn.log TSV) or csv;\n"
-            "                          each attempt is written as it ends\n"
-            "  -o, --output FILE       write the report to FILE instead of standard output\n"
-            "  -m, --mta-log FILE      follow the MTA's log (like tail -F; - for stdin)\n"
-            "      --log-tz ZONE, --log-year YEAR, --log-offset SECS, --mta-connect-timeout SECS\n"
-            "      --expect-source IP  the public address mail must leave from; repeatable\n"
-            "      --max-memory SIZE, --max-flows N, --max-sessions N, --max-dests N\n"
-            "      --bundle DIR        write an evidence bundle into the new directory DIR\n"
-            "      --sign-key KEY      sign the bundle's manifest (PEM Ed25519 private key)\n"
-            "      --bundle-host-context  host-context.txt inside the bundle (default: beside\n"
-            "                          it as DIR.host-context.txt, for us only)\n"
-            "      --redact            replace internal addresses and host names in the bundle\n"
-            "      --color / --no-color\n"
-            "  -q, --quiet             no warnings\n"
-            "  -v, --verbose           more detail on standard error\n"
-            "  -h, --help\n"
+            "capture:\n");
+    pm_opts_help(f, defs, nown);
+    fprintf(f, "\nanalysis and output (as for analyze):\n");
+    pm_opts_help(f, defs + nown, n - nown);
+    fprintf(f,
             "\n"
             "A BPF expression after the options (or --filter EXPR), as for tcpdump, narrows what\n"
             "is captured: it is ANDed with portmortem's own filter (e.g. host 203.0.113.10).\n"
             "\n"
             "Stops at --duration, --count, or Ctrl-C / SIGTERM: the last verdicts, the summary\n"
             "and the bundle are written before exiting (exit status as for analyze).\n"
-            "See man portmortem and docs/CAPTURE.md.\n",
-            PM_CAP_DEFAULT_SNAPLEN, PM_CAP_DEFAULT_BUFFER_KIB, PM_CAP_BLOCK_TIMEOUT_MS,
-            PM_PRIV_DEFAULT_USER);
-}
-
-/* ---- options ---- */
-
-static int capture_option(struct capture_opts *o, int opt, const char *arg)
-{
-    long v;
-    switch (opt) {
-    case 'i':
-        if (o->nifaces >= PM_CAP_MAX_IFACES) {
-            pm_err("at most %d -i interfaces", PM_CAP_MAX_IFACES);
-            return -1;
-        }
-        if (strlen(arg) == 0 || strlen(arg) >= 32) {
-            pm_err("bad interface name '%s'", arg);
-            return -1;
-        }
-        for (int i = 0; i < o->nifaces; i++) {
-            if (!strcmp(o->ifaces[i], arg)) {
-                pm_err("interface %s given twice", arg);
-                return -1;
-            }
-        }
-        o->ifaces[o->nifaces++] = arg;
-        return 1;
-    case 'w':
-        if (!strcmp(arg, "-")) {
-            pm_err("-w - is not supported: standard output carries the report");
-            pm_hint("give a file name; `portmortem analyze FILE` reads it again later");
-            return -1;
-        }
-        o->wpath = arg;
-        return 1;
-    case 'C':
-        if (!pm_parse_long(arg, 1, 1000000, &v)) {
-            pm_err("bad -C '%s': megabytes (1,000,000 bytes), 1 to 1000000", arg);
-            return -1;
-        }
-        o->max_bytes = (uint64_t)v * 1000000u;
-        return 1;
-    case 'W':
-        if (!pm_parse_long(arg, 1, 1000, &v)) {
-            pm_err("bad -W '%s': a number of files, 1 to 1000", arg);
-            return -1;
-        }
-        o->nfiles = (int)v;
-        return 1;
-    case 's':
-        if (!pm_parse_long(arg, 96, 262144, &v)) {
-            pm_err("bad --snaplen '%s': 96 to 262144 bytes", arg);
-            pm_hint("below 96 the TCP options of a SYN and the quote of an ICMP error are cut");
-            return -1;
-        }
-        o->h.snaplen = (int)v;
-        return 1;
-    case 'B':
-        if (!pm_parse_long(arg, 256, 4L * 1024 * 1024, &v)) {
-            pm_err("bad -B '%s': KiB, 256 to 4194304", arg);
-            return -1;
-        }
-        o->h.buffer_kib = (int)v;
-        return 1;
-    case 'c':
-        if (!pm_parse_long(arg, 1, 0x7fffffffL, &v)) {
-            pm_err("bad --count '%s': a number of packets", arg);
-            return -1;
-        }
-        o->count = (uint64_t)v;
-        return 1;
-    case 'Z':
-        o->user = arg;
-        o->user_given = true;
-        return 1;
-    case OPT_DURATION:
-        /* 1 ms at least: 0 (or below) would mean "stop at once" and is a typo, not a wish. */
-        if (!pm_parse_double(arg, 0.001, 86400.0 * 366, &o->duration)) {
-            pm_err("bad --duration '%s': seconds, 0.001 to 31622400, e.g. 60 or 0.5", arg);
-            return -1;
-        }
-        return 1;
-    case OPT_IMMEDIATE:
-        o->h.immediate = true;
-        return 1;
-    case OPT_NO_IMMEDIATE:
-        o->h.immediate = false;
-        return 1;
-    case OPT_PROMISC:
-        o->h.promisc = true;
-        return 1;
-    case OPT_LOG_FROM_START:
-        o->log_from_start = true;
-        return 1;
-    default:
-        return 0;
-    }
+            "See man portmortem and docs/CAPTURE.md.\n");
 }
 
 /* ---- log lines ---- */
@@ -910,74 +973,45 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
     o.h.buffer_kib = PM_CAP_DEFAULT_BUFFER_KIB;
     o.h.immediate = true;
     o.user = PM_PRIV_DEFAULT_USER;
-    static const struct option longopts[] = {
-        COMMON_LONGOPTS,
-        {"interface", required_argument, NULL, 'i'},
-        {"write", required_argument, NULL, 'w'},
-        {"file-size", required_argument, NULL, 'C'},
-        {"file-count", required_argument, NULL, 'W'},
-        {"snaplen", required_argument, NULL, 's'},
-        {"buffer-size", required_argument, NULL, 'B'},
-        {"count", required_argument, NULL, 'c'},
-        {"user", required_argument, NULL, 'Z'},
-        {"duration", required_argument, NULL, OPT_DURATION},
-        {"immediate", no_argument, NULL, OPT_IMMEDIATE},
-        {"no-immediate", no_argument, NULL, OPT_NO_IMMEDIATE},
-        {"promisc", no_argument, NULL, OPT_PROMISC},
-        {"mta-log-from-start", no_argument, NULL, OPT_LOG_FROM_START},
-        {"filter", required_argument, NULL, PM_OPT_FILTER},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    const char *opt_filter = NULL;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:w:C:W:s:B:c:Z:p:f:o:m:qvh", longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            usage_capture(stdout);
-            return PM_EXIT_OK;
+    cfg.bundle_store = pm_bundle_helper_start; /* the privileged part of --bundle */
+    struct pm_optdef defs[PM_OPTS_MAX];
+    size_t nown;
+    size_t ndefs = capture_rows(&o, &cfg, defs, &nown);
+    int first = argc;
+    int prc = pm_opts_parse(defs, ndefs, argc, argv, NULL, &o, &first);
+    if (prc != PM_OPTS_OK) {
+        if (prc == PM_OPTS_HELP || prc == PM_OPTS_UNKNOWN) {
+            usage_capture(&o, &cfg, prc == PM_OPTS_HELP ? stdout : stderr);
         }
-        if (opt == PM_OPT_FILTER) {
-            opt_filter = optarg;
-            continue;
-        }
-        int rc = capture_option(&o, opt, optarg);
-        if (rc == 0) {
-            rc = pm_cli_common_option(&cfg, opt, optarg);
-        }
-        if (rc < 0) {
-            return PM_EXIT_USAGE;
-        }
-        if (rc == 0) {
-            usage_capture(stderr);
-            return PM_EXIT_USAGE;
-        }
+        return prc == PM_OPTS_HELP ? PM_EXIT_OK : PM_EXIT_USAGE;
     }
-    if (optind < argc || opt_filter) {
+    const char *opt_filter = o.opt_filter;
+    if (first < argc || opt_filter) {
         /* As tcpdump: the words after the options are a filter expression. A capture file
          * given by mistake reads as neither, and the message says both. */
-        if (opt_filter && optind < argc) {
+        if (opt_filter && first < argc) {
             pm_err("two filter expressions: --filter '%s' and the words '%s'", opt_filter,
-                   argv[optind]);
+                   argv[first]);
             pm_hint("give the expression once");
             return PM_EXIT_USAGE;
         }
         size_t len = opt_filter ? strlen(opt_filter) + 1 : 1;
-        for (int i = optind; i < argc; i++) {
+        for (int i = first; i < argc; i++) {
             len += strlen(argv[i]) + 1;
         }
         char *expr = pm_xmalloc(len);
         size_t off = (size_t)snprintf(expr, len, "%s", opt_filter ? opt_filter : "");
-        for (int i = optind; i < argc; i++) {
-            off += (size_t)snprintf(expr + off, len - off, "%s%s", i > optind ? " " : "",
+        for (int i = first; i < argc; i++) {
+            off += (size_t)snprintf(expr + off, len - off, "%s%s", i > first ? " " : "",
                                     argv[i]);
         }
         char perr[PCAP_ERRBUF_SIZE + 64];
         if (pm_cli_filter_check(expr, perr, sizeof(perr)) != 0) {
             struct stat sb;
-            if (optind < argc && stat(argv[optind], &sb) == 0) {
+            if (first < argc && stat(argv[first], &sb) == 0) {
                 pm_err("capture takes no capture files ('%s'), and the words are not a filter "
-                       "expression either (%s)", argv[optind], perr);
-                pm_hint("to analyse a capture file: portmortem analyze %s", argv[optind]);
+                       "expression either (%s)", argv[first], perr);
+                pm_hint("to analyse a capture file: portmortem analyze %s", argv[first]);
             } else {
                 pm_err("bad filter expression '%s': %s", expr, perr);
                 pm_hint("write it as for tcpdump, e.g. host 203.0.113.10 and port 25");

@@ -41,7 +41,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "bundle_helper.h"
+#include "cliopts.h"
 #include "context.h"
 #include "mtalog.h"
 #include "output.h"
@@ -762,6 +763,7 @@ static int probe_main(struct prober *P)
     flabel[0] = P->label;
     if (P->cap.p) {
         P->cfg.subcommand = "probe";
+    P->cfg.bundle_store = pm_bundle_helper_start; /* the privileged part of --bundle */
         /* Port 25 is diagnosed; --compare-ports are evidence about the host and never take
          * over the destinations' state, the Scope and Next lines or the exit status. */
         P->cfg.diag_port = 25;

@@ -1,12 +1,13 @@
 /*
  * probe_opts.c — owns the probe's command line (capture/probe_run.h): its options as rows
- * of a table for capture/opts.c (each with its kind, range, destination and help line),
+ * of a table for analyze/opts.c (each with its kind, range, destination and help line),
  * the handful that need more than a range check (an address per family, a port list, a
- * HELO name), the options every subcommand shares (handed to main.c), and --help.
+ * HELO name), the options every subcommand shares (rows of analyze/cliopts.c, with the
+ * probe's own help lines), and --help.
  */
 #include <string.h>
 
-#include "cli.h"
+#include "cliopts.h"
 #include "opts.h"
 #include "probe_run.h"
 #include "util.h"
@@ -82,21 +83,11 @@ static int opt_stale(void *ctx, const char *arg)
     return 0;
 }
 
-/* The options every subcommand shares (main.c): -f, -o, -m, --bundle, ... */
-static int opt_common(void *ctx, int code, const char *arg)
-{
-    return pm_cli_common_option(&((struct prober *)ctx)->cfg, code, arg);
-}
-
 #define NUM(name_, kind_, dst_, min_, max_, unit_, arg_, help_)                              \
     {.name = name_, .kind = kind_, .dst = dst_, .min = min_, .max = max_, .unit = unit_,     \
      .arg = arg_, .help = help_}
 #define CALL(name_, short_, kind_, fn_, arg_, help_)                                         \
     {.name = name_, .short_name = short_, .kind = kind_, .call = fn_, .arg = arg_, .help = help_}
-#define PASS(name_, short_, kind_, code_, arg_, help_)                                       \
-    {.name = name_, .short_name = short_, .kind = kind_, .code = code_, .arg = arg_,          \
-     .help = help_}
-
 /* The probe's command line, in the order of its --help. Ranges: --tries has 3 bits of the
  * keyed ISN (inject.c); --max-ttl stops at PM_WALK_MAX_TTL; --max-addrs at the resolver's
  * table (PM_MAX_TADDRS). */
@@ -148,9 +139,9 @@ static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
         CALL("stale", 0, PM_OPT_CALL, opt_stale, "IP",
              "an address the MTA tried (from its log); repeatable:\n"
              "flagged when the DNS no longer lists it, and connected to"),
-        PASS("mta-log", 'm', PM_OPT_PASS, 'm', "FILE",
-             "the MTA's log: addresses it tried for TARGET's hosts that\n"
-             "the DNS no longer lists are flagged as a stale cache"),
+        pm_cli_opt_as(&P->cfg, "mta-log", NULL,
+                      "the MTA's log: addresses it tried for TARGET's hosts that\n"
+                      "the DNS no longer lists are flagged as a stale cache"),
         NUM("max-addrs", PM_OPT_INT, &o->max_addrs, 1, PM_MAX_TADDRS, NULL, "N",
             "addresses probed at most (default " PM_STR(PM_PROBE_MAX_ADDRS) ")"),
         {.short_name = 'w', .kind = PM_OPT_STRING, .dst = &o->wfile, .arg = "FILE",
@@ -158,27 +149,24 @@ static size_t probe_optdefs(struct prober *P, struct pm_optdef *d)
         /* -Z as for `capture` and tcpdump */
         {.name = "user", .short_name = 'Z', .kind = PM_OPT_STRING, .dst = &o->user,
          .arg = "USER", .help = "drop privileges to USER (default " PM_PRIV_DEFAULT_USER ")"},
-        PASS("format", 'f', PM_OPT_PASS, 'f', "FMT", "text (the default) or jsonl"),
-        PASS("output", 'o', PM_OPT_PASS, 'o', "FILE", "write the report to FILE"),
-        PASS("bundle", 0, PM_OPT_PASS, PM_OPT_BUNDLE, "DIR",
-             "also write an evidence bundle into the new directory DIR"),
-        PASS("sign-key", 0, PM_OPT_PASS, PM_OPT_SIGN_KEY, "KEY",
-             "sign the bundle's manifest (PEM Ed25519 private key)"),
-        PASS("bundle-host-context", 0, PM_OPT_PASS_FLAG, PM_OPT_BUNDLE_HOST_CONTEXT, NULL,
-             "host-context.txt inside the bundle (default: beside\n"
-             "it as DIR.host-context.txt, for us only)"),
-        PASS("redact", 0, PM_OPT_PASS_FLAG, PM_OPT_REDACT, NULL,
-             "replace internal addresses and host names in the bundle"),
-        {.name = "log-tz", .kind = PM_OPT_PASS, .code = PM_OPT_LOG_TZ,
-         .label = "    --log-tz ZONE, --log-year YEAR  ", .help = "how to read --mta-log times"},
-        PASS("log-year", 0, PM_OPT_PASS, PM_OPT_LOG_YEAR, "YEAR", NULL),
-        PASS("color", 0, PM_OPT_PASS_FLAG, PM_OPT_COLOR, NULL, NULL),
-        PASS("no-color", 0, PM_OPT_PASS_FLAG, PM_OPT_NO_COLOR, NULL, NULL),
-        PASS("no-progress", 0, PM_OPT_PASS_FLAG, PM_OPT_NO_PROGRESS, NULL, NULL),
-        {.name = "quiet", .short_name = 'q', .kind = PM_OPT_PASS_FLAG, .code = 'q',
-         .label = "-q, --quiet / -v, --verbose / -h, --help", .help = ""},
-        PASS("verbose", 'v', PM_OPT_PASS_FLAG, 'v', NULL, NULL),
-        {.name = "help", .short_name = 'h', .kind = PM_OPT_HELP},
+        pm_cli_opt_as(&P->cfg, "format", NULL, "text (the default) or jsonl"),
+        pm_cli_opt_as(&P->cfg, "output", NULL, "write the report to FILE"),
+        pm_cli_opt(&P->cfg, "bundle"),
+        pm_cli_opt(&P->cfg, "sign-key"),
+        pm_cli_opt_as(&P->cfg, "bundle-host-context", NULL,
+                      "host-context.txt inside the bundle (default: beside\n"
+                      "it as DIR.host-context.txt, for us only)"),
+        pm_cli_opt_as(&P->cfg, "redact", NULL,
+                      "replace internal addresses and host names in the bundle"),
+        pm_cli_opt_as(&P->cfg, "log-tz", "    --log-tz ZONE, --log-year YEAR  ",
+                      "how to read --mta-log times"),
+        pm_cli_opt_as(&P->cfg, "log-year", NULL, NULL),
+        pm_cli_opt_as(&P->cfg, "color", NULL, NULL),
+        pm_cli_opt_as(&P->cfg, "no-color", NULL, NULL),
+        pm_cli_opt_as(&P->cfg, "no-progress", NULL, NULL),
+        pm_cli_opt_as(&P->cfg, "quiet", "-q, --quiet / -v, --verbose / -h, --help", ""),
+        pm_cli_opt_as(&P->cfg, "verbose", NULL, NULL),
+        pm_cli_opt_as(&P->cfg, "help", NULL, NULL),
     };
     memcpy(d, rows, sizeof(rows));
     return PM_ARRAY_LEN(rows);
@@ -235,7 +223,7 @@ int probe_parse_args(struct prober *P, int argc, char **argv)
     struct pm_optdef defs[PM_OPTS_MAX];
     size_t n = probe_optdefs(P, defs);
     int first = argc;
-    switch (pm_opts_parse(defs, n, argc, argv, opt_common, P, &first)) {
+    switch (pm_opts_parse(defs, n, argc, argv, NULL, P, &first)) {
     case PM_OPTS_OK:
         break;
     case PM_OPTS_HELP:

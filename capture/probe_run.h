@@ -3,7 +3,7 @@
  * files that make it up; private to them (not even the unit tests include it):
  *   probe.c        the run: options to DNS to privileged setup to the drop, then per address
  *                  the walk, the test SYN and the SMTP checks, and the conclusion
- *   probe_opts.c   the command line (a table for capture/opts.c) and --help
+ *   probe_opts.c   the command line (a table for analyze/opts.c) and --help
  *   probe_setup.c  sources, routes and the capture interface; the capture handle, its BPF
  *                  and the -w / temporary file (capture/handle.c, capture/dump.c)
  *   probe_match.c  the capture loop and the matcher: which captured packet answers which

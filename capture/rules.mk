@@ -13,5 +13,3 @@ CAPTURE_SRCS += capture/handle.c capture/dump.c capture/follow.c capture/hostctx
 CAPTURE_SRCS += capture/inject.c capture/dns.c capture/smtpcheck.c capture/throttle.c
 # the per-address conclusion of a probe (issue 14.6): a table, testable without root
 CAPTURE_SRCS += capture/probe_verdict.c
-# the table-driven option parser (issue 17): the probe's command line; capture and main.c next
-CAPTURE_SRCS += capture/opts.c

@@ -1,14 +1,15 @@
 /*
- * opts.h — a table-driven command-line parser (capture/opts.c): a subcommand lists its
+ * opts.h — a table-driven command-line parser (analyze/opts.c): a subcommand lists its
  * options once — long name, short letter, kind of argument with its range, where the value
  * goes, help text — and gets getopt_long's tables, strict value checks and its --help
  * options section from that one list. Numbers go through util.h's strict parsers: NaN, inf,
  * blanks, hex, overflow, trailing garbage and out-of-range values are refused with
  * "bad --NAME 'VALUE': ..." and exit status 2.
  *
- * Used by `probe` (capture/probe.c). Designed so that capture/live.c and main.c (whose
- * options shared by every subcommand are PM_OPT_PASS rows handed to pm_cli_common_option)
- * can move to it: docs/ARCHITECTURE.md.
+ * Used by every subcommand: `analyze` (main.c), `capture` (capture/live.c) and `probe`
+ * (capture/probe_opts.c); the options they share are rows of analyze/cliopts.c
+ * (include/cliopts.h), bound to the engine configuration through `ctx`. Privilege-free, in
+ * analyze/, so that main.c, capture/ and analyze/ all call down to it (no circle).
  */
 #ifndef PM_OPTS_H
 #define PM_OPTS_H
@@ -40,6 +41,8 @@ struct pm_optdef {
     const char *unit;     /* words before the range in the message: "seconds" gives
                            * "bad --wait 'x': seconds, 0.05 to 30"; NULL: "1 to 8" */
     int (*call)(void *ctx, const char *arg);
+    void *ctx;            /* PM_OPT_CALL*: what `call` gets (NULL: the parser's ctx); a
+                           * shared row carries its own (cliopts.c: the engine config) */
     int code;             /* PM_OPT_PASS*: the code handed to `other` */
     /* Help: `arg` names the argument ("N", "IP"); `help` is the text (NULL: not listed, "":
      * the left column alone; "\n" starts a continuation line); `label` replaces the left
@@ -69,6 +72,14 @@ typedef int (*pm_opts_other_fn)(void *ctx, int code, const char *arg);
  * written as they are parsed: a later bad value leaves the earlier ones set. */
 int pm_opts_parse(const struct pm_optdef *defs, size_t n, int argc, char **argv,
                   pm_opts_other_fn other, void *ctx, int *first_operand);
+
+/* As pm_opts_parse, but in order (getopt's "-" mode): each operand is handed to
+ * word(ctx, operand) where it stands among the options, so that files, filter words and a
+ * `--` keep their order (analyze). Parsing stops at `--`; *first_operand is the index after
+ * it (argc when none). word returns 0, or -1 after a message (PM_OPTS_BAD). */
+int pm_opts_parse_inorder(const struct pm_optdef *defs, size_t n, int argc, char **argv,
+                          pm_opts_other_fn other, void *ctx,
+                          int (*word)(void *ctx, const char *w), int *first_operand);
 
 /* The options section of a usage text: one row per listed option, the help at column 26. */
 void pm_opts_help(FILE *f, const struct pm_optdef *defs, size_t n);

@@ -82,7 +82,7 @@ size_t pm_sanitize_display(char *dst, size_t dstlen, const char *src, size_t src
 size_t pm_strlcpy(char *dst, const char *src, size_t size);
 
 /* ---- parsing helpers ---- */
-/* The one strict parser of numeric option values (main.c and capture/ use nothing else):
+/* The one strict parser of numeric option values (main.c, capture/ and the option table of analyze/opts.c use nothing else):
  * the whole string must be a plain decimal number — an optional sign, digits, and for
  * pm_parse_double/pm_parse_secs an optional fraction and exponent — with no blanks, no
  * hex, no "nan"/"inf", no overflow, and within [min,max]. Returns false otherwise and

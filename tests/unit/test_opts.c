@@ -1,14 +1,17 @@
 /*
- * test_opts.c — the table-driven option parser (capture/opts.c): each kind of row takes a
+ * test_opts.c — the table-driven option parser (analyze/opts.c): each kind of row takes a
  * valid value and refuses NaN, inf, out-of-range, blanks, hex and trailing garbage with
  * PM_OPTS_BAD; flags, strings, callbacks and pass-through rows; unknown options and a
- * missing argument; operands anywhere; the help section from the same rows.
+ * missing argument; operands anywhere; the help section from the same rows. Then the shared
+ * rows of analyze/cliopts.c: each found by name and bound to its configuration, values
+ * written there, bad values refused with exit status 2, the in-order mode of analyze.
  */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "cliopts.h"
 #include "opts.h"
 #include "util.h"
 
@@ -206,4 +209,120 @@ Test(opts, help_section_from_the_rows)
                           "                          second line\n"), "%s", buf);
     cr_assert(strstr(buf, "  -4, -6                  family\n"), "%s", buf);
     cr_assert(!strstr(buf, "--cap"), "a row without help is not listed");
+}
+
+/* ---- the shared rows (analyze/cliopts.c) ---- */
+
+static char **argv_of(const char **args, int *argc)
+{
+    static char *argv[32];
+    int n = 0;
+    while (args[n]) {
+        argv[n] = (char *)(uintptr_t)args[n];
+        n++;
+    }
+    argv[n] = NULL;
+    *argc = n;
+    return argv;
+}
+
+Test(cliopts, every_shared_row_is_found_by_name_and_bound)
+{
+    static struct pm_engine_config cfg;
+    struct pm_optdef d[PM_OPTS_MAX];
+    size_t n = pm_cli_opts(&cfg, d, PM_OPTS_MAX);
+    cr_assert_gt(n, 20u);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(d[i].name);
+        struct pm_optdef one = pm_cli_opt(&cfg, d[i].name);
+        cr_assert_str_eq(one.name, d[i].name);
+        cr_assert_eq(one.call, d[i].call);
+        cr_assert(one.kind == PM_OPT_HELP || one.ctx == &cfg, "--%s is bound", d[i].name);
+        struct pm_optdef as = pm_cli_opt_as(&cfg, d[i].name, NULL, NULL);
+        cr_assert_null(as.help, "--%s can be hidden", d[i].name);
+    }
+}
+
+Test(cliopts, values_go_into_the_configuration)
+{
+    static struct pm_engine_config cfg;
+    pm_cli_engine_defaults(&cfg, 0, NULL);
+    struct pm_optdef d[PM_OPTS_MAX];
+    size_t n = pm_cli_opts(&cfg, d, PM_OPTS_MAX);
+    const char *a[] = {"t", "-p", "25,587", "-f", "csv", "--max-flows", "16", "--max-memory",
+                       "512M", "--since", "@10", "--until", "@20", "--mta-connect-timeout",
+                       "0", "--no-color", "--redact", "--bundle", "/nonexistent/b", "-m", "x",
+                       "F", NULL};
+    int argc, first = -1;
+    char **argv = argv_of(a, &argc);
+    cr_assert_eq(pm_opts_parse(d, n, argc, argv, NULL, NULL, &first), PM_OPTS_OK);
+    cr_assert_eq(cfg.nports, 2);
+    cr_assert_eq(cfg.ports[1], 587);
+    cr_assert_eq(cfg.format, PM_FMT_CSV);
+    cr_assert_eq(cfg.max_flows, 16u);
+    cr_assert_eq(cfg.max_memory, 512ull << 20);
+    cr_assert_eq(cfg.since, PM_SEC(10));
+    cr_assert_eq(cfg.until, PM_SEC(20));
+    cr_assert_eq(cfg.mta_connect_timeout, PM_SEC(PM_KERNEL_SYN_GIVEUP_S));
+    cr_assert_not(cfg.color);
+    cr_assert(cfg.bundle_redact);
+    cr_assert_str_eq(cfg.bundle_dir, "/nonexistent/b");
+    cr_assert_null(cfg.bundle_store, "the store is the caller's (capture/), not set here");
+    cr_assert_eq(cfg.nlogs, 1);
+    cr_assert_eq(pm_cli_check(&cfg), 0);
+    cr_assert_eq(first, argc - 1);
+    cfg.since = PM_SEC(30);
+    cr_assert_eq(pm_cli_check(&cfg), -1, "--since after --until is refused");
+}
+
+Test(cliopts, bad_values_are_refused)
+{
+    static struct pm_engine_config cfg;
+    const char *bad[][3] = {
+        {"--max-flows", "15"}, {"-p", "0"}, {"-f", "xml"}, {"--log-year", "1969"},
+        {"--log-offset", "nan"}, {"--since", "yesterday"}, {"--expect-source", "host"},
+        {"--max-memory", "1023K"}, {"--max-dests", "1e3"}, {"--mta-connect-timeout", "-1"},
+        {"--log-tz", "../etc/passwd"},
+    };
+    for (size_t i = 0; i < PM_ARRAY_LEN(bad); i++) {
+        pm_cli_engine_defaults(&cfg, 0, NULL);
+        struct pm_optdef d[PM_OPTS_MAX];
+        size_t n = pm_cli_opts(&cfg, d, PM_OPTS_MAX);
+        const char *a[] = {"t", bad[i][0], bad[i][1], NULL};
+        int argc, first;
+        char **argv = argv_of(a, &argc);
+        cr_assert_eq(pm_opts_parse(d, n, argc, argv, NULL, NULL, &first), PM_OPTS_BAD,
+                     "%s %s", bad[i][0], bad[i][1]);
+    }
+}
+
+static int take_word(void *ctx, const char *w)
+{
+    const char **words = ctx;
+    int i = 0;
+    while (words[i]) {
+        i++;
+    }
+    words[i] = w;
+    return 0;
+}
+
+Test(cliopts, in_order_mode_keeps_operands_where_they_stand)
+{
+    static struct pm_engine_config cfg;
+    pm_cli_engine_defaults(&cfg, 0, NULL);
+    struct pm_optdef d[PM_OPTS_MAX];
+    size_t n = pm_cli_opts(&cfg, d, PM_OPTS_MAX);
+    const char *words[8] = {NULL};
+    const char *a[] = {"t", "a.pcap", "-p", "26", "b.pcap", "--", "host", "-q", NULL};
+    int argc, first = -1;
+    char **argv = argv_of(a, &argc);
+    cr_assert_eq(pm_opts_parse_inorder(d, n, argc, argv, NULL, words, take_word, &first),
+                 PM_OPTS_OK);
+    cr_assert_str_eq(words[0], "a.pcap");
+    cr_assert_str_eq(words[1], "b.pcap");
+    cr_assert_null(words[2]);
+    cr_assert_eq(cfg.ports[0], 26);
+    cr_assert_eq(first, 6, "parsing stops after --: the rest is the expression");
+    cr_assert_eq(pm_verbosity, 0, "-q after -- is a word, not an option");
 }

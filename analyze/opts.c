@@ -82,7 +82,7 @@ static int take(const struct pm_optdef *d, const char *arg, pm_opts_other_fn oth
         return PM_OPTS_OK;
     case PM_OPT_CALL:
     case PM_OPT_CALL_FLAG:
-        return d->call(ctx, arg) == 0 ? PM_OPTS_OK : PM_OPTS_BAD;
+        return d->call(d->ctx ? d->ctx : ctx, arg) == 0 ? PM_OPTS_OK : PM_OPTS_BAD;
     case PM_OPT_PASS:
     case PM_OPT_PASS_FLAG: {
         int rc = other ? other(ctx, d->code, arg) : 0;
@@ -94,12 +94,16 @@ static int take(const struct pm_optdef *d, const char *arg, pm_opts_other_fn oth
     }
 }
 
-int pm_opts_parse(const struct pm_optdef *defs, size_t n, int argc, char **argv,
-                  pm_opts_other_fn other, void *ctx, int *first_operand)
+static int parse(const struct pm_optdef *defs, size_t n, int argc, char **argv,
+                 pm_opts_other_fn other, void *ctx, int (*word)(void *ctx, const char *w),
+                 int *first_operand)
 {
     struct option lo[PM_OPTS_MAX + 1];
-    char so[3 * PM_OPTS_MAX + 1];
+    char so[3 * PM_OPTS_MAX + 2];
     size_t nl = 0, ns = 0;
+    if (word) {
+        so[ns++] = '-'; /* in order: an operand comes back as code 1 */
+    }
     if (n > PM_OPTS_MAX) {
         pm_err("internal: %zu options in one table, at most %d", n, PM_OPTS_MAX);
         return PM_OPTS_BAD;
@@ -126,6 +130,12 @@ int pm_opts_parse(const struct pm_optdef *defs, size_t n, int argc, char **argv,
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+        if (c == 1 && word) {
+            if (word(ctx, optarg) != 0) {
+                return PM_OPTS_BAD;
+            }
+            continue;
+        }
         const struct pm_optdef *d = NULL;
         for (size_t i = 0; i < n && !d; i++) {
             if (code_of(&defs[i], i) == c) {
@@ -142,6 +152,19 @@ int pm_opts_parse(const struct pm_optdef *defs, size_t n, int argc, char **argv,
     }
     *first_operand = optind;
     return PM_OPTS_OK;
+}
+
+int pm_opts_parse(const struct pm_optdef *defs, size_t n, int argc, char **argv,
+                  pm_opts_other_fn other, void *ctx, int *first_operand)
+{
+    return parse(defs, n, argc, argv, other, ctx, NULL, first_operand);
+}
+
+int pm_opts_parse_inorder(const struct pm_optdef *defs, size_t n, int argc, char **argv,
+                          pm_opts_other_fn other, void *ctx,
+                          int (*word)(void *ctx, const char *w), int *first_operand)
+{
+    return parse(defs, n, argc, argv, other, ctx, word, first_operand);
 }
 
 /* The left column: "-i, --interface IFACE", "    --rate PPS", "-w FILE". */
@@ -177,8 +200,10 @@ void pm_opts_help(FILE *f, const struct pm_optdef *defs, size_t n)
             fprintf(f, "%*s%s\n", INDENT, "", left);
             continue;
         }
+        /* A help that starts with "\n" begins under the column (a long left column). */
         int used = INDENT + (int)strlen(left);
-        fprintf(f, "%*s%s%*s", INDENT, "", left, used < COLUMN ? COLUMN - used : 1, "");
+        fprintf(f, "%*s%s%*s", INDENT, "", left,
+                d->help[0] == '\n' ? 0 : used < COLUMN ? COLUMN - used : 1, "");
         for (const char *p = d->help; *p;) {
             const char *nl = strchr(p, '\n');
             size_t l = nl ? (size_t)(nl - p) : strlen(p);
