@@ -44,6 +44,11 @@ struct pm_report *pm_report_new(enum pm_format fmt, FILE *out, bool color)
 
 void pm_report_set_stream(struct pm_report *r, bool stream) { r->stream = stream; }
 
+bool pm_report_prints_evidence(const struct pm_report *r)
+{
+    return !r || r->fmt == PM_FMT_JSONL;
+}
+
 void pm_report_free(struct pm_report *r)
 {
     if (r) {
@@ -90,11 +95,7 @@ static void json_flags(struct pm_json *j, uint32_t fl)
 static void json_ms(struct pm_json *j, const char *k, pm_ns d)
 {
     pm_json_key(j, k);
-    if (d == PM_NS_NONE) {
-        pm_json_null(j);
-    } else {
-        pm_json_double(j, (double)d / 1e6, 3);
-    }
+    pm_json_ms(j, d);
 }
 
 static void json_mta(struct pm_json *j, const struct pm_finding *f, const struct pm_attr_env *env)
