@@ -199,7 +199,14 @@ static void expand(char *out, size_t outlen, const char *t, const struct tmpl_va
                 }
             }
         }
-        out[o++] = *t++;
+        /* the text up to the next placeholder, in one copy */
+        size_t run = (size_t)(strchrnul(t + 1, '{') - t);
+        if (run > outlen - 1 - o) {
+            run = outlen - 1 - o;
+        }
+        memcpy(out + o, t, run);
+        o += run;
+        t += run;
     }
     out[o] = '\0';
 }
@@ -825,12 +832,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
         pm_finding_add(f, "the capture dropped %llu packets: an absent packet may be one of them",
                        (unsigned long long)env->capture_drops);
     }
-    char why[160];
-    expand(why, sizeof(why), r->why, &v);
     if (spec[0]) {
         snprintf(f->clue, sizeof(f->clue), "%s", spec);
     } else {
-        pm_strlcpy(f->clue, why, sizeof(f->clue));
+        expand(f->clue, sizeof(f->clue), r->why, &v); /* the rule's why is the clue */
     }
     expand(f->next_step, sizeof(f->next_step), r->next_step, &v);
 }
