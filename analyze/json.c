@@ -162,6 +162,38 @@ static size_t json_unit(const unsigned char *s, size_t n, char esc[8])
     return len;
 }
 
+static inline bool plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Any byte of w zero (exact as an "any"; Hacker's Delight 6-1). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#define HAS_ZERO(w) (((w) - ONES) & ~(w) & HIGHS)
+
+/* The length of the run at s of printable ASCII other than '"' and '\\' (copied as it
+ * is), eight bytes at a time: text is almost all of it. */
+static size_t plain_len(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t bad = (w & HIGHS) |                      /* >= 0x80 */
+                       ((w - 0x20 * ONES) & ~w & HIGHS) | /* < 0x20 */
+                       HAS_ZERO(w ^ (0x7f * ONES)) | HAS_ZERO(w ^ ('"' * ONES)) |
+                       HAS_ZERO(w ^ ('\\' * ONES));
+        if (bad) {
+            break;
+        }
+    }
+    while (i < n && plain_byte(s[i])) {
+        i++;
+    }
+    return i;
+}
+
 static void put_escaped(struct pm_json *j, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -169,10 +201,9 @@ static void put_escaped(struct pm_json *j, const char *s, size_t n)
     size_t run = 0; /* start of the current run of bytes copied as they are */
     size_t i = 0;
     while (i < n) {
-        unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            i++; /* the common case: printable ASCII */
-            continue;
+        i += plain_len(u + i, n - i); /* the common case: printable ASCII */
+        if (i >= n) {
+            break;
         }
         char esc[8];
         size_t take = json_unit(u + i, n - i, esc);
@@ -229,12 +260,8 @@ void pm_json_key(struct pm_json *j, const char *key)
     sep(j);
     /* Keys are the tool's own words: copied when they need no escape (the usual case). */
     size_t n = strlen(key);
-    bool plain = n + 3 <= sizeof(j->buf);
-    for (size_t i = 0; plain && i < n; i++) {
-        unsigned char c = (unsigned char)key[i];
-        plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-    }
-    if (plain && room(j, n + 3)) {
+    if (n + 3 <= sizeof(j->buf) && plain_len((const unsigned char *)key, n) == n &&
+        room(j, n + 3)) {
         char *o = j->buf + j->len;
         o[0] = '"';
         memcpy(o + 1, key, n);

@@ -171,7 +171,8 @@ def check_truth(a, name, path, truth, extra=()):
     got = {k: v for k, v in s["attempts"]["outcomes"].items() if v}
     want = {k: v for k, v in t["outcomes"].items() if v}
     ok = got == want
-    res = {"ok": ok, "got": got, "want": want, "summary": s, "truth": t}
+    res = {"ok": ok, "got": got, "want": want, "summary": s, "truth": t,
+           "jsonl_bytes": os.path.getsize(out)}
     if not ok:
         log("bench: OUTCOME MISMATCH on %s" % name)
         for k in sorted(set(got) | set(want)):
@@ -432,6 +433,8 @@ def main():
                                            "50000,100000,125000,150000,200000"),
                     help="SYNs per second tried, in order, in the live-flood row")
     ap.add_argument("--out", default="build/bench")
+    ap.add_argument("--emit", default="",
+                    help="tests/bench/emit: the 'bytes only' row (the output alone)")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "5")))
     ap.add_argument("--big", type=int, default=int(os.environ.get("BENCH_BIG", str(1000 * MB))),
                     help="bytes of the big mix (default 1 GB)")
@@ -553,6 +556,13 @@ def main():
         # attempt; the storm's targets differ for the two (3x and 1.5x the floor).
         t.append(("portmortem text", [a.portmortem, "analyze", "--format", "text",
                                       "--no-progress", path]))
+        # The output alone: as many lines of the same average length as the JSON Lines
+        # (attempts, destinations and summary), formatted and written, no packet read.
+        tr = truth_res.get(name)
+        if a.emit and tr and os.access(a.emit, os.X_OK):
+            nlines = sum(tr["want"].values()) + 1
+            t.append(("bytes only", [a.emit, str(nlines),
+                                     str(max(200, min(16384, tr["jsonl_bytes"] // nlines)))]))
         return t
 
     results = {}
