@@ -72,7 +72,7 @@ ANALYZE_SRCS := \
 	analyze/pkt.c analyze/decode.c analyze/capin.c analyze/instream.c analyze/pcapng.c \
 	analyze/tables.c analyze/flow.c analyze/smtp.c analyze/track.c analyze/attempt.c analyze/ttl.c \
 	analyze/context.c analyze/scope.c analyze/rules.c analyze/attribute.c analyze/correlate.c analyze/nat.c \
-	analyze/walk.c analyze/engine.c analyze/filter.c analyze/report.c \
+	analyze/walk.c analyze/engine.c analyze/filter.c analyze/report.c analyze/report_json.c \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
 	analyze/bundle_manifest.c analyze/bundle_redact.c analyze/bundle_fs.c analyze/bundle_file.c \
 	analyze/bundle_dest.c analyze/bundle_mtalog.c \

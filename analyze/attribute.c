@@ -7,6 +7,7 @@
 #include "attribute.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "ttl.h"
 #include "util.h"
@@ -49,7 +50,7 @@ const char *pm_rst_origin_name(enum pm_rst_origin o)
 
 void pm_finding_add(struct pm_finding *f, const char *fmt, ...)
 {
-    if (f->nevidence >= PM_MAX_EVIDENCE) {
+    if (f->no_evidence || f->nevidence >= PM_MAX_EVIDENCE) {
         return;
     }
     va_list ap;
@@ -198,7 +199,14 @@ static void expand(char *out, size_t outlen, const char *t, const struct tmpl_va
                 }
             }
         }
-        out[o++] = *t++;
+        /* the text up to the next placeholder, in one copy */
+        size_t run = (size_t)(strchrnul(t + 1, '{') - t);
+        if (run > outlen - 1 - o) {
+            run = outlen - 1 - o;
+        }
+        memcpy(out + o, t, run);
+        o += run;
+        t += run;
     }
     out[o] = '\0';
 }
@@ -518,7 +526,8 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
                   enum pm_outcome outcome, const struct pm_logentry *log,
                   const struct pm_nat_facts *nat)
 {
-    memset(f, 0, sizeof(*f));
+    memset(f, 0, offsetof(struct pm_finding, evidence)); /* (the lines: see attribute.h) */
+    f->no_evidence = env->skip_evidence;
     f->a = a;
     f->nat = nat;
     f->smtp = smtp;
@@ -557,7 +566,9 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
         if (vs && vs->cut_replies > 0) {
             ev |= PM_EV(EV_CAPTURE_CUT);
         }
-        wire_evidence(f, env, a);
+        if (!f->no_evidence) {
+            wire_evidence(f, env, a);
+        }
         switch (outcome) {
         case PM_OUT_TLS_MISMATCH: {
             ev |= PM_EV(EV_TLS_MISMATCH);
@@ -760,8 +771,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
             }
             break;
         }
-        smtp_evidence(f, env, a, smtp);
-        flag_evidence(f, a);
+        if (!f->no_evidence) {
+            smtp_evidence(f, env, a, smtp);
+            flag_evidence(f, a);
+        }
         if (nat && nat->multi) {
             char nspec[160] = "";
             pm_evset nev = nat_evidence(f, env, a, outcome, nat, &v, nspec, sizeof(nspec));
@@ -819,12 +832,10 @@ void pm_attribute(struct pm_finding *f, const struct pm_attr_env *env,
         pm_finding_add(f, "the capture dropped %llu packets: an absent packet may be one of them",
                        (unsigned long long)env->capture_drops);
     }
-    char why[160];
-    expand(why, sizeof(why), r->why, &v);
     if (spec[0]) {
         snprintf(f->clue, sizeof(f->clue), "%s", spec);
     } else {
-        pm_strlcpy(f->clue, why, sizeof(f->clue));
+        expand(f->clue, sizeof(f->clue), r->why, &v); /* the rule's why is the clue */
     }
     expand(f->next_step, sizeof(f->next_step), r->next_step, &v);
 }

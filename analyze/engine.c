@@ -379,6 +379,8 @@ static void prepare_env(struct pm_engine *e)
     e->env.ctx = e->ctx;
     e->env.logs = e->logs.nfiles ? &e->logs : NULL;
     e->env.provider_pattern = pm_context_provider_pattern(e->ctx);
+    /* Evidence sentences only when something prints them (report.c, bundle.c). */
+    e->env.skip_evidence = !e->bundle && !pm_report_prints_evidence(e->report);
 }
 
 /* Live: learn from a finished attempt (what pass A does offline). */

@@ -5,20 +5,70 @@
 
 #include "util.h"
 
-/* One thread writes a report: skip stdio's per-call lock. */
-#define PUTC(c, f) putc_unlocked((c), (f))
+/*
+ * Output goes into the writer's own buffer (PM_JSON_BUF) and reaches the FILE in one
+ * fwrite when a top-level value ends or the buffer fills: a storm writes a ~1 KB object per
+ * attempt, and per-token stdio calls (and printf for numbers) were most of its cost
+ * (docs/PERFORMANCE.md). Integers, milliseconds and keys are formatted by hand.
+ */
 
 void pm_json_init(struct pm_json *j, FILE *f)
 {
-    memset(j, 0, sizeof(*j));
     j->f = f;
+    j->depth = 0;
+    j->len = 0;
+    j->pretty = 0;
+    memset(j->first, 0, sizeof(j->first));
+}
+
+void pm_json_flush(struct pm_json *j)
+{
+    if (j->len) {
+        fwrite_unlocked(j->buf, 1, j->len, j->f);
+        j->len = 0;
+    }
+}
+
+/* Room for n more bytes, when the buffer can hold them at all. */
+static inline bool room(struct pm_json *j, size_t n)
+{
+    if (j->len + n > sizeof(j->buf)) {
+        pm_json_flush(j);
+    }
+    return n <= sizeof(j->buf);
+}
+
+static inline void put_c(struct pm_json *j, char c)
+{
+    if (j->len >= sizeof(j->buf)) {
+        pm_json_flush(j);
+    }
+    j->buf[j->len++] = c;
+}
+
+static void put_n(struct pm_json *j, const char *s, size_t n)
+{
+    if (room(j, n)) {
+        memcpy(j->buf + j->len, s, n);
+        j->len += n;
+    } else {
+        fwrite_unlocked(s, 1, n, j->f); /* longer than the buffer: straight through */
+    }
+}
+
+/* A top-level value is complete: hand it on. */
+static inline void done(struct pm_json *j)
+{
+    if (j->depth <= 0) {
+        pm_json_flush(j);
+    }
 }
 
 static void sep(struct pm_json *j)
 {
     if (j->depth > 0 && j->depth < PM_JSON_DEPTH) {
         if (!j->first[j->depth]) {
-            PUTC(',', j->f);
+            put_c(j, ',');
         }
         j->first[j->depth] = 0;
     }
@@ -27,7 +77,7 @@ static void sep(struct pm_json *j)
 static void open_(struct pm_json *j, char c)
 {
     sep(j);
-    PUTC(c, j->f);
+    put_c(j, c);
     j->depth++;
     if (j->depth < PM_JSON_DEPTH) {
         j->first[j->depth] = 1;
@@ -39,17 +89,19 @@ void pm_json_arr_begin(struct pm_json *j) { open_(j, '['); }
 
 void pm_json_obj_end(struct pm_json *j)
 {
-    PUTC('}', j->f);
+    put_c(j, '}');
     j->depth--;
     if (j->depth == 0) {
-        PUTC('\n', j->f);
+        put_c(j, '\n');
     }
+    done(j);
 }
 
 void pm_json_arr_end(struct pm_json *j)
 {
-    PUTC(']', j->f);
+    put_c(j, ']');
     j->depth--;
+    done(j);
 }
 
 /*
@@ -110,36 +162,67 @@ static size_t json_unit(const unsigned char *s, size_t n, char esc[8])
     return len;
 }
 
-static void put_escaped(FILE *f, const char *s, size_t n)
+static inline bool plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
+
+/* Any byte of w zero (exact as an "any"; Hacker's Delight 6-1). */
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+#define HAS_ZERO(w) (((w) - ONES) & ~(w) & HIGHS)
+
+/* The length of the run at s of printable ASCII other than '"' and '\\' (copied as it
+ * is), eight bytes at a time: text is almost all of it. */
+static size_t plain_len(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t bad = (w & HIGHS) |                      /* >= 0x80 */
+                       ((w - 0x20 * ONES) & ~w & HIGHS) | /* < 0x20 */
+                       HAS_ZERO(w ^ (0x7f * ONES)) | HAS_ZERO(w ^ ('"' * ONES)) |
+                       HAS_ZERO(w ^ ('\\' * ONES));
+        if (bad) {
+            break;
+        }
+    }
+    while (i < n && plain_byte(s[i])) {
+        i++;
+    }
+    return i;
+}
+
+static void put_escaped(struct pm_json *j, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    PUTC('"', f);
+    put_c(j, '"');
     size_t run = 0; /* start of the current run of bytes copied as they are */
     size_t i = 0;
     while (i < n) {
-        unsigned char c = u[i];
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            i++; /* the common case: printable ASCII */
-            continue;
+        i += plain_len(u + i, n - i); /* the common case: printable ASCII */
+        if (i >= n) {
+            break;
         }
         char esc[8];
         size_t take = json_unit(u + i, n - i, esc);
         if (esc[0]) {
             if (i > run) {
-                fwrite_unlocked(s + run, 1, i - run, f);
+                put_n(j, s + run, i - run);
             }
-            fputs_unlocked(esc, f);
+            put_n(j, esc, strlen(esc));
             run = i + take;
         }
         i += take;
     }
     if (n > run) {
-        fwrite_unlocked(s + run, 1, n - run, f);
+        put_n(j, s + run, n - run);
     }
-    PUTC('"', f);
+    put_c(j, '"');
 }
 
-static void put_u64(FILE *f, unsigned long long v)
+static void put_u64(struct pm_json *j, unsigned long long v)
 {
     char b[24];
     int i = sizeof(b);
@@ -147,7 +230,7 @@ static void put_u64(FILE *f, unsigned long long v)
         b[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    fwrite_unlocked(b + i, 1, sizeof(b) - (size_t)i, f);
+    put_n(j, b + i, sizeof(b) - (size_t)i);
 }
 
 size_t pm_json_escape(char *dst, size_t dstlen, const char *s)
@@ -175,8 +258,20 @@ size_t pm_json_escape(char *dst, size_t dstlen, const char *s)
 void pm_json_key(struct pm_json *j, const char *key)
 {
     sep(j);
-    put_escaped(j->f, key, strlen(key));
-    PUTC(':', j->f);
+    /* Keys are the tool's own words: copied when they need no escape (the usual case). */
+    size_t n = strlen(key);
+    if (n + 3 <= sizeof(j->buf) && plain_len((const unsigned char *)key, n) == n &&
+        room(j, n + 3)) {
+        char *o = j->buf + j->len;
+        o[0] = '"';
+        memcpy(o + 1, key, n);
+        o[n + 1] = '"';
+        o[n + 2] = ':';
+        j->len += n + 3;
+    } else {
+        put_escaped(j, key, n);
+        put_c(j, ':');
+    }
     if (j->depth < PM_JSON_DEPTH) {
         j->first[j->depth] = 1; /* the value that follows needs no comma */
     }
@@ -194,42 +289,85 @@ void pm_json_str(struct pm_json *j, const char *s)
 void pm_json_strn(struct pm_json *j, const char *s, size_t n)
 {
     sep(j);
-    put_escaped(j->f, s, n);
+    put_escaped(j, s, n);
+    done(j);
 }
 
 void pm_json_int(struct pm_json *j, long long v)
 {
     sep(j);
     if (v < 0) {
-        PUTC('-', j->f);
-        put_u64(j->f, 0ull - (unsigned long long)v);
+        put_c(j, '-');
+        put_u64(j, 0ull - (unsigned long long)v);
     } else {
-        put_u64(j->f, (unsigned long long)v);
+        put_u64(j, (unsigned long long)v);
     }
+    done(j);
 }
 
 void pm_json_uint(struct pm_json *j, unsigned long long v)
 {
     sep(j);
-    put_u64(j->f, v);
+    put_u64(j, v);
+    done(j);
 }
 
 void pm_json_double(struct pm_json *j, double v, int decimals)
 {
     sep(j);
-    fprintf(j->f, "%.*f", decimals, v);
+    char b[64];
+    int n = snprintf(b, sizeof(b), "%.*f", decimals, v);
+    if (n > 0 && (size_t)n < sizeof(b)) {
+        put_n(j, b, (size_t)n);
+    } else {
+        pm_json_flush(j);
+        fprintf(j->f, "%.*f", decimals, v); /* (a huge value: printf's own bytes) */
+    }
+    done(j);
+}
+
+/* Below this many nanoseconds (11.5 days) the double d / 1e6 is within 1e-7 ms of the
+ * exact value, far closer than the 0.5 ns that separates any integer d from a rounding
+ * boundary of "%.3f" (unless d ends in exactly 500 ns, a tie in the decimal value that
+ * the binary double may put on either side): the integer rounding below gives printf's
+ * bytes. Anything else goes through printf. */
+#define MS_EXACT_NS 1000000000000000LL
+
+void pm_json_ms(struct pm_json *j, pm_ns d)
+{
+    if (d == PM_NS_NONE) {
+        pm_json_null(j);
+        return;
+    }
+    if (d < 0 || d >= MS_EXACT_NS || d % 1000 == 500) {
+        pm_json_double(j, (double)d / 1e6, 3);
+        return;
+    }
+    sep(j);
+    unsigned long long us = (unsigned long long)(d + 500) / 1000; /* round half up */
+    put_u64(j, us / 1000);
+    char frac[4] = {'.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10),
+                    (char)('0' + us % 10)};
+    put_n(j, frac, 4);
+    done(j);
 }
 
 void pm_json_bool(struct pm_json *j, bool v)
 {
     sep(j);
-    fputs(v ? "true" : "false", j->f);
+    if (v) {
+        put_n(j, "true", 4);
+    } else {
+        put_n(j, "false", 5);
+    }
+    done(j);
 }
 
 void pm_json_null(struct pm_json *j)
 {
     sep(j);
-    fputs("null", j->f);
+    put_n(j, "null", 4);
+    done(j);
 }
 
 void pm_json_addr(struct pm_json *j, const pm_addr *a)

@@ -88,12 +88,61 @@ static char *ipv4_str(const uint8_t *b, char *buf)
     return buf;
 }
 
+/* RFC 5952 text, the bytes glibc's inet_ntop gives (it called sprintf per group, the most
+ * expensive step of a storm's attempt): lowercase hex groups without leading zeros, the
+ * first longest run of two or more zero groups as "::". The forms with a dotted IPv4 tail
+ * (a zero run from the start of five or more groups: IPv4-mapped and -compatible) are
+ * left to inet_ntop itself. */
+static char *ipv6_str(const uint8_t *b, char *buf)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned w[8];
+    int best = -1, best_len = 0;
+    for (int i = 0, run = 0; i < 8; i++) {
+        w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+        run = w[i] == 0 ? run + 1 : 0;
+        if (run > best_len) {
+            best_len = run;
+            best = i - run + 1;
+        }
+    }
+    if (best_len < 2) {
+        best = -1;
+    } else if (best == 0 && best_len >= 5) {
+        inet_ntop(AF_INET6, b, buf, PM_ADDR_STRLEN);
+        return buf;
+    }
+    char *o = buf;
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            *o++ = ':';
+            *o++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        if (i > 0 && i != best + best_len) {
+            *o++ = ':';
+        }
+        unsigned v = w[i];
+        int started = 0;
+        for (int sh = 12; sh >= 0; sh -= 4) {
+            unsigned d = (v >> sh) & 15;
+            if (d || started || sh == 0) {
+                *o++ = hex[d];
+                started = 1;
+            }
+        }
+    }
+    *o = '\0';
+    return buf;
+}
+
 char *pm_addr_str(const pm_addr *a, char *buf)
 {
     if (a->family == PM_AF_INET) {
         ipv4_str(a->b, buf);
     } else if (a->family == PM_AF_INET6) {
-        inet_ntop(AF_INET6, a->b, buf, PM_ADDR_STRLEN);
+        ipv6_str(a->b, buf);
     } else {
         buf[0] = '-';
         buf[1] = '\0';
@@ -234,7 +283,13 @@ char *pm_time_str(pm_ns t, char *buf, size_t len)
     }
     frac[7] = 'Z';
     frac[8] = '\0';
-    snprintf(buf, len, "%s%s", last, frac);
+    size_t n = strlen(last);
+    if (n + sizeof(frac) <= len) {
+        memcpy(buf, last, n);
+        memcpy(buf + n, frac, sizeof(frac));
+    } else {
+        snprintf(buf, len, "%s%s", last, frac);
+    }
     return buf;
 }
 

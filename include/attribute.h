@@ -126,10 +126,13 @@ struct pm_finding {
     /* texts */
     char clue[160];                      /* the one decisive clue for the text report */
     char next_step[360];
-    char evidence[PM_MAX_EVIDENCE][PM_EVIDENCE_LEN];
-    int nevidence;
     /* capture quality notes that lower confidence */
     bool capture_lost_packets;
+    bool no_evidence;                    /* env->skip_evidence: pm_finding_add writes nothing */
+    int nevidence;
+    /* Last, and not cleared by pm_attribute: only the first nevidence lines are valid
+     * (clearing all of them cost more than the rest of a storm attempt's attribution). */
+    char evidence[PM_MAX_EVIDENCE][PM_EVIDENCE_LEN];
 };
 
 /* What attribution needs from the run besides the attempt. */
@@ -147,6 +150,9 @@ struct pm_attr_env {
     bool vantage_one_sided[PM_MAX_VANTAGES];
     /* issue 14: this vantage's files hold no inbound packet at all (one direction only) */
     bool vantage_one_direction[PM_MAX_VANTAGES];
+    /* Nothing prints the evidence sentences (text, Zeek or CSV output and no bundle): they
+     * are not built, only the verdict, the clue and the next step (docs/PERFORMANCE.md). */
+    bool skip_evidence;
 };
 
 /* Attribute a wire attempt (a != NULL) or a not-on-wire log attempt (a == NULL, log set).

@@ -143,6 +143,9 @@
 #define PM_DECODE_MAX_IPV6_EXT 8
 /* JSON nesting the writer allows (the output contract nests 4 deep). */
 #define PM_JSON_DEPTH 16
+/* The JSON writer's own buffer: a whole attempt object (~1-2 KB) is built in it and handed
+ * to stdio in one fwrite when the object ends (or when the buffer fills). */
+#define PM_JSON_BUF 8192
 
 /* ======================================================================================
  * Judging attempts: waits and correlation windows

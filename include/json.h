@@ -16,11 +16,15 @@
 struct pm_json {
     FILE *f;
     int depth;
+    size_t len;                         /* bytes waiting in buf */
+    char buf[PM_JSON_BUF];              /* written to f when a top-level value ends */
     unsigned char first[PM_JSON_DEPTH]; /* no member written yet at this depth */
     unsigned char pretty;               /* not used for JSONL */
 };
 
 void pm_json_init(struct pm_json *j, FILE *f);
+/* Hand what is buffered to the FILE (done by itself whenever a top-level value ends). */
+void pm_json_flush(struct pm_json *j);
 void pm_json_obj_begin(struct pm_json *j);
 void pm_json_obj_end(struct pm_json *j);   /* at depth 0 also writes "\n" */
 void pm_json_arr_begin(struct pm_json *j);
@@ -31,6 +35,9 @@ void pm_json_strn(struct pm_json *j, const char *s, size_t n);
 void pm_json_int(struct pm_json *j, long long v);
 void pm_json_uint(struct pm_json *j, unsigned long long v);
 void pm_json_double(struct pm_json *j, double v, int decimals);
+/* A duration in nanoseconds as milliseconds with 3 decimals (the bytes of "%.3f" of
+ * d / 1e6), or null when d is PM_NS_NONE. */
+void pm_json_ms(struct pm_json *j, pm_ns d);
 void pm_json_bool(struct pm_json *j, bool v);
 void pm_json_null(struct pm_json *j);
 void pm_json_addr(struct pm_json *j, const pm_addr *a);   /* string, or null when unset */

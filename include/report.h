@@ -75,6 +75,9 @@ struct pm_report *pm_report_new(enum pm_format fmt, FILE *out, bool color);
 void pm_report_free(struct pm_report *r);
 /* Live: also print one text line per attempt as it finishes (text format only). */
 void pm_report_set_stream(struct pm_report *r, bool stream);
+/* Whether this format prints an attempt's evidence sentences (JSON Lines does; the text
+ * report, Zeek and CSV print the verdict, the clue and the next step only). */
+bool pm_report_prints_evidence(const struct pm_report *r);
 /* One finished attempt (streams in JSONL; the text report collects per destination). */
 void pm_report_attempt(struct pm_report *r, const struct pm_finding *f,
                        const struct pm_attr_env *env);

@@ -21,11 +21,15 @@ BENCH_MMAP := $(BENCH_B)/tests/bench/mmapread
 BENCH_RUNSTAT := $(BENCH_B)/tests/bench/runstat
 # The live row's SYN sender (AF_PACKET, root only; see tests/bench/synflood.c).
 BENCH_SYNFLOOD := $(BENCH_B)/tests/bench/synflood
+# The "bytes only" row: writes as many lines of the same length as portmortem's JSON Lines
+# (tests/bench/emit.c; issue 15.2).
+BENCH_EMIT := $(BENCH_B)/tests/bench/emit
 # The generator's binary, built by its own rules (tests/golden/rules.mk: $(B)/tests/gen/pmgen).
 BENCH_PMGEN := $(BENCH_B)/tests/gen/pmgen
 
 BENCH_OBJS := $(BENCH_B)/tests/bench/floor.o $(BENCH_B)/tests/bench/mmapread.o \
-	$(BENCH_B)/tests/bench/runstat.o $(BENCH_B)/tests/bench/synflood.o
+	$(BENCH_B)/tests/bench/runstat.o $(BENCH_B)/tests/bench/synflood.o \
+	$(BENCH_B)/tests/bench/emit.o
 .SECONDARY: $(BENCH_OBJS)
 
 $(BENCH_B)/tests/bench/%: $(BENCH_B)/tests/bench/%.o $(BENCH_B)/libportmortem.a
@@ -35,9 +39,9 @@ $(BENCH_B)/tests/bench/%: $(BENCH_B)/tests/bench/%.o $(BENCH_B)/libportmortem.a
 .PHONY: bench bench-tools
 bench-tools:
 	$(Q)$(MAKE) --no-print-directory VARIANT=release SETUP=0 $(BENCH_B)/portmortem $(BENCH_FLOOR) \
-		$(BENCH_MMAP) $(BENCH_RUNSTAT) $(BENCH_SYNFLOOD) $(BENCH_PMGEN)
+		$(BENCH_MMAP) $(BENCH_RUNSTAT) $(BENCH_SYNFLOOD) $(BENCH_EMIT) $(BENCH_PMGEN)
 
 bench: bench-tools
 	$(Q)python3 tests/bench/bench.py --pmgen $(BENCH_PMGEN) --portmortem $(BENCH_B)/portmortem \
 		--floor $(BENCH_FLOOR) --mmapread $(BENCH_MMAP) --runstat $(BENCH_RUNSTAT) \
-		--synflood $(BENCH_SYNFLOOD) --out $(BENCH_OUT)
+		--synflood $(BENCH_SYNFLOOD) --emit $(BENCH_EMIT) --out $(BENCH_OUT)

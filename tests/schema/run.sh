@@ -238,7 +238,7 @@ vocab verdict common.schema.json "$C.verdict.enum" analyze/verdicts.c '\[PM_V_[A
 vocab owner common.schema.json "$C.owner.enum" analyze/vocab.c '\[PM_OWN_[A-Z_]+\] = "[a-z-]+"' 's/.*"(.*)"/\1/'
 vocab rule common.schema.json "$C.rule.enum" analyze/rules.c '^    \{"[a-z0-9-]+",' 's/^    \{"(.*)",/\1/'
 vocab scope_rule common.schema.json "$C.scope_rule.enum" analyze/scope.c '^    \{"[a-z0-9-]+", w_' 's/^    \{"(.*)", w_/\1/'
-vocab flag common.schema.json "$C.flag.enum" analyze/report.c '\{PM_AF_[A-Z_]+, "[a-z-]+"\}' 's/.*"(.*)".*/\1/'
+vocab flag common.schema.json "$C.flag.enum" analyze/report_json.c '\{PM_AF_[A-Z_]+, "[a-z-]+"\}' 's/.*"(.*)".*/\1/'
 vocab probe-verdict probe.schema.json "$C.ports.properties.verdict.enum" capture/probe_verdict.c '^    \{"[a-z0-9-]+", w_' 's/^    \{"(.*)", w_/\1/'
 
 # ---- the check can fail ----------------------------------------------------------------------

@@ -346,3 +346,54 @@ Test(json, buffer_escaper_never_cuts_a_utf8_sequence)
     pm_json_escape(small, sizeof(small), "ab\xe2\x80\x94");
     cr_assert_str_eq(small, "ab", "the dash does not fit whole: left out");
 }
+
+/* pm_json_ms formats by hand: its bytes must be printf's "%.3f" of ns / 1e6 for every
+ * duration, including the exact halves (x.xxx5 ms) it hands back to printf, negative and
+ * very long ones. A fixed set around the rounding edges plus a pseudo-random sweep. */
+Test(json, milliseconds_are_printf_bytes)
+{
+    static const long long edge[] = {0, 1, 499, 500, 501, 999, 1000, 1499, 1500, 1501,
+                                     999499, 999500, 999501, 1000000, 123456789,
+                                     -1, -500, -1500, 999999999999999LL, 1000000000000000LL,
+                                     4000000000000000123LL};
+    uint64_t x = 88172645463325252ull;
+    for (int k = 0; k < 20000; k++) {
+        long long d;
+        if (k < (int)(sizeof(edge) / sizeof(edge[0]))) {
+            d = edge[k];
+        } else {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17; /* xorshift64 */
+            d = (long long)(x % 100000000000ull);
+            if (k % 3 == 0) {
+                d = d / 1000 * 1000 + 500; /* an exact half */
+            }
+        }
+        close_mem();
+        open_mem();
+        pm_json_ms(&j, d);
+        char want[64];
+        snprintf(want, sizeof(want), "%.3f", (double)d / 1e6);
+        cr_assert_str_eq(text(), want, "duration %lld ns", d);
+    }
+    close_mem();
+    open_mem();
+    pm_json_ms(&j, PM_NS_NONE);
+    cr_assert_str_eq(text(), "null");
+}
+
+/* Output longer than the writer's own buffer still comes out whole and in order. */
+Test(json, object_larger_than_the_buffer)
+{
+    static char big[3 * PM_JSON_BUF];
+    memset(big, 'a', sizeof(big) - 1);
+    big[100] = '"'; /* one escape inside */
+    pm_json_obj_begin(&j);
+    pm_json_kstr(&j, "k", big);
+    pm_json_kuint(&j, "n", 7);
+    pm_json_obj_end(&j);
+    const char *t = text();
+    cr_assert_eq(strlen(t), 2 + 4 + (sizeof(big) - 1) + 1 + 2 + 4 + 1 + 2);
+    cr_assert(strncmp(t, "{\"k\":\"aaa", 9) == 0);
+    cr_assert(strstr(t, "a\\\"a") != NULL);
+    cr_assert_str_eq(t + strlen(t) - 9, "\",\"n\":7}\n");
+}
