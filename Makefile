@@ -77,8 +77,8 @@ ANALYZE_SRCS := \
 	analyze/bundle_manifest.c analyze/bundle_redact.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
 	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
-# the outputs' sink adapters (include/sink.h)
-ANALYZE_SRCS += analyze/sink.c
+# the outputs' sink adapters (include/sink.h) and the offline spool (include/spool.h)
+ANALYZE_SRCS += analyze/sink.c analyze/spool.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=

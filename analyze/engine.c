@@ -32,26 +32,14 @@
 #include "tables.h"
 #include "scope.h"
 #include "sink.h"
+#include "spool.h"
 #include "util.h"
-
-#define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
-
-struct spool_hdr {
-    uint32_t magic;
-    uint32_t has_smtp;
-};
 
 struct pm_engine {
     struct pm_engine_config cfg;
     struct pm_engine_source src;
     struct pm_tracker *tracker;
-    FILE *spool;
-    FILE *spool_in;           /* read side once writing failed (the write side's buffer is stuck) */
-    uint64_t spooled;         /* records fwrite accepted */
-    uint64_t spool_lost;      /* finished attempts not written (counted as they come) */
-    bool spool_full;          /* a write failed ($TMPDIR full, file size limit): stop writing */
-    int spool_werr;
-    int spool_error;          /* reading back failed */
+    struct pm_spool sp;       /* offline: the finished attempts, for the two passes */
     struct pm_context *ctx;
     struct pm_logset logs;
     struct pm_attempt far;    /* live: the far view of the attempt being reported, if open */
@@ -75,7 +63,7 @@ struct pm_engine {
     uint32_t next_id;
     pm_ns t0, now;
     /* live */
-    struct spooled *held;     /* at the stop: attempts finalised, learnt from, not decided yet */
+    struct pm_spooled *held;     /* at the stop: attempts finalised, learnt from, not decided yet */
     size_t nheld, held_cap;
     bool holding;
     struct pm_synring *recent; /* live: the most recent SYNs (not-on-wire, side filter) */
@@ -295,27 +283,7 @@ static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_
         }
         return;
     }
-    if (e->spool_full) {
-        e->spool_lost++;
-        pm_table_lost(PM_TAB_SPOOL, 1, false);
-        return;
-    }
-    struct spool_hdr h = {SPOOL_MAGIC, smtp != NULL};
-    errno = 0;
-    if (fwrite(&h, sizeof(h), 1, e->spool) != 1 || fwrite(a, sizeof(*a), 1, e->spool) != 1 ||
-        (smtp && fwrite(smtp, sizeof(*smtp), 1, e->spool) != 1)) {
-        /* $TMPDIR is full (or a file size limit): the attempts spooled so far are still
-         * analysed; this one and the later ones are counted as lost (exit 4). */
-        e->spool_full = true;
-        e->spool_werr = errno ? errno : EIO;
-        pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_werr));
-        pm_hint("set TMPDIR to a directory with free space (each attempt needs ~%zu bytes)",
-                sizeof(h) + sizeof(*a) + sizeof(*smtp));
-        e->spool_lost++;
-        pm_table_lost(PM_TAB_SPOOL, 1, false);
-        return;
-    }
-    e->spooled++;
+    pm_spool_put(&e->sp, a, smtp);
 }
 
 /* Live: a SYN-ACK's hop count is a reference for the attempts decided while its own
@@ -413,8 +381,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
         /* A file size limit (ulimit -f) then fails the write (EFBIG), which is counted like
          * a full $TMPDIR, instead of killing the run. */
         signal(SIGXFSZ, SIG_IGN);
-        e->spool = tmpfile();
-        if (!e->spool) {
+        if (!pm_spool_open(&e->sp)) {
             pm_err("cannot create a temporary spool file: %s", strerror(errno));
             pm_hint("set TMPDIR to a writable directory with free space");
             if (e->bundle) {
@@ -619,44 +586,13 @@ void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, cons
 
 /* ---- MTA log lines and not-on-wire ---- */
 
-static uint32_t log_file_index(struct pm_engine *e, const char *path)
-{
-    for (uint32_t i = 0; i < e->logs.nfiles; i++) {
-        if (!strcmp(e->logs.files[i].path, path)) {
-            return i;
-        }
-    }
-    e->logs.files = pm_xreallocarray(e->logs.files, e->logs.nfiles + 1, sizeof(*e->logs.files));
-    struct pm_logfile_stats *fs = &e->logs.files[e->logs.nfiles];
-    memset(fs, 0, sizeof(*fs));
-    fs->path = pm_xstrdup(path);
-    fs->format = "followed";
-    return e->logs.nfiles++;
-}
-
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le)
 {
-    size_t max = e->cfg.logopt.max_entries ? e->cfg.logopt.max_entries : (size_t)1 << 28;
     if (le->queued) {
         pm_logset_add_anchor(&e->logs, le); /* when a message was queued: no attempt */
         return;
     }
-    uint32_t fi = log_file_index(e, path);
-    struct pm_logfile_stats *fs = &e->logs.files[fi];
-    fs->lines++;
-    fs->parsed++;
-    if (le->kind == PM_LK_NO_ATTEMPT) {
-        fs->no_attempt++;
-    }
-    if (le->mta) {
-        fs->mta = le->mta;
-    }
-    if (!pm_logset_reserve(&e->logs, max)) {
-        return;
-    }
-    e->logs.e[e->logs.n] = *le;
-    e->logs.e[e->logs.n].file = fi;
-    e->logs.n++;
+    pm_logset_feed(&e->logs, path, &e->cfg.logopt, le); /* the merge a log file gets */
 }
 
 /* The sending host's address at the first vantage, for attempts that left no packet: a
@@ -798,12 +734,6 @@ void pm_engine_tick(struct pm_engine *e, pm_ns now)
 
 /* ---- offline phase 2 ---- */
 
-struct spooled {
-    struct pm_attempt a;
-    struct pm_smtp_summary smtp;
-    bool has_smtp;
-};
-
 static void hold_attempt(struct pm_engine *e, const struct pm_attempt *a,
                          const struct pm_smtp_summary *smtp)
 {
@@ -811,7 +741,7 @@ static void hold_attempt(struct pm_engine *e, const struct pm_attempt *a,
         e->held_cap = e->held_cap ? e->held_cap * 2 : 64;
         e->held = pm_xreallocarray(e->held, e->held_cap, sizeof(*e->held));
     }
-    struct spooled *h = &e->held[e->nheld++];
+    struct pm_spooled *h = &e->held[e->nheld++];
     h->a = *a;
     h->has_smtp = smtp != NULL;
     if (smtp) {
@@ -833,46 +763,6 @@ static void live_flush(struct pm_engine *e)
     free(e->held);
     e->held = NULL;
     e->nheld = e->held_cap = 0;
-}
-
-/* The stream to read the spool back from, at its start. After a failed write the write
- * stream's buffer cannot be flushed, so a second stream on a dup of the descriptor reads
- * what reached the file. NULL when even that fails. */
-static FILE *spool_rewind(struct pm_engine *e)
-{
-    if (!e->spool_full) {
-        rewind(e->spool);
-        return e->spool;
-    }
-    if (!e->spool_in) {
-        int fd = dup(fileno(e->spool));
-        e->spool_in = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        if (!e->spool_in && fd >= 0) {
-            close(fd);
-        }
-    }
-    if (!e->spool_in || fseeko(e->spool_in, 0, SEEK_SET) != 0) {
-        e->spool_error = errno ? errno : EIO;
-        return NULL;
-    }
-    return e->spool_in;
-}
-
-static bool spool_read(struct pm_engine *e, FILE *in, struct spooled *s)
-{
-    struct spool_hdr h;
-    if (!in || fread(&h, sizeof(h), 1, in) != 1) {
-        return false;
-    }
-    bool ok = h.magic == SPOOL_MAGIC && fread(&s->a, sizeof(s->a), 1, in) == 1;
-    s->has_smtp = ok && h.has_smtp != 0;
-    if (ok && s->has_smtp) {
-        ok = fread(&s->smtp, sizeof(s->smtp), 1, in) == 1;
-    }
-    if (!ok && !e->spool_full) {
-        e->spool_error = EIO; /* a record cut short: only a failed write explains that */
-    }
-    return ok;
 }
 
 static int load_logs(struct pm_engine *e)
@@ -927,10 +817,10 @@ static int phase2(struct pm_engine *e)
     pm_correlator_set_connect_timeout(e->corr, connect_timeout_of(&e->cfg));
     find_one_sided(e);
     /* pass A: learn */
-    struct spooled s;
-    FILE *in = spool_rewind(e);
+    struct pm_spooled s;
+    FILE *in = pm_spool_rewind(&e->sp);
     uint64_t readable = 0;
-    while (spool_read(e, in, &s)) {
+    while (pm_spool_read(&e->sp, in, &s)) {
         readable++;
         pm_context_learn(e->ctx, &s.a, outcome_of(e, &s.a));
         pm_correlator_sample(e->corr, &s.a);
@@ -959,15 +849,15 @@ static int phase2(struct pm_engine *e)
     }
     /* pass B: correlate, attribute, report */
     pm_correlator_reset(e->corr);
-    if (e->spool_full && readable < e->spooled) {
+    if (e->sp.full && readable < e->sp.spooled) {
         /* records accepted into the stdio buffer that never reached the file */
-        e->spool_lost += e->spooled - readable;
-        pm_table_lost(PM_TAB_SPOOL, e->spooled - readable, false);
+        e->sp.lost += e->sp.spooled - readable;
+        pm_table_lost(PM_TAB_SPOOL, e->sp.spooled - readable, false);
     }
-    in = spool_rewind(e);
+    in = pm_spool_rewind(&e->sp);
     struct pm_finding f;
     struct pm_nat_facts nf;
-    while (spool_read(e, in, &s)) {
+    while (pm_spool_read(&e->sp, in, &s)) {
         s.a.flags |= table_full_flag(e, &s.a);
         enum pm_outcome o = outcome_of(e, &s.a);
         pm_nat_facts(e->nat, &s.a, s.a.answer != PM_ANS_NONE, &nf);
@@ -979,8 +869,8 @@ static int phase2(struct pm_engine *e)
         pm_attribute(&f, &e->env, &s.a, s.has_smtp ? &s.smtp : NULL, o, log, &nf);
         emit_finding(e, &f, &s.a.srv, s.a.dport, s.a.first_syn, &s.a.cli, s.a.sport);
     }
-    if (e->spool_error) {
-        pm_err("cannot read back the spool of finished attempts: %s", strerror(e->spool_error));
+    if (e->sp.error) {
+        pm_err("cannot read back the spool of finished attempts: %s", strerror(e->sp.error));
         pm_hint("check free space in $TMPDIR (default /tmp)");
         return PM_EXIT_UNREADABLE;
     }
@@ -1008,7 +898,7 @@ static void note_table_peaks(struct pm_engine *e)
     pm_table_peak(PM_TAB_SESSIONS, tc->sessions_peak);
     pm_table_peak(PM_TAB_DESTS, dests);
     pm_table_peak(PM_TAB_HOPREFS, hoprefs);
-    pm_table_peak(PM_TAB_SPOOL, e->spooled);
+    pm_table_peak(PM_TAB_SPOOL, e->sp.spooled);
     pm_table_peak(PM_TAB_LOGS, e->logs.n);
     pm_table_peak(PM_TAB_LINKS, (uint64_t)pm_nat_links(e->nat) * 2);
 }
@@ -1144,12 +1034,7 @@ static void engine_free(struct pm_engine *e)
     pm_context_free(e->ctx);
     pm_logset_free(&e->logs);
     pm_tracker_free(e->tracker);
-    if (e->spool_in) {
-        fclose(e->spool_in);
-    }
-    if (e->spool) {
-        fclose(e->spool);
-    }
+    pm_spool_close(&e->sp);
     pm_synring_free(e->recent);
     free(e->held);
     free(e->host_context);
@@ -1174,8 +1059,8 @@ int pm_engine_finish(struct pm_engine *e)
         pm_tracker_flush(e->tracker);
     }
     int rc = 0;
-    if (e->spool_error) {
-        pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_error));
+    if (e->sp.error) {
+        pm_err("cannot write the spool of finished attempts: %s", strerror(e->sp.error));
         pm_hint("check free space in $TMPDIR (default /tmp)");
         rc = PM_EXIT_UNREADABLE;
     } else if (e->src.live) {
