@@ -77,8 +77,9 @@ ANALYZE_SRCS := \
 	analyze/bundle_manifest.c analyze/bundle_redact.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
 	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
-# the outputs' sink adapters (include/sink.h) and the offline spool (include/spool.h)
-ANALYZE_SRCS += analyze/sink.c analyze/spool.c
+# the outputs' sink adapters (include/sink.h), the offline spool (include/spool.h)
+# and the offline input loop (engine_files.c)
+ANALYZE_SRCS += analyze/sink.c analyze/spool.c analyze/engine_files.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=

@@ -15,6 +15,11 @@
  *           their line is old enough that a SYN would have been seen.
  * Both:     logged attempts that left nothing on the wire become not-on-wire attempts;
  *           destinations, the summary and the bundle close the run.
+ * In:       a packet decoded once by its reader (engine_files.c, capture/live.c,
+ *           capture/probe_match.c: pm_engine_pkt); the tracker's events (on_done, and live
+ *           on_synack, on_far_open) carry what it learns; MTA log lines through mtalog.c.
+ * Out:      every finding to each sink in the list (include/sink.h): the report, the
+ *           bundle, and whatever a subcommand adds (pm_engine_add_sink).
  */
 #include "engine.h"
 
@@ -74,9 +79,6 @@ struct pm_engine {
     int capture_fds[PM_MAX_INPUTS]; /* -1: read by path; -2: a stream, read once */
     int ncapture_paths;
     uint64_t records;
-    uint64_t idle_records;    /* a stream's silence: records when it began, */
-    int64_t idle_secs;        /* its length so far, */
-    pm_ns idle_base;          /* and the capture time it began at */
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
@@ -474,20 +476,6 @@ static void hop_reference(struct pm_engine *e, const struct pm_pkt *p, uint16_t 
     pm_context_learn_packet(e->ctx, p->vantage, &p->src, p->ttl, ref, kind, port);
 }
 
-/* Offline: a record the attempt filter dropped. Only the headers a reference needs are
- * decoded; nothing else happens to it. */
-static void side_record(void *ctx, const struct pm_record *rec)
-{
-    struct pm_engine *e = ctx;
-    struct pm_pkt pkt;
-    pkt.ts = rec->ts;
-    pkt.frame = rec->frame;
-    pkt.vantage = rec->vantage;
-    pkt.on_loopback = rec->ifloop;
-    pm_decode_head(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
-    hop_reference(e, &pkt, rec->file);
-}
-
 void pm_engine_decode(const struct pm_record *rec, struct pm_pkt *pkt)
 {
     pkt->ts = rec->ts;
@@ -522,9 +510,17 @@ void pm_engine_pkt(struct pm_engine *e, const struct pm_pkt *p, uint16_t file)
     pm_tracker_packet(e->tracker, p, file); /* live: a SYN-ACK comes back as on_synack */
 }
 
+/* A record the attempt filter dropped (offline) or a side handle's packet (live). Only
+ * the headers a hop reference needs are decoded; nothing else happens to it. */
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)
 {
-    side_record(e, rec);
+    struct pm_pkt pkt;
+    pkt.ts = rec->ts;
+    pkt.frame = rec->frame;
+    pkt.vantage = rec->vantage;
+    pkt.on_loopback = rec->ifloop;
+    pm_decode_head(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
+    hop_reference(e, &pkt, rec->file);
 }
 
 int pm_engine_recent_prefixes(const struct pm_engine *e, pm_addr *out, int max)
@@ -932,95 +928,11 @@ static void scope_words(struct pm_engine *e)
     pm_strlcpy(s->next_step, out.next, sizeof(s->next_step));
 }
 
-/* A stream waits for bytes: a second passes on the capture's clock too, so that an attempt
- * nobody answers is still decided when its time is up. */
-static void stream_idle(void *ctx)
+pm_ns pm_engine_now(const struct pm_engine *e) { return e->now; }
+uint64_t pm_engine_records(const struct pm_engine *e) { return e->records; }
+uint64_t pm_engine_attempts(const struct pm_engine *e)
 {
-    struct pm_engine *e = ctx;
-    if (e->now == PM_NS_NONE) {
-        return;
-    }
-    if (e->records != e->idle_records) {
-        e->idle_records = e->records; /* a new silence: count from the latest packet */
-        e->idle_secs = 0;
-        e->idle_base = e->now;
-    }
-    /* The clock stays PM_STREAM_IDLE_MARGIN behind the silence: a producer that only paused
-     * (ssh, a buffer) must not find its next packets already judged as timed out. */
-    e->idle_secs++;
-    if (PM_SEC(e->idle_secs) > PM_STREAM_IDLE_MARGIN) {
-        pm_engine_tick(e, e->idle_base + PM_SEC(e->idle_secs) - PM_STREAM_IDLE_MARGIN);
-    }
-}
-
-int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in)
-{
-    const char *labels[PM_MAX_INPUTS];
-    for (int i = 0; i < in->n; i++) {
-        const char *p = in->in[i].path;
-        const char *b = strrchr(p, '/');
-        labels[i] = strcmp(p, "-") == 0 ? "stdin" : b ? b + 1 : p;
-    }
-    /* One stream (standard input, a pipe, a FIFO) and no MTA log: each attempt is decided
-     * and reported as it ends, as a live capture does (`tcpdump -U -w - | portmortem
-     * analyze -` may never end). With an MTA log the stream is analysed as a file is: the
-     * log's year and clock offset are placed from the whole capture first. */
-    bool stream = in->n == 1 && pm_capfile_is_stream(in->in[0].cf) && cfg->nlogs == 0 &&
-                  !getenv("PM_STREAM_AS_FILE");
-    struct pm_engine_source src = {
-        .live = stream,
-        .nvantage = in->nvantage,
-        .vantage_names = (const char *const *)in->vantage_names,
-        .nfiles = in->n,
-        .file_labels = labels,
-        .in = in,
-    };
-    struct pm_engine *e = pm_engine_new(cfg, &src);
-    if (!e) {
-        return PM_EXIT_USAGE;
-    }
-    const char *paths[PM_MAX_INPUTS];
-    int fds[PM_MAX_INPUTS];
-    for (int i = 0; i < in->n; i++) {
-        paths[i] = labels[i];
-        /* a pipe or standard input was read once: the bundle cannot cut it again (-2) */
-        fds[i] = pm_capfile_is_stream(in->in[i].cf) ? -2 : -1;
-        if (fds[i] == -1) {
-            paths[i] = in->in[i].path;
-        }
-    }
-    pm_engine_capture_files(e, paths, fds, in->n);
-    pm_inputset_side(in, side_record, e);
-    if (stream) {
-        pm_inputset_idle(in, stream_idle, e);
-    }
-
-    struct pm_record rec;
-    uint64_t n = 0;
-    pm_ns next_progress = pm_now_monotonic() + PM_SEC(1);
-    while (pm_inputset_next(in, &rec) == PM_READ_OK) {
-        pm_engine_packet(e, &rec);
-        if (cfg->progress && (++n & 0xffff) == 0 && pm_now_monotonic() >= next_progress) {
-            uint64_t bytes = 0, size = 0;
-            for (int i = 0; i < in->n; i++) {
-                const struct pm_capfile_stats *st = pm_capfile_stats(in->in[i].cf);
-                bytes += st->bytes;
-                size += st->file_size;
-            }
-            double secs = (double)(pm_now_monotonic() - e->t0) / 1e9;
-            fprintf(stderr, "\r%s: %llu/%llu MB (%.0f%%), %llu packets, %llu attempts, "
-                    "%.0f MB/s   ", pm_progname, (unsigned long long)(bytes >> 20),
-                    (unsigned long long)(size >> 20),
-                    size ? 100.0 * (double)bytes / (double)size : 0.0, (unsigned long long)n,
-                    (unsigned long long)pm_tracker_counters(e->tracker)->attempts,
-                    secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
-            next_progress = pm_now_monotonic() + PM_SEC(1);
-        }
-    }
-    if (cfg->progress && n > 0xffff) {
-        fputc('\n', stderr);
-    }
-    return pm_engine_finish(e);
+    return pm_tracker_counters(e->tracker)->attempts;
 }
 
 /* The one teardown of an engine's modules and buffers, after finish or abort (the bundle is
