@@ -79,6 +79,9 @@ ANALYZE_SRCS := \
 	analyze/mtalog.c analyze/mtalog_fields.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
 	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c \
 	analyze/opts.c analyze/cliopts.c
+# the outputs' sink adapters (include/sink.h), the offline spool (include/spool.h)
+# and the offline input loop (engine_files.c)
+ANALYZE_SRCS += analyze/sink.c analyze/spool.c analyze/engine_files.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=

@@ -18,6 +18,8 @@
  */
 #include "context.h"
 
+#include "attribute.h"
+#include "scope.h"
 #include "tables.h"
 #include "ttl.h"
 #include "util.h"
@@ -43,6 +45,7 @@ struct pm_context {
     uint64_t hosts_overflow;
     struct htab side, side_prefixes; /* from every other packet (pm_context_learn_packet) */
     uint64_t side_overflow;
+    uint64_t unplaced_failures;      /* failed attempts the full destination table could not hold */
     struct {                         /* the last packet's host: a stream of packets from one
                                       * host at one distance changes nothing after its first */
         bool valid;
@@ -577,3 +580,155 @@ bool pm_context_provider_pattern(const struct pm_context *c)
     return f.dests25 > 0 && f.dests25_ok == 0 && f.dests25_fail_only == f.dests25 &&
            f.dests_other_ok > 0;
 }
+
+/* ---- counting reported attempts per destination (the destinations list) ---- */
+
+static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
+                          pm_ns ts, const pm_addr *src, uint16_t sport);
+
+void pm_context_count(struct pm_context *c, const struct pm_finding *f, const pm_addr *dst,
+                      uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport,
+                      bool evidence, bool samples)
+{
+    struct pm_dest *d = pm_context_dest(c, dst, true);
+    if (!d) {
+        if (!evidence) {
+            c->unplaced_failures += pm_outcome_is_failure(f->outcome); /* exit (scope.c) */
+        }
+        /* one reported attempt left out of the destination list (flag table-full),
+         * counted once per reported attempt */
+        pm_context_dest_overflowed(c);
+        pm_table_lost(PM_TAB_DESTS, 1, pm_context_dests_full_by_memory(c));
+        return;
+    }
+    if (evidence) {
+        d->evidence++;
+        if (samples) {
+            record_sample(d, f, dport, ts, src, sport);
+        }
+        return;
+    }
+    d->attempts++;
+    d->by_outcome[f->outcome]++;
+    d->by_verdict[f->verdict]++;
+    d->verdict_owner[f->verdict] = (uint8_t)f->owner;
+    if (d->first_ts == PM_NS_NONE || ts < d->first_ts) {
+        d->first_ts = ts;
+    }
+    if (d->last_ts == PM_NS_NONE || ts > d->last_ts) {
+        d->last_ts = ts;
+    }
+    int pi = -1;
+    for (int i = 0; i < d->nports; i++) {
+        if (d->ports[i] == dport) {
+            pi = i;
+        }
+    }
+    if (pi < 0 && d->nports < PM_DEST_PORTS) {
+        pi = d->nports++;
+        d->ports[pi] = dport;
+    }
+    if (pi >= 0) {
+        d->port_ok[pi] += f->outcome == PM_OUT_CONNECTED;
+        d->port_fail[pi] += pm_outcome_is_failure(f->outcome) ? 1u : 0u;
+    }
+    pm_dest_note(d, dport, ts, f->outcome); /* its latest state (scope.c) */
+    if (d->nids < PM_DEST_IDS) {
+        d->ids[d->nids++] = f->id;
+    } else {
+        d->ids_truncated = 1;
+    }
+    if (f->log && f->log->host[0]) {
+        pm_context_dest_name(c, dst, f->log->host);
+    }
+    if (samples) {
+        record_sample(d, f, dport, ts, src, sport);
+    }
+}
+
+/* A verdict's first and last attempt time at this destination, for the text report's
+ * counts and time ranges once the samples are full (issue 15.4): kept from the moment the
+ * samples hold every attempt so far, seeded from them. Without memory, the ranges are
+ * left out and the report says only the counts. */
+static void note_vtime(struct pm_dest *d, enum pm_verdict v, pm_ns ts)
+{
+    if (!d->vtimes && d->nsamples == PM_DEST_SAMPLES && d->samples_dropped == 0) {
+        size_t sz = sizeof(*d->vtimes) * PM_V__COUNT;
+        if (pm_mem_take(sz)) { /* charged like the samples, and like them kept to the end */
+            d->vtimes = malloc(sz);
+            if (!d->vtimes) {
+                pm_mem_give(sz);
+            }
+        }
+        for (int i = 0; d->vtimes && i < PM_V__COUNT; i++) {
+            d->vtimes[i][0] = d->vtimes[i][1] = PM_NS_NONE;
+        }
+        for (int i = 0; d->vtimes && i < d->nsamples; i++) {
+            note_vtime(d, (enum pm_verdict)d->samples[i].verdict, d->samples[i].ts);
+        }
+    }
+    if (!d->vtimes || ts == PM_NS_NONE || (unsigned)v >= PM_V__COUNT) {
+        return;
+    }
+    pm_ns *r = d->vtimes[v];
+    if (r[0] == PM_NS_NONE || ts < r[0]) {
+        r[0] = ts;
+    }
+    if (r[1] == PM_NS_NONE || ts > r[1]) {
+        r[1] = ts;
+    }
+}
+
+/* Samples for the text report: failures displace successes; kept in time order. */
+static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
+                          pm_ns ts, const pm_addr *src, uint16_t sport)
+{
+    struct pm_dest_sample smp = {.id = f->id, .ts = ts, .dport = dport,
+                                 .outcome = (uint8_t)f->outcome, .verdict = (uint8_t)f->verdict,
+                                 .sport = sport};
+    if (src) {
+        smp.src = *src;
+    }
+    pm_strlcpy(smp.clue, f->clue, sizeof(smp.clue));
+    note_vtime(d, f->verdict, ts);
+    int slot = -1;
+    if (d->nsamples < PM_DEST_SAMPLES && d->nsamples == d->samples_cap) {
+        uint8_t ncap = d->samples_cap ? (uint8_t)(d->samples_cap * 2) : 1;
+        ncap = ncap > PM_DEST_SAMPLES ? PM_DEST_SAMPLES : ncap;
+        size_t more = (size_t)(ncap - d->samples_cap) * sizeof(*d->samples);
+        struct pm_dest_sample *ns = NULL;
+        if (pm_mem_take(more)) { /* charged to the budget; not given back before the end */
+            ns = realloc(d->samples, ncap * sizeof(*ns));
+            if (!ns) {
+                pm_mem_give(more);
+            }
+        }
+        if (ns) { /* no memory (or budget): the sample is counted as dropped below */
+            d->samples = ns;
+            d->samples_cap = ncap;
+        }
+    }
+    if (d->nsamples < d->samples_cap) {
+        slot = d->nsamples++;
+    } else if (d->nsamples == PM_DEST_SAMPLES && f->verdict != PM_V_OK) {
+        for (int i = 0; i < PM_DEST_SAMPLES; i++) {
+            if (d->samples[i].verdict == PM_V_OK) {
+                memmove(&d->samples[i], &d->samples[i + 1],
+                        sizeof(smp) * (size_t)(PM_DEST_SAMPLES - 1 - i));
+                slot = PM_DEST_SAMPLES - 1;
+                break;
+            }
+        }
+    }
+    if (slot < 0) {
+        d->samples_dropped++;
+        return;
+    }
+    while (slot > 0 && d->samples[slot - 1].ts > ts) {
+        d->samples[slot] = d->samples[slot - 1];
+        slot--;
+    }
+    d->samples[slot] = smp;
+}
+
+uint64_t pm_context_unplaced_failures(const struct pm_context *c) { return c->unplaced_failures; }

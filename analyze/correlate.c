@@ -842,3 +842,74 @@ const struct pm_logentry *pm_correlator_next_not_on_wire(struct pm_correlator *c
 }
 
 const struct pm_corr_stats *pm_correlator_stats(const struct pm_correlator *c) { return &c->st; }
+
+/* ---- live: the ring of recent SYNs ---- */
+
+/* A logged connect failure is not-on-wire only when no SYN to its destination left around
+ * its time; live, the attempts are gone once decided, so the SYNs are remembered here (a
+ * fixed ring: the oldest is overwritten, no allocation per packet). */
+struct recent_syn {
+    pm_addr dst;
+    uint16_t dport;
+    pm_ns ts;
+};
+
+struct pm_synring {
+    struct recent_syn r[PM_LIVE_RECENT_SYNS];
+    uint32_t n; /* SYNs ever added: the next slot is n % PM_LIVE_RECENT_SYNS */
+};
+
+struct pm_synring *pm_synring_new(void) { return pm_xcalloc(1, sizeof(struct pm_synring)); }
+
+void pm_synring_free(struct pm_synring *s) { free(s); }
+
+void pm_synring_add(struct pm_synring *s, const pm_addr *dst, uint16_t dport, pm_ns ts)
+{
+    struct recent_syn *r = &s->r[s->n++ % PM_LIVE_RECENT_SYNS];
+    r->dst = *dst;
+    r->dport = dport;
+    r->ts = ts;
+}
+
+bool pm_synring_seen(const struct pm_synring *s, const pm_addr *dst, uint16_t dport, pm_ns t)
+{
+    uint32_t n = PM_MIN(s->n, (uint32_t)PM_LIVE_RECENT_SYNS);
+    for (uint32_t i = 0; i < n; i++) {
+        const struct recent_syn *r = &s->r[i];
+        if (r->dport == dport && pm_addr_eq(&r->dst, dst) && r->ts >= t - PM_CORR_CONNECT_MAX &&
+            r->ts <= t + PM_CORR_TOL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The /24 or /48 of an address (what the side filter asks for). */
+static pm_addr side_prefix(const pm_addr *a)
+{
+    pm_addr p = *a;
+    if (a->family == PM_AF_INET) {
+        p.b[3] = 0;
+    } else {
+        memset(p.b + 6, 0, 10);
+    }
+    return p;
+}
+
+int pm_synring_prefixes(const struct pm_synring *s, pm_addr *out, int max)
+{
+    int n = 0;
+    uint32_t have = PM_MIN(s->n, (uint32_t)PM_LIVE_RECENT_SYNS);
+    for (uint32_t k = 0; k < have && n < max; k++) {
+        const struct recent_syn *r = &s->r[(s->n - 1 - k) % PM_LIVE_RECENT_SYNS];
+        pm_addr p = side_prefix(&r->dst);
+        bool seen = false;
+        for (int j = 0; j < n && !seen; j++) {
+            seen = pm_addr_eq(&out[j], &p);
+        }
+        if (!seen) {
+            out[n++] = p;
+        }
+    }
+    return n;
+}

@@ -15,6 +15,11 @@
  *           their line is old enough that a SYN would have been seen.
  * Both:     logged attempts that left nothing on the wire become not-on-wire attempts;
  *           destinations, the summary and the bundle close the run.
+ * In:       a packet decoded once by its reader (engine_files.c, capture/live.c,
+ *           capture/probe_match.c: pm_engine_pkt); the tracker's events (on_done, and live
+ *           on_synack, on_far_open) carry what it learns; MTA log lines through mtalog.c.
+ * Out:      every finding to each sink in the list (include/sink.h): the report, the
+ *           bundle, and whatever a subcommand adds (pm_engine_add_sink).
  */
 #include "engine.h"
 
@@ -31,42 +36,27 @@
 #include "report.h"
 #include "tables.h"
 #include "scope.h"
+#include "sink.h"
+#include "spool.h"
 #include "util.h"
-
-#define SPOOL_MAGIC 0x706d7370u /* "pmsp" */
-
-struct spool_hdr {
-    uint32_t magic;
-    uint32_t has_smtp;
-};
-
-struct recent_syn {
-    pm_addr dst;
-    uint16_t dport;
-    pm_ns ts;
-};
 
 struct pm_engine {
     struct pm_engine_config cfg;
     struct pm_engine_source src;
     struct pm_tracker *tracker;
-    FILE *spool;
-    FILE *spool_in;           /* read side once writing failed (the write side's buffer is stuck) */
-    uint64_t spooled;         /* records fwrite accepted */
-    uint64_t spool_lost;      /* finished attempts not written (counted as they come) */
-    bool spool_full;          /* a write failed ($TMPDIR full, file size limit): stop writing */
-    int spool_werr;
-    int spool_error;          /* reading back failed */
+    struct pm_spool sp;       /* offline: the finished attempts, for the two passes */
     struct pm_context *ctx;
     struct pm_logset logs;
-    pm_engine_syn_fn on_syn;  /* live: told of each watched SYN (capture/live.c's routes) */
-    void *on_syn_ctx;
+    struct pm_attempt far;    /* live: the far view of the attempt being reported, if open */
+    bool have_far;            /* (the tracker's far_open event, just before its done) */
     struct pm_correlator *corr;
     struct pm_report *report;
-    struct pm_bundle *bundle;
+    struct pm_bundle *bundle;     /* until it is a sink (pm_engine_new) */
+    struct pm_sink sinks[PM_MAX_SINKS]; /* where findings go, in order (include/sink.h) */
+    int nsinks;
+    struct pm_bundle_inputs bundle_in; /* filled at the end, read by the bundle's sink */
     struct pm_nat *nat;
     uint64_t merged;          /* far views of linked attempts, reported with the near one */
-    uint64_t unplaced_failures; /* failed attempts the full destination table could not hold */
     struct {
         pm_addr addr;
         char next[400];
@@ -78,11 +68,10 @@ struct pm_engine {
     uint32_t next_id;
     pm_ns t0, now;
     /* live */
-    struct spooled *held;     /* at the stop: attempts finalised, learnt from, not decided yet */
+    struct pm_spooled *held;     /* at the stop: attempts finalised, learnt from, not decided yet */
     size_t nheld, held_cap;
     bool holding;
-    struct recent_syn *recent;
-    uint32_t nrecent;
+    struct pm_synring *recent; /* live: the most recent SYNs (not-on-wire, side filter) */
     size_t log_scan;
     pm_ns next_log_scan;
     char *host_context;
@@ -90,9 +79,6 @@ struct pm_engine {
     int capture_fds[PM_MAX_INPUTS]; /* -1: read by path; -2: a stream, read once */
     int ncapture_paths;
     uint64_t records;
-    uint64_t idle_records;    /* a stream's silence: records when it began, */
-    int64_t idle_secs;        /* its length so far, */
-    pm_ns idle_base;          /* and the capture time it began at */
     char verdict_next[PM_V__COUNT][360]; /* first next step seen per verdict */
 };
 
@@ -174,157 +160,6 @@ static void find_one_sided(struct pm_engine *e)
     }
 }
 
-static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
-                          pm_ns ts, const pm_addr *src, uint16_t sport);
-
-static void record_dest(struct pm_engine *e, const struct pm_finding *f, const pm_addr *dst,
-                        uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
-{
-    struct pm_dest *d = pm_context_dest(e->ctx, dst, true);
-    /* A probe's compared ports are evidence: listed with the destination, but its state,
-     * verdict, the scope and the exit status are the diagnosed port's (engine.h). */
-    bool evidence = e->cfg.diag_port && dport != e->cfg.diag_port;
-    if (!d) {
-        if (!evidence) {
-            e->unplaced_failures += pm_outcome_is_failure(f->outcome); /* exit (scope.c) */
-        }
-        /* one reported attempt left out of the destination list (flag table-full),
-         * counted once per reported attempt */
-        pm_context_dest_overflowed(e->ctx);
-        pm_table_lost(PM_TAB_DESTS, 1, pm_context_dests_full_by_memory(e->ctx));
-        return;
-    }
-    if (evidence) {
-        d->evidence++;
-        if (e->cfg.format == PM_FMT_TEXT) {
-            record_sample(d, f, dport, ts, src, sport);
-        }
-        return;
-    }
-    d->attempts++;
-    d->by_outcome[f->outcome]++;
-    d->by_verdict[f->verdict]++;
-    d->verdict_owner[f->verdict] = (uint8_t)f->owner;
-    if (d->first_ts == PM_NS_NONE || ts < d->first_ts) {
-        d->first_ts = ts;
-    }
-    if (d->last_ts == PM_NS_NONE || ts > d->last_ts) {
-        d->last_ts = ts;
-    }
-    int pi = -1;
-    for (int i = 0; i < d->nports; i++) {
-        if (d->ports[i] == dport) {
-            pi = i;
-        }
-    }
-    if (pi < 0 && d->nports < PM_DEST_PORTS) {
-        pi = d->nports++;
-        d->ports[pi] = dport;
-    }
-    if (pi >= 0) {
-        d->port_ok[pi] += f->outcome == PM_OUT_CONNECTED;
-        d->port_fail[pi] += pm_outcome_is_failure(f->outcome) ? 1u : 0u;
-    }
-    pm_dest_note(d, dport, ts, f->outcome); /* its latest state (scope.c) */
-    if (d->nids < PM_DEST_IDS) {
-        d->ids[d->nids++] = f->id;
-    } else {
-        d->ids_truncated = 1;
-    }
-    if (f->log && f->log->host[0]) {
-        pm_context_dest_name(e->ctx, dst, f->log->host);
-    }
-    if (e->cfg.format == PM_FMT_TEXT) {
-        /* the samples are for the text report only: JSON lists every attempt */
-        record_sample(d, f, dport, ts, src, sport);
-    }
-}
-
-/* A verdict's first and last attempt time at this destination, for the text report's
- * counts and time ranges once the samples are full (issue 15.4): kept from the moment the
- * samples hold every attempt so far, seeded from them. Without memory, the ranges are
- * left out and the report says only the counts. */
-static void note_vtime(struct pm_dest *d, enum pm_verdict v, pm_ns ts)
-{
-    if (!d->vtimes && d->nsamples == PM_DEST_SAMPLES && d->samples_dropped == 0) {
-        size_t sz = sizeof(*d->vtimes) * PM_V__COUNT;
-        if (pm_mem_take(sz)) { /* charged like the samples, and like them kept to the end */
-            d->vtimes = malloc(sz);
-            if (!d->vtimes) {
-                pm_mem_give(sz);
-            }
-        }
-        for (int i = 0; d->vtimes && i < PM_V__COUNT; i++) {
-            d->vtimes[i][0] = d->vtimes[i][1] = PM_NS_NONE;
-        }
-        for (int i = 0; d->vtimes && i < d->nsamples; i++) {
-            note_vtime(d, (enum pm_verdict)d->samples[i].verdict, d->samples[i].ts);
-        }
-    }
-    if (!d->vtimes || ts == PM_NS_NONE || (unsigned)v >= PM_V__COUNT) {
-        return;
-    }
-    pm_ns *r = d->vtimes[v];
-    if (r[0] == PM_NS_NONE || ts < r[0]) {
-        r[0] = ts;
-    }
-    if (r[1] == PM_NS_NONE || ts > r[1]) {
-        r[1] = ts;
-    }
-}
-
-/* Samples for the text report: failures displace successes; kept in time order. */
-static void record_sample(struct pm_dest *d, const struct pm_finding *f, uint16_t dport,
-                          pm_ns ts, const pm_addr *src, uint16_t sport)
-{
-    struct pm_dest_sample smp = {.id = f->id, .ts = ts, .dport = dport,
-                                 .outcome = (uint8_t)f->outcome, .verdict = (uint8_t)f->verdict,
-                                 .sport = sport};
-    if (src) {
-        smp.src = *src;
-    }
-    pm_strlcpy(smp.clue, f->clue, sizeof(smp.clue));
-    note_vtime(d, f->verdict, ts);
-    int slot = -1;
-    if (d->nsamples < PM_DEST_SAMPLES && d->nsamples == d->samples_cap) {
-        uint8_t ncap = d->samples_cap ? (uint8_t)(d->samples_cap * 2) : 1;
-        ncap = ncap > PM_DEST_SAMPLES ? PM_DEST_SAMPLES : ncap;
-        size_t more = (size_t)(ncap - d->samples_cap) * sizeof(*d->samples);
-        struct pm_dest_sample *ns = NULL;
-        if (pm_mem_take(more)) { /* charged to the budget; not given back before the end */
-            ns = realloc(d->samples, ncap * sizeof(*ns));
-            if (!ns) {
-                pm_mem_give(more);
-            }
-        }
-        if (ns) { /* no memory (or budget): the sample is counted as dropped below */
-            d->samples = ns;
-            d->samples_cap = ncap;
-        }
-    }
-    if (d->nsamples < d->samples_cap) {
-        slot = d->nsamples++;
-    } else if (d->nsamples == PM_DEST_SAMPLES && f->verdict != PM_V_OK) {
-        for (int i = 0; i < PM_DEST_SAMPLES; i++) {
-            if (d->samples[i].verdict == PM_V_OK) {
-                memmove(&d->samples[i], &d->samples[i + 1],
-                        sizeof(smp) * (size_t)(PM_DEST_SAMPLES - 1 - i));
-                slot = PM_DEST_SAMPLES - 1;
-                break;
-            }
-        }
-    }
-    if (slot < 0) {
-        d->samples_dropped++;
-        return;
-    }
-    while (slot > 0 && d->samples[slot - 1].ts > ts) {
-        d->samples[slot] = d->samples[slot - 1];
-        slot--;
-    }
-    d->samples[slot] = smp;
-}
-
 static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_addr *dst,
                          uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport)
 {
@@ -340,13 +175,22 @@ static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_add
         vt[1] = ts > vt[1] ? ts : vt[1];
     }
     e->sum.inconsistent += f->inconsistent;
-    record_dest(e, f, dst, dport, ts, src, sport);
+    /* A probe's compared ports are evidence: listed with the destination, but its state,
+     * verdict, the scope and the exit status are the diagnosed port's (engine.h). The
+     * samples are for the text report only: JSON lists every attempt. */
+    pm_context_count(e->ctx, f, dst, dport, ts, src, sport,
+                     e->cfg.diag_port && dport != e->cfg.diag_port,
+                     e->cfg.format == PM_FMT_TEXT);
     if (!e->verdict_next[f->verdict][0]) {
         pm_strlcpy(e->verdict_next[f->verdict], f->next_step, sizeof(e->verdict_next[0]));
     }
-    pm_report_attempt(e->report, f, &e->env);
-    if (e->bundle) {
-        pm_bundle_attempt(e->bundle, f, &e->env);
+    for (int i = 0; i < e->nsinks; i++) {
+        const struct pm_sink *k = &e->sinks[i];
+        void (*fn)(void *, const struct pm_finding *, const struct pm_attr_env *) =
+            f->a ? k->on_attempt : k->on_nowire;
+        if (fn) {
+            fn(k->ctx, f, &e->env);
+        }
     }
 }
 
@@ -392,7 +236,7 @@ static void live_learn(struct pm_engine *e, const struct pm_attempt *a)
 
 /* Live: decide a finished attempt, already learnt from, with what is known now. */
 static void live_decide(struct pm_engine *e, const struct pm_attempt *a0,
-                        const struct pm_smtp_summary *smtp)
+                        const struct pm_smtp_summary *smtp, const struct pm_attempt *far)
 {
     struct pm_attempt flagged;
     const struct pm_attempt *a = a0;
@@ -406,13 +250,8 @@ static void live_decide(struct pm_engine *e, const struct pm_attempt *a0,
     pm_correlator_refresh(e->corr);
     prepare_env(e);
     struct pm_nat_facts nf;
-    if (a->peer.id) {
-        /* The far view may still be open: take its current state. */
-        struct pm_attempt far;
-        if (pm_tracker_snapshot(e->tracker, a->peer.vantage, &a->peer.cli, &a->srv,
-                                a->peer.sport, a->dport, &far)) {
-            pm_nat_learn_snapshot(e->nat, &far);
-        }
+    if (far) {
+        pm_nat_learn_snapshot(e->nat, far); /* the far view, still open: its state now */
     }
     pm_nat_facts(e->nat, a, a->answer != PM_ANS_NONE, &nf);
     if (nf.outer_view) {
@@ -435,39 +274,71 @@ static void on_done(void *ctx, const struct pm_attempt *a, const struct pm_smtp_
     if (a->id >= e->next_id) {
         e->next_id = a->id + 1;
     }
+    const struct pm_attempt *far = e->have_far ? &e->far : NULL;
+    e->have_far = false;
     if (e->src.live) {
         live_learn(e, a);
         if (e->holding) {
-            hold_attempt(e, a, smtp); /* the stop: decided once all are learnt from */
+            /* the stop: decided once all are learnt from (the far view is then learnt
+             * from as it finished, when the flush reaches it) */
+            hold_attempt(e, a, smtp);
         } else {
-            live_decide(e, a, smtp);
+            live_decide(e, a, smtp, far);
         }
         return;
     }
-    if (e->spool_full) {
-        e->spool_lost++;
-        pm_table_lost(PM_TAB_SPOOL, 1, false);
-        return;
-    }
-    struct spool_hdr h = {SPOOL_MAGIC, smtp != NULL};
-    errno = 0;
-    if (fwrite(&h, sizeof(h), 1, e->spool) != 1 || fwrite(a, sizeof(*a), 1, e->spool) != 1 ||
-        (smtp && fwrite(smtp, sizeof(*smtp), 1, e->spool) != 1)) {
-        /* $TMPDIR is full (or a file size limit): the attempts spooled so far are still
-         * analysed; this one and the later ones are counted as lost (exit 4). */
-        e->spool_full = true;
-        e->spool_werr = errno ? errno : EIO;
-        pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_werr));
-        pm_hint("set TMPDIR to a directory with free space (each attempt needs ~%zu bytes)",
-                sizeof(h) + sizeof(*a) + sizeof(*smtp));
-        e->spool_lost++;
-        pm_table_lost(PM_TAB_SPOOL, 1, false);
-        return;
-    }
-    e->spooled++;
+    pm_spool_put(&e->sp, a, smtp);
+}
+
+/* Live: a SYN-ACK's hop count is a reference for the attempts decided while its own
+ * attempt is still open (a RST from the same host or /24, the same prefix on another port). */
+static void on_synack(void *ctx, const struct pm_attempt *open)
+{
+    struct pm_engine *e = ctx;
+    pm_context_learn_hops(e->ctx, open);
+}
+
+/* Live: the far view of the attempt about to be reported is still open: kept for on_done. */
+static void on_far_open(void *ctx, const struct pm_attempt *far)
+{
+    struct pm_engine *e = ctx;
+    e->far = *far;
+    e->have_far = true;
 }
 
 /* ---- construction and input ---- */
+
+/* A bounded table lost entries (tables.c warned already): every sink hears it. */
+static void bound_hit(void *ctx, enum pm_table t, uint64_t lost)
+{
+    struct pm_engine *e = ctx;
+    for (int i = 0; i < e->nsinks; i++) {
+        if (e->sinks[i].on_bound_hit) {
+            e->sinks[i].on_bound_hit(e->sinks[i].ctx, t, lost);
+        }
+    }
+}
+
+bool pm_engine_add_sink(struct pm_engine *e, const struct pm_sink *s)
+{
+    if (e->nsinks == PM_MAX_SINKS) {
+        pm_err("cannot add the %s output: at most %d outputs per run", s->name, PM_MAX_SINKS);
+        return false;
+    }
+    e->sinks[e->nsinks++] = *s;
+    return true;
+}
+
+/* The run failed or was abandoned: every sink discards what it half-wrote, once. */
+static void sinks_abort(struct pm_engine *e)
+{
+    for (int i = 0; i < e->nsinks; i++) {
+        if (e->sinks[i].on_abort) {
+            e->sinks[i].on_abort(e->sinks[i].ctx);
+        }
+    }
+    e->nsinks = 0;
+}
 
 /* The MTA's connect timer as given; 0 or less (a zeroed config) means "not given": the
  * command line turns Sendmail's "0 = the kernel's" into 127 s before it gets here. */
@@ -514,8 +385,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
         /* A file size limit (ulimit -f) then fails the write (EFBIG), which is counted like
          * a full $TMPDIR, instead of killing the run. */
         signal(SIGXFSZ, SIG_IGN);
-        e->spool = tmpfile();
-        if (!e->spool) {
+        if (!pm_spool_open(&e->sp)) {
             pm_err("cannot create a temporary spool file: %s", strerror(errno));
             pm_hint("set TMPDIR to a writable directory with free space");
             if (e->bundle) {
@@ -525,7 +395,7 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
             return NULL;
         }
     } else {
-        e->recent = pm_xcalloc(PM_LIVE_RECENT_SYNS, sizeof(*e->recent));
+        e->recent = pm_synring_new();
     }
     pm_tables_reset(cfg->max_memory);
     struct pm_track_config tc = {0};
@@ -542,9 +412,21 @@ struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
     tc.seed = cfg->seed;
     tc.nvantage = src->nvantage;
     e->tracker = pm_tracker_new(&tc, on_done, e);
+    if (src->live) {
+        struct pm_track_events ev = {.ctx = e, .synack = on_synack, .far_open = on_far_open};
+        pm_tracker_set_events(e->tracker, &ev);
+    }
     e->ctx = pm_context_new(src->nvantage, 0, cfg->max_dests);
     e->report = pm_report_new(cfg->format, cfg->out, cfg->color);
     pm_report_set_stream(e->report, src->live);
+    struct pm_sink rs = pm_sink_report(e->report);
+    pm_engine_add_sink(e, &rs); /* the report first, then the bundle: their old order */
+    if (e->bundle) {
+        struct pm_sink bs = pm_sink_bundle(e->bundle, &e->bundle_in);
+        pm_engine_add_sink(e, &bs);
+        e->bundle = NULL; /* the sink owns it now */
+    }
+    pm_tables_listen(bound_hit, e);
     e->nat = pm_nat_new(src->nvantage, cfg->expect_source, cfg->nexpect);
     e->env.file_labels = src->file_labels;
     e->env.nfiles = src->nfiles;
@@ -563,10 +445,7 @@ static void remember_syn(struct pm_engine *e, const struct pm_pkt *p)
         !pm_tracker_port_watched(e->tracker, p->dport)) {
         return;
     }
-    struct recent_syn *r = &e->recent[e->nrecent++ % PM_LIVE_RECENT_SYNS];
-    r->dst = p->dst;
-    r->dport = p->dport;
-    r->ts = p->ts;
+    pm_synring_add(e->recent, &p->dst, p->dport, p->ts);
 }
 
 /* Any packet of the capture is a hop reference for its source (context.c), whatever port
@@ -599,11 +478,44 @@ static void hop_reference(struct pm_engine *e, const struct pm_pkt *p, uint16_t 
     pm_context_learn_packet(e->ctx, p->vantage, &p->src, p->ttl, ref, kind, port);
 }
 
-/* Offline: a record the attempt filter dropped. Only the headers a reference needs are
- * decoded; nothing else happens to it. */
-static void side_record(void *ctx, const struct pm_record *rec)
+void pm_engine_decode(const struct pm_record *rec, struct pm_pkt *pkt)
 {
-    struct pm_engine *e = ctx;
+    pkt->ts = rec->ts;
+    pkt->frame = rec->frame;
+    pkt->vantage = rec->vantage;
+    pkt->on_loopback = rec->ifloop;
+    pm_decode(pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
+}
+
+bool pm_engine_port_watched(const struct pm_engine *e, uint16_t port)
+{
+    return pm_tracker_port_watched(e->tracker, port);
+}
+
+void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
+{
+    struct pm_pkt pkt;
+    pm_engine_decode(rec, &pkt);
+    pm_engine_pkt(e, &pkt, rec->file);
+}
+
+void pm_engine_pkt(struct pm_engine *e, const struct pm_pkt *p, uint16_t file)
+{
+    if (e->recent && p->proto == 6 && p->tcp_flags_ok) {
+        remember_syn(e, p);
+    }
+    if (e->now == PM_NS_NONE || p->ts > e->now) {
+        e->now = p->ts;
+    }
+    e->records++;
+    hop_reference(e, p, file);
+    pm_tracker_packet(e->tracker, p, file); /* live: a SYN-ACK comes back as on_synack */
+}
+
+/* A record the attempt filter dropped (offline) or a side handle's packet (live). Only
+ * the headers a hop reference needs are decoded; nothing else happens to it. */
+void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)
+{
     struct pm_pkt pkt;
     pkt.ts = rec->ts;
     pkt.frame = rec->frame;
@@ -613,82 +525,9 @@ static void side_record(void *ctx, const struct pm_record *rec)
     hop_reference(e, &pkt, rec->file);
 }
 
-void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec)
-{
-    struct pm_pkt pkt;
-    pkt.ts = rec->ts;
-    pkt.frame = rec->frame;
-    pkt.vantage = rec->vantage;
-    pkt.on_loopback = rec->ifloop;
-    pm_decode(&pkt, rec->linktype, rec->data, rec->caplen, rec->wirelen);
-    if (e->recent && pkt.proto == 6 && pkt.tcp_flags_ok) {
-        remember_syn(e, &pkt);
-    }
-    if (e->on_syn && pkt.proto == 6 && pkt.tcp_flags_ok && (pkt.flags & PM_TH_SYN) &&
-        !(pkt.flags & (PM_TH_ACK | PM_TH_RST)) && !pkt.on_loopback &&
-        pm_tracker_port_watched(e->tracker, pkt.dport)) {
-        /* Before the packet is used, as when the caller decoded it a second time itself. */
-        e->on_syn(e->on_syn_ctx, pkt.vantage, &pkt.dst);
-    }
-    if (e->now == PM_NS_NONE || rec->ts > e->now) {
-        e->now = rec->ts;
-    }
-    e->records++;
-    hop_reference(e, &pkt, rec->file);
-    pm_tracker_packet(e->tracker, &pkt, rec->file);
-    if (e->src.live && pkt.proto == 6 && pkt.tcp_flags_ok &&
-        (pkt.flags & (PM_TH_SYN | PM_TH_ACK | PM_TH_RST)) == (PM_TH_SYN | PM_TH_ACK) &&
-        pm_tracker_port_watched(e->tracker, pkt.sport)) {
-        /* A SYN-ACK: its hop count is a reference for the attempts decided while this one is
-         * still open (a RST from the same host or /24, the same prefix on another port). The
-         * tracker checked it (ack = ISN+1) when it took it as the answer. */
-        struct pm_attempt open;
-        if (pm_tracker_snapshot(e->tracker, pkt.vantage, &pkt.dst, &pkt.src, pkt.dport,
-                                pkt.sport, &open)) {
-            pm_context_learn_hops(e->ctx, &open);
-        }
-    }
-}
-
-void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx)
-{
-    e->on_syn = fn;
-    e->on_syn_ctx = ctx;
-}
-
-void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)
-{
-    side_record(e, rec);
-}
-
-/* The /24 or /48 of an address (what the side filter asks for). */
-static pm_addr side_prefix(const pm_addr *a)
-{
-    pm_addr p = *a;
-    if (a->family == PM_AF_INET) {
-        p.b[3] = 0;
-    } else {
-        memset(p.b + 6, 0, 10);
-    }
-    return p;
-}
-
 int pm_engine_recent_prefixes(const struct pm_engine *e, pm_addr *out, int max)
 {
-    int n = 0;
-    uint32_t have = PM_MIN(e->nrecent, (uint32_t)PM_LIVE_RECENT_SYNS);
-    for (uint32_t k = 0; k < have && n < max; k++) {
-        const struct recent_syn *r = &e->recent[(e->nrecent - 1 - k) % PM_LIVE_RECENT_SYNS];
-        pm_addr p = side_prefix(&r->dst);
-        bool seen = false;
-        for (int j = 0; j < n && !seen; j++) {
-            seen = pm_addr_eq(&out[j], &p);
-        }
-        if (!seen) {
-            out[n++] = p;
-        }
-    }
-    return n;
+    return e->recent ? pm_synring_prefixes(e->recent, out, max) : 0;
 }
 
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h)
@@ -745,58 +584,13 @@ void pm_engine_capture_files(struct pm_engine *e, const char *const *paths, cons
 
 /* ---- MTA log lines and not-on-wire ---- */
 
-static uint32_t log_file_index(struct pm_engine *e, const char *path)
-{
-    for (uint32_t i = 0; i < e->logs.nfiles; i++) {
-        if (!strcmp(e->logs.files[i].path, path)) {
-            return i;
-        }
-    }
-    e->logs.files = pm_xreallocarray(e->logs.files, e->logs.nfiles + 1, sizeof(*e->logs.files));
-    struct pm_logfile_stats *fs = &e->logs.files[e->logs.nfiles];
-    memset(fs, 0, sizeof(*fs));
-    fs->path = pm_xstrdup(path);
-    fs->format = "followed";
-    return e->logs.nfiles++;
-}
-
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le)
 {
-    size_t max = e->cfg.logopt.max_entries ? e->cfg.logopt.max_entries : (size_t)1 << 28;
     if (le->queued) {
         pm_logset_add_anchor(&e->logs, le); /* when a message was queued: no attempt */
         return;
     }
-    uint32_t fi = log_file_index(e, path);
-    struct pm_logfile_stats *fs = &e->logs.files[fi];
-    fs->lines++;
-    fs->parsed++;
-    if (le->kind == PM_LK_NO_ATTEMPT) {
-        fs->no_attempt++;
-    }
-    if (le->mta) {
-        fs->mta = le->mta;
-    }
-    if (!pm_logset_reserve(&e->logs, max)) {
-        return;
-    }
-    e->logs.e[e->logs.n] = *le;
-    e->logs.e[e->logs.n].file = fi;
-    e->logs.n++;
-}
-
-/* Was a SYN to dst:dport seen around t (live)? */
-static bool recent_syn_to(const struct pm_engine *e, const pm_addr *dst, uint16_t dport, pm_ns t)
-{
-    uint32_t n = PM_MIN(e->nrecent, (uint32_t)PM_LIVE_RECENT_SYNS);
-    for (uint32_t i = 0; i < n; i++) {
-        const struct recent_syn *r = &e->recent[i];
-        if (r->dport == dport && pm_addr_eq(&r->dst, dst) && r->ts >= t - PM_CORR_CONNECT_MAX &&
-            r->ts <= t + PM_CORR_TOL) {
-            return true;
-        }
-    }
-    return false;
+    pm_logset_feed(&e->logs, path, &e->cfg.logopt, le); /* the merge a log file gets */
 }
 
 /* The sending host's address at the first vantage, for attempts that left no packet: a
@@ -907,7 +701,7 @@ static void live_log_scan(struct pm_engine *e, bool final)
         if (le->kind != PM_LK_CONNECT_FAIL || le->addr.family == 0 || t == PM_NS_NONE) {
             continue;
         }
-        if (recent_syn_to(e, &le->addr, le->port ? le->port : 25, t)) {
+        if (pm_synring_seen(e->recent, &le->addr, le->port ? le->port : 25, t)) {
             continue; /* it did leave: the attempt will carry this line when it ends */
         }
         /* Judged by the same window rule as offline: a line whose SYNs may have left
@@ -938,12 +732,6 @@ void pm_engine_tick(struct pm_engine *e, pm_ns now)
 
 /* ---- offline phase 2 ---- */
 
-struct spooled {
-    struct pm_attempt a;
-    struct pm_smtp_summary smtp;
-    bool has_smtp;
-};
-
 static void hold_attempt(struct pm_engine *e, const struct pm_attempt *a,
                          const struct pm_smtp_summary *smtp)
 {
@@ -951,7 +739,7 @@ static void hold_attempt(struct pm_engine *e, const struct pm_attempt *a,
         e->held_cap = e->held_cap ? e->held_cap * 2 : 64;
         e->held = pm_xreallocarray(e->held, e->held_cap, sizeof(*e->held));
     }
-    struct spooled *h = &e->held[e->nheld++];
+    struct pm_spooled *h = &e->held[e->nheld++];
     h->a = *a;
     h->has_smtp = smtp != NULL;
     if (smtp) {
@@ -968,51 +756,11 @@ static void live_flush(struct pm_engine *e)
     pm_tracker_flush(e->tracker);
     e->holding = false;
     for (size_t i = 0; i < e->nheld; i++) {
-        live_decide(e, &e->held[i].a, e->held[i].has_smtp ? &e->held[i].smtp : NULL);
+        live_decide(e, &e->held[i].a, e->held[i].has_smtp ? &e->held[i].smtp : NULL, NULL);
     }
     free(e->held);
     e->held = NULL;
     e->nheld = e->held_cap = 0;
-}
-
-/* The stream to read the spool back from, at its start. After a failed write the write
- * stream's buffer cannot be flushed, so a second stream on a dup of the descriptor reads
- * what reached the file. NULL when even that fails. */
-static FILE *spool_rewind(struct pm_engine *e)
-{
-    if (!e->spool_full) {
-        rewind(e->spool);
-        return e->spool;
-    }
-    if (!e->spool_in) {
-        int fd = dup(fileno(e->spool));
-        e->spool_in = fd >= 0 ? fdopen(fd, "rb") : NULL;
-        if (!e->spool_in && fd >= 0) {
-            close(fd);
-        }
-    }
-    if (!e->spool_in || fseeko(e->spool_in, 0, SEEK_SET) != 0) {
-        e->spool_error = errno ? errno : EIO;
-        return NULL;
-    }
-    return e->spool_in;
-}
-
-static bool spool_read(struct pm_engine *e, FILE *in, struct spooled *s)
-{
-    struct spool_hdr h;
-    if (!in || fread(&h, sizeof(h), 1, in) != 1) {
-        return false;
-    }
-    bool ok = h.magic == SPOOL_MAGIC && fread(&s->a, sizeof(s->a), 1, in) == 1;
-    s->has_smtp = ok && h.has_smtp != 0;
-    if (ok && s->has_smtp) {
-        ok = fread(&s->smtp, sizeof(s->smtp), 1, in) == 1;
-    }
-    if (!ok && !e->spool_full) {
-        e->spool_error = EIO; /* a record cut short: only a failed write explains that */
-    }
-    return ok;
 }
 
 static int load_logs(struct pm_engine *e)
@@ -1067,10 +815,10 @@ static int phase2(struct pm_engine *e)
     pm_correlator_set_connect_timeout(e->corr, connect_timeout_of(&e->cfg));
     find_one_sided(e);
     /* pass A: learn */
-    struct spooled s;
-    FILE *in = spool_rewind(e);
+    struct pm_spooled s;
+    FILE *in = pm_spool_rewind(&e->sp);
     uint64_t readable = 0;
-    while (spool_read(e, in, &s)) {
+    while (pm_spool_read(&e->sp, in, &s)) {
         readable++;
         pm_context_learn(e->ctx, &s.a, outcome_of(e, &s.a));
         pm_correlator_sample(e->corr, &s.a);
@@ -1099,15 +847,15 @@ static int phase2(struct pm_engine *e)
     }
     /* pass B: correlate, attribute, report */
     pm_correlator_reset(e->corr);
-    if (e->spool_full && readable < e->spooled) {
+    if (e->sp.full && readable < e->sp.spooled) {
         /* records accepted into the stdio buffer that never reached the file */
-        e->spool_lost += e->spooled - readable;
-        pm_table_lost(PM_TAB_SPOOL, e->spooled - readable, false);
+        e->sp.lost += e->sp.spooled - readable;
+        pm_table_lost(PM_TAB_SPOOL, e->sp.spooled - readable, false);
     }
-    in = spool_rewind(e);
+    in = pm_spool_rewind(&e->sp);
     struct pm_finding f;
     struct pm_nat_facts nf;
-    while (spool_read(e, in, &s)) {
+    while (pm_spool_read(&e->sp, in, &s)) {
         s.a.flags |= table_full_flag(e, &s.a);
         enum pm_outcome o = outcome_of(e, &s.a);
         pm_nat_facts(e->nat, &s.a, s.a.answer != PM_ANS_NONE, &nf);
@@ -1119,8 +867,8 @@ static int phase2(struct pm_engine *e)
         pm_attribute(&f, &e->env, &s.a, s.has_smtp ? &s.smtp : NULL, o, log, &nf);
         emit_finding(e, &f, &s.a.srv, s.a.dport, s.a.first_syn, &s.a.cli, s.a.sport);
     }
-    if (e->spool_error) {
-        pm_err("cannot read back the spool of finished attempts: %s", strerror(e->spool_error));
+    if (e->sp.error) {
+        pm_err("cannot read back the spool of finished attempts: %s", strerror(e->sp.error));
         pm_hint("check free space in $TMPDIR (default /tmp)");
         return PM_EXIT_UNREADABLE;
     }
@@ -1148,7 +896,7 @@ static void note_table_peaks(struct pm_engine *e)
     pm_table_peak(PM_TAB_SESSIONS, tc->sessions_peak);
     pm_table_peak(PM_TAB_DESTS, dests);
     pm_table_peak(PM_TAB_HOPREFS, hoprefs);
-    pm_table_peak(PM_TAB_SPOOL, e->spooled);
+    pm_table_peak(PM_TAB_SPOOL, e->sp.spooled);
     pm_table_peak(PM_TAB_LOGS, e->logs.n);
     pm_table_peak(PM_TAB_LINKS, (uint64_t)pm_nat_links(e->nat) * 2);
 }
@@ -1160,7 +908,7 @@ static void scope_words(struct pm_engine *e)
     size_t n = pm_context_dests_sorted(e->ctx, &ds);
     struct pm_run_summary *s = &e->sum;
     struct pm_scope_in in;
-    pm_scope_collect(ds, n, s->by_outcome[PM_OUT_INCOMPLETE], e->unplaced_failures, &in);
+    pm_scope_collect(ds, n, s->by_outcome[PM_OUT_INCOMPLETE], pm_context_unplaced_failures(e->ctx), &in);
     for (int v = 0; v < PM_V__COUNT; v++) {
         in.verdict_next[v] = e->verdict_next[v];
     }
@@ -1182,114 +930,26 @@ static void scope_words(struct pm_engine *e)
     pm_strlcpy(s->next_step, out.next, sizeof(s->next_step));
 }
 
-/* A stream waits for bytes: a second passes on the capture's clock too, so that an attempt
- * nobody answers is still decided when its time is up. */
-static void stream_idle(void *ctx)
+pm_ns pm_engine_now(const struct pm_engine *e) { return e->now; }
+uint64_t pm_engine_records(const struct pm_engine *e) { return e->records; }
+uint64_t pm_engine_attempts(const struct pm_engine *e)
 {
-    struct pm_engine *e = ctx;
-    if (e->now == PM_NS_NONE) {
-        return;
-    }
-    if (e->records != e->idle_records) {
-        e->idle_records = e->records; /* a new silence: count from the latest packet */
-        e->idle_secs = 0;
-        e->idle_base = e->now;
-    }
-    /* The clock stays PM_STREAM_IDLE_MARGIN behind the silence: a producer that only paused
-     * (ssh, a buffer) must not find its next packets already judged as timed out. */
-    e->idle_secs++;
-    if (PM_SEC(e->idle_secs) > PM_STREAM_IDLE_MARGIN) {
-        pm_engine_tick(e, e->idle_base + PM_SEC(e->idle_secs) - PM_STREAM_IDLE_MARGIN);
-    }
-}
-
-int pm_engine_analyze(const struct pm_engine_config *cfg, struct pm_inputset *in)
-{
-    const char *labels[PM_MAX_INPUTS];
-    for (int i = 0; i < in->n; i++) {
-        const char *p = in->in[i].path;
-        const char *b = strrchr(p, '/');
-        labels[i] = strcmp(p, "-") == 0 ? "stdin" : b ? b + 1 : p;
-    }
-    /* One stream (standard input, a pipe, a FIFO) and no MTA log: each attempt is decided
-     * and reported as it ends, as a live capture does (`tcpdump -U -w - | portmortem
-     * analyze -` may never end). With an MTA log the stream is analysed as a file is: the
-     * log's year and clock offset are placed from the whole capture first. */
-    bool stream = in->n == 1 && pm_capfile_is_stream(in->in[0].cf) && cfg->nlogs == 0 &&
-                  !getenv("PM_STREAM_AS_FILE");
-    struct pm_engine_source src = {
-        .live = stream,
-        .nvantage = in->nvantage,
-        .vantage_names = (const char *const *)in->vantage_names,
-        .nfiles = in->n,
-        .file_labels = labels,
-        .in = in,
-    };
-    struct pm_engine *e = pm_engine_new(cfg, &src);
-    if (!e) {
-        return PM_EXIT_USAGE;
-    }
-    const char *paths[PM_MAX_INPUTS];
-    int fds[PM_MAX_INPUTS];
-    for (int i = 0; i < in->n; i++) {
-        paths[i] = labels[i];
-        /* a pipe or standard input was read once: the bundle cannot cut it again (-2) */
-        fds[i] = pm_capfile_is_stream(in->in[i].cf) ? -2 : -1;
-        if (fds[i] == -1) {
-            paths[i] = in->in[i].path;
-        }
-    }
-    pm_engine_capture_files(e, paths, fds, in->n);
-    pm_inputset_side(in, side_record, e);
-    if (stream) {
-        pm_inputset_idle(in, stream_idle, e);
-    }
-
-    struct pm_record rec;
-    uint64_t n = 0;
-    pm_ns next_progress = pm_now_monotonic() + PM_SEC(1);
-    while (pm_inputset_next(in, &rec) == PM_READ_OK) {
-        pm_engine_packet(e, &rec);
-        if (cfg->progress && (++n & 0xffff) == 0 && pm_now_monotonic() >= next_progress) {
-            uint64_t bytes = 0, size = 0;
-            for (int i = 0; i < in->n; i++) {
-                const struct pm_capfile_stats *st = pm_capfile_stats(in->in[i].cf);
-                bytes += st->bytes;
-                size += st->file_size;
-            }
-            double secs = (double)(pm_now_monotonic() - e->t0) / 1e9;
-            fprintf(stderr, "\r%s: %llu/%llu MB (%.0f%%), %llu packets, %llu attempts, "
-                    "%.0f MB/s   ", pm_progname, (unsigned long long)(bytes >> 20),
-                    (unsigned long long)(size >> 20),
-                    size ? 100.0 * (double)bytes / (double)size : 0.0, (unsigned long long)n,
-                    (unsigned long long)pm_tracker_counters(e->tracker)->attempts,
-                    secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
-            next_progress = pm_now_monotonic() + PM_SEC(1);
-        }
-    }
-    if (cfg->progress && n > 0xffff) {
-        fputc('\n', stderr);
-    }
-    return pm_engine_finish(e);
+    return pm_tracker_counters(e->tracker)->attempts;
 }
 
 /* The one teardown of an engine's modules and buffers, after finish or abort (the bundle is
  * settled by then: finished, or aborted). */
 static void engine_free(struct pm_engine *e)
 {
+    pm_tables_listen(NULL, NULL);
     pm_report_free(e->report);
     pm_nat_free(e->nat);
     pm_correlator_free(e->corr);
     pm_context_free(e->ctx);
     pm_logset_free(&e->logs);
     pm_tracker_free(e->tracker);
-    if (e->spool_in) {
-        fclose(e->spool_in);
-    }
-    if (e->spool) {
-        fclose(e->spool);
-    }
-    free(e->recent);
+    pm_spool_close(&e->sp);
+    pm_synring_free(e->recent);
     free(e->held);
     free(e->host_context);
     free(e);
@@ -1300,9 +960,7 @@ void pm_engine_abort(struct pm_engine *e)
     if (!e) {
         return;
     }
-    if (e->bundle) {
-        pm_bundle_abort(e->bundle);
-    }
+    sinks_abort(e);
     engine_free(e);
 }
 
@@ -1315,8 +973,8 @@ int pm_engine_finish(struct pm_engine *e)
         pm_tracker_flush(e->tracker);
     }
     int rc = 0;
-    if (e->spool_error) {
-        pm_err("cannot write the spool of finished attempts: %s", strerror(e->spool_error));
+    if (e->sp.error) {
+        pm_err("cannot write the spool of finished attempts: %s", strerror(e->sp.error));
         pm_hint("check free space in $TMPDIR (default /tmp)");
         rc = PM_EXIT_UNREADABLE;
     } else if (e->src.live) {
@@ -1416,26 +1074,25 @@ int pm_engine_finish(struct pm_engine *e)
     }
     s->elapsed = pm_now_monotonic() - e->t0;
     if (rc == 0) {
-        pm_report_finish(e->report, e->ctx, s);
-    }
-    if (e->bundle) {
-        if (rc == 0) {
-            struct pm_bundle_inputs bi = {
-                .capture_paths = e->capture_paths,
-                .capture_fds = e->capture_fds,
-                .ncaptures = e->ncapture_paths,
-                .mta_log_paths = e->cfg.mta_logs,
-                .nmta_logs = e->cfg.nlogs,
-                .host_context = e->host_context,
-                .sign_key = e->cfg.sign_key,
-            };
-            int brc = pm_bundle_finish(e->bundle, e->ctx, s, &bi);
-            if (brc != 0 && s->exit_status < brc) {
-                s->exit_status = brc;
+        e->bundle_in = (struct pm_bundle_inputs){
+            .capture_paths = e->capture_paths,
+            .capture_fds = e->capture_fds,
+            .ncaptures = e->ncapture_paths,
+            .mta_log_paths = e->cfg.mta_logs,
+            .nmta_logs = e->cfg.nlogs,
+            .host_context = e->host_context,
+            .sign_key = e->cfg.sign_key,
+        };
+        for (int i = 0; i < e->nsinks; i++) {
+            const struct pm_sink *k = &e->sinks[i];
+            int src = k->on_summary ? k->on_summary(k->ctx, e->ctx, s) : 0;
+            if (src != 0 && s->exit_status < src) {
+                s->exit_status = src;
             }
-        } else {
-            pm_bundle_abort(e->bundle);
         }
+        e->nsinks = 0;
+    } else {
+        sinks_abort(e);
     }
     if (s->damaged) {
         pm_err("%s", s->damage);

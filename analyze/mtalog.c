@@ -456,7 +456,10 @@ static int64_t push(struct loader *L, const struct pm_logentry *e)
     }
     size_t rel = set->n - L->start;
     if (rel >= L->prev_cap) {
-        L->prev_cap = L->prev_cap ? L->prev_cap * 2 : 1024;
+        /* a followed file's entries interleave with the other files': rel may jump */
+        while (rel >= L->prev_cap) {
+            L->prev_cap = L->prev_cap ? L->prev_cap * 2 : 1024;
+        }
         L->prev = pm_xreallocarray(L->prev, L->prev_cap, sizeof(*L->prev));
     }
     L->prev[rel] = -1;
@@ -664,6 +667,26 @@ static void add_sendmail(struct loader *L, const struct pm_logentry *e)
     }
 }
 
+/* One parsed entry into the set, merged the way its MTA repeats itself: the one path of
+ * a line from a file (take_line) and of a followed line (pm_logset_feed). */
+static void add_entry(struct loader *L, const struct pm_logentry *e)
+{
+    switch (e->mta) {
+    case PM_MTA_POSTFIX:
+        add_postfix(L, e, e->hosthash);
+        break;
+    case PM_MTA_EXIM:
+        add_exim(L, e);
+        break;
+    case PM_MTA_SENDMAIL:
+        add_sendmail(L, e);
+        break;
+    default:
+        push(L, e);
+        break;
+    }
+}
+
 static void take_line(struct loader *L, const char *p, size_t n, bool overlong)
 {
     struct pm_logfile_stats *st = L->st;
@@ -695,20 +718,8 @@ static void take_line(struct loader *L, const char *p, size_t n, bool overlong)
     }
     e.file = L->file;
     e.line = st->lines > UINT32_MAX ? UINT32_MAX : (uint32_t)st->lines;
-    switch (e.mta) {
-    case PM_MTA_POSTFIX:
-        add_postfix(L, &e, m.hosthash);
-        break;
-    case PM_MTA_EXIM:
-        add_exim(L, &e);
-        break;
-    case PM_MTA_SENDMAIL:
-        add_sendmail(L, &e);
-        break;
-    default:
-        push(L, &e);
-        break;
-    }
+    e.hosthash = m.hosthash;
+    add_entry(L, &e);
 }
 
 static void open_failed(const char *path, int err)
@@ -793,6 +804,10 @@ int pm_logset_load(struct pm_logset *set, const char *path, const struct pm_log_
     }
 
     set->files = pm_xreallocarray(set->files, set->nfiles + 1, sizeof(*set->files));
+    if (set->feeds) { /* followed files too: this one is not (pm_logset_feed) */
+        set->feeds = pm_xreallocarray(set->feeds, set->nfiles + 1, sizeof(*set->feeds));
+        set->feeds[set->nfiles] = NULL;
+    }
     struct pm_logfile_stats *st = &set->files[set->nfiles];
     memset(st, 0, sizeof(*st));
     st->path = pm_xstrdup(path);
@@ -901,8 +916,64 @@ pm_ns pm_logentry_resolution(const struct pm_logentry *e)
     return r;
 }
 
+/* ---- followed files (live): the same merge, one entry at a time ---- */
+
+/* A followed file's loader, kept between its lines. Its statistics are found by index
+ * (set->files moves when a file is added). */
+struct pm_logfeed {
+    struct loader L;
+};
+
+void pm_logset_feed(struct pm_logset *set, const char *path, const struct pm_log_options *o,
+                    const struct pm_logentry *le)
+{
+    uint32_t fi = 0;
+    while (fi < set->nfiles && strcmp(set->files[fi].path, path)) {
+        fi++;
+    }
+    if (fi == set->nfiles) {
+        set->files = pm_xreallocarray(set->files, set->nfiles + 1, sizeof(*set->files));
+        set->feeds = pm_xreallocarray(set->feeds, set->nfiles + 1, sizeof(*set->feeds));
+        struct pm_logfile_stats *fs = &set->files[fi];
+        memset(fs, 0, sizeof(*fs));
+        fs->path = pm_xstrdup(path);
+        fs->format = "followed";
+        struct pm_logfeed *f = pm_xcalloc(1, sizeof(*f));
+        f->L.set = set;
+        f->L.o = *o;
+        f->L.file = fi;
+        f->L.max = o->max_entries ? o->max_entries : DEFAULT_MAX_ENTRIES;
+        f->L.start = set->n;
+        set->feeds[fi] = f;
+        set->nfiles++;
+    } else if (!set->feeds || !set->feeds[fi]) {
+        return; /* a file loaded whole is not also followed */
+    }
+    struct loader *L = &set->feeds[fi]->L;
+    L->st = &set->files[fi];
+    L->st->lines++;
+    L->st->parsed++;
+    if (le->kind == PM_LK_NO_ATTEMPT) {
+        L->st->no_attempt++;
+    }
+    if (le->mta) {
+        L->st->mta = le->mta;
+    }
+    struct pm_logentry e = *le;
+    e.file = fi;
+    add_entry(L, &e);
+}
+
 void pm_logset_free(struct pm_logset *set)
 {
+    for (uint32_t i = 0; set->feeds && i < set->nfiles; i++) {
+        if (set->feeds[i]) {
+            free(set->feeds[i]->L.prev);
+            free(set->feeds[i]->L.procs);
+            free(set->feeds[i]);
+        }
+    }
+    free(set->feeds);
     for (uint32_t i = 0; i < set->nfiles; i++) {
         free(set->files[i].path);
     }

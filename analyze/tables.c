@@ -46,6 +46,16 @@ static const struct {
                       "(flag \"table-full\")"},
 };
 
+/* Who hears each loss (the engine, for its sinks), kept apart from S: set after a reset. */
+static pm_table_lost_fn lost_fn;
+static void *lost_ctx;
+
+void pm_tables_listen(pm_table_lost_fn fn, void *ctx)
+{
+    lost_fn = fn;
+    lost_ctx = ctx;
+}
+
 void pm_tables_reset(uint64_t max_memory)
 {
     memset(&S, 0, sizeof(S));
@@ -82,6 +92,9 @@ void pm_table_lost(enum pm_table t, uint64_t n, bool by_memory)
         s->by_memory = by_memory;
     }
     s->lost += n;
+    if (lost_fn) {
+        lost_fn(lost_ctx, t, n);
+    }
     if (S.warned[t]) {
         return;
     }

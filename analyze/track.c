@@ -37,6 +37,7 @@ struct pm_tracker {
     struct pm_session_pool *sessions;
     pm_attempt_done_fn done;
     void *ctx;
+    struct pm_track_events ev; /* optional events (pm_tracker_set_events) */
     pm_ns now;
     pm_ns next_sweep;
     uint32_t next_id;
@@ -273,6 +274,18 @@ static void finalize(struct pm_tracker *t, struct pm_flow *f, uint32_t extra_fla
         /* The server sent bytes and no reply line came out of them. */
         a.banner_code = PM_BANNER_UNREADABLE;
         a.flags |= PM_AF_SRV_DATA_UNREAD;
+    }
+    if (t->ev.far_open && a.peer.id) {
+        /* The far view of this attempt (the same SYN at another vantage) may still be open:
+         * its owner hears its state now, as it is, before it hears this attempt end. */
+        struct pm_flowkey k;
+        pm_flowkey_make(&k, a.peer.vantage, &a.peer.cli, &a.srv, a.peer.sport, a.dport);
+        struct pm_flow *pf = pm_flowtab_find(t->flows, &k);
+        if (pf) {
+            struct pm_attempt far;
+            assemble(t, pf, &far);
+            t->ev.far_open(t->ev.ctx, &far);
+        }
     }
     t->done(t->ctx, &a, sum);
     if (a.session) {
@@ -975,7 +988,33 @@ void pm_tracker_tick(struct pm_tracker *t, pm_ns now)
     }
 }
 
+static void packet_in(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file);
+
 void pm_tracker_packet(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
+{
+    packet_in(t, p, file);
+    if (t->ev.synack && p->proto == 6 && p->tcp_flags_ok &&
+        (p->flags & (PM_TH_SYN | PM_TH_ACK | PM_TH_RST)) == (PM_TH_SYN | PM_TH_ACK) &&
+        pm_tracker_port_watched(t, p->sport)) {
+        /* A SYN-ACK from a watched port: the attempt it answers, if still open, as it is
+         * now (the SYN-ACK was checked, ack = ISN+1, when it was taken as the answer). */
+        struct pm_flowkey k;
+        pm_flowkey_make(&k, p->vantage, &p->dst, &p->src, p->dport, p->sport);
+        struct pm_flow *f = pm_flowtab_find(t->flows, &k);
+        if (f) {
+            struct pm_attempt open;
+            assemble(t, f, &open);
+            t->ev.synack(t->ev.ctx, &open);
+        }
+    }
+}
+
+void pm_tracker_set_events(struct pm_tracker *t, const struct pm_track_events *ev)
+{
+    t->ev = *ev;
+}
+
+static void packet_in(struct pm_tracker *t, const struct pm_pkt *p, uint16_t file)
 {
     t->n.records++;
     if (p->vantage >= t->cfg.nvantage) {
@@ -1066,18 +1105,4 @@ void pm_tracker_flush(struct pm_tracker *t)
     }
     t->n.flows_peak = pm_flowtab_peak(t->flows);
     t->n.sessions_peak = pm_session_peak(t->sessions);
-}
-
-bool pm_tracker_snapshot(struct pm_tracker *t, int vantage, const pm_addr *cli,
-                         const pm_addr *srv, uint16_t sport, uint16_t dport,
-                         struct pm_attempt *out)
-{
-    struct pm_flowkey k;
-    pm_flowkey_make(&k, (uint16_t)vantage, cli, srv, sport, dport);
-    struct pm_flow *f = pm_flowtab_find(t->flows, &k);
-    if (!f) {
-        return false;
-    }
-    assemble(t, f, out);
-    return true;
 }

@@ -343,8 +343,8 @@ static void on_log_entry(void *ctx, const char *path, const struct pm_logentry *
 /* A SYN to a watched port names a destination: ask the kernel how it routes there. An
  * on-link destination is 0 routers away: a hop reference for telling its own RST/ICMP
  * from a forged one (the weakest reference; the capture's own SYN-ACKs outrank it).
- * Called by the engine (pm_engine_set_syn_hook), which has decoded the packet already:
- * decoding every packet a second time here cost a few percent of a flood's CPU. */
+ * Called by feed() with the packet it decoded, before the engine takes that same decoded
+ * packet: each packet is decoded once. */
 static void learn_route(void *ctx, int i, const pm_addr *dst)
 {
     struct run *r = ctx;
@@ -385,7 +385,14 @@ static void feed(struct run *r, int i)
     rec.file = (uint16_t)i;
     rec.vantage = (uint16_t)i;
     rec.ifloop = c->loopback;
-    pm_engine_packet(r->e, &rec); /* a watched SYN calls learn_route first */
+    struct pm_pkt pkt;
+    pm_engine_decode(&rec, &pkt); /* the one decode of this packet */
+    if (pkt.proto == 6 && pkt.tcp_flags_ok && (pkt.flags & PM_TH_SYN) &&
+        !(pkt.flags & (PM_TH_ACK | PM_TH_RST)) && !pkt.on_loopback &&
+        pm_engine_port_watched(r->e, pkt.dport)) {
+        learn_route(r, pkt.vantage, &pkt.dst); /* before the packet is used */
+    }
+    pm_engine_pkt(r->e, &pkt, rec.file);
 }
 
 /* A side packet of interface i: into the -w file (numbered with the interface's main
@@ -892,7 +899,6 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     if (!r->e) {
         return PM_EXIT_USAGE;
     }
-    pm_engine_set_syn_hook(r->e, learn_route, r);
 
     /* 3. Drop root. */
     struct pm_priv_result pr;

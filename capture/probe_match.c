@@ -227,18 +227,14 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *b
     rec.vantage = 0;
     rec.ifloop = P->cap.loopback;
     struct pm_pkt pkt;
-    pkt.ts = rec.ts;
-    pkt.frame = rec.frame;
-    pkt.vantage = 0;
-    pkt.on_loopback = rec.ifloop;
-    pm_decode(&pkt, rec.linktype, rec.data, rec.caplen, rec.wirelen);
+    pm_engine_decode(&rec, &pkt); /* the one decode: the matcher and the engine share it */
     bool hide = match_packet(P, &pkt);
     if (hide) {
         P->hidden++;
         return;
     }
     if (P->eng) {
-        pm_engine_packet(P->eng, &rec);
+        pm_engine_pkt(P->eng, &pkt, rec.file);
     }
 }
 

@@ -109,6 +109,9 @@
 #define PM_MAX_VANTAGES 64
 #define PM_MAX_LOGS 16
 #define PM_MAX_EXPECT 16
+/* Outputs a run hands its findings to (include/sink.h): the report, the bundle, and the
+ * ones a subcommand adds (a syslog line, a metrics file). */
+#define PM_MAX_SINKS 8
 /* This host's own addresses learned per vantage (a mail host has a few). */
 #define PM_MAX_LOCAL_ADDRS 16
 /* A log line longer than this (bytes) is counted unparseable and skipped; the file reader

@@ -160,6 +160,17 @@ void pm_context_sizes(const struct pm_context *c, uint64_t *dests, uint64_t *hop
 /* Packets whose host or prefix found no room in the tables of other traffic. */
 uint64_t pm_context_side_overflow(const struct pm_context *c);
 
+/* One reported attempt (or not-on-wire line) counted at its destination dst:dport: its
+ * outcome and verdict, time range, ports, ids, the log's host name, and (samples: the
+ * text report's) a bounded sample list. `evidence`: a probe's compared port, counted apart
+ * (not in the destination's state, the scope or the exit status). A full table counts the
+ * loss (tables.h) and, for a failure, an unplaced failure for the exit status. */
+struct pm_finding;
+void pm_context_count(struct pm_context *c, const struct pm_finding *f, const pm_addr *dst,
+                      uint16_t dport, pm_ns ts, const pm_addr *src, uint16_t sport,
+                      bool evidence, bool samples);
+uint64_t pm_context_unplaced_failures(const struct pm_context *c);
+
 /* Scope facts from the first pass. */
 struct pm_scope_facts {
     uint32_t dests;             /* destinations attempted on any watched port */

@@ -95,4 +95,16 @@ enum pm_nowire pm_correlator_judge(struct pm_correlator *c, size_t i, pm_ns win_
 pm_ns pm_correlator_to_capture(const struct pm_correlator *c, pm_ns log_ts);
 const struct pm_corr_stats *pm_correlator_stats(const struct pm_correlator *c);
 
+/* Live: a fixed ring of the most recent SYNs to watched ports (PM_LIVE_RECENT_SYNS; the
+ * oldest is overwritten). pm_synring_seen: did a SYN to dst:dport leave around t (from
+ * PM_CORR_CONNECT_MAX before to PM_CORR_TOL after)? A logged failure with none is
+ * not-on-wire. pm_synring_prefixes: the /24 (IPv4) or /48 (IPv6) prefixes of the newest
+ * SYNs' destinations, newest first, at most max (capture/live.c's side filter). */
+struct pm_synring;
+struct pm_synring *pm_synring_new(void);
+void pm_synring_free(struct pm_synring *s);
+void pm_synring_add(struct pm_synring *s, const pm_addr *dst, uint16_t dport, pm_ns ts);
+bool pm_synring_seen(const struct pm_synring *s, const pm_addr *dst, uint16_t dport, pm_ns t);
+int pm_synring_prefixes(const struct pm_synring *s, pm_addr *out, int max);
+
 #endif

@@ -110,19 +110,35 @@ struct pm_engine_hopref {
  * directory, so call it before dropping privileges. */
 struct pm_engine *pm_engine_new(const struct pm_engine_config *cfg,
                                 const struct pm_engine_source *src);
+/* One packet, decoded once by whoever read it: pm_engine_decode fills pkt from a capture
+ * record (the engine's own file loop, capture/live.c, capture/probe_match.c), and
+ * pm_engine_pkt takes the decoded packet (`file`: its input index, for evidence).
+ * pm_engine_packet does both. No allocation per packet. */
+struct pm_pkt;
+void pm_engine_decode(const struct pm_record *rec, struct pm_pkt *pkt);
+void pm_engine_pkt(struct pm_engine *e, const struct pm_pkt *p, uint16_t file);
 void pm_engine_packet(struct pm_engine *e, const struct pm_record *rec);
+/* Is this a port the analysis watches (a SYN to it starts an attempt)? */
+bool pm_engine_port_watched(const struct pm_engine *e, uint16_t port);
+/* One more output for the findings (include/sink.h), after the report and the bundle the
+ * configuration asks for; before the first packet. False (after saying why) when the list
+ * (PM_MAX_SINKS) is full. The sink's ctx stays the caller's. */
+struct pm_sink;
+bool pm_engine_add_sink(struct pm_engine *e, const struct pm_sink *s);
+/* The engine's clock (the newest packet or tick, PM_NS_NONE before any), the packets it
+ * took, and the attempts the tracker started: for the input loops' idle clock and
+ * progress line (analyze/engine_files.c). */
+pm_ns pm_engine_now(const struct pm_engine *e);
+uint64_t pm_engine_records(const struct pm_engine *e);
+uint64_t pm_engine_attempts(const struct pm_engine *e);
 /* Live: let timeouts fire while no packet arrives. */
 void pm_engine_tick(struct pm_engine *e, pm_ns now);
 /* Live: one parsed MTA log line (from a followed log). `path` names its file. */
 void pm_engine_log_entry(struct pm_engine *e, const char *path, const struct pm_logentry *le);
 void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
-/* Live: called from pm_engine_packet for each SYN (no ACK, no RST) to a watched port that
- * did not arrive on a loopback interface, with its vantage and destination, before the
- * packet is used: the packet is decoded once (capture/live.c asks the kernel's route). */
-typedef void (*pm_engine_syn_fn)(void *ctx, int vantage, const pm_addr *dst);
-void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx);
-/* Live: a packet of the side handle (other traffic from the destinations' networks): a hop
- * reference for its source, never part of an attempt. */
+/* A packet that is no part of an attempt (live: the side handle's other traffic from the
+ * destinations' networks; offline: a record the attempt filter dropped): a hop reference
+ * for its source. Only its first headers are decoded (pm_decode_head). */
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec);
 /* Live: the /24 (IPv4) or /48 (IPv6) prefixes of the destinations of the most recent SYNs,
  * newest first, at most `max`: what the side filter should let through. */

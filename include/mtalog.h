@@ -123,12 +123,22 @@ struct pm_logset {
     uint32_t nfiles;
     uint64_t dropped;         /* entries over max_entries or the memory budget */
     size_t charged;           /* bytes of e[] taken from the memory budget */
+    struct pm_logfeed **feeds; /* per file: its follower's merge state (pm_logset_feed), or
+                                * NULL (loaded whole); NULL when no file is followed */
 };
 
 /* Room for one more entry in set->e (at most `max` entries; growth charged to the memory
  * budget). False when there is none: the entry is counted as dropped and the loss reported
  * (include/tables.h). */
 bool pm_logset_reserve(struct pm_logset *set, size_t max);
+
+/* Live: one parsed line of interest of a followed file `path` (capture/follow.c parses it;
+ * the first line of a path adds the file, format "followed"). It is merged exactly as
+ * pm_logset_load merges a file's lines (a Postfix status= or Exim == line into the line it
+ * repeats), so live and offline see the same entries. Entries stay in arrival order (no
+ * pm_logset_finish). Anchors (le->queued) go to pm_logset_add_anchor instead. */
+void pm_logset_feed(struct pm_logset *set, const char *path, const struct pm_log_options *o,
+                    const struct pm_logentry *le);
 
 /* Load one file ("-" = standard input; gzip-compressed files are detected by magic and
  * decompressed with zlib). Returns 0, or PM_EXIT_UNREADABLE after printing what failed

@@ -50,6 +50,10 @@ uint64_t pm_mem_budget(void);
 /* `n` entries lost in table t, because of the count cap or (by_memory) the budget. The
  * first loss of each table is said on standard error at once. */
 void pm_table_lost(enum pm_table t, uint64_t n, bool by_memory);
+/* Who is told of each loss after the warning's bookkeeping (one listener: the engine,
+ * which tells its sinks); NULL to stop. */
+typedef void (*pm_table_lost_fn)(void *ctx, enum pm_table t, uint64_t lost);
+void pm_tables_listen(pm_table_lost_fn fn, void *ctx);
 void pm_table_peak(enum pm_table t, uint64_t n);
 const struct pm_table_state *pm_table_state(enum pm_table t);
 /* Any table lost anything: the results are partial (exit 4). */

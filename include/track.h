@@ -87,10 +87,20 @@ const struct pm_track_counters *pm_tracker_counters(const struct pm_tracker *t);
 const struct pm_vantage_state *pm_tracker_vantage(const struct pm_tracker *t, int v);
 bool pm_tracker_port_watched(const struct pm_tracker *t, uint16_t port);
 bool pm_vantage_is_local(const struct pm_vantage_state *vs, const pm_addr *a);
-/* Live: the current state of an open attempt (assembled like a finished one). */
-bool pm_tracker_snapshot(struct pm_tracker *t, int vantage, const pm_addr *cli,
-                         const pm_addr *srv, uint16_t sport, uint16_t dport,
-                         struct pm_attempt *out);
+/* What the tracker learns besides finished attempts, told as it happens, so that its owner
+ * never reaches back into the flow table. Each is optional (NULL: not told, and nothing is
+ * assembled for it). The attempts passed are valid during the call only.
+ *  - synack: right after a SYN-ACK from a watched port (no RST bit), the open attempt it
+ *    belongs to, as it is now (live: its hop count is a reference for the attempts decided
+ *    while this one is still open).
+ *  - far_open: just before `done` reports an attempt linked to a far view (a->peer, the
+ *    same SYN at another vantage) that is still open: the far view's state now. */
+struct pm_track_events {
+    void *ctx;
+    void (*synack)(void *ctx, const struct pm_attempt *open);
+    void (*far_open)(void *ctx, const struct pm_attempt *far);
+};
+void pm_tracker_set_events(struct pm_tracker *t, const struct pm_track_events *ev);
 
 /* Timeouts per class (capture time): idle SYN-sent, linger after an answer or a close,
  * idle established (just past Postfix's smtp_helo_timeout of 300 s). */

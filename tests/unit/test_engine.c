@@ -13,9 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attribute.h"
 #include "capin.h"
 #include "engine.h"
 #include "pktbuild.h"
+#include "report.h"
+#include "sink.h"
 #include "util.h"
 
 TestSuite(engine, .fini = pb_tmpclean);
@@ -354,6 +357,8 @@ Test(engine, filter_keeps_vlan_tagged_syns)
 
 /* Feed frames to a live engine (as capture/live.c does), tick to `until`, optionally finish
  * there, and read the report back. Ports 25 and 587 watched. */
+static const struct pm_sink *g_extra_sink; /* one more output for the next live run */
+
 static void live_run_full(const struct frames *f, pm_ns tick_to, struct run_out *o,
                           const struct pm_live_stats *st, enum pm_format fmt)
 {
@@ -383,6 +388,9 @@ static void live_run_full(const struct frames *f, pm_ns tick_to, struct run_out 
                                    .nifaces = 1};
     struct pm_engine *e = pm_engine_new(&cfg, &src);
     cr_assert_not_null(e);
+    if (g_extra_sink) {
+        cr_assert(pm_engine_add_sink(e, g_extra_sink));
+    }
     for (int i = 0; i < f->n; i++) {
         pm_engine_tick(e, f->rec[i].ts);
         struct pm_record r = {.ts = f->rec[i].ts, .caplen = f->rec[i].caplen,
@@ -607,4 +615,71 @@ Test(engine, live_interface_drops_are_said_in_the_text_summary)
                             "2/0/0, eth1 0/0/5)"), "%s", o.all);
     cr_assert(strstr(o.all, "Capture loss: 0 packets dropped by the kernel, 5 by the interface"),
               "%s", o.all);
+}
+
+/* ---- sinks (include/sink.h): an added output hears what the report hears ---- */
+
+struct sink_log {
+    int attempts, nowire, summaries, aborts;
+    uint32_t ids[8];
+    uint64_t summary_attempts;
+};
+
+static void sk_attempt(void *ctx, const struct pm_finding *f, const struct pm_attr_env *env)
+{
+    struct sink_log *l = ctx;
+    cr_assert_not_null(f->a);
+    cr_assert_not_null(env);
+    if (l->attempts < 8) {
+        l->ids[l->attempts] = f->id;
+    }
+    l->attempts++;
+}
+
+static void sk_nowire(void *ctx, const struct pm_finding *f, const struct pm_attr_env *env)
+{
+    (void)f;
+    (void)env;
+    ((struct sink_log *)ctx)->nowire++;
+}
+
+static int sk_summary(void *ctx, struct pm_context *c, const struct pm_run_summary *s)
+{
+    struct sink_log *l = ctx;
+    cr_assert_not_null(c);
+    l->summaries++;
+    l->summary_attempts = s->attempts;
+    return 0;
+}
+
+static void sk_abort(void *ctx) { ((struct sink_log *)ctx)->aborts++; }
+
+Test(engine, an_added_sink_hears_every_attempt_and_the_summary_once)
+{
+    struct frames f;
+    memset(&f, 0, sizeof(f));
+    frame(&f, T0, CLI, 40000, "192.0.2.25", 25, PM_TH_SYN, 1000, 0, NULL, 64);
+    frame(&f, T0 + PM_MS(1), "192.0.2.25", 25, CLI, 40000, PM_TH_RST | PM_TH_ACK, 0, 1001, NULL,
+          61);
+    open_session(&f, T0 + PM_MS(80), 40001, "192.0.2.26", 25, 61);
+    struct sink_log l;
+    memset(&l, 0, sizeof(l));
+    struct pm_sink s = {.name = "test", .ctx = &l, .on_attempt = sk_attempt,
+                        .on_nowire = sk_nowire, .on_summary = sk_summary,
+                        .on_abort = sk_abort};
+    g_extra_sink = &s;
+    struct run_out o;
+    live_run(&f, T0 + PM_TMO_RETRY + PM_SEC(2), &o);
+    g_extra_sink = NULL;
+    cr_assert_eq(l.attempts, 2, "%d attempts", l.attempts);
+    cr_assert_eq(l.nowire, 0);
+    cr_assert_eq(l.summaries, 1);
+    cr_assert_eq(l.aborts, 0);
+    cr_assert_eq(l.summary_attempts, 2);
+    /* the report (the first sink) wrote the same attempts */
+    char want[64];
+    for (int i = 0; i < 2; i++) {
+        snprintf(want, sizeof(want), "\"id\":%u,", l.ids[i]);
+        cr_assert(strstr(o.all, want), "attempt %u not in the report: %s", l.ids[i], o.all);
+    }
 }

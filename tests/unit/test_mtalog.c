@@ -1907,3 +1907,75 @@ Test(mtalog_window, queue_entries_are_anchors_not_attempts)
                        "(queue active)", &e), 0);
     cr_assert_eq(e.queued, 0);
 }
+
+/* ---- live and offline agree (issue 17.2) ---- */
+
+/* The lines of a log fed one by one as a live capture's follower feeds them (parsed by
+ * pm_log_parse_line, then pm_logset_feed: the path of capture/follow.c through
+ * pm_engine_log_entry) give the same entries as the file loaded whole: the same status
+ * lines merged into the same per-address lines, so the correlator and the verdicts see
+ * the same log either way. */
+static void live_and_offline_agree(const char *path, uint64_t want_merged)
+{
+    struct pm_log_options o = opts_utc();
+    o.ref_time = at("2026-01-01T00:00:00Z"); /* the file loader's "now", fixed for both */
+    struct pm_logset file = load_one(path, &o, 0);
+    struct pm_logset live;
+    memset(&live, 0, sizeof(live));
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    char buf[PM_LOG_LINE_MAX];
+    uint32_t line = 0;
+    while (fgets(buf, sizeof(buf), f)) {
+        size_t n = strlen(buf);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+            n--;
+        }
+        line++;
+        struct pm_logentry le;
+        memset(&le, 0, sizeof(le));
+        int rc = pm_log_parse_line(buf, n, &o, &le);
+        le.line = line;
+        if (rc == 1) {
+            pm_logset_feed(&live, path, &o, &le);
+        } else if (rc == 0 && le.queued) {
+            pm_logset_add_anchor(&live, &le);
+        }
+    }
+    fclose(f);
+    pm_logset_finish(&file);
+    pm_logset_finish(&live);
+    cr_assert_eq(live.nfiles, 1);
+    cr_assert_eq(file.files[0].merged, want_merged, "%s: merged %llu", path,
+                 (unsigned long long)file.files[0].merged);
+    cr_assert_eq(live.files[0].merged, file.files[0].merged, "%s", path);
+    cr_assert_eq(live.files[0].parsed, file.files[0].parsed, "%s", path);
+    cr_assert_eq(live.nanchors, file.nanchors, "%s", path);
+    cr_assert_eq(live.n, file.n, "%s: %zu live entries, %zu from the file", path, live.n,
+                 file.n);
+    for (size_t i = 0; i < file.n; i++) {
+        const struct pm_logentry *a = &file.e[i], *b = &live.e[i];
+        cr_assert_eq(a->line, b->line, "%s entry %zu", path, i);
+        cr_assert_eq(a->ts, b->ts, "%s line %u", path, a->line);
+        cr_assert_eq(a->kind, b->kind, "%s line %u", path, a->line);
+        cr_assert_eq(a->err, b->err, "%s line %u", path, a->line);
+        cr_assert(pm_addr_eq(&a->addr, &b->addr), "%s line %u", path, a->line);
+        cr_assert_eq(a->port, b->port, "%s line %u", path, a->line);
+        cr_assert_eq(a->conn_delay_ms, b->conn_delay_ms, "%s line %u", path, a->line);
+        cr_assert_str_eq(a->queue_id, b->queue_id, "%s line %u", path, a->line);
+        cr_assert_str_eq(a->domain, b->domain, "%s line %u", path, a->line);
+        cr_assert_str_eq(a->host, b->host, "%s line %u", path, a->line);
+    }
+    pm_logset_free(&file);
+    pm_logset_free(&live);
+}
+
+Test(mtalog_load, live_lines_merge_as_a_postfix_file_does)
+{
+    live_and_offline_agree(DATA "postfix-lab-maillog", 17);
+}
+
+Test(mtalog_load, live_lines_merge_as_an_exim_file_does)
+{
+    live_and_offline_agree(DATA "exim-lab-mainlog", 2);
+}

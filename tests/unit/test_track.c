@@ -1026,17 +1026,70 @@ Test(track, eviction_when_the_table_is_full)
     pm_tracker_free(t);
 }
 
-Test(track, snapshot_of_an_open_attempt)
+/* The events (pm_tracker_set_events): what the owner hears while attempts are open. */
+struct ev_log {
+    struct pm_attempt synack, far;
+    int nsynack, nfar;
+    int done_before_far; /* attempts reported (d.n) when the far view was told */
+    struct done_log *d;
+};
+
+static void ev_synack(void *ctx, const struct pm_attempt *open)
+{
+    struct ev_log *l = ctx;
+    l->synack = *open;
+    l->nsynack++;
+}
+
+static void ev_far(void *ctx, const struct pm_attempt *far)
+{
+    struct ev_log *l = ctx;
+    l->far = *far;
+    l->nfar++;
+    l->done_before_far = l->d->n;
+}
+
+Test(track, a_synack_is_told_with_its_open_attempt)
 {
     struct done_log d;
+    struct ev_log l = {.d = &d};
     struct pm_tracker *t = mk(&d, 1, 64, 16);
+    struct pm_track_events ev = {.ctx = &l, .synack = ev_synack, .far_open = ev_far};
+    pm_tracker_set_events(t, &ev);
     syn(t, T0, 40000, ISN);
     syn(t, T0 + PM_SEC(1), 40000, ISN);
-    pm_addr cli = pb_addr(CLI), srv = pb_addr(SRV);
-    struct pm_attempt a;
-    cr_assert(pm_tracker_snapshot(t, 0, &cli, &srv, 40000, 25, &a));
-    cr_assert_eq(a.syns, 2);
-    cr_assert_not(pm_tracker_snapshot(t, 0, &cli, &srv, 40001, 25, &a));
+    cr_assert_eq(l.nsynack, 0);
+    seg(t, T0 + PM_SEC(1) + PM_MS(20), SRV, 25, CLI, 40000, PM_TH_SYN | PM_TH_ACK, SISN,
+        ISN + 1, NULL, 58);
+    cr_assert_eq(l.nsynack, 1);
+    cr_assert_eq(d.n, 0); /* still open */
+    cr_assert_eq(l.synack.syns, 2);
+    cr_assert_eq(l.synack.answer, PM_ANS_SYNACK);
+    cr_assert_eq(l.synack.ans.ttl, 58);
+    /* a SYN-ACK from a port nobody watches tells nothing */
+    seg(t, T0 + PM_SEC(2), SRV, 80, CLI, 40001, PM_TH_SYN | PM_TH_ACK, SISN, ISN + 1, NULL, 58);
+    cr_assert_eq(l.nsynack, 1);
+    cr_assert_eq(l.nfar, 0); /* one vantage: no far view */
+    pm_tracker_free(t);
+}
+
+Test(track, a_far_view_still_open_is_told_before_its_near_view_ends)
+{
+    struct done_log d;
+    struct ev_log l = {.d = &d};
+    struct pm_tracker *t = mk(&d, 2, 64, 16);
+    struct pm_track_events ev = {.ctx = &l, .far_open = ev_far};
+    pm_tracker_set_events(t, &ev);
+    syn_opts(t, T0, 0, CLI, 40000, ISN, 64);                      /* inside the NAT */
+    syn_opts(t, T0 + PM_MS(1), 1, "203.0.113.5", 61000, ISN, 63); /* outside, translated */
+    pm_tracker_flush(t);
+    cr_assert_eq(d.n, 2);
+    /* the first one finalised heard of the second, still open; the second heard nothing */
+    cr_assert_eq(l.nfar, 1);
+    cr_assert_eq(l.done_before_far, 0);
+    cr_assert_eq(l.far.id, d.a[1].id);
+    cr_assert_eq(l.far.peer.id, d.a[0].id);
+    cr_assert_eq(l.nsynack, 0);
     pm_tracker_free(t);
 }
 
