@@ -1,0 +1,14 @@
+# tests/watch/rules.mk — `portmortem watch` (issue 18). Included by the top-level Makefile.
+#
+# check-watch-lab: the acceptance lab (tests/watch/lab.sh, root): the watch under its unit's
+# sandbox applied by hand, two real rsyslogs relaying its RFC 5424 records over TCP, a real
+# Prometheus scraping /metrics every second and queried with PromQL after a forged-RST outage
+# and its recovery, MTA log rotation (rename, copytruncate) in the middle, an automatic bundle
+# that `verify` accepts, the ring under -C 1 -W 3 through a SYN flood. Needs rsyslog and
+# prometheus (TEST_PKGS); not root: SKIP. Bounded at 170 s (WATCHLAB_LIMIT); about 60 s.
+.PHONY: check-watch-lab
+CHECK_ROOT_TARGETS += check-watch-lab
+
+check-watch-lab: $(B)/portmortem $(B)/tests/bench/synflood
+	$(Q)PORTMORTEM=$(abspath $(B)/portmortem) SYNFLOOD=$(abspath $(B)/tests/bench/synflood) \
+		tests/watch/lab.sh
