@@ -76,7 +76,8 @@ ANALYZE_SRCS := \
 	analyze/bundle.c analyze/bundle_slice.c analyze/bundle_text.c analyze/bundle_html.c \
 	analyze/bundle_manifest.c analyze/bundle_redact.c \
 	analyze/mtalog.c analyze/mtalog_time.c analyze/mtalog_postfix.c analyze/mtalog_exim.c \
-	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c
+	analyze/mtalog_sendmail.c analyze/lines.c analyze/output.c \
+	analyze/syslog_out.c analyze/deststate.c analyze/metrics.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=

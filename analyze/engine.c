@@ -61,6 +61,8 @@ struct pm_engine {
     struct pm_logset logs;
     pm_engine_syn_fn on_syn;  /* live: told of each watched SYN (capture/live.c's routes) */
     void *on_syn_ctx;
+    pm_engine_attempt_fn on_attempt; /* capture/watch.c, or NULL */
+    void *on_attempt_ctx;
     struct pm_correlator *corr;
     struct pm_report *report;
     struct pm_bundle *bundle;
@@ -347,6 +349,9 @@ static void emit_finding(struct pm_engine *e, struct pm_finding *f, const pm_add
     pm_report_attempt(e->report, f, &e->env);
     if (e->bundle) {
         pm_bundle_attempt(e->bundle, f, &e->env);
+    }
+    if (e->on_attempt) {
+        e->on_attempt(e->on_attempt_ctx, f, &e->env, dst, dport, ts);
     }
 }
 
@@ -652,6 +657,12 @@ void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx)
 {
     e->on_syn = fn;
     e->on_syn_ctx = ctx;
+}
+
+void pm_engine_set_attempt_hook(struct pm_engine *e, pm_engine_attempt_fn fn, void *ctx)
+{
+    e->on_attempt = fn;
+    e->on_attempt_ctx = ctx;
 }
 
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec)

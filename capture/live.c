@@ -74,6 +74,7 @@ struct capture_opts {
     uint64_t count;     /* packets, 0: none */
     bool log_from_start;
     char *expr;         /* the user's BPF expression (--filter or the words), or NULL */
+    struct pm_watch *watch; /* `portmortem watch` (capture/watch.c), or NULL */
 };
 
 struct run {
@@ -103,6 +104,13 @@ struct run {
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_signals; /* how many stop signals arrived */
+static volatile sig_atomic_t g_hup;     /* watch: SIGHUP, reopen the followed logs */
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    g_hup = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -535,7 +543,7 @@ static void loop(struct run *r)
     pm_ns next_tick = pm_now_monotonic();
     pm_ns next_name_check = next_tick + NAME_CHECK_INTERVAL;
     pm_ns next_drop_check = next_tick + NAME_CHECK_INTERVAL;
-    struct pollfd pfd[PM_CAP_MAX_IFACES];
+    struct pollfd pfd[PM_CAP_MAX_IFACES + 1 + PM_WATCH_HTTP_CLIENTS];
     const char *why = NULL;
     for (;;) {
         if (g_stop) {
@@ -569,6 +577,9 @@ static void loop(struct run *r)
             pfd[n].revents = 0;
             n++;
         }
+        if (r->o->watch) {
+            n += pm_watch_pollfds(r->o->watch, pfd + n, (int)(sizeof(pfd) / sizeof(pfd[0])) - n);
+        }
         pm_ns wait = next_tick - mono;
         if (t_end != PM_NS_NONE && t_end - mono < wait) {
             wait = t_end - mono;
@@ -581,6 +592,15 @@ static void loop(struct run *r)
         }
         drain(r, PM_LIVE_DRAIN_BUDGET, PM_NS_NONE);
         mono = pm_now_monotonic();
+        if (r->o->watch) {
+            pm_watch_serve(r->o->watch, mono);
+        }
+        if (g_hup) {
+            /* watch: logrotate's postrotate says the log moved; look now, not in a second */
+            g_hup = 0;
+            next_name_check = mono;
+            next_tick = mono;
+        }
         if (mono >= next_tick) {
             bool name_check = mono >= next_name_check;
             for (int i = 0; i < r->nfollow; i++) {
@@ -604,6 +624,9 @@ static void loop(struct run *r)
             if (mono >= r->next_side_update) {
                 side_update(r);
                 r->next_side_update = mono + SIDE_UPDATE;
+            }
+            if (r->o->watch) {
+                pm_watch_tick(r->o->watch, r->cap, r->ncap, mono);
             }
         }
     }
@@ -743,6 +766,14 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     r->hc = pm_hostctx_new(cfg->ports, cfg->nports);
     pm_hostctx_collect(r->hc, PM_HOSTCTX_CMD_TIMEOUT_MS);
 
+    /* 2a'. watch: the state directory (the ring goes in it), syslog, the metrics port. */
+    if (o->watch) {
+        int rc = pm_watch_setup(o->watch, owner, group, cfg->ports, cfg->nports);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     /* 2b. MTA logs: opened now, their groups kept across the drop for rotation. */
     gid_t keep[PM_MAX_LOGS];
     int nkeep = 0;
@@ -830,6 +861,9 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
         return PM_EXIT_USAGE;
     }
     pm_engine_set_syn_hook(r->e, learn_route, r);
+    if (o->watch) {
+        pm_watch_attach(o->watch, r->e);
+    }
 
     /* 3. Drop root. */
     struct pm_priv_result pr;
@@ -860,7 +894,16 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    if (o->watch) {
+        /* a service's SIGHUP means "reopen the logs" (logrotate), never "stop" */
+        struct sigaction sh;
+        memset(&sh, 0, sizeof(sh));
+        sh.sa_handler = on_hup;
+        sigemptyset(&sh.sa_mask);
+        sigaction(SIGHUP, &sh, NULL);
+    } else {
+        sigaction(SIGHUP, &sa, NULL);
+    }
     signal(SIGPIPE, SIG_IGN); /* a closed report pipe is an EPIPE (output.h) */
 
     r->margin = o->h.immediate ? PM_MS(20) : PM_MS(PM_CAP_BLOCK_TIMEOUT_MS + 50);
@@ -885,8 +928,19 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     note_follow_stats(r);
     pm_engine_host_context(r->e, pm_hostctx_text(r->hc));
+    int wrc = o->watch ? pm_watch_finish(o->watch, r->cap, r->ncap) : 0;
     rc = pm_engine_finish(r->e);
     r->e = NULL;
+    if (o->watch) {
+        /* a service stopped on purpose: failures found are its normal output (syslog,
+         * metrics); only a bound hit (exit 4) is said in the status */
+        if (rc == PM_EXIT_FAILURES) {
+            rc = PM_EXIT_OK;
+        }
+        if (wrc && rc < PM_EXIT_DAMAGED) {
+            rc = PM_EXIT_DAMAGED;
+        }
+    }
     if (r->handle_failed && rc < PM_EXIT_DAMAGED) {
         rc = PM_EXIT_DAMAGED;
     }
@@ -900,9 +954,19 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
 
 int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
 {
+    return pm_capture_main(argc, argv, full_argc, full_argv, NULL);
+}
+
+int pm_cmd_watch(int argc, char **argv, int full_argc, char **full_argv)
+{
+    return pm_capture_main(argc, argv, full_argc, full_argv, pm_watch_new());
+}
+
+int pm_capture_main(int argc, char **argv, int full_argc, char **full_argv, struct pm_watch *w)
+{
     struct pm_engine_config cfg;
     pm_cli_engine_defaults(&cfg, full_argc, full_argv);
-    cfg.subcommand = "capture";
+    cfg.subcommand = w ? "watch" : "capture";
     cfg.progress = false;
     static struct capture_opts o;
     memset(&o, 0, sizeof(o));
@@ -910,6 +974,23 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
     o.h.buffer_kib = PM_CAP_DEFAULT_BUFFER_KIB;
     o.h.immediate = true;
     o.user = PM_PRIV_DEFAULT_USER;
+    o.watch = w;
+    static const struct option watch_longopts[] = {
+        COMMON_LONGOPTS,
+        {"interface", required_argument, NULL, 'i'},
+        {"snaplen", required_argument, NULL, 's'},
+        {"buffer-size", required_argument, NULL, 'B'},
+        {"count", required_argument, NULL, 'c'},
+        {"user", required_argument, NULL, 'Z'},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+        {"no-immediate", no_argument, NULL, OPT_NO_IMMEDIATE},
+        {"promisc", no_argument, NULL, OPT_PROMISC},
+        {"mta-log-from-start", no_argument, NULL, OPT_LOG_FROM_START},
+        {"filter", required_argument, NULL, PM_OPT_FILTER},
+        PM_WATCH_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
     static const struct option longopts[] = {
         COMMON_LONGOPTS,
         {"interface", required_argument, NULL, 'i'},
@@ -931,16 +1012,24 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
     int opt;
     const char *opt_filter = NULL;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "i:w:C:W:s:B:c:Z:p:f:o:m:qvh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, w ? "i:C:W:s:B:c:Z:p:f:o:m:qvh" : "i:w:C:W:s:B:c:Z:p:f:o:m:qvh",
+                              w ? watch_longopts : longopts, NULL)) != -1) {
         if (opt == 'h') {
-            usage_capture(stdout);
+            if (w) {
+                pm_watch_usage(stdout);
+            } else {
+                usage_capture(stdout);
+            }
             return PM_EXIT_OK;
         }
         if (opt == PM_OPT_FILTER) {
             opt_filter = optarg;
             continue;
         }
-        int rc = capture_option(&o, opt, optarg);
+        int rc = w ? pm_watch_option(w, opt, optarg) : 0;
+        if (rc == 0) {
+            rc = capture_option(&o, opt, optarg);
+        }
         if (rc == 0) {
             rc = pm_cli_common_option(&cfg, opt, optarg);
         }
@@ -948,7 +1037,11 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
             return PM_EXIT_USAGE;
         }
         if (rc == 0) {
-            usage_capture(stderr);
+            if (w) {
+                pm_watch_usage(stderr);
+            } else {
+                usage_capture(stderr);
+            }
             return PM_EXIT_USAGE;
         }
     }
@@ -992,6 +1085,9 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
         pm_capif_list(list, sizeof(list));
         pm_err("capture needs an interface: -i IFACE");
         pm_hint("interfaces here: %s; -i any captures on all of them", list);
+        return PM_EXIT_USAGE;
+    }
+    if (w && pm_watch_check(w, o.nifaces, &o.wpath, &o.max_bytes, &o.nfiles) != 0) {
         return PM_EXIT_USAGE;
     }
     if (o.nfiles && !o.max_bytes) {

@@ -15,3 +15,5 @@ CAPTURE_SRCS += capture/inject.c capture/dns.c capture/smtpcheck.c capture/throt
 CAPTURE_SRCS += capture/probe_verdict.c
 # the table-driven option parser (issue 17): the probe's command line; capture and main.c next
 CAPTURE_SRCS += capture/opts.c
+# always on (issue 18): `portmortem watch` around the live loop, and its capture ring's bound
+CAPTURE_SRCS += capture/watch.c capture/ring.c

@@ -121,6 +121,15 @@ void pm_engine_hopref(struct pm_engine *e, const struct pm_engine_hopref *h);
  * packet is used: the packet is decoded once (capture/live.c asks the kernel's route). */
 typedef void (*pm_engine_syn_fn)(void *ctx, int vantage, const pm_addr *dst);
 void pm_engine_set_syn_hook(struct pm_engine *e, pm_engine_syn_fn fn, void *ctx);
+/* Live: called once per decided attempt, after it is reported (capture/watch.c: syslog,
+ * metrics, destination state). `dst`/`dport` name the destination, `ts` the first SYN (or
+ * the log line) time. The one place the watch attaches; an output sink may replace it. */
+struct pm_finding;
+struct pm_attr_env;
+typedef void (*pm_engine_attempt_fn)(void *ctx, const struct pm_finding *f,
+                                     const struct pm_attr_env *env, const pm_addr *dst,
+                                     uint16_t dport, pm_ns ts);
+void pm_engine_set_attempt_hook(struct pm_engine *e, pm_engine_attempt_fn fn, void *ctx);
 /* Live: a packet of the side handle (other traffic from the destinations' networks): a hop
  * reference for its source, never part of an attempt. */
 void pm_engine_side_packet(struct pm_engine *e, const struct pm_record *rec);
