@@ -101,6 +101,9 @@ cleanup() {
     set +e
     trap - EXIT INT TERM HUP
     [ -n "${WD_PID:-}" ] && kill "$WD_PID" 2>/dev/null
+    if [ -n "${SYSTEMD_UNIT:-}" ]; then
+        systemctl stop "$SYSTEMD_UNIT" 2>/dev/null; systemctl reset-failed "$SYSTEMD_UNIT" 2>/dev/null
+    fi
     local n p
     for n in "${NSES[@]}"; do
         for p in $(ip netns pids "$n" 2>/dev/null); do kill -TERM "$p" 2>/dev/null; done
@@ -398,13 +401,35 @@ if ! "$PORTMORTEM" watch --help >/dev/null 2>&1; then
 fi
 check unit-sandbox "$UNIT lacks NoNewPrivileges=yes, ProtectSystem=strict, PrivateTmp=yes or ProtectHome=yes" \
     test "$(unit_value NoNewPrivileges) $(unit_value ProtectSystem) $(unit_value PrivateTmp) $(unit_value ProtectHome)" = "yes strict yes yes"
-# Started straight from this shell (no function, no subshell in between): ip netns exec, unshare,
-# bash and setpriv each exec the next, so $! is the watch itself (signals and /proc go to it).
-ip netns exec "$PFX-snd" unshare --mount --propagation private bash "$T/sandbox.sh" "$STATE" "$BOUNDING" \
-    "$PORTMORTEM" watch -i eth0 --state-dir "$STATE" -C "$RING_C" -W "$RING_W" \
-    --user "$RUNUSER" --mta-log "$MAILLOG" --syslog --syslog-socket "$SOCK" \
-    --metrics-listen "$SND4:$METRICS_PORT" >"$T/watch.out.log" 2>"$T/watch.err.log" &
-WATCH_PID=$!
+WATCH_ARGS=(watch -i eth0 --state-dir "$STATE" -C "$RING_C" -W "$RING_W" --user "$RUNUSER"
+    --mta-log "$MAILLOG" --syslog --syslog-socket "$SOCK" --metrics-listen "$SND4:$METRICS_PORT")
+SYSTEMD_UNIT=""
+if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1 && [ -f "$UNIT" ]; then
+    # systemd is PID 1: the unit's own sandboxing directives, given to a transient service in
+    # the sender's namespace (NetworkNamespacePath, systemd >= 242). StateDirectory and
+    # ReadWritePaths are replaced by the lab's state directory (nothing under /var/lib), and
+    # the options file by the lab's command line. Not exercised on the CI machine (no systemd).
+    props=()
+    while IFS= read -r line; do
+        case $line in
+            Exec*=*|Type=*|EnvironmentFile=*|StateDirectory*=*|ReadWritePaths=*|Restart*=*|"") ;;
+            [A-Z]*=*) props+=(-p "$line") ;;
+        esac
+    done < <(sed -n '/^\[Service\]/,/^\[/{/^\[/d;s/^[[:space:]]*//;/^#/d;p}' "$UNIT")
+    SYSTEMD_UNIT=$PFX-watch.service
+    systemd-run --quiet --unit "$SYSTEMD_UNIT" -p RemainAfterExit=yes \
+        -p NetworkNamespacePath="/run/netns/$PFX-snd" -p ReadWritePaths="$STATE" \
+        -p StandardOutput="file:$T/watch.out.log" -p StandardError="file:$T/watch.err.log" \
+        "${props[@]}" -- "$PORTMORTEM" "${WATCH_ARGS[@]}"
+    WATCH_PID=$(systemctl show -p MainPID --value "$SYSTEMD_UNIT")
+    say "systemd-run $SYSTEMD_UNIT (pid $WATCH_PID) with ${#props[@]} properties from the unit"
+else
+    # Started straight from this shell (no function, no subshell in between): ip netns exec,
+    # unshare, bash and setpriv each exec the next, so $! is the watch itself.
+    ip netns exec "$PFX-snd" unshare --mount --propagation private bash "$T/sandbox.sh" "$STATE" \
+        "$BOUNDING" "$PORTMORTEM" "${WATCH_ARGS[@]}" >"$T/watch.out.log" 2>"$T/watch.err.log" &
+    WATCH_PID=$!
+fi
 alive() { kill -0 "$WATCH_PID" 2>/dev/null; }
 metrics_up() { at col curl -sf --max-time 2 "http://$SND4:$METRICS_PORT/metrics" >"$T/metrics-first.txt"; }
 if ! wait_for 20 "/metrics answering" metrics_up; then
@@ -516,7 +541,10 @@ at col curl -sf --max-time 3 "http://$SND4:$METRICS_PORT/metrics" >"$T/metrics-l
 kill -TERM "$WATCH_PID" 2>/dev/null
 rc=timeout
 for _ in $(seq 1 75); do alive || break; sleep 0.2; done
-if ! alive; then wait "$WATCH_PID"; rc=$?; fi
+if ! alive; then
+    if [ -n "$SYSTEMD_UNIT" ]; then rc=$(systemctl show -p ExecMainStatus --value "$SYSTEMD_UNIT")
+    else wait "$WATCH_PID"; rc=$?; fi
+fi
 check watch-stop "SIGTERM: exit status $rc (want 0 or 4 within 15 s)" bash -c "[ '$rc' = 0 ] || [ '$rc' = 4 ]"
 check state-json "no parsable $STATE/state.json" jq -e 'type=="object"' "$STATE/state.json" >/dev/null
 echo "watch lab: $npass passed, $nfail failed"
