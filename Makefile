@@ -179,6 +179,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/package/rules.mk
 -include tests/schema/rules.mk
 -include tests/layers/rules.mk
+-include tests/watch/rules.mk
 
 # Each target runs on its own and its wall time goes to build/check-times.txt, printed at the
 # end, so that a slow CI can be read tier by tier instead of guessed.
