@@ -63,13 +63,19 @@ enum pm_dstate_change pm_dstate_update(struct pm_dstate *s, const pm_addr *dst, 
         d->dst = *dst;
         d->port = port;
         d->since = ts;
+        d->last_ok = PM_NS_NONE;
     }
-    d->last = ts;
+    if (ts > d->last) {
+        d->last = ts;
+    }
     if (entry) {
         *entry = d;
     }
     enum pm_dstate_change ch = PM_DSC_NONE;
     if (v == PM_V_OK) {
+        if (d->last_ok == PM_NS_NONE || ts > d->last_ok) {
+            d->last_ok = ts;
+        }
         d->consecutive = 0;
         if (d->failing) {
             d->failing = false;
@@ -77,6 +83,8 @@ enum pm_dstate_change pm_dstate_update(struct pm_dstate *s, const pm_addr *dst, 
             s->failing--;
             ch = PM_DSC_RECOVERED;
         }
+    } else if (d->last_ok != PM_NS_NONE && ts < d->last_ok) {
+        /* stale: an ok attempt after it was seen already */
     } else {
         if (d->consecutive < UINT32_MAX) {
             d->consecutive++;

@@ -928,9 +928,9 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     note_follow_stats(r);
     pm_engine_host_context(r->e, pm_hostctx_text(r->hc));
-    int wrc = o->watch ? pm_watch_finish(o->watch, r->cap, r->ncap) : 0;
-    rc = pm_engine_finish(r->e);
+    rc = pm_engine_finish(r->e); /* the attempts still open are decided here: the hook */
     r->e = NULL;
+    int wrc = o->watch ? pm_watch_finish(o->watch, r->cap, r->ncap) : 0;
     if (o->watch) {
         /* a service stopped on purpose: failures found are its normal output (syslog,
          * metrics); only a bound hit (exit 4) is said in the status */

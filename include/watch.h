@@ -56,6 +56,7 @@ struct pm_dstate_entry {
     uint32_t consecutive;     /* failed attempts in a row */
     pm_ns since;              /* when the current state began (attempt time) */
     pm_ns last;               /* the last attempt seen (for eviction) */
+    pm_ns last_ok;            /* the latest ok attempt (PM_NS_NONE: none) */
     enum pm_verdict verdict;  /* of the attempt that changed the state */
     enum pm_owner owner;
     enum pm_confidence confidence;
@@ -72,7 +73,9 @@ struct pm_dstate {
 void pm_dstate_init(struct pm_dstate *s, uint32_t fail_after);
 /* One decided attempt. A failure is any verdict but ok; `fail_after` in a row, or one
  * settled failure (confidence medium or high, not inconclusive), makes the destination
- * failing; the first ok recovers it. *entry: the destination's entry (valid until the next
+ * failing; the first ok recovers it. Attempts are decided out of order (a refused one
+ * lingers for its retry span, an ok one closes in seconds): a failure older than an ok
+ * attempt already seen is stale and changes nothing. *entry: the destination's entry (valid until the next
  * call). */
 enum pm_dstate_change pm_dstate_update(struct pm_dstate *s, const pm_addr *dst, uint16_t port,
                                        enum pm_verdict v, enum pm_owner o,
