@@ -15,7 +15,7 @@ check-watch: $(B)/portmortem
 # Prometheus scraping /metrics every second and queried with PromQL after a forged-RST outage
 # and its recovery, MTA log rotation (rename, copytruncate) in the middle, an automatic bundle
 # that `verify` accepts, the ring under -C 1 -W 3 through a SYN flood. Needs rsyslog and
-# prometheus (TEST_PKGS); not root: SKIP. Bounded at 170 s (WATCHLAB_LIMIT); about 60 s.
+# prometheus (TEST_PKGS); not root: SKIP. Bounded at 175 s (WATCHLAB_LIMIT); about 2 min.
 .PHONY: check-watch-lab
 CHECK_ROOT_TARGETS += check-watch-lab
 
