@@ -4,8 +4,10 @@
 Runs inside the lab's namespaces (never in the root one), each subcommand small and bounded:
 
   mx PORT...                      a tiny SMTP listener (220 banner, 221 on QUIT) for the MX host
-  send LOG DST PORT COUNT NAME    COUNT connect()s to DST:PORT, each followed by the Postfix line
-                                  the real smtp client would log (appended to LOG, syslog stamps)
+  send LOG DST PORT COUNT NAME [GAP]
+                                  COUNT connect()s to DST:PORT, GAP seconds apart (0.3), each
+                                  followed by the Postfix lines the real smtp client would log
+                                  (appended to LOG, syslog stamps)
   syslog FILE                     parse the records the collector rsyslog wrote (RFC 5424 header,
                                   JSON message) and print them as one JSON array
 
@@ -63,8 +65,8 @@ def cmd_mx(ports):
     listen(int(ports[0]))
 
 
-def cmd_send(log, dst, port, count, name):
-    port, count = int(port), int(count)
+def cmd_send(log, dst, port, count, name, gap="0.3"):
+    port, count, gap = int(port), int(count), float(gap)
     out = {"ok": 0, "refused": 0, "other": 0}
     pid = os.getpid()
     for _ in range(count):
@@ -97,7 +99,7 @@ def cmd_send(log, dst, port, count, name):
         with open(log, "a") as f:
             for ln in lines:
                 f.write("%s sender postfix/smtp[%d]: %s\n" % (stamp(), pid, ln))
-        time.sleep(0.3)
+        time.sleep(gap)
     print(json.dumps(out))
 
 
@@ -138,7 +140,7 @@ def main(argv):
     cmd, args = argv[1], argv[2:]
     if cmd == "mx":
         cmd_mx(args)
-    elif cmd == "send" and len(args) == 5:
+    elif cmd == "send" and len(args) in (5, 6):
         cmd_send(*args)
     elif cmd == "syslog" and len(args) == 1:
         cmd_syslog(args[0])
