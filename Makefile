@@ -101,7 +101,8 @@ UNIT_SRCS := \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
 	tests/unit/test_context.c tests/unit/test_lines.c tests/unit/test_scope.c \
 	tests/unit/test_probe_verdict.c tests/unit/test_output.c tests/unit/test_walk.c \
-	tests/unit/test_opts.c tests/unit/test_instream.c tests/unit/test_verdicts.c
+	tests/unit/test_opts.c tests/unit/test_instream.c tests/unit/test_verdicts.c \
+	tests/unit/test_watch.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 
