@@ -96,7 +96,7 @@ Test(watch_dstate, consecutive_low_confidence_failures)
 {
     pm_dstate_init(&ds, 3);
     pm_addr d = a4(10);
-    const struct pm_dstate_entry *e;
+    struct pm_dstate_entry *e;
     cr_assert_eq(pm_dstate_update(&ds, &d, 25, PM_V_SILENT_DROP, PM_OWN_UNKNOWN, PM_CONF_LOW,
                                   PM_SEC(1), &e), PM_DSC_NONE);
     cr_assert_eq(pm_dstate_update(&ds, &d, 25, PM_V_SILENT_DROP, PM_OWN_UNKNOWN, PM_CONF_LOW,
@@ -120,7 +120,7 @@ Test(watch_dstate, settled_verdict_fails_at_once_per_port)
 {
     pm_dstate_init(&ds, 3);
     pm_addr d = a4(10);
-    const struct pm_dstate_entry *e;
+    struct pm_dstate_entry *e;
     cr_assert_eq(pm_dstate_update(&ds, &d, 25, PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_MEDIUM,
                                   PM_SEC(10), &e), PM_DSC_FAILING);
     cr_assert(e->settled);
@@ -140,7 +140,7 @@ Test(watch_dstate, stale_failure_after_ok_changes_nothing)
     /* A refused attempt lingers for its retry span and is decided after a later ok one. */
     pm_dstate_init(&ds, 1);
     pm_addr d = a4(10);
-    const struct pm_dstate_entry *e;
+    struct pm_dstate_entry *e;
     cr_assert_eq(pm_dstate_update(&ds, &d, 25, PM_V_OK, PM_OWN_NONE, PM_CONF_HIGH, PM_SEC(20),
                                   &e), PM_DSC_NONE);
     cr_assert_eq(pm_dstate_update(&ds, &d, 25, PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_HIGH,
@@ -153,7 +153,7 @@ Test(watch_dstate, stale_failure_after_ok_changes_nothing)
 Test(watch_dstate, bounded_table_forgets_the_quiet_first)
 {
     pm_dstate_init(&ds, 1);
-    const struct pm_dstate_entry *e;
+    struct pm_dstate_entry *e;
     pm_addr bad = a4(1);
     cr_assert_eq(pm_dstate_update(&ds, &bad, 25, PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_HIGH, 0,
                                   &e), PM_DSC_FAILING);
@@ -180,7 +180,7 @@ Test(watch_dstate, json_object)
 {
     pm_dstate_init(&ds, 1);
     pm_addr d = a4(10);
-    const struct pm_dstate_entry *e;
+    struct pm_dstate_entry *e;
     pm_dstate_update(&ds, &d, 25, PM_V_PATH_RST, PM_OWN_PATH, PM_CONF_HIGH, PM_SEC(1796688000),
                      &e);
     char b[1024];

@@ -19,6 +19,7 @@
 #     warning), one dest-state "failing" record (verdict path-rst);
 #   - the metrics file: portmortem_attempts_total{verdict="path-rst",owner="path",port="25"}
 #     equal to the path-rst attempt records, destinations_failing 1;
+#   - the automatic bundle (settled path-rst): one, named in the record, `verify` accepts it;
 #   - SIGHUP does not stop it; SIGTERM does, with exit status 0, within 10 s; state.json.
 # Not root or no namespaces: SKIP, exit 0. Output: PASS/FAIL lines, exit 1 on a FAIL.
 set -uo pipefail
@@ -127,6 +128,17 @@ else
 fi
 sleep 0.3
 
+# the automatic bundle: written from the ring when the destination started failing with a
+# settled verdict, and `portmortem verify` accepts it
+nb=0
+for b in "$T"/state/bundles/*; do
+    [ -d "$b" ] || continue
+    nb=$((nb + 1))
+    if "$PORTMORTEM" verify "$b" >"$T/verify" 2>&1; then pass "bundle: verify accepts $(basename "$b")"
+    else fail "bundle: verify refuses $b" "$(tail -3 "$T/verify")"; fi
+done
+[ "$nb" = 1 ] && pass "bundle: one automatic bundle" || fail "bundle: $nb automatic bundles (want 1)"
+
 /usr/bin/env python3 - "$T" <<'PY' || FAILED=$((FAILED + 1))
 import glob, json, os, re, sys
 T = sys.argv[1]
@@ -164,6 +176,9 @@ fl = [s for s in states if s[1] == "failing" and s[3] == 25]
 rc = [s for s in states if s[1] == "recovered" and s[3] == 25]
 check(len(fl) == 1 and fl[0][2] == "path-rst" and fl[0][0] == 20 and fl[0][4] == "203.0.113.10",
       "syslog: one dest-state failing, path-rst, 203.0.113.10:25", str(states))
+bnames = [r[2].get("bundle") for r in ds if r[2].get("state") == "failing"]
+check(bnames and bnames[0] and os.path.isdir(bnames[0]), "syslog: the failing record names its bundle",
+      str(bnames))
 if ds:
     d = ds[0][2]
     check(all(k in d for k in ("type", "dest", "port", "state", "verdict", "owner", "confidence", "since")),
@@ -175,6 +190,8 @@ check(m is not None and int(m.group(1)) == len(prst), "metrics: path-rst attempt
       prom[:600])
 check(re.search(r'^portmortem_destinations_failing 1$', prom, re.M) is not None,
       "metrics: one destination failing")
+check(re.search(r'^portmortem_bundles_written_total 1$', prom, re.M) is not None,
+      "metrics: one bundle written")
 check(re.search(r'^portmortem_capture_packets_total\{interface="eth0"\} [1-9]', prom, re.M) is not None,
       "metrics: packets counted on eth0")
 check(not os.path.exists(T + "/metrics/portmortem.prom.tmp"), "metrics: no temporary file left")
