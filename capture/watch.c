@@ -630,13 +630,14 @@ static void fill_state(struct pm_watch *w, FILE *f)
                "\"destinations_tracked\":%d,\"destinations_evicted\":%llu,"
                "\"state_changes\":%llu,\"ring_bytes\":%llu,\"ring_files\":%d,"
                "\"ring_bound_bytes\":%llu,\"syslog_sent\":%llu,\"syslog_suppressed\":%llu,"
-               "\"syslog_failed\":%llu,\"http_served\":%llu,\"failing\":[",
+               "\"syslog_failed\":%llu,\"syslog_too_long\":%llu,\"http_served\":%llu,\"failing\":[",
             pm_time_str(pm_now_realtime(), t, sizeof(t)), w->ds.failing, w->ds.n,
             (unsigned long long)w->ds.evicted, (unsigned long long)w->transitions,
             (unsigned long long)ring, nf,
             (unsigned long long)((uint64_t)w->ring_mb * 1000000u * (uint64_t)w->ring_files),
             (unsigned long long)w->syslog_sent, (unsigned long long)w->rate.suppressed,
-            (unsigned long long)w->syslog_failed, (unsigned long long)w->http_served);
+            (unsigned long long)w->syslog_failed, (unsigned long long)w->syslog_toolong,
+            (unsigned long long)w->http_served);
     bool first = true;
     char js[1024];
     for (int i = 0; i < w->ds.n; i++) {

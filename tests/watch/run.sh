@@ -20,7 +20,8 @@
 #   - the metrics file: portmortem_attempts_total{verdict="path-rst",owner="path",port="25"}
 #     equal to the path-rst attempt records, destinations_failing 1;
 #   - the automatic bundle (settled path-rst): one, named in the record, `verify` accepts it;
-#   - SIGHUP does not stop it; SIGTERM does, with exit status 0, within 10 s; state.json.
+#   - SIGHUP does not stop it; SIGTERM does, with exit status 0, within 10 s; state.json;
+#   - the records' JSON against docs/schema (tests/schema/validate.py).
 # Not root or no namespaces: SKIP, exit 0. Output: PASS/FAIL lines, exit 1 on a FAIL.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -200,5 +201,18 @@ check(st.get("type") == "watch-state" and st.get("ring_bytes", 1 << 60) <= st.ge
       "state.json: written, ring under its bound", str(st)[:300])
 sys.exit(1 if bad else 0)
 PY
+# the records' JSON against the published schema (attempt, dest-state), when Debian's
+# python3-jsonschema is there (check-schema's validator)
+sed -n 's/^<[0-9]*>1 [^ ]* [^ ]* portmortem [0-9]* \(attempt\|dest-state\) - //p' "$T/records" >"$T/records.jsonl"
+if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+    if [ -s "$T/records.jsonl" ] && /usr/bin/python3 "$ROOT/tests/schema/validate.py" --no-summary "$T/records.jsonl" >"$T/schema" 2>&1; then
+        pass "syslog: records' JSON valid against docs/schema ($(wc -l <"$T/records.jsonl") objects)"
+    else
+        fail "syslog: records' JSON against docs/schema" "$(tail -5 "$T/schema")"
+    fi
+else
+    echo "SKIP schema: /usr/bin/python3 has no jsonschema (python3-jsonschema)"
+fi
+
 echo "watch: $([ "$FAILED" = 0 ] && echo passed || echo "$FAILED failed")"
 [ "$FAILED" = 0 ]
