@@ -55,7 +55,7 @@ static struct pm_dstate_entry *slot_for(struct pm_dstate *s, const pm_addr *dst,
 enum pm_dstate_change pm_dstate_update(struct pm_dstate *s, const pm_addr *dst, uint16_t port,
                                        enum pm_verdict v, enum pm_owner o,
                                        enum pm_confidence c, pm_ns ts,
-                                       const struct pm_dstate_entry **entry)
+                                       struct pm_dstate_entry **entry)
 {
     struct pm_dstate_entry *d = slot_for(s, dst, port);
     if (!d->used) {

@@ -137,7 +137,9 @@ int pm_watch_check(struct pm_watch *w, int nifaces, const char **wpath, uint64_t
  * socket, the metrics listener. 0 or an exit status after a message. */
 int pm_watch_setup(struct pm_watch *w, uid_t owner, gid_t group, const uint16_t *ports,
                    int nports);
-void pm_watch_attach(struct pm_watch *w, struct pm_engine *e);
+struct pm_engine_config;
+void pm_watch_attach(struct pm_watch *w, struct pm_engine *e,
+                     const struct pm_engine_config *cfg);
 /* The HTTP descriptors to poll (listener and clients), then serve them after poll. */
 int pm_watch_pollfds(struct pm_watch *w, struct pollfd *pfd, int max);
 void pm_watch_serve(struct pm_watch *w, pm_ns mono);

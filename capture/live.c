@@ -862,7 +862,7 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     pm_engine_set_syn_hook(r->e, learn_route, r);
     if (o->watch) {
-        pm_watch_attach(o->watch, r->e);
+        pm_watch_attach(o->watch, r->e, cfg);
     }
 
     /* 3. Drop root. */

@@ -14,8 +14,10 @@
  *   - state.json, the last state (counts, failing destinations), atomically every 10 s.
  * Signals: SIGTERM/SIGINT stop (live.c), SIGHUP reopens the followed logs at once.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
@@ -24,10 +26,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attribute.h"
+#include "capin.h"
 #include "capture_int.h"
+#include "engine.h"
+#include "filter.h"
 #include "report.h"
 #include "tables.h"
 #include "util.h"
@@ -74,6 +81,9 @@ struct pm_watch {
     int listen_fd;
     struct http_client cl[PM_WATCH_HTTP_CLIENTS];
     uint64_t http_served, http_refused;
+    const struct pm_engine_config *cfg; /* for the auto bundles' offline analysis */
+    pid_t bundler[8];          /* auto bundles being written (child processes) */
+    uint64_t bundles_failed;
     pm_ns next_write;          /* monotonic */
     pm_ns next_second;
     uint64_t transitions;
@@ -347,6 +357,160 @@ static void syslog_record(struct pm_watch *w, int sev, pm_ns ts, const char *msg
     w->m.syslog_suppressed = w->rate.suppressed;
 }
 
+/* ---- auto bundles ---- */
+
+/* Remove a bundle directory (a tree of plain files we wrote); no symlink is followed. */
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Keep at most bundle_max - 1 of our bundles (names start with the UTC time, so the name
+ * order is the age order), making room for the next one. Other entries are left alone. */
+static void prune_bundles(struct pm_watch *w)
+{
+    DIR *d = opendir(w->bundles_dir);
+    if (!d) {
+        return;
+    }
+    char *names[1024];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < 1024) {
+        if (strlen(de->d_name) >= 16 && de->d_name[8] == 'T' && de->d_name[15] == 'Z' &&
+            de->d_name[0] >= '0' && de->d_name[0] <= '9') {
+            names[n++] = strdup(de->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof(names[0]), cmp_names);
+    for (int i = 0; i < n; i++) {
+        if (names[i] && n - i >= w->bundle_max) {
+            char p[4400];
+            snprintf(p, sizeof(p), "%s/%s", w->bundles_dir, names[i]);
+            if (nftw(p, rm_entry, 8, FTW_DEPTH | FTW_PHYS) != 0) {
+                pm_warn("cannot remove the old bundle %s: %s", p, strerror(errno));
+            }
+        }
+        free(names[i]);
+    }
+}
+
+/* The child: analyse the ring (every non-empty file, as `analyze` would) into a bundle. */
+static void bundle_child(struct pm_watch *w, const char *dir)
+{
+    pm_verbosity = -1;
+    struct pm_engine_config c = *w->cfg;
+    c.bundle_dir = dir;
+    c.bundle_store = NULL; /* the bundles directory is the run user's own */
+    c.out = fopen("/dev/null", "w");
+    c.format = PM_FMT_JSONL;
+    c.progress = false;
+    if (!c.out) {
+        _exit(3);
+    }
+    static struct pm_inputset in;
+    char filter[1024];
+    pm_engine_filter(c.ports, c.nports, filter, sizeof(filter));
+    DIR *d = opendir(w->ring_dir);
+    struct dirent *de;
+    char names[PM_MAX_INPUTS][4400];
+    int n = 0;
+    while (d && (de = readdir(d)) != NULL && n < PM_MAX_INPUTS) {
+        struct stat sb;
+        snprintf(names[n], sizeof(names[n]), "%s/%s", w->ring_dir, de->d_name);
+        if (lstat(names[n], &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 24) {
+            n++;
+        }
+    }
+    if (d) {
+        closedir(d);
+    }
+    for (int i = 0; i < n; i++) {
+        if (pm_inputset_add(&in, names[i], filter) != 0) {
+            _exit(3);
+        }
+    }
+    int rc = n ? pm_engine_analyze(&c, &in) : 3;
+    _exit(rc);
+}
+
+/* A destination started failing on a settled verdict: a bundle from the ring, at most one
+ * per destination per --bundle-min-interval, written by a child process so the capture
+ * goes on. Returns the bundle's path (in `path`), or false. */
+static bool auto_bundle(struct pm_watch *w, struct pm_dstate_entry *d, char *path, size_t len)
+{
+    pm_ns mono = pm_now_monotonic();
+    if (!w->cfg || (d->last_bundle && mono - d->last_bundle < PM_SEC(w->bundle_interval))) {
+        return false;
+    }
+    int slot = -1;
+    for (int i = 0; i < (int)(sizeof(w->bundler) / sizeof(w->bundler[0])); i++) {
+        if (w->bundler[i] == 0) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0) {
+        return false; /* several already being written: this one waits for the next chance */
+    }
+    char t[40], a[PM_ADDR_STRLEN];
+    time_t now = (time_t)(pm_now_realtime() / PM_NS_PER_SEC);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(t, sizeof(t), "%Y%m%dT%H%M%SZ", &tm);
+    pm_addr_str(&d->dst, a);
+    for (char *c = a; *c; c++) {
+        if (*c == ':') {
+            *c = '_';
+        }
+    }
+    if ((size_t)snprintf(path, len, "%s/%s-%s-%u", w->bundles_dir, t, a, d->port) >= len) {
+        return false;
+    }
+    struct stat sb;
+    if (lstat(path, &sb) == 0) {
+        return false;
+    }
+    prune_bundles(w);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        pm_warn("cannot start the bundle for %s: %s", a, strerror(errno));
+        return false;
+    }
+    if (pid == 0) {
+        bundle_child(w, path);
+    }
+    w->bundler[slot] = pid;
+    d->last_bundle = mono;
+    return true;
+}
+
+static void reap_bundles(struct pm_watch *w, bool block)
+{
+    for (int i = 0; i < (int)(sizeof(w->bundler) / sizeof(w->bundler[0])); i++) {
+        int st;
+        if (w->bundler[i] && waitpid(w->bundler[i], &st, block ? 0 : WNOHANG) == w->bundler[i]) {
+            w->bundler[i] = 0;
+            if (WIFEXITED(st) && WEXITSTATUS(st) != PM_EXIT_USAGE &&
+                WEXITSTATUS(st) != PM_EXIT_UNREADABLE) {
+                w->m.bundles++;
+            } else {
+                w->bundles_failed++;
+                pm_warn("an automatic bundle failed (status %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            }
+        }
+    }
+}
+
 /* ---- the attempt hook ---- */
 
 static void on_attempt(void *ctx, const struct pm_finding *f, const struct pm_attr_env *env,
@@ -372,7 +536,7 @@ static void on_attempt(void *ctx, const struct pm_finding *f, const struct pm_at
             w->syslog_toolong++;
         }
     }
-    const struct pm_dstate_entry *d;
+    struct pm_dstate_entry *d;
     enum pm_dstate_change ch =
         pm_dstate_update(&w->ds, dst, dport, f->verdict, f->owner, f->confidence, when, &d);
     w->m.failing = w->ds.failing;
@@ -380,8 +544,11 @@ static void on_attempt(void *ctx, const struct pm_finding *f, const struct pm_at
         return;
     }
     w->transitions++;
-    char js[1024];
-    if (pm_dstate_json(js, sizeof(js), d, NULL) == 0) {
+    char bpath[4400];
+    bool bundled = ch == PM_DSC_FAILING && d->settled &&
+                   auto_bundle(w, d, bpath, sizeof(bpath));
+    char js[5600];
+    if (pm_dstate_json(js, sizeof(js), d, bundled ? bpath : NULL) == 0) {
         return;
     }
     if (pm_verbosity >= 0) {
@@ -391,8 +558,10 @@ static void on_attempt(void *ctx, const struct pm_finding *f, const struct pm_at
                   js);
 }
 
-void pm_watch_attach(struct pm_watch *w, struct pm_engine *e)
+void pm_watch_attach(struct pm_watch *w, struct pm_engine *e,
+                     const struct pm_engine_config *cfg)
 {
+    w->cfg = cfg;
     pm_engine_set_attempt_hook(e, on_attempt, w);
 }
 
@@ -461,13 +630,14 @@ static void fill_state(struct pm_watch *w, FILE *f)
                "\"destinations_tracked\":%d,\"destinations_evicted\":%llu,"
                "\"state_changes\":%llu,\"ring_bytes\":%llu,\"ring_files\":%d,"
                "\"ring_bound_bytes\":%llu,\"syslog_sent\":%llu,\"syslog_suppressed\":%llu,"
-               "\"syslog_failed\":%llu,\"http_served\":%llu,\"failing\":[",
+               "\"syslog_failed\":%llu,\"syslog_too_long\":%llu,\"http_served\":%llu,\"failing\":[",
             pm_time_str(pm_now_realtime(), t, sizeof(t)), w->ds.failing, w->ds.n,
             (unsigned long long)w->ds.evicted, (unsigned long long)w->transitions,
             (unsigned long long)ring, nf,
             (unsigned long long)((uint64_t)w->ring_mb * 1000000u * (uint64_t)w->ring_files),
             (unsigned long long)w->syslog_sent, (unsigned long long)w->rate.suppressed,
-            (unsigned long long)w->syslog_failed, (unsigned long long)w->http_served);
+            (unsigned long long)w->syslog_failed, (unsigned long long)w->syslog_toolong,
+            (unsigned long long)w->http_served);
     bool first = true;
     char js[1024];
     for (int i = 0; i < w->ds.n; i++) {
@@ -495,6 +665,7 @@ static void write_files(struct pm_watch *w)
 void pm_watch_tick(struct pm_watch *w, const struct pm_capif *cap, int ncap, pm_ns mono)
 {
     if (mono >= w->next_second) {
+        reap_bundles(w, false);
         capture_stats(w, cap, ncap);
         /* a suppressed count is said even when no new record comes to carry it */
         if (w->syslog_fd >= 0) {
@@ -661,6 +832,7 @@ void pm_watch_serve(struct pm_watch *w, pm_ns mono)
 
 int pm_watch_finish(struct pm_watch *w, const struct pm_capif *cap, int ncap)
 {
+    reap_bundles(w, true); /* a bundle being written is finished, not cut */
     capture_stats(w, cap, ncap);
     write_files(w);
     if (pm_verbosity >= 0) {

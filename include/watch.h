@@ -57,6 +57,7 @@ struct pm_dstate_entry {
     pm_ns since;              /* when the current state began (attempt time) */
     pm_ns last;               /* the last attempt seen (for eviction) */
     pm_ns last_ok;            /* the latest ok attempt (PM_NS_NONE: none) */
+    pm_ns last_bundle;        /* monotonic time of its last auto bundle (0: none) */
     enum pm_verdict verdict;  /* of the attempt that changed the state */
     enum pm_owner owner;
     enum pm_confidence confidence;
@@ -80,7 +81,7 @@ void pm_dstate_init(struct pm_dstate *s, uint32_t fail_after);
 enum pm_dstate_change pm_dstate_update(struct pm_dstate *s, const pm_addr *dst, uint16_t port,
                                        enum pm_verdict v, enum pm_owner o,
                                        enum pm_confidence c, pm_ns ts,
-                                       const struct pm_dstate_entry **entry);
+                                       struct pm_dstate_entry **entry);
 /* The dest-state JSON object (docs/OUTPUT.md "dest-state"), one line without "\n".
  * `bundle` may be NULL. Returns the length, 0 when it does not fit. */
 size_t pm_dstate_json(char *buf, size_t len, const struct pm_dstate_entry *d,

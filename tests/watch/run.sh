@@ -19,7 +19,9 @@
 #     warning), one dest-state "failing" record (verdict path-rst);
 #   - the metrics file: portmortem_attempts_total{verdict="path-rst",owner="path",port="25"}
 #     equal to the path-rst attempt records, destinations_failing 1;
-#   - SIGHUP does not stop it; SIGTERM does, with exit status 0, within 10 s; state.json.
+#   - the automatic bundle (settled path-rst): one, named in the record, `verify` accepts it;
+#   - SIGHUP does not stop it; SIGTERM does, with exit status 0, within 10 s; state.json;
+#   - the records' JSON against docs/schema (tests/schema/validate.py).
 # Not root or no namespaces: SKIP, exit 0. Output: PASS/FAIL lines, exit 1 on a FAIL.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -127,6 +129,17 @@ else
 fi
 sleep 0.3
 
+# the automatic bundle: written from the ring when the destination started failing with a
+# settled verdict, and `portmortem verify` accepts it
+nb=0
+for b in "$T"/state/bundles/*; do
+    [ -d "$b" ] || continue
+    nb=$((nb + 1))
+    if "$PORTMORTEM" verify "$b" >"$T/verify" 2>&1; then pass "bundle: verify accepts $(basename "$b")"
+    else fail "bundle: verify refuses $b" "$(tail -3 "$T/verify")"; fi
+done
+[ "$nb" = 1 ] && pass "bundle: one automatic bundle" || fail "bundle: $nb automatic bundles (want 1)"
+
 /usr/bin/env python3 - "$T" <<'PY' || FAILED=$((FAILED + 1))
 import glob, json, os, re, sys
 T = sys.argv[1]
@@ -164,6 +177,9 @@ fl = [s for s in states if s[1] == "failing" and s[3] == 25]
 rc = [s for s in states if s[1] == "recovered" and s[3] == 25]
 check(len(fl) == 1 and fl[0][2] == "path-rst" and fl[0][0] == 20 and fl[0][4] == "203.0.113.10",
       "syslog: one dest-state failing, path-rst, 203.0.113.10:25", str(states))
+bnames = [r[2].get("bundle") for r in ds if r[2].get("state") == "failing"]
+check(bnames and bnames[0] and os.path.isdir(bnames[0]), "syslog: the failing record names its bundle",
+      str(bnames))
 if ds:
     d = ds[0][2]
     check(all(k in d for k in ("type", "dest", "port", "state", "verdict", "owner", "confidence", "since")),
@@ -175,6 +191,8 @@ check(m is not None and int(m.group(1)) == len(prst), "metrics: path-rst attempt
       prom[:600])
 check(re.search(r'^portmortem_destinations_failing 1$', prom, re.M) is not None,
       "metrics: one destination failing")
+check(re.search(r'^portmortem_bundles_written_total 1$', prom, re.M) is not None,
+      "metrics: one bundle written")
 check(re.search(r'^portmortem_capture_packets_total\{interface="eth0"\} [1-9]', prom, re.M) is not None,
       "metrics: packets counted on eth0")
 check(not os.path.exists(T + "/metrics/portmortem.prom.tmp"), "metrics: no temporary file left")
@@ -183,5 +201,18 @@ check(st.get("type") == "watch-state" and st.get("ring_bytes", 1 << 60) <= st.ge
       "state.json: written, ring under its bound", str(st)[:300])
 sys.exit(1 if bad else 0)
 PY
+# the records' JSON against the published schema (attempt, dest-state), when Debian's
+# python3-jsonschema is there (check-schema's validator)
+sed -n 's/^<[0-9]*>1 [^ ]* [^ ]* portmortem [0-9]* \(attempt\|dest-state\) - //p' "$T/records" >"$T/records.jsonl"
+if /usr/bin/python3 -c 'import jsonschema' 2>/dev/null; then
+    if [ -s "$T/records.jsonl" ] && /usr/bin/python3 "$ROOT/tests/schema/validate.py" --no-summary "$T/records.jsonl" >"$T/schema" 2>&1; then
+        pass "syslog: records' JSON valid against docs/schema ($(wc -l <"$T/records.jsonl") objects)"
+    else
+        fail "syslog: records' JSON against docs/schema" "$(tail -5 "$T/schema")"
+    fi
+else
+    echo "SKIP schema: /usr/bin/python3 has no jsonschema (python3-jsonschema)"
+fi
+
 echo "watch: $([ "$FAILED" = 0 ] && echo passed || echo "$FAILED failed")"
 [ "$FAILED" = 0 ]
