@@ -240,7 +240,7 @@ start_mx() {
 # ---------------------------------------------------------------------------------------------
 # The sandbox: what the unit asks systemd for, applied by hand (systemd is not PID 1 here).
 # Reproduced: the capability bounding set (setpriv --bounding-set), NoNewPrivileges
-# (--no-new-privs), ProtectSystem=strict (every mount of a private mount namespace remounted
+# (--no-new-privs), UMask (umask), ProtectSystem=strict (every mount of a private mount namespace remounted
 # read-only, /proc /sys /dev left as they are, as systemd does), ReadWritePaths/StateDirectory
 # (the state directory bind-mounted read-write), PrivateTmp (fresh tmpfs on /tmp and /var/tmp),
 # ProtectHome (empty read-only tmpfs on /home, /root, /run/user), the run user (the program drops
@@ -261,13 +261,14 @@ sandbox_setup() {
     fi
     BOUNDING=-all
     for c in $caps; do c=${c#CAP_}; BOUNDING="$BOUNDING,+${c,,}"; done
+    UMASK=$(unit_value UMask); UMASK=${UMASK:-0022}
     RUNUSER=portmortem
     id "$RUNUSER" >/dev/null 2>&1 || RUNUSER=nobody   # the lab does not add users to the machine
     cat >"$T/sandbox.sh" <<'EOF'
 # Runs inside `unshare --mount --propagation private` in the sender's namespace:
-#   sandbox.sh STATE BOUNDING CMD...
+#   sandbox.sh STATE BOUNDING UMASK CMD...
 set -e
-state=$1 bounding=$2; shift 2
+state=$1 bounding=$2; umask "$3"; shift 3
 findmnt -rn -o TARGET | sort -u | while read -r mp; do
     case $mp in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac
     mount -o remount,bind,ro "$mp" 2>/dev/null || echo "sandbox: $mp stays writable" >&2
@@ -282,7 +283,7 @@ done
 exec setpriv --bounding-set "$bounding" --no-new-privs -- "$@"
 EOF
 }
-sandboxed() { at snd unshare --mount --propagation private bash "$T/sandbox.sh" "$STATE" "$BOUNDING" "$@"; }
+sandboxed() { at snd unshare --mount --propagation private bash "$T/sandbox.sh" "$STATE" "$BOUNDING" "$UMASK" "$@"; }
 
 # The sandbox itself, checked with a probe in it (whatever the watch does afterwards).
 check_sandbox() {
@@ -428,7 +429,7 @@ else
     # Started straight from this shell (no function, no subshell in between): ip netns exec,
     # unshare, bash and setpriv each exec the next, so $! is the watch itself.
     ip netns exec "$PFX-snd" unshare --mount --propagation private bash "$T/sandbox.sh" "$STATE" \
-        "$BOUNDING" "$PORTMORTEM" "${WATCH_ARGS[@]}" >"$T/watch.out.log" 2>"$T/watch.err.log" &
+        "$BOUNDING" "$UMASK" "$PORTMORTEM" "${WATCH_ARGS[@]}" >"$T/watch.out.log" 2>"$T/watch.err.log" &
     WATCH_PID=$!
 fi
 alive() { kill -0 "$WATCH_PID" 2>/dev/null; }
@@ -530,8 +531,11 @@ else
     pass bundle-named "$bundle"
 fi
 if [ -n "$bundle" ] && [ -e "$bundle" ]; then
-    check bundle-verify "portmortem verify rejected $bundle: $("$PORTMORTEM" verify "$bundle" 2>&1 | tail -2 | tr '\n' ' ')" \
-        "$PORTMORTEM" verify "$bundle"
+    if "$PORTMORTEM" verify "$bundle" >"$T/verify.txt" 2>&1; then
+        pass bundle-verify "$(tail -1 "$T/verify.txt")"
+    else
+        fail bundle-verify "portmortem verify rejected $bundle: $(tail -2 "$T/verify.txt" | tr '\n' ' ')"
+    fi
 else
     fail bundle-verify "no bundle on disk (${bundle:-none})"
 fi
