@@ -10,7 +10,8 @@
 #   make fuzz       run the fuzz targets for FUZZ_SECONDS each (default 60)
 #   make lab        re-record the lab fixtures under pcaps/lab/ (root)
 #   make install    PREFIX=/usr/local DESTDIR= (binary stripped, man page, bash completion,
-#                   docs/VERDICTS.md and the output contract in share/doc/portmortem)
+#                   docs/VERDICTS.md and the output contract in share/doc/portmortem,
+#                   the watch service's systemd unit and sysusers.d user)
 #   make uninstall  the same PREFIX and DESTDIR
 #   make deb        the Debian package (debian/, built by dpkg-buildpackage in a temp copy)
 #   make clean
@@ -25,6 +26,9 @@ MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share
 DOCDIR ?= $(DATADIR)/doc/portmortem
 BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+# the systemd unit of `portmortem watch` and its system user (sysusers.d)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR ?=
 # `make install` strips the installed binary (install -s); the Debian build sets
 # INSTALL_STRIP= so that dh_strip keeps the symbols in a separate -dbgsym package.
@@ -82,6 +86,8 @@ ANALYZE_SRCS := \
 # the outputs' sink adapters (include/sink.h), the offline spool (include/spool.h)
 # and the offline input loop (engine_files.c)
 ANALYZE_SRCS += analyze/sink.c analyze/spool.c analyze/engine_files.c
+# always on (issue 18): syslog records, destination state, Prometheus exposition
+ANALYZE_SRCS += analyze/syslog_out.c analyze/deststate.c analyze/metrics.c
 
 # capture/: live capture, injection, privileges (its own list in capture/rules.mk).
 CAPTURE_SRCS :=
@@ -105,7 +111,8 @@ UNIT_SRCS := \
 	tests/unit/test_nat.c tests/unit/test_json.c tests/unit/test_util.c tests/unit/test_engine.c \
 	tests/unit/test_context.c tests/unit/test_lines.c tests/unit/test_scope.c \
 	tests/unit/test_probe_verdict.c tests/unit/test_output.c tests/unit/test_walk.c \
-	tests/unit/test_opts.c tests/unit/test_instream.c tests/unit/test_verdicts.c
+	tests/unit/test_opts.c tests/unit/test_instream.c tests/unit/test_verdicts.c \
+	tests/unit/test_watch.c
 UNIT_OBJS := $(patsubst %.c,$(B)/%.o,$(UNIT_SRCS))
 UNIT_BIN := $(B)/tests/unit-tests
 
@@ -183,6 +190,7 @@ CHECK_ROOT_TARGETS :=
 -include tests/package/rules.mk
 -include tests/schema/rules.mk
 -include tests/layers/rules.mk
+-include tests/watch/rules.mk
 
 # tests/run-check.sh runs the offline tiers (release, then ASan+UBSan) and the root tier side by
 # side, each target timed (build/check-times.txt, printed slowest first); why in that script.
@@ -220,7 +228,8 @@ demo: setup portmortem
 # user needs to read a report: the verdicts and the output contract (docs/OUTPUT.md and the
 # JSON schema in docs/schema/, when present). PREFIX and DESTDIR as usual; `make deb` installs
 # through this same target (debian/rules).
-DOC_FILES := README.md docs/VERDICTS.md $(wildcard docs/OUTPUT.md)
+DOC_FILES := README.md docs/VERDICTS.md $(wildcard docs/OUTPUT.md) docs/WATCH.md \
+	docs/examples/portmortem-alerts.yml
 SCHEMA_FILES := $(wildcard docs/schema/*.json)
 
 install: portmortem
@@ -229,13 +238,19 @@ install: portmortem
 	install $(INSTALL_STRIP) -m 0755 portmortem $(DESTDIR)$(BINDIR)/portmortem
 	install -m 0644 docs/portmortem.1 $(DESTDIR)$(MANDIR)/man1/portmortem.1
 	install -m 0644 docs/portmortem.bash-completion $(DESTDIR)$(BASHCOMPDIR)/portmortem
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	sed 's|/usr/bin/portmortem|$(BINDIR)/portmortem|' debian/portmortem-watch.service \
+		>$(DESTDIR)$(UNITDIR)/portmortem-watch.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/portmortem-watch.service
+	install -m 0644 debian/portmortem.sysusers $(DESTDIR)$(SYSUSERSDIR)/portmortem.conf
 	install -m 0644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
 	$(if $(SCHEMA_FILES),install -d $(DESTDIR)$(DOCDIR)/schema)
 	$(if $(SCHEMA_FILES),install -m 0644 $(SCHEMA_FILES) $(DESTDIR)$(DOCDIR)/schema/)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/portmortem $(DESTDIR)$(MANDIR)/man1/portmortem.1 \
-		$(DESTDIR)$(BASHCOMPDIR)/portmortem
+		$(DESTDIR)$(BASHCOMPDIR)/portmortem $(DESTDIR)$(UNITDIR)/portmortem-watch.service \
+		$(DESTDIR)$(SYSUSERSDIR)/portmortem.conf
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
 	rm -rf $(DESTDIR)$(DOCDIR)/schema
 	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null

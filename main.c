@@ -4,6 +4,7 @@
  *
  *   portmortem analyze [options] FILE|NAME=FILE|- ... [EXPRESSION]  (or -r FILE ... EXPR)
  *   portmortem capture -i IFACE [-i IFACE ...] [options]       (capture/)
+ *   portmortem watch -i IFACE --state-dir DIR [options]        (capture/watch.c)
  *   portmortem probe TARGET [options]                          (capture/)
  *   portmortem verify DIR [--verify-key KEY]                   (analyze/bundle)
  */
@@ -33,6 +34,7 @@ static void usage_main(FILE *f)
             "                      BPF expression may follow) and explain every SMTP connection\n"
             "                      attempt (with --mta-log: also attempts that never left)\n"
             "  capture -i IFACE    the same, live, as root (drops privileges after start-up)\n"
+            "  watch -i IFACE      always on: a capture ring, syslog records, Prometheus metrics\n"
             "  probe TARGET        active checks: MX lookup, SMTP/STARTTLS, test SYNs, TTL walk\n"
             "  verify DIR          check an evidence bundle's manifest and signature\n"
             "\n"
@@ -223,6 +225,9 @@ static int dispatch(int argc, char **argv)
     }
     if (!strcmp(cmd, "capture")) {
         return pm_cmd_capture(argc - 1, argv + 1, argc, argv);
+    }
+    if (!strcmp(cmd, "watch")) {
+        return pm_cmd_watch(argc - 1, argv + 1, argc, argv);
     }
     if (!strcmp(cmd, "probe")) {
         return pm_cmd_probe(argc - 1, argv + 1, argc, argv);

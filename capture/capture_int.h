@@ -10,6 +10,7 @@
 #include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "mtalog.h"
@@ -86,6 +87,69 @@ void pm_dump_close(struct pm_dump *d, bool unlink_temp);
  * `path` is its name (remove it at the end); else `path` is only a label. -1 after a
  * message. */
 int pm_temp_capture(const char *tag, char *path, size_t pathlen, bool *named);
+
+/* ---- ring.c: the watch's capture ring (-C MB per file, -W files) ---- */
+
+/* The -w base path under ring_dir and the bytes per file, so that nifaces rings of nfiles
+ * files each stay under mb*nfiles MB in all. -1 when the bound is too small for one
+ * full-size packet per file. */
+int pm_ring_plan(const char *ring_dir, uint64_t mb, int nfiles, int nifaces, char *wpath,
+                 size_t len, uint64_t *per_file);
+/* Bytes of the regular files in ring_dir (and their number in *nfiles, may be NULL). */
+uint64_t pm_ring_disk_bytes(const char *ring_dir, int *nfiles);
+
+/* ---- watch.c: `portmortem watch` around live.c's loop ---- */
+
+struct pm_watch;
+struct pm_engine;
+struct pollfd;
+/* Option codes of watch's own long options (capture's are below 1200). */
+enum {
+    PM_WOPT_STATE_DIR = 1200,
+    PM_WOPT_SYSLOG,
+    PM_WOPT_SYSLOG_SOCKET,
+    PM_WOPT_SYSLOG_RATE,
+    PM_WOPT_METRICS_FILE,
+    PM_WOPT_METRICS_LISTEN,
+    PM_WOPT_BUNDLE_DIR,
+    PM_WOPT_BUNDLE_MAX,
+    PM_WOPT_BUNDLE_INTERVAL,
+};
+#define PM_WATCH_LONGOPTS                                                                      \
+    {"state-dir", required_argument, NULL, PM_WOPT_STATE_DIR},                                \
+        {"ring-size", required_argument, NULL, 'C'},                                          \
+        {"ring-files", required_argument, NULL, 'W'},                                         \
+        {"syslog", no_argument, NULL, PM_WOPT_SYSLOG},                                        \
+        {"syslog-socket", required_argument, NULL, PM_WOPT_SYSLOG_SOCKET},                    \
+        {"syslog-rate", required_argument, NULL, PM_WOPT_SYSLOG_RATE},                        \
+        {"metrics-file", required_argument, NULL, PM_WOPT_METRICS_FILE},                      \
+        {"metrics-listen", required_argument, NULL, PM_WOPT_METRICS_LISTEN},                  \
+        {"bundle-dir", required_argument, NULL, PM_WOPT_BUNDLE_DIR},                          \
+        {"bundle-max", required_argument, NULL, PM_WOPT_BUNDLE_MAX},                          \
+        {"bundle-min-interval", required_argument, NULL, PM_WOPT_BUNDLE_INTERVAL}
+struct pm_watch *pm_watch_new(void);
+/* 1 taken, 0 not a watch option, -1 after a message. -C/-W are the ring's. */
+int pm_watch_option(struct pm_watch *w, int opt, const char *arg);
+/* After parsing: the ring's -w path, bytes per file and file count. -1 after a message. */
+int pm_watch_check(struct pm_watch *w, int nifaces, const char **wpath, uint64_t *max_bytes,
+                   int *nfiles);
+/* As root, before the capture files open: the state directory (handed to owner), the syslog
+ * socket, the metrics listener. 0 or an exit status after a message. */
+int pm_watch_setup(struct pm_watch *w, uid_t owner, gid_t group, const uint16_t *ports,
+                   int nports);
+struct pm_engine_config;
+bool pm_watch_attach(struct pm_watch *w, struct pm_engine *e,
+                     const struct pm_engine_config *cfg);
+/* The HTTP descriptors to poll (listener and clients), then serve them after poll. */
+int pm_watch_pollfds(struct pm_watch *w, struct pollfd *pfd, int max);
+void pm_watch_serve(struct pm_watch *w, pm_ns mono);
+/* Every loop tick: capture counters, suppressed records, the files every 10 s. */
+void pm_watch_tick(struct pm_watch *w, const struct pm_capif *cap, int ncap, pm_ns mono);
+/* The last files; 1 when a bound of the watch itself was hit (destinations forgotten). */
+int pm_watch_finish(struct pm_watch *w, const struct pm_capif *cap, int ncap);
+void pm_watch_usage(FILE *f);
+/* `capture` and `watch` (w != NULL) share live.c's command line and loop. */
+int pm_capture_main(int argc, char **argv, int full_argc, char **full_argv, struct pm_watch *w);
 
 /* ---- follow.c: an MTA log followed like tail -F ---- */
 

@@ -67,6 +67,7 @@ struct capture_opts {
     bool log_from_start;
     char *expr;         /* the user's BPF expression (--filter or the words), or NULL */
     const char *opt_filter; /* --filter EXPR */
+    struct pm_watch *watch; /* `portmortem watch` (capture/watch.c), or NULL */
 };
 
 struct run {
@@ -96,6 +97,13 @@ struct run {
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_signals; /* how many stop signals arrived */
+static volatile sig_atomic_t g_hup;     /* watch: SIGHUP, reopen the followed logs */
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    g_hup = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -228,9 +236,22 @@ static int opt_no_immediate(void *ctx, const char *arg)
 static size_t capture_rows(struct capture_opts *o, struct pm_engine_config *cfg,
                            struct pm_optdef *d, size_t *nown)
 {
-    const struct pm_optdef own[] = {
-        CALL("interface", 'i', PM_OPT_CALL, opt_iface, "IFACE",
-             "interface to capture on (repeatable; `any` for all)"),
+    /* `watch` keeps its ring itself: no -w, and -C/-W size the ring (capture/watch.c parses
+     * them, through watch_option). Their help is pm_watch_usage's. */
+    const struct pm_optdef ring_rows[] = {
+        {.name = "state-dir", .kind = PM_OPT_PASS, .code = PM_WOPT_STATE_DIR},
+        {.name = "ring-size", .short_name = 'C', .kind = PM_OPT_PASS, .code = 'C'},
+        {.name = "ring-files", .short_name = 'W', .kind = PM_OPT_PASS, .code = 'W'},
+        {.name = "syslog", .kind = PM_OPT_PASS_FLAG, .code = PM_WOPT_SYSLOG},
+        {.name = "syslog-socket", .kind = PM_OPT_PASS, .code = PM_WOPT_SYSLOG_SOCKET},
+        {.name = "syslog-rate", .kind = PM_OPT_PASS, .code = PM_WOPT_SYSLOG_RATE},
+        {.name = "metrics-file", .kind = PM_OPT_PASS, .code = PM_WOPT_METRICS_FILE},
+        {.name = "metrics-listen", .kind = PM_OPT_PASS, .code = PM_WOPT_METRICS_LISTEN},
+        {.name = "bundle-dir", .kind = PM_OPT_PASS, .code = PM_WOPT_BUNDLE_DIR},
+        {.name = "bundle-max", .kind = PM_OPT_PASS, .code = PM_WOPT_BUNDLE_MAX},
+        {.name = "bundle-min-interval", .kind = PM_OPT_PASS, .code = PM_WOPT_BUNDLE_INTERVAL},
+    };
+    const struct pm_optdef file_rows[] = {
         CALL("write", 'w', PM_OPT_CALL, opt_write, "FILE",
              "also write the packets (pcap); one file per interface\n"
              "when several (FILE.IFACE.pcap)"),
@@ -238,6 +259,10 @@ static size_t capture_rows(struct capture_opts *o, struct pm_engine_config *cfg,
              "rotate -w files at MB megabytes (1,000,000 bytes) ..."),
         CALL("file-count", 'W', PM_OPT_CALL, opt_file_count, "N",
              "... over a ring of N files (FILE.0.pcap ...; needs -C)"),
+    };
+    const struct pm_optdef own[] = {
+        CALL("interface", 'i', PM_OPT_CALL, opt_iface, "IFACE",
+             "interface to capture on (repeatable; `any` for all)"),
         CALL("snaplen", 's', PM_OPT_CALL, opt_snaplen, "BYTES",
              "bytes kept per packet (default " PM_STR(PM_CAP_DEFAULT_SNAPLEN) ")"),
         CALL("buffer-size", 'B', PM_OPT_CALL, opt_buffer, "KIB",
@@ -294,10 +319,25 @@ static size_t capture_rows(struct capture_opts *o, struct pm_engine_config *cfg,
         pm_cli_opt_as(cfg, "verbose", NULL, "more detail on standard error"),
         pm_cli_opt(cfg, "help"),
     };
-    memcpy(d, own, sizeof(own));
-    memcpy(d + PM_ARRAY_LEN(own), shared, sizeof(shared));
-    *nown = PM_ARRAY_LEN(own);
-    return PM_ARRAY_LEN(own) + PM_ARRAY_LEN(shared);
+    size_t n = 0;
+    if (o->watch) {
+        memcpy(d + n, ring_rows, sizeof(ring_rows));
+        n += PM_ARRAY_LEN(ring_rows);
+    } else {
+        memcpy(d + n, file_rows, sizeof(file_rows));
+        n += PM_ARRAY_LEN(file_rows);
+    }
+    memcpy(d + n, own, sizeof(own));
+    n += PM_ARRAY_LEN(own);
+    *nown = n;
+    memcpy(d + n, shared, sizeof(shared));
+    return n + PM_ARRAY_LEN(shared);
+}
+
+/* watch's rows (PM_OPT_PASS): 1 handled, -1 a bad value (message printed). */
+static int watch_option(void *ctx, int code, const char *arg)
+{
+    return pm_watch_option(((struct capture_opts *)ctx)->watch, code, arg);
 }
 
 static void usage_capture(struct capture_opts *o, struct pm_engine_config *cfg, FILE *f)
@@ -305,6 +345,15 @@ static void usage_capture(struct capture_opts *o, struct pm_engine_config *cfg, 
     struct pm_optdef defs[PM_OPTS_MAX];
     size_t nown;
     size_t n = capture_rows(o, cfg, defs, &nown);
+    if (o->watch) {
+        /* watch's own section (pm_watch_usage), then every capture option it takes. */
+        pm_watch_usage(f);
+        fprintf(f, "\ncapture:\n");
+        pm_opts_help(f, defs, nown);
+        fprintf(f, "\nanalysis and output (as for analyze):\n");
+        pm_opts_help(f, defs + nown, n - nown);
+        return;
+    }
     fprintf(f,
             "usage: portmortem capture -i IFACE [-i IFACE ...] [options] [EXPRESSION]\n"
             "\n"
@@ -605,7 +654,7 @@ static void loop(struct run *r)
     pm_ns next_tick = pm_now_monotonic();
     pm_ns next_name_check = next_tick + NAME_CHECK_INTERVAL;
     pm_ns next_drop_check = next_tick + NAME_CHECK_INTERVAL;
-    struct pollfd pfd[PM_CAP_MAX_IFACES];
+    struct pollfd pfd[PM_CAP_MAX_IFACES + 1 + PM_WATCH_HTTP_CLIENTS];
     const char *why = NULL;
     for (;;) {
         if (g_stop) {
@@ -639,6 +688,9 @@ static void loop(struct run *r)
             pfd[n].revents = 0;
             n++;
         }
+        if (r->o->watch) {
+            n += pm_watch_pollfds(r->o->watch, pfd + n, (int)(sizeof(pfd) / sizeof(pfd[0])) - n);
+        }
         pm_ns wait = next_tick - mono;
         if (t_end != PM_NS_NONE && t_end - mono < wait) {
             wait = t_end - mono;
@@ -651,6 +703,15 @@ static void loop(struct run *r)
         }
         drain(r, PM_LIVE_DRAIN_BUDGET, PM_NS_NONE);
         mono = pm_now_monotonic();
+        if (r->o->watch) {
+            pm_watch_serve(r->o->watch, mono);
+        }
+        if (g_hup) {
+            /* watch: logrotate's postrotate says the log moved; look now, not in a second */
+            g_hup = 0;
+            next_name_check = mono;
+            next_tick = mono;
+        }
         if (mono >= next_tick) {
             bool name_check = mono >= next_name_check;
             for (int i = 0; i < r->nfollow; i++) {
@@ -674,6 +735,9 @@ static void loop(struct run *r)
             if (mono >= r->next_side_update) {
                 side_update(r);
                 r->next_side_update = mono + SIDE_UPDATE;
+            }
+            if (r->o->watch) {
+                pm_watch_tick(r->o->watch, r->cap, r->ncap, mono);
             }
         }
     }
@@ -813,6 +877,14 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     r->hc = pm_hostctx_new(cfg->ports, cfg->nports);
     pm_hostctx_collect(r->hc, PM_HOSTCTX_CMD_TIMEOUT_MS);
 
+    /* 2a'. watch: the state directory (the ring goes in it), syslog, the metrics port. */
+    if (o->watch) {
+        int rc = pm_watch_setup(o->watch, owner, group, cfg->ports, cfg->nports);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+
     /* 2b. MTA logs: opened now, their groups kept across the drop for rotation. */
     gid_t keep[PM_MAX_LOGS];
     int nkeep = 0;
@@ -899,6 +971,11 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     if (!r->e) {
         return PM_EXIT_USAGE;
     }
+    if (o->watch && !pm_watch_attach(o->watch, r->e, cfg)) {
+        pm_engine_abort(r->e);
+        r->e = NULL;
+        return PM_EXIT_USAGE;
+    }
 
     /* 3. Drop root. */
     struct pm_priv_result pr;
@@ -929,7 +1006,16 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    if (o->watch) {
+        /* a service's SIGHUP means "reopen the logs" (logrotate), never "stop" */
+        struct sigaction sh;
+        memset(&sh, 0, sizeof(sh));
+        sh.sa_handler = on_hup;
+        sigemptyset(&sh.sa_mask);
+        sigaction(SIGHUP, &sh, NULL);
+    } else {
+        sigaction(SIGHUP, &sa, NULL);
+    }
     signal(SIGPIPE, SIG_IGN); /* a closed report pipe is an EPIPE (output.h) */
 
     r->margin = o->h.immediate ? PM_MS(20) : PM_MS(PM_CAP_BLOCK_TIMEOUT_MS + 50);
@@ -954,8 +1040,19 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
     }
     note_follow_stats(r);
     pm_engine_host_context(r->e, pm_hostctx_text(r->hc));
-    rc = pm_engine_finish(r->e);
+    rc = pm_engine_finish(r->e); /* the attempts still open are decided here: the hook */
     r->e = NULL;
+    int wrc = o->watch ? pm_watch_finish(o->watch, r->cap, r->ncap) : 0;
+    if (o->watch) {
+        /* a service stopped on purpose: failures found are its normal output (syslog,
+         * metrics); only a bound hit (exit 4) is said in the status */
+        if (rc == PM_EXIT_FAILURES) {
+            rc = PM_EXIT_OK;
+        }
+        if (wrc && rc < PM_EXIT_DAMAGED) {
+            rc = PM_EXIT_DAMAGED;
+        }
+    }
     if (r->handle_failed && rc < PM_EXIT_DAMAGED) {
         rc = PM_EXIT_DAMAGED;
     }
@@ -969,9 +1066,19 @@ static int setup_and_run(struct run *r, struct capture_opts *o, struct pm_engine
 
 int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
 {
+    return pm_capture_main(argc, argv, full_argc, full_argv, NULL);
+}
+
+int pm_cmd_watch(int argc, char **argv, int full_argc, char **full_argv)
+{
+    return pm_capture_main(argc, argv, full_argc, full_argv, pm_watch_new());
+}
+
+int pm_capture_main(int argc, char **argv, int full_argc, char **full_argv, struct pm_watch *w)
+{
     struct pm_engine_config cfg;
     pm_cli_engine_defaults(&cfg, full_argc, full_argv);
-    cfg.subcommand = "capture";
+    cfg.subcommand = w ? "watch" : "capture";
     cfg.progress = false;
     static struct capture_opts o;
     memset(&o, 0, sizeof(o));
@@ -979,12 +1086,13 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
     o.h.buffer_kib = PM_CAP_DEFAULT_BUFFER_KIB;
     o.h.immediate = true;
     o.user = PM_PRIV_DEFAULT_USER;
+    o.watch = w;
     cfg.bundle_store = pm_bundle_helper_start; /* the privileged part of --bundle */
     struct pm_optdef defs[PM_OPTS_MAX];
     size_t nown;
     size_t ndefs = capture_rows(&o, &cfg, defs, &nown);
     int first = argc;
-    int prc = pm_opts_parse(defs, ndefs, argc, argv, NULL, &o, &first);
+    int prc = pm_opts_parse(defs, ndefs, argc, argv, w ? watch_option : NULL, &o, &first);
     if (prc != PM_OPTS_OK) {
         if (prc == PM_OPTS_HELP || prc == PM_OPTS_UNKNOWN) {
             usage_capture(&o, &cfg, prc == PM_OPTS_HELP ? stdout : stderr);
@@ -1032,6 +1140,9 @@ int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv)
         pm_capif_list(list, sizeof(list));
         pm_err("capture needs an interface: -i IFACE");
         pm_hint("interfaces here: %s; -i any captures on all of them", list);
+        return PM_EXIT_USAGE;
+    }
+    if (w && pm_watch_check(w, o.nifaces, &o.wpath, &o.max_bytes, &o.nfiles) != 0) {
         return PM_EXIT_USAGE;
     }
     if (o.nfiles && !o.max_bytes) {

@@ -13,3 +13,5 @@ CAPTURE_SRCS += capture/handle.c capture/dump.c capture/follow.c capture/hostctx
 CAPTURE_SRCS += capture/inject.c capture/dns.c capture/smtpcheck.c capture/throttle.c
 # the per-address conclusion of a probe (issue 14.6): a table, testable without root
 CAPTURE_SRCS += capture/probe_verdict.c
+# always on (issue 18): `portmortem watch` around the live loop, and its capture ring's bound
+CAPTURE_SRCS += capture/watch.c capture/ring.c

@@ -7,5 +7,7 @@
 #define PM_CAPTURE_H
 
 int pm_cmd_capture(int argc, char **argv, int full_argc, char **full_argv);
+/* `portmortem watch` (capture/watch.c): capture as a service, with syslog and metrics. */
+int pm_cmd_watch(int argc, char **argv, int full_argc, char **full_argv);
 
 #endif

@@ -275,3 +275,33 @@
 #define PM_SIDE_BUFFER_KIB 1024
 
 #endif
+
+/* ======================================================================================
+ * `portmortem watch` (capture/watch.c; analyze/syslog_out.c, deststate.c, metrics.c)
+ * ====================================================================================== */
+/* The ring's defaults: MB per file (-C) and files kept (-W), as tcpdump's -C/-W. */
+#define PM_WATCH_RING_MB 16
+#define PM_WATCH_RING_FILES 8
+/* Syslog: records per second by default (--syslog-rate), and one record's bytes at most
+ * (RFC 5424 §6.1: a receiver must take 480, should take 2048; rsyslog's default is 8096). */
+#define PM_WATCH_SYSLOG_RATE 50
+#define PM_WATCH_SYSLOG_MAX 8000
+/* Destination state: consecutive failed attempts that make a destination "failing" (a
+ * settled verdict does at once), and the destinations whose state is kept (the least
+ * recently seen one that is not failing is forgotten first, counted). */
+#define PM_WATCH_FAIL_AFTER 3
+#define PM_WATCH_MAX_DESTS 4096
+/* The metrics file and state.json are rewritten this often (seconds). */
+#define PM_WATCH_WRITE_INTERVAL 10
+/* The rendered metrics text at most (bytes): 15 verdicts x 8 owners x 16 ports is the
+ * worst label set, ~2,000 series of ~90 bytes. */
+#define PM_WATCH_METRICS_MAX (256u * 1024u)
+/* HTTP /metrics: clients at once, request bytes read at most, and the time a client may
+ * take to send its request or read the answer (ms). */
+#define PM_WATCH_HTTP_CLIENTS 4
+#define PM_WATCH_HTTP_REQ_MAX 2048
+#define PM_WATCH_HTTP_TIMEOUT_MS 1000
+/* Auto bundles: kept at most (--bundle-max) and seconds between two for one destination
+ * (--bundle-min-interval). */
+#define PM_WATCH_BUNDLE_MAX 20
+#define PM_WATCH_BUNDLE_INTERVAL 300
