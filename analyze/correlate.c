@@ -86,6 +86,25 @@ static bool same_writer(const struct pm_logentry *a, const struct pm_logentry *b
     return a->pid == 0 || b->pid == 0 || a->pid == b->pid || a->from_status || b->from_status;
 }
 
+/* Whether line e, of the same kind and error as the matched line m and close to it, says
+ * again what m said about the same attempt. Only a summary line can (Postfix status=, Exim
+ * ==, Sendmail stat=: one per recipient of a message, and one per message delivered over a
+ * cached connection). A second "connect to ...: Connection refused" line is a second
+ * connect(), even from the same process a second later: an smtp(8) process delivers
+ * message after message, each with its own SYN. For a connect failure a summary line that
+ * names a message m does not name (another queue id, or m has none: the parser merges a
+ * message's status line into its connect line) is that message's own attempt. */
+static bool restates(const struct pm_logentry *e, const struct pm_logentry *m)
+{
+    if (!e->from_status) {
+        return false;
+    }
+    if (e->kind == PM_LK_CONNECT_FAIL && e->queue_id[0] && strcmp(e->queue_id, m->queue_id) != 0) {
+        return false;
+    }
+    return true;
+}
+
 static bool is_matchable(const struct pm_logentry *e)
 {
     return e->addr.family != 0 && e->ts != PM_NS_NONE &&
@@ -580,7 +599,7 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
             break;
         }
         if (e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
-            !same_writer(e, m)) {
+            !same_writer(e, m) || !restates(e, m)) {
             continue;
         }
         c->used[idx] = 1;
@@ -753,7 +772,7 @@ void pm_correlator_syn_interval(const struct pm_correlator *c, const struct pm_l
     iv->hi = pm_correlator_to_capture(c, e->ts + iv->resolution) + iv->uncertainty;
 }
 
-/* Duplicates of line i (its status line) are the same attempt. */
+/* Duplicates of line i (its status lines: restates) are the same attempt. */
 static void fold_duplicates(struct pm_correlator *c, size_t i)
 {
     const struct pm_logentry *e = &c->logs->e[i];
@@ -763,7 +782,7 @@ static void fold_duplicates(struct pm_correlator *c, size_t i)
             break;
         }
         if (!c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
-            d->err == e->err && d->port == e->port && same_writer(d, e)) {
+            d->err == e->err && d->port == e->port && same_writer(d, e) && restates(d, e)) {
             c->used[j] = 1;
             c->st.absorbed++;
         }

@@ -194,6 +194,32 @@ Test(correlate, parallel_deliveries_to_one_mx_get_their_own_lines)
     pm_correlator_free(c);
 }
 
+/* One smtp(8) process delivers message after message: with mx1 refusing, it logs
+ * "connect to mx1...: Connection refused" for each, a second apart, each its own connect()
+ * (its own SYN and RST). The same process and the same text within the tolerance must not
+ * fold the second line into the first attempt (seen in the watch lab: the second and third
+ * attempts of a round were left without a line, or took the next round's). */
+Test(correlate, one_process_refused_twice_is_two_attempts)
+{
+    struct pm_logentry *l1 = add(T0 + PM_MS(80), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
+    struct pm_logentry *l2 = add(T0 + PM_MS(1280), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
+    /* l1 as logged (no queue id on a "connect to" line); l2 merged with its status line */
+    pm_strlcpy(l2->queue_id, "BBBB2", sizeof(l2->queue_id));
+    /* an unmerged status line of the second message: it restates l2, not l1 */
+    struct pm_logentry *s2 = add(T0 + PM_MS(1290), SRV, 25, PM_LK_CONNECT_FAIL, PM_EC_REFUSED);
+    s2->from_status = 1;
+    pm_strlcpy(s2->queue_id, "BBBB2", sizeof(s2->queue_id));
+    struct pm_correlator *c = pm_correlator_new(&ls, PM_NS_NONE);
+    struct pm_attempt a = att(SRV, 25, T0, PM_ANS_RST, PM_MS(50));
+    struct pm_attempt b = att(SRV, 25, T0 + PM_MS(1200), PM_ANS_RST, PM_MS(50));
+    b.sport = 40001;
+    cr_assert_eq(pm_correlator_match(c, &a, PM_OUT_REFUSED), l1);
+    cr_assert_eq(pm_correlator_stats(c)->absorbed, 0, "l2 and its status line are not l1's");
+    cr_assert_eq(pm_correlator_match(c, &b, PM_OUT_REFUSED), l2);
+    cr_assert_eq(pm_correlator_stats(c)->absorbed, 1, "l2's status line folds into l2");
+    pm_correlator_free(c);
+}
+
 Test(correlate, clock_offset_from_sharp_pairs)
 {
     /* the log's clock runs 90 s ahead of the capture's */
