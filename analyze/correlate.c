@@ -588,23 +588,12 @@ const struct pm_logentry *pm_correlator_match(struct pm_correlator *c, const str
     }
     c->used[pick] = 1;
     c->st.matched++;
-    /* Fold in lines that say the same thing about the same attempt (a status line the
-     * parser could not merge, one line per recipient). */
+    /* Lines that say the same thing again (a status line the parser could not merge, one
+     * per recipient or per message over a cached connection) are not folded in here: a
+     * second attempt a moment later may be the one they belong to (one smtp process,
+     * message after message, a connection each). What no attempt took is folded when it is
+     * judged (restated_by_used). */
     const struct pm_logentry *m = &c->logs->e[pick];
-    for (uint32_t i = next_free(c, b, lower_bound_time(c, b, m->ts - PM_CORR_TOL)); i < b->n;
-         i = next_free(c, b, i + 1)) {
-        uint32_t idx = b->pos[i];
-        const struct pm_logentry *e = &c->logs->e[idx];
-        if (e->ts - m->ts > PM_CORR_TOL) {
-            break;
-        }
-        if (e->kind != m->kind || e->err != m->err || !port_ok(e, a->dport) ||
-            !same_writer(e, m) || !restates(e, m)) {
-            continue;
-        }
-        c->used[idx] = 1;
-        c->st.absorbed++;
-    }
     return m;
 }
 
@@ -772,6 +761,24 @@ void pm_correlator_syn_interval(const struct pm_correlator *c, const struct pm_l
     iv->hi = pm_correlator_to_capture(c, e->ts + iv->resolution) + iv->uncertainty;
 }
 
+/* Line i restates a line already matched or judged just before it (same address, kind,
+ * error, port and writer, within the tolerance): the same attempt, not another one. */
+static bool restated_by_used(const struct pm_correlator *c, size_t i)
+{
+    const struct pm_logentry *e = &c->logs->e[i];
+    for (size_t j = i; j-- > 0;) {
+        const struct pm_logentry *d = &c->logs->e[j];
+        if (e->ts - d->ts > PM_CORR_TOL) {
+            break;
+        }
+        if (c->used[j] && pm_addr_eq(&d->addr, &e->addr) && d->kind == e->kind &&
+            d->err == e->err && d->port == e->port && same_writer(d, e) && restates(e, d)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Duplicates of line i (its status lines: restates) are the same attempt. */
 static void fold_duplicates(struct pm_correlator *c, size_t i)
 {
@@ -797,6 +804,11 @@ enum pm_nowire pm_correlator_judge(struct pm_correlator *c, size_t i, pm_ns win_
     }
     const struct pm_logentry *e = &c->logs->e[i];
     if (c->used[i] || !is_matchable(e)) {
+        return PM_NOWIRE_SKIP;
+    }
+    if (restated_by_used(c, i)) {
+        c->used[i] = 1;
+        c->st.absorbed++;
         return PM_NOWIRE_SKIP;
     }
     struct pm_syn_interval iv;

@@ -167,10 +167,10 @@ Test(correlate, duplicate_status_lines_are_absorbed)
     struct pm_correlator *c = pm_correlator_new(&ls, PM_NS_NONE);
     struct pm_attempt a = att(SRV, 25, T0, PM_ANS_RST, PM_MS(50));
     cr_assert_eq(pm_correlator_match(c, &a, PM_OUT_REFUSED), l);
-    cr_assert_eq(pm_correlator_stats(c)->absorbed, 1);
     size_t cur = 0;
     cr_assert_null(pm_correlator_next_not_on_wire(c, T0 - PM_SEC(60), T0 + PM_SEC(60), &cur),
                    "the status line is not a second, not-on-wire attempt");
+    cr_assert_eq(pm_correlator_stats(c)->absorbed, 1, "folded when judged");
     pm_correlator_free(c);
 }
 
@@ -214,9 +214,37 @@ Test(correlate, one_process_refused_twice_is_two_attempts)
     struct pm_attempt b = att(SRV, 25, T0 + PM_MS(1200), PM_ANS_RST, PM_MS(50));
     b.sport = 40001;
     cr_assert_eq(pm_correlator_match(c, &a, PM_OUT_REFUSED), l1);
-    cr_assert_eq(pm_correlator_stats(c)->absorbed, 0, "l2 and its status line are not l1's");
-    cr_assert_eq(pm_correlator_match(c, &b, PM_OUT_REFUSED), l2);
+    cr_assert_eq(pm_correlator_match(c, &b, PM_OUT_REFUSED), l2, "l2 is not folded into l1");
+    size_t cur = 0;
+    cr_assert_null(pm_correlator_next_not_on_wire(c, T0 - PM_SEC(60), T0 + PM_SEC(60), &cur),
+                   "l2's status line is not a not-on-wire attempt");
     cr_assert_eq(pm_correlator_stats(c)->absorbed, 1, "l2's status line folds into l2");
+    pm_correlator_free(c);
+}
+
+/* Three messages delivered by one smtp process, one connection each, 0.3 s apart: each
+ * attempt takes its own status=sent line. Over one cached connection (one attempt) the
+ * other two lines are folded into the first when judged, never not-on-wire. */
+Test(correlate, delivered_lines_of_one_process_one_per_connection)
+{
+    struct pm_logentry *l[3];
+    for (int i = 0; i < 3; i++) {
+        l[i] = add(T0 + PM_MS(300 * i + 100), SRV, 25, PM_LK_DELIVERED, PM_EC_NONE);
+        l[i]->from_status = 1;
+    }
+    struct pm_correlator *c = pm_correlator_new(&ls, PM_NS_NONE);
+    for (int i = 0; i < 3; i++) {
+        struct pm_attempt a = att(SRV, 25, T0 + PM_MS(300 * i), PM_ANS_SYNACK, PM_MS(1));
+        a.sport = (uint16_t)(40000 + i);
+        cr_assert_eq(pm_correlator_match(c, &a, PM_OUT_CONNECTED), l[i], "connection %d", i);
+    }
+    pm_correlator_free(c);
+    c = pm_correlator_new(&ls, PM_NS_NONE);
+    struct pm_attempt one = att(SRV, 25, T0, PM_ANS_SYNACK, PM_MS(1));
+    cr_assert_eq(pm_correlator_match(c, &one, PM_OUT_CONNECTED), l[0]);
+    size_t cur = 0;
+    cr_assert_null(pm_correlator_next_not_on_wire(c, T0 - PM_SEC(60), T0 + PM_SEC(60), &cur));
+    cr_assert_eq(pm_correlator_stats(c)->absorbed, 2);
     pm_correlator_free(c);
 }
 
