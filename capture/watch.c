@@ -512,7 +512,7 @@ static void reap_bundles(struct pm_watch *w, bool block)
     }
 }
 
-/* ---- the attempt hook ---- */
+/* ---- the watch as an output sink (include/sink.h) ---- */
 
 static void on_attempt(void *ctx, const struct pm_finding *f, const struct pm_attr_env *env,
                        const pm_addr *dst, uint16_t dport, pm_ns ts)
