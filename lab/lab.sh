@@ -366,7 +366,15 @@ start_hook() {
     [ "$pgid" = "$HOOK_PID" ] || log "warning: the sender hook is not its own process group (pgid '$pgid'): SIGINT goes to its bash only"
     [ -n "$HOOK_READY" ] || return 0
     for i in $(seq $((HOOK_READY_LIMIT * 10))); do
-        grep -qE -- "$HOOK_READY" "$OUTDIR/hook.err" "$OUTDIR/hook.out" 2>/dev/null && return 0
+        # Ready: let the hook's capture run 1.2 s before the first mail. The MTA stamps its
+        # lines in whole seconds, so a message queued in the capture's first second has a
+        # queue-entry line stamped before the capture began: its refused connect could not
+        # be proven inside the window and is (rightly) outside-window, not a verdict. Seen
+        # on a loaded run of the live lab (local-fw-reject-rst).
+        if grep -qE -- "$HOOK_READY" "$OUTDIR/hook.err" "$OUTDIR/hook.out" 2>/dev/null; then
+            sleep 1.2
+            return 0
+        fi
         alive "$HOOK_PID" || break
         sleep 0.1
     done
